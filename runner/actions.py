@@ -1,0 +1,77 @@
+"""What the engine does to one row, as a small plug-in.
+
+An action knows how to perform its request, how to tell whether an ambiguous earlier attempt
+already took effect, and which device a row touches (rows of one device run one at a time).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Hashable
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+from runner.client import DeviceShare, PlatformClient
+from runner.models import RecipientKind, ShareRequest
+
+PayloadT = TypeVar("PayloadT", contravariant=True)
+
+RECONCILED_MESSAGE = "reconciled: an earlier attempt's answer was lost, the share was found in the device's share list"
+
+
+@dataclass(frozen=True, slots=True)
+class ActionResult:
+    """A row's request took effect."""
+
+    share_code: str | None
+    http_status: int | None
+    latency_ms: int | None
+    message: str = ""
+
+
+class Action(Protocol[PayloadT]):
+    async def perform(self, payload: PayloadT) -> ActionResult:
+        """Send the request once; raises an ApiError subclass when it did not succeed."""
+
+    async def reconcile(self, payload: PayloadT, since_ms: int) -> ActionResult | None:
+        """After an ambiguous attempt started at `since_ms`: the result if it took effect, else None."""
+
+    def device(self, payload: PayloadT) -> Hashable:
+        """Rows with the same device never run concurrently and keep their input order."""
+
+
+class ShareAction:
+    """`shareByUid`, reconciled against `deviceShareUserList`."""
+
+    def __init__(self, client: PlatformClient) -> None:
+        self._client = client
+
+    def device(self, payload: ShareRequest) -> Hashable:
+        return payload.device
+
+    async def perform(self, payload: ShareRequest) -> ActionResult:
+        reply = await self._client.share_by_uid(payload)
+        share_code = reply.data if isinstance(reply.data, str) and reply.data else None
+        return ActionResult(share_code=share_code, http_status=reply.http_status, latency_ms=reply.latency_ms)
+
+    async def reconcile(self, payload: ShareRequest, since_ms: int) -> ActionResult | None:
+        shares = await self._client.list_device_shares(payload.pk, payload.dk)
+        for share in shares:
+            if share.valid and share.created_ms >= since_ms and _same_share(share, payload):
+                return ActionResult(
+                    share_code=share.share_code, http_status=200, latency_ms=None, message=RECONCILED_MESSAGE
+                )
+        return None
+
+
+_PHONE_SEPARATORS = re.compile(r"[\s\-().]")
+
+
+def _same_share(share: DeviceShare, payload: ShareRequest) -> bool:
+    if share.expire_at_ms != payload.expire_at_ms:
+        return False
+    if payload.recipient_kind is RecipientKind.UID:
+        return share.share_uid == payload.recipient
+    if payload.recipient_kind is RecipientKind.EMAIL:
+        return share.email.casefold() == payload.recipient.casefold()
+    return _PHONE_SEPARATORS.sub("", share.phone) == _PHONE_SEPARATORS.sub("", payload.recipient)

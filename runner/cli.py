@@ -1,0 +1,192 @@
+"""The `sharebatch` command: parse options, call one library function, print, choose the exit code.
+
+Only this module prints, calls asyncio.run() or exits. Every RunnerError becomes one `error: ...`
+line on stderr; anything unexpected becomes one line too, with --debug for the traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+import click
+
+from runner import __version__
+from runner.errors import ExitCode, RunnerError, UsageError
+from runner.logsetup import configure_logging
+
+F = TypeVar("F", bound=Callable[..., Any])
+log = logging.getLogger("runner")
+
+_RUN_HELP = """Share devices in bulk: validate every row of the input, send the valid ones, report every row.
+
+JOB is an optional TOML job file; its keys mirror the long options, and options win over it.
+Without a job file, --input and --base-url (or --region) are enough. The access token comes
+from the SHAREBATCH_TOKEN environment variable, never from an option.
+
+\b
+Outputs (in --out, default out/<job name or input file name>):
+  report.csv      every input row with status, code, message, share_code, ...
+  failed.csv      failed and invalid rows with an `error` column, to fix and run again
+                  (failed.xlsx when the input is XLSX)
+  summary.json    counts, codes, requests, retries, rate, warnings
+
+\b
+Exit codes: 0 every unique row succeeded; 1 some rows failed or were invalid;
+2 usage, config or input file error (nothing sent); 3 stopped early (rows left
+not_attempted); 130/143 interrupted by Ctrl-C / SIGTERM.
+"""
+
+
+def _handle_errors(func: F) -> F:
+    """Turn our errors into one line and an exit code; never show a traceback unless --debug."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        debug = bool(kwargs.get("debug"))
+        try:
+            return func(*args, **kwargs)
+        except UsageError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(ExitCode.USAGE)
+        except RunnerError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(ExitCode.ABORTED)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(ExitCode.INTERRUPTED)
+        except Exception as exc:
+            if debug:
+                raise
+            first_line = (str(exc).splitlines() or [""])[0][:300]
+            click.echo(
+                f"error: unexpected {type(exc).__name__}: {first_line} (re-run with --debug for the traceback)",
+                err=True,
+            )
+            sys.exit(ExitCode.ABORTED)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _job_options(func: F) -> F:
+    """Options shared by `run` and `validate`: where the input is and how to read it."""
+    options = [
+        click.argument("job", required=False, type=click.Path(path_type=Path, dir_okay=False)),
+        click.option("--input", "input_path", type=click.Path(path_type=Path), help="CSV or XLSX file of shares."),
+        click.option("--out", type=click.Path(path_type=Path, file_okay=False),
+                     help="Output folder. [default: out/<job or input name>]"),
+        click.option("--sheet", help="XLSX sheet to read. [default: the first sheet]"),
+        click.option("--encoding", help="CSV text encoding, e.g. latin-1 or gbk. [default: utf-8, BOM allowed]"),
+        click.option("--timezone", help="IANA timezone for dates without an offset. [default: UTC]"),
+        click.option("--expiry", help="Expiry for rows whose expiry cell is empty, e.g. 30d or 2027-12-31. "
+                     "[default: none, a permanent share]"),
+        click.option("--cover-mark", type=int,
+                     help="Cover mark for rows without one: 1 replace earlier share, 2 add alongside, "
+                     "3 replace only if later. [default: 1]"),
+        click.option("--debug", is_flag=True, help="Show tracebacks and debug logging."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+class _LazyGroup(click.Group):
+    """Imports a command's module only when it is used, so `--help` stays fast."""
+
+    lazy_commands: ClassVar[dict[str, str]] = {"simulate": "runner.simulator.cli:simulate"}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.lazy_commands])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = self.lazy_commands.get(cmd_name)
+        if target is None:
+            return super().get_command(ctx, cmd_name)
+        module_name, attribute = target.split(":")
+        command: click.Command = getattr(importlib.import_module(module_name), attribute)
+        return command
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="sharebatch")
+def main() -> None:
+    """sharebatch: share IoT devices with their users in bulk, from a CSV or XLSX file.
+
+    Start with `sharebatch demo`, which runs a sample batch against the built-in simulator.
+    """
+
+
+@main.command(help=_RUN_HELP)
+@_job_options
+@click.option("--base-url", help="Platform base URL, e.g. https://iot-api.acceleronix.io.")
+@click.option("--region", type=click.Choice(["eu", "cn"]), help="Shortcut for the documented EU or CN base URL.")
+@click.option("--rate", type=float, help="Most requests per second, retries included, in any one-second window. "
+              "[default: 5]")
+@click.option("--concurrency", type=int, help="Most requests in flight at once. [default: 4]")
+@click.option("--max-attempts", type=int, help="Attempts per row for transient failures. [default: 5]")
+@click.option("--timeout-s", type=float, help="Timeout of one request in seconds. [default: 30]")
+@click.option("--allow-insecure-http", is_flag=True, default=None,
+              help="Allow plain http to a non-loopback host (not recommended).")
+@_handle_errors
+def run(job: Path | None, input_path: Path | None, debug: bool, **options: Any) -> None:
+    from runner.auth import token_from_env
+    from runner.batch import run_batch
+    from runner.jobspec import load_job_spec
+
+    configure_logging(debug=debug)
+    spec = load_job_spec(job, {"input": input_path, **options})
+    tokens = token_from_env()
+    result = asyncio.run(run_batch(spec, tokens, interactive=sys.stderr.isatty()))
+    _print_result(result)
+    sys.exit(result.exit_code)
+
+
+@main.command()
+@_job_options
+@_handle_errors
+def validate(job: Path | None, input_path: Path | None, debug: bool, **options: Any) -> None:
+    """Load and validate the input like `run`, send nothing, and write the same report.
+
+    Each row's status is valid, invalid or duplicate. Exit 0 when no row is invalid
+    (duplicates are reported, not counted as errors), 1 otherwise, 2 for a file or config problem.
+    """
+    from runner.batch import validate_batch
+    from runner.jobspec import load_job_spec
+
+    configure_logging(debug=debug)
+    spec = load_job_spec(job, {"input": input_path, **options})
+    result = validate_batch(spec)
+    _print_result(result)
+    sys.exit(result.exit_code)
+
+
+@main.command()
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=Path("out/demo"),
+              show_default=True, help="Where the demo's report, failed rows and summary go.")
+@click.option("--debug", is_flag=True, help="Show tracebacks and debug logging.")
+@_handle_errors
+def demo(out: Path, debug: bool) -> None:
+    """Run the sample batch against the built-in simulator: no account, no network needed.
+
+    Starts the simulator on a free loopback port (a little latency, a few faults), runs the demo
+    job over a few hundred sample rows that include failing, invalid and duplicate rows, and shows
+    where the outputs are. Exits 0 when the demo ran as designed.
+    """
+    from runner.demo import run_demo
+
+    configure_logging(debug=debug)
+    result = asyncio.run(run_demo(out, interactive=sys.stderr.isatty()))
+    _print_result(result)
+    sys.exit(ExitCode.OK if result.exit_code in (ExitCode.OK, ExitCode.ROWS_FAILED) else result.exit_code)
+
+
+def _print_result(result: Any) -> None:
+    from runner.summary_table import print_summary
+
+    print_summary(result)

@@ -1,0 +1,221 @@
+"""PlatformClient: one aiohttp session, one method per endpoint, every failure classified.
+
+This is the only module that knows aiohttp's exceptions and the platform's envelope; everything
+above it sees `ApiReply` values or `ApiError` subclasses (errors.py).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from runner.auth import TokenSource
+from runner.errors import (
+    TRANSIENT_HTTP_STATUSES,
+    ApiError,
+    AuthExpiredError,
+    ErrorClass,
+    FatalApiError,
+    RowRejectedError,
+    TransientApiError,
+    classify_code,
+    describe_code,
+)
+from runner.models import RunStats, ShareRequest
+from runner.pacing import DispatchGate
+from runner.secrets import Secret
+
+SHARE_PATH = "/v2/binding/enduserapi/shareByUid"
+SHARE_LIST_PATH = "/v2/binding/enduserapi/deviceShareUserList"
+UNSHARE_PATH = "/v2/binding/enduserapi/ownerUserUnshareDevice"
+
+
+@dataclass(frozen=True, slots=True)
+class ApiReply:
+    """A successful (`code == 200`) answer."""
+
+    data: Any
+    http_status: int
+    latency_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceShare:
+    """One entry of a device's share list, reduced to what reconciliation compares."""
+
+    share_code: str
+    share_uid: str
+    email: str
+    phone: str
+    valid: bool  # shareStatus 1 and not past its expiry
+    created_ms: int
+    expire_at_ms: int | None
+
+
+class PlatformClient:
+    """Typed calls to the end-user OpenAPI; parameters go in the query string, never a JSON body."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        base_url: str,
+        tokens: TokenSource,
+        *,
+        retry_codes: frozenset[int] = frozenset(),
+        gate: DispatchGate | None = None,
+        stats: RunStats | None = None,
+    ) -> None:
+        self._session = session
+        self._gate = gate
+        self.stats = stats if stats is not None else RunStats()
+        self._base_url = base_url.rstrip("/")
+        self._tokens = tokens
+        self._retry_codes = retry_codes
+
+    async def share_by_uid(self, request: ShareRequest) -> ApiReply:
+        """Create the share; `reply.data` is the new share code."""
+        return await self._call("POST", SHARE_PATH, request.query_params(), applies_change=True)
+
+    async def list_device_shares(self, pk: str, dk: str) -> list[DeviceShare]:
+        reply = await self._call("GET", SHARE_LIST_PATH, {"pk": pk, "dk": dk}, applies_change=False)
+        entries = reply.data if isinstance(reply.data, list) else []
+        now_ms = int(time.time() * 1000)
+        return [_device_share(entry, now_ms) for entry in entries if isinstance(entry, dict)]
+
+    async def revoke_share(self, share_code: str) -> ApiReply:
+        return await self._call("DELETE", UNSHARE_PATH, {"shareCode": share_code}, applies_change=True)
+
+    async def _call(self, method: str, path: str, params: dict[str, str], *, applies_change: bool) -> ApiReply:
+        """Send once; on a rejected token, replay once if the token source has a newer one."""
+        header = await self._tokens.header()
+        try:
+            return await self._send(method, path, params, header, applies_change=applies_change)
+        except AuthExpiredError:
+            if not await self._tokens.after_rejection(header):
+                raise
+        header = await self._tokens.header()
+        return await self._send(method, path, params, header, applies_change=applies_change)
+
+    async def _send(
+        self, method: str, path: str, params: dict[str, str], header: Secret, *, applies_change: bool
+    ) -> ApiReply:
+        if self._gate is not None:
+            await self._gate.acquire()
+        started = time.monotonic()
+        self.stats.count_request(started)
+        try:
+            async with self._session.request(
+                method, self._base_url + path, params=params, headers={"Authorization": header.reveal()}
+            ) as response:
+                body = await response.read()
+                status = response.status
+                retry_after = _retry_after_s(response.headers.get("Retry-After"))
+        except aiohttp.ClientConnectorError as exc:
+            # The connection was never made, so nothing reached the platform.
+            raise TransientApiError(f"cannot connect: {_reason(exc)}") from exc
+        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
+            raise TransientApiError("no answer within the timeout", may_have_applied=applies_change) from exc
+        except aiohttp.ClientError as exc:
+            raise TransientApiError(
+                f"connection lost before the answer: {_reason(exc)}", may_have_applied=applies_change
+            ) from exc
+        latency_ms = int((time.monotonic() - started) * 1000)
+        self._react_to_throttling(status, retry_after)
+        return self._interpret(status, body, retry_after, latency_ms, path, applies_change=applies_change)
+
+    def _react_to_throttling(self, status: int, retry_after: float | None) -> None:
+        """A Retry-After holds every request of the run, not only this one; a 429 slows the run."""
+        if self._gate is None:
+            return
+        if retry_after is not None:
+            self._gate.pause(retry_after)
+        if status == 429:
+            self._gate.throttled()
+
+    def _interpret(
+        self, status: int, body: bytes, retry_after: float | None, latency_ms: int, path: str, *, applies_change: bool
+    ) -> ApiReply:
+        envelope = _envelope(body)
+        code = envelope.get("code") if envelope is not None else None
+        if status in TRANSIENT_HTTP_STATUSES:
+            # 429 and 408 were refused before any work; a 5xx from a gateway may hide an applied change.
+            applied = applies_change and status >= 500
+            raise TransientApiError(
+                f"HTTP {status}", http_status=status, retry_after_s=retry_after, may_have_applied=applied
+            )
+        if status == 401 or code in (5032, 5106):
+            raise AuthExpiredError("the platform rejected the access token", code=code, http_status=status)
+        if status == 404:
+            raise FatalApiError(
+                f"HTTP 404 for {path}: is the base URL right (no extra path, right region)?", http_status=status
+            )
+        if not 200 <= status < 300:
+            raise FatalApiError(f"HTTP {status} for {path}: unexpected answer from the platform", http_status=status)
+        if envelope is None or not isinstance(code, int):
+            raise FatalApiError(
+                f"the answer to {path} is not the platform's JSON envelope: is the base URL right?", http_status=status
+            )
+        if code == 200:
+            return ApiReply(data=envelope.get("data"), http_status=status, latency_ms=latency_ms)
+        raise self._business_error(code, str(envelope.get("msg") or ""), status, applies_change)
+
+    def _business_error(self, code: int, msg: str, status: int, applies_change: bool) -> ApiError:
+        text = f"code {describe_code(code)}" + (f": {msg}" if msg else "")
+        if code in self._retry_codes:
+            return TransientApiError(text, code=code, http_status=status, may_have_applied=applies_change)
+        kind = classify_code(code)
+        if kind is ErrorClass.TRANSIENT:
+            return TransientApiError(text, code=code, http_status=status, may_have_applied=applies_change)
+        if kind is ErrorClass.TRANSIENT_ONCE:
+            return TransientApiError(
+                text, code=code, http_status=status, may_have_applied=applies_change, attempt_limit=2
+            )
+        if kind is ErrorClass.FATAL:
+            return FatalApiError(text, code=code, http_status=status)
+        return RowRejectedError(text, code=code, http_status=status)
+
+
+def _envelope(body: bytes) -> dict[str, Any] | None:
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, dict) and "code" in parsed else None
+
+
+def _retry_after_s(value: str | None) -> float | None:
+    """Seconds from a Retry-After header; the HTTP-date form is rare enough to treat as 1 s."""
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return 1.0
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text.splitlines()[0][:200]
+
+
+def _device_share(entry: dict[str, Any], now_ms: int) -> DeviceShare:
+    share = entry.get("shareInfo") or {}
+    user = entry.get("userInfo") or {}
+    expire = share.get("sharingExpireAtTs")
+    expire_ms = int(expire) if isinstance(expire, int | float) and expire > 0 else None
+    valid = share.get("shareStatus") == 1 and (expire_ms is None or expire_ms > now_ms)
+    return DeviceShare(
+        share_code=str(share.get("shareCode") or ""),
+        share_uid=str(share.get("shareUid") or user.get("uid") or ""),
+        email=str(user.get("email") or ""),
+        phone=str(user.get("phone") or ""),
+        valid=valid,
+        created_ms=int(share.get("shareTimeTs") or 0),
+        expire_at_ms=expire_ms,
+    )
+
+

@@ -1,0 +1,32 @@
+"""`sharebatch demo`: the sample batch against an in-process simulator.
+
+The demo job, its input and the simulator's device file travel as package data (runner/demo/),
+so the demo works from any folder once the package is installed.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from runner.auth import StaticToken
+from runner.batch import BatchResult, run_batch
+from runner.jobspec import load_job_spec
+from runner.simulator import SimulatorConfig, start_simulator
+
+DEMO_SIMULATOR = SimulatorConfig(latency_ms=5, jitter_ms=5, fault_rate=0.03, slow_fault_s=4.0, seed=1)
+
+
+async def run_demo(out: Path, *, interactive: bool = False) -> BatchResult:
+    demo_files = resources.files("runner") / "demo"
+    with resources.as_file(demo_files) as demo_dir:
+        config = SimulatorConfig(**{**vars(DEMO_SIMULATOR), "devices_file": demo_dir / "devices.json"})
+        simulator = await start_simulator(config)
+        try:
+            spec = load_job_spec(
+                demo_dir / "demo.toml",
+                {"input": str(demo_dir / "shares.csv"), "out": str(out), "base_url": simulator.base_url},
+            )
+            return await run_batch(spec, StaticToken(simulator.access_token), interactive=interactive)
+        finally:
+            await simulator.close()

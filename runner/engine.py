@@ -1,0 +1,291 @@
+"""Fan-out: run an action over many rows, concurrently but under control.
+
+- at most `concurrency` rows in flight; the rate itself is paced by the client's DispatchGate;
+- rows of one device run one at a time, in input order, without blocking other devices;
+- transient failures are retried with tenacity (exponential backoff with jitter, capped attempts);
+- an attempt whose outcome is unknown is reconciled before anything is sent again;
+- a fatal answer, a rejected token or a run of exhausted retries stops the run, and so does
+  `request_stop()` (signals); whatever was not sent is reported `not_attempted`.
+
+The engine knows neither CSV nor HTTP: it sees work items, an Action and an OutcomeSink.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Generic, Protocol, TypeVar
+
+from tenacity import AsyncRetrying, RetryCallState, stop_after_attempt, wait_exponential_jitter
+
+from runner.actions import Action, ActionResult
+from runner.errors import ApiError, AuthExpiredError, FatalApiError, TransientApiError
+from runner.models import RowOutcome, RowStatus, RunStats
+
+log = logging.getLogger(__name__)
+
+PayloadT = TypeVar("PayloadT")
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    concurrency: int = 4
+    max_attempts: int = 5
+    backoff_initial_s: float = 0.5
+    backoff_max_s: float = 30.0
+    grace_s: float = 5.0  # how long in-flight rows may finish after a stop
+    breaker_window: int = 50  # rows looked at by the circuit breaker
+    breaker_ratio: float = 0.5  # more than this share of them exhausting retries stops the run
+
+
+@dataclass(slots=True)
+class WorkItem(Generic[PayloadT]):
+    row: int
+    payload: PayloadT
+    #: set when an earlier run died with this row's request out: reconcile before sending
+    in_flight_since_ms: int | None = None
+
+
+class OutcomeSink(Protocol):
+    def attempt_started(self, row: int, started_ms: int) -> None:
+        """Called just before a request for `row` leaves (the journal records in_flight)."""
+
+    def row_finished(self, outcome: RowOutcome) -> None:
+        """Called once per row with its final outcome."""
+
+
+@dataclass
+class EngineResult:
+    stopped: str | None = None  # why the run stopped early, None when it went through
+    interrupted: bool = False  # stopped by request_stop() (a signal), not by the platform
+
+
+@dataclass(slots=True)
+class _RowState:
+    row: int
+    attempts: int = 0
+    ambiguous_since_ms: int | None = None
+    last_error: ApiError | None = field(default=None)
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def utc_now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Engine(Generic[PayloadT]):
+    """Runs one action over an iterable of work items; see the module docstring."""
+
+    def __init__(
+        self,
+        action: Action[PayloadT],
+        sink: OutcomeSink,
+        settings: EngineSettings,
+        stats: RunStats,
+        *,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._action = action
+        self._sink = sink
+        self._settings = settings
+        self._stats = stats
+        self._sleep = sleep
+        self._stop = asyncio.Event()
+        self._result = EngineResult()
+        self._items: Iterator[WorkItem[PayloadT]] = iter(())
+        self._busy: set[Hashable] = set()
+        self._waiting: dict[Hashable, deque[WorkItem[PayloadT]]] = {}
+        self._recent_exhausted: deque[bool] = deque(maxlen=settings.breaker_window)
+
+    def request_stop(self, reason: str, *, interrupted: bool = True) -> None:
+        """Stop dispatching; rows in flight get `grace_s` to finish."""
+        if not self._stop.is_set():
+            self._result.stopped = reason
+            self._result.interrupted = interrupted
+            self._stop.set()
+
+    async def run(self, items: Iterable[WorkItem[PayloadT]]) -> EngineResult:
+        self._items = iter(items)
+        workers = [asyncio.create_task(self._worker()) for _ in range(self._settings.concurrency)]
+        all_done = asyncio.gather(*workers)
+        stop_wait = asyncio.create_task(self._stop.wait())
+        first: set[asyncio.Future[Any]] = {all_done, stop_wait}
+        try:
+            await asyncio.wait(first, return_when=asyncio.FIRST_COMPLETED)
+            if not all_done.done():
+                await asyncio.wait({all_done}, timeout=self._settings.grace_s)
+            if not all_done.done():
+                for worker in workers:
+                    worker.cancel()
+            await asyncio.gather(all_done, return_exceptions=True)
+        finally:
+            stop_wait.cancel()
+        self._mark_rest_not_attempted()
+        return self._result
+
+    async def _worker(self) -> None:
+        while not self._stop.is_set():
+            item = self._take()
+            if item is None:
+                return
+            while item is not None:
+                await self._run_row(item)
+                item = self._next_of_device(self._action.device(item.payload))
+                if item is not None and self._stop.is_set():
+                    self._waiting.setdefault(self._action.device(item.payload), deque()).appendleft(item)
+                    return
+
+    def _take(self) -> WorkItem[PayloadT] | None:
+        """The next row whose device is free; rows of busy devices wait behind them."""
+        for item in self._items:
+            device = self._action.device(item.payload)
+            if device in self._busy:
+                self._waiting.setdefault(device, deque()).append(item)
+                continue
+            self._busy.add(device)
+            return item
+        return None
+
+    def _next_of_device(self, device: Hashable) -> WorkItem[PayloadT] | None:
+        queue = self._waiting.get(device)
+        if queue:
+            item = queue.popleft()
+            if not queue:
+                del self._waiting[device]
+            return item
+        self._busy.discard(device)
+        return None
+
+    async def _run_row(self, item: WorkItem[PayloadT]) -> None:
+        state = _RowState(row=item.row, ambiguous_since_ms=item.in_flight_since_ms)
+        try:
+            result: ActionResult = await self._retrying()(self._attempt, state, item.payload)
+        except asyncio.CancelledError:
+            self._finish(state, RowStatus.FAILED, "interrupted while the request was in flight; it may have "
+                         "been applied, the next run reconciles it before sending again")
+            raise
+        except TransientApiError as exc:
+            reconciled = await self._last_chance_reconcile(state, item.payload)
+            if reconciled is None:
+                self._recent_exhausted.append(True)
+                self._fail(state, exc, f"gave up after {state.attempts} attempts: {exc}")
+                self._check_breaker()
+                return
+            result = reconciled
+        except AuthExpiredError as exc:
+            self._finish(state, RowStatus.NOT_ATTEMPTED, "not applied: the platform rejected the access token",
+                         http_status=exc.http_status, code=exc.code)
+            self.request_stop(
+                "the platform rejected the access token (HTTP 401 / code 5032): provide a fresh token "
+                "and run the same command again", interrupted=False)
+            return
+        except FatalApiError as exc:
+            self._fail(state, exc, str(exc))
+            self.request_stop(f"stopped: {exc}", interrupted=False)
+            return
+        except ApiError as exc:
+            self._recent_exhausted.append(False)
+            self._fail(state, exc, str(exc))
+            return
+        self._recent_exhausted.append(False)
+        self._finish(
+            state, RowStatus.SUCCESS, result.message, code=200, share_code=result.share_code,
+            http_status=result.http_status, latency_ms=result.latency_ms,
+        )
+
+    def _retrying(self) -> AsyncRetrying:
+        settings = self._settings
+        return AsyncRetrying(
+            stop=stop_after_attempt(settings.max_attempts),
+            retry=_should_retry,
+            wait=wait_exponential_jitter(
+                initial=settings.backoff_initial_s, max=settings.backoff_max_s, jitter=settings.backoff_initial_s
+            ),
+            sleep=self._sleep,
+            before_sleep=self._before_retry,
+            reraise=True,
+        )
+
+    async def _attempt(self, state: _RowState, payload: PayloadT) -> ActionResult:
+        if state.ambiguous_since_ms is not None:
+            found = await self._action.reconcile(payload, state.ambiguous_since_ms)
+            if found is not None:
+                return found
+        state.attempts += 1
+        started_ms = now_ms()
+        self._sink.attempt_started(state.row, started_ms)
+        try:
+            return await self._action.perform(payload)
+        except ApiError as exc:
+            state.last_error = exc
+            if exc.may_have_applied and state.ambiguous_since_ms is None:
+                state.ambiguous_since_ms = started_ms
+            raise
+
+    async def _last_chance_reconcile(self, state: _RowState, payload: PayloadT) -> ActionResult | None:
+        """Retries ran out after an ambiguous attempt: one look before calling the row failed."""
+        if state.ambiguous_since_ms is None:
+            return None
+        try:
+            return await self._action.reconcile(payload, state.ambiguous_since_ms)
+        except ApiError:
+            return None
+
+    def _before_retry(self, retry_state: RetryCallState) -> None:
+        self._stats.retries += 1
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        log.debug("retrying after attempt %d: %s", retry_state.attempt_number, exc)
+
+    def _check_breaker(self) -> None:
+        window = self._recent_exhausted
+        if len(window) == window.maxlen and sum(window) > self._settings.breaker_ratio * len(window):
+            self.request_stop(
+                f"stopped: {sum(window)} of the last {len(window)} rows exhausted their retries; "
+                "the platform keeps failing", interrupted=False)
+
+    def _fail(self, state: _RowState, exc: ApiError, message: str) -> None:
+        self._finish(state, RowStatus.FAILED, message, code=exc.code, http_status=exc.http_status)
+
+    def _finish(
+        self,
+        state: _RowState,
+        status: RowStatus,
+        message: str,
+        *,
+        code: int | None = None,
+        share_code: str | None = None,
+        http_status: int | None = None,
+        latency_ms: int | None = None,
+    ) -> None:
+        if status is RowStatus.FAILED:
+            key = str(code) if code is not None else "transport"
+            self._stats.by_code[key] = self._stats.by_code.get(key, 0) + 1
+        self._sink.row_finished(RowOutcome(
+            row=state.row, status=status, code=code, message=message, share_code=share_code,
+            attempts=state.attempts, http_status=http_status, latency_ms=latency_ms, finished_at=utc_now_iso(),
+        ))
+
+    def _mark_rest_not_attempted(self) -> None:
+        reason = self._result.stopped or "not sent"
+        leftovers: list[WorkItem[PayloadT]] = [item for queue in self._waiting.values() for item in queue]
+        self._waiting.clear()
+        for item in [*leftovers, *self._items]:
+            self._sink.row_finished(RowOutcome(row=item.row, status=RowStatus.NOT_ATTEMPTED, message=reason))
+
+
+def _should_retry(retry_state: RetryCallState) -> bool:
+    if retry_state.outcome is None or not retry_state.outcome.failed:
+        return False
+    exc = retry_state.outcome.exception()
+    if not isinstance(exc, TransientApiError):
+        return False
+    return exc.attempt_limit is None or retry_state.attempt_number < exc.attempt_limit
+

@@ -1,0 +1,158 @@
+"""Exceptions, the platform's error classification and the process exit codes.
+
+```
+RunnerError             base; str(exc) is one operator-facing line, never holding a secret
+├── UsageError          job file, options or input unusable; nothing was sent
+├── RunAbortedError     fatal answer, auth failure, tripped breaker; the rest not_attempted
+└── ApiError            raised by client.py once (HTTP status, body code) is classified
+    ├── TransientApiError   timeouts, connection errors, 429/5xx: what the retry policy retries
+    ├── AuthExpiredError    token rejected (HTTP 401, 5032, 5106)
+    ├── RowRejectedError    a business code for this row: recorded as failed, not retried
+    └── FatalApiError       lockouts, a wrong base URL, a non-platform reply: stop the run
+```
+"""
+
+from __future__ import annotations
+
+from enum import Enum, IntEnum
+
+
+class ExitCode(IntEnum):
+    """Process exit codes; README's table lists the same values."""
+
+    OK = 0  #: every unique row succeeded (or, for validate, no row is invalid)
+    ROWS_FAILED = 1  #: some rows failed or were invalid
+    USAGE = 2  #: usage, config or input file error; nothing was sent
+    ABORTED = 3  #: stopped early; rows left not_attempted
+    LOCKED = 4  #: another run holds the out dir's lock
+    INTERRUPTED = 130  #: Ctrl-C
+    TERMINATED = 143  #: SIGTERM
+
+
+class RunnerError(Exception):
+    """Base of every error sharebatch raises on purpose; str() is one line for the operator."""
+
+
+class UsageError(RunnerError):
+    """The job file, an option or the input file cannot be used; nothing was sent."""
+
+
+class RunAbortedError(RunnerError):
+    """The run must stop: the remaining rows stay not_attempted."""
+
+
+class ApiError(RunnerError):
+    """A classified answer (or lack of one) from the platform."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int | None = None,
+        http_status: int | None = None,
+        may_have_applied: bool = False,
+        retry_after_s: float | None = None,
+        attempt_limit: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.http_status = http_status
+        #: the request may have reached the platform and taken effect (timeout, lost reply, 5xx)
+        self.may_have_applied = may_have_applied
+        self.retry_after_s = retry_after_s
+        #: a lower cap on attempts than the job's (codes that are "transient once, then final")
+        self.attempt_limit = attempt_limit
+
+
+class TransientApiError(ApiError):
+    """Worth another attempt: timeouts, connection errors, 429, 5xx, transient codes."""
+
+
+class AuthExpiredError(ApiError):
+    """The platform rejected the token."""
+
+
+class RowRejectedError(ApiError):
+    """A business code that is final for this row."""
+
+
+class FatalApiError(ApiError):
+    """An answer that means the whole run is misconfigured or must halt."""
+
+
+class ErrorClass(Enum):
+    """The classes of platform-api.md §5."""
+
+    ROW = "row"
+    AUTH = "auth"
+    TRANSIENT = "transient"
+    TRANSIENT_ONCE = "transient_once"  # retried once, then final for the row
+    FATAL = "fatal"
+
+
+_AUTH_CODES = frozenset({5032, 5106})
+_TRANSIENT_CODES = frozenset({5000, 5394})
+_TRANSIENT_ONCE_CODES = frozenset({5103, 5138, 6085})
+# Lockouts and blocks halt everything, whichever endpoint returns them.
+_ALWAYS_FATAL_CODES = frozenset({5147, 5148, 5325})
+# Credential and configuration problems; on a login they stop the run. 5004 and 5031 returned by a
+# share call mean the recipient is unknown, which is a row problem.
+_LOGIN_FATAL_CODES = frozenset(
+    {5002, 5004, 5013, 5015, 5019, 5021, 5022, 5023, 5026, 5028, 5031, 5040, 5056, 5104, 5146, 5353,
+     5420, 5550, 6084, *range(5579, 5587)}
+)
+
+#: short meanings of the codes a share batch may meet, for messages and reports
+CODE_MEANINGS: dict[int, str] = {
+    5000: "service exception",
+    5031: "email not registered",
+    5004: "phone not registered",
+    5032: "token verification failed",
+    5033: "user does not exist",
+    5041: "no permission",
+    5066: "pk missing",
+    5067: "dk missing",
+    5103: "data exception",
+    5106: "token missing",
+    5133: "coverMark out of range",
+    5134: "adding the share record failed",
+    5141: "no permission to query this device",
+    5142: "share no longer valid",
+    5145: "timestamp format invalid",
+    5147: "account frozen for 20 minutes",
+    5148: "IP frozen for 20 minutes",
+    5325: "access blocked for 24 hours (abnormal behaviour)",
+    5360: "device binding not verified, cannot be shared",
+    5394: "internal interface request failed",
+    5411: "devices of this product may not be shared",
+    5864: "a family member cannot receive a share of a family device",
+    5891: "recipient uid, email or phone missing",
+}
+
+
+def classify_code(code: int, *, login: bool = False) -> ErrorClass:
+    """Map a body `code` (not 200) to its class; unknown codes are final for the row."""
+    if code in _ALWAYS_FATAL_CODES:
+        return ErrorClass.FATAL
+    if code in _AUTH_CODES:
+        return ErrorClass.AUTH
+    if code in _TRANSIENT_CODES:
+        return ErrorClass.TRANSIENT
+    if code in _TRANSIENT_ONCE_CODES:
+        return ErrorClass.TRANSIENT_ONCE
+    if login and code in _LOGIN_FATAL_CODES:
+        return ErrorClass.FATAL
+    return ErrorClass.ROW
+
+
+#: HTTP statuses that are retried: the request may or may not have been applied
+TRANSIENT_HTTP_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
+
+def describe_code(code: int | None) -> str:
+    """'5360 (device binding not verified, ...)' or just the number."""
+    if code is None:
+        return ""
+    meaning = CODE_MEANINGS.get(code)
+    return f"{code} ({meaning})" if meaning else str(code)

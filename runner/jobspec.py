@@ -1,0 +1,238 @@
+"""Job files and command-line overrides, merged into one validated `JobSpec`.
+
+A job file is declarative TOML whose top-level keys mirror the long flags of `sharebatch run`
+(`max_attempts` is `--max-attempts`); flags win over the file. Every check lives here so that a
+bad value in a file and the same value on the command line get the same message.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from runner.errors import UsageError
+
+#: the data centers the platform documents (platform-api.md §1.1)
+REGION_BASE_URLS = {
+    "eu": "https://iot-api.acceleronix.io",
+    "cn": "https://iot-api.quectelcn.com",
+}
+
+DEFAULT_RATE = 5.0
+DEFAULT_CONCURRENCY = 4
+DEFAULT_MAX_ATTEMPTS = 5
+DEFAULT_TIMEOUT_S = 30.0
+DEFAULT_COVER_MARK = 1
+CANONICAL_COLUMNS = ("pk", "dk", "recipient", "expiry", "recipient_type", "cover_mark", "auth_key")
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """Everything a run needs to know, validated; paths are absolute or relative to the cwd."""
+
+    name: str
+    input: Path
+    out: Path
+    base_url: str | None = None
+    rate: float = DEFAULT_RATE
+    concurrency: int = DEFAULT_CONCURRENCY
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    cover_mark: int = DEFAULT_COVER_MARK
+    expiry: str | None = None
+    timezone: str = "UTC"
+    sheet: str | None = None
+    encoding: str = "utf-8"
+    retry_codes: frozenset[int] = frozenset()
+    allow_insecure_http: bool = False
+    columns: dict[str, str] = field(default_factory=dict)
+
+
+# key -> (accepted python types, description used in messages)
+_KEY_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
+    "name": ((str,), "a string"),
+    "input": ((str,), "a path string"),
+    "out": ((str,), "a path string"),
+    "base_url": ((str,), "a URL string"),
+    "region": ((str,), '"eu" or "cn"'),
+    "rate": ((int, float), "a number"),
+    "concurrency": ((int,), "a whole number"),
+    "max_attempts": ((int,), "a whole number"),
+    "timeout_s": ((int, float), "a number of seconds"),
+    "cover_mark": ((int,), "1, 2 or 3"),
+    "expiry": ((str,), "an expiry string such as 30d or 2027-12-31"),
+    "timezone": ((str,), "an IANA timezone name such as Europe/Berlin"),
+    "sheet": ((str,), "a sheet name"),
+    "encoding": ((str,), "an encoding name"),
+    "retry_codes": ((list,), "a list of platform codes"),
+    "allow_insecure_http": ((bool,), "true or false"),
+    "columns": ((dict,), "a table"),
+}
+
+
+def load_job_spec(job_file: Path | None, overrides: dict[str, Any]) -> JobSpec:
+    """Read the job file (if any), apply flag overrides (None values are ignored) and validate."""
+    raw: dict[str, Any] = {}
+    base_dir = Path.cwd()
+    where = "option"
+    if job_file is not None:
+        raw = _read_toml(job_file)
+        base_dir = job_file.resolve().parent
+        where = str(job_file)
+    _check_keys(raw, where)
+    file_paths = {key for key in ("input", "out") if key in raw}
+    for key, value in overrides.items():
+        if value is not None:
+            raw[key] = value
+            file_paths.discard(key)
+    _check_keys(raw, where)
+
+    def resolve(key: str) -> Path | None:
+        if key not in raw:
+            return None
+        path = Path(raw[key]).expanduser()
+        return base_dir / path if key in file_paths and not path.is_absolute() else path
+
+    input_path = resolve("input")
+    if input_path is None:
+        raise UsageError(f"{where}: no input file: give --input PATH or set `input` in the job file")
+    name = raw.get("name") or (job_file.stem if job_file is not None else input_path.stem)
+    out = resolve("out") or Path("out") / name
+    return JobSpec(
+        name=name,
+        input=input_path,
+        out=out,
+        base_url=_base_url(raw, where),
+        rate=_positive_number(raw, "rate", DEFAULT_RATE, where),
+        concurrency=_at_least(raw, "concurrency", DEFAULT_CONCURRENCY, 1, where),
+        max_attempts=_at_least(raw, "max_attempts", DEFAULT_MAX_ATTEMPTS, 1, where),
+        timeout_s=_positive_number(raw, "timeout_s", DEFAULT_TIMEOUT_S, where),
+        cover_mark=_cover_mark(raw, where),
+        expiry=raw.get("expiry") or None,
+        timezone=_timezone(raw, where),
+        sheet=raw.get("sheet"),
+        encoding=raw.get("encoding", "utf-8"),
+        retry_codes=_retry_codes(raw, where),
+        allow_insecure_http=bool(raw.get("allow_insecure_http", False)),
+        columns=_columns(raw, where),
+    )
+
+
+def _read_toml(job_file: Path) -> dict[str, Any]:
+    try:
+        with job_file.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise UsageError(f"{job_file}: job file not found") from None
+    except IsADirectoryError:
+        raise UsageError(f"{job_file}: is a directory, not a job file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{job_file}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{job_file}: not valid TOML: the file is not UTF-8 text") from None
+    except OSError as exc:
+        raise UsageError(f"{job_file}: cannot read the job file: {exc.strerror}") from None
+
+
+def _check_keys(raw: dict[str, Any], where: str) -> None:
+    for key, value in raw.items():
+        if key not in _KEY_TYPES:
+            known = ", ".join(sorted(_KEY_TYPES))
+            raise UsageError(f"{where}: unknown key `{key}` (known keys: {known})")
+        types, description = _KEY_TYPES[key]
+        # bool is an int in Python; a `true` where a number belongs is still a mistake
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            raise UsageError(f"{where}: `{key}` must be {description}, not {value!r}")
+
+
+def _positive_number(raw: dict[str, Any], key: str, default: float, where: str) -> float:
+    value = float(raw.get(key, default))
+    if not value > 0 or value != value or value == float("inf"):
+        raise UsageError(f"{where}: `{key}` must be greater than 0, not {raw[key]!r}")
+    return value
+
+
+def _at_least(raw: dict[str, Any], key: str, default: int, minimum: int, where: str) -> int:
+    value = int(raw.get(key, default))
+    if value < minimum:
+        raise UsageError(f"{where}: `{key}` must be at least {minimum}, not {value}")
+    return value
+
+
+def _cover_mark(raw: dict[str, Any], where: str) -> int:
+    value = int(raw.get("cover_mark", DEFAULT_COVER_MARK))
+    if value not in (1, 2, 3):
+        raise UsageError(
+            f"{where}: `cover_mark` must be 1 (replace), 2 (add alongside) or 3 (replace if later), not {value}"
+        )
+    return value
+
+
+def _timezone(raw: dict[str, Any], where: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    name = raw.get("timezone", "UTC")
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UsageError(f"{where}: `timezone` {name!r} is not a known IANA timezone (e.g. Asia/Shanghai)") from None
+    return str(name)
+
+
+def _retry_codes(raw: dict[str, Any], where: str) -> frozenset[int]:
+    codes = raw.get("retry_codes", [])
+    if not all(isinstance(code, int) and not isinstance(code, bool) for code in codes):
+        raise UsageError(f"{where}: `retry_codes` must be a list of whole numbers such as [5134]")
+    return frozenset(codes)
+
+
+def _columns(raw: dict[str, Any], where: str) -> dict[str, str]:
+    columns = raw.get("columns", {})
+    for key, header in columns.items():
+        if key not in CANONICAL_COLUMNS:
+            raise UsageError(
+                f"{where}: [columns] has unknown column `{key}` (known: {', '.join(CANONICAL_COLUMNS)})"
+            )
+        if not isinstance(header, str) or not header:
+            raise UsageError(f"{where}: [columns] `{key}` must be a header name string")
+    return dict(columns)
+
+
+def _base_url(raw: dict[str, Any], where: str) -> str | None:
+    region = raw.get("region")
+    url = raw.get("base_url")
+    if region is not None:
+        if region not in REGION_BASE_URLS:
+            raise UsageError(f"{where}: `region` must be one of {', '.join(REGION_BASE_URLS)}, not {region!r}")
+        if url is not None and url != REGION_BASE_URLS[region]:
+            raise UsageError(f"{where}: give either `base_url` or `region`, not both")
+        url = REGION_BASE_URLS[region]
+    if url is None:
+        return None
+    return check_base_url(url, allow_insecure_http=bool(raw.get("allow_insecure_http", False)), where=where)
+
+
+def check_base_url(url: str, *, allow_insecure_http: bool, where: str = "option") -> str:
+    """Accept https anywhere, http only on loopback unless explicitly allowed."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"{where}: `base_url` {url!r} is not an http(s) URL such as https://iot-api.acceleronix.io")
+    if parts.scheme == "http" and not allow_insecure_http and not is_loopback(parts.hostname):
+        raise UsageError(
+            f"{where}: `base_url` {url!r} uses plain http to a non-loopback host; "
+            "use https, or pass --allow-insecure-http if you really mean it"
+        )
+    return url.rstrip("/")
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,136 @@
+"""Plain data shared by the loader, the engine and the report writers.
+
+Nothing here knows CSV, HTTP or SQLite: these are the values that travel between them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class RowStatus(StrEnum):
+    """The state of one input row; the value is stored verbatim in reports."""
+
+    SUCCESS = "success"  #: the platform created the share
+    FAILED = "failed"  #: the platform refused it, or retries ran out
+    INVALID = "invalid"  #: the row failed validation and was never sent
+    DUPLICATE = "duplicate"  #: repeats an earlier row's (pk, dk, recipient); never sent
+    NOT_ATTEMPTED = "not_attempted"  #: the run stopped before the row was sent
+    VALID = "valid"  #: `sharebatch validate` only: the row would be sent
+
+
+class RecipientKind(StrEnum):
+    """Which of the platform's three recipient parameters a row uses."""
+
+    UID = "uid"
+    EMAIL = "email"
+    PHONE = "phone"
+
+    @property
+    def query_param(self) -> str:
+        return {"uid": "shareUid", "email": "email", "phone": "phone"}[self.value]
+
+
+@dataclass(frozen=True, slots=True)
+class ShareRequest:
+    """One `shareByUid` call, fully resolved: what is sent is exactly this."""
+
+    pk: str
+    dk: str
+    recipient_kind: RecipientKind
+    recipient: str  # normalised: phone separators removed, email as written
+    expire_at_ms: int | None  # None: a permanent share (parameter omitted)
+    cover_mark: int = 1
+    auth_key: str | None = None
+
+    @property
+    def device(self) -> tuple[str, str]:
+        return (self.pk, self.dk)
+
+    def query_params(self) -> dict[str, str]:
+        """The query string of the request; exactly one recipient parameter."""
+        params = {"pk": self.pk, "dk": self.dk, self.recipient_kind.query_param: self.recipient}
+        if self.expire_at_ms is not None:
+            params["sharingExpireAt"] = str(self.expire_at_ms)
+        params["coverMark"] = str(self.cover_mark)
+        if self.auth_key:
+            params["authKey"] = self.auth_key
+        return params
+
+    def fingerprint(self) -> str:
+        """A stable digest of everything that makes the request what it is (used by the journal)."""
+        parts = [
+            self.pk,
+            self.dk,
+            self.recipient_kind.value,
+            self.recipient,
+            "" if self.expire_at_ms is None else str(self.expire_at_ms),
+            str(self.cover_mark),
+            self.auth_key or "",
+        ]
+        return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True, slots=True)
+class RowProblem:
+    """Why a row is invalid; `column` is the canonical column name, or None for the whole row."""
+
+    message: str
+    column: str | None = None
+
+
+@dataclass(slots=True)
+class LoadedRow:
+    """One data row of the input, validated.
+
+    Exactly one of these holds: `request` is set (the row can be sent), `problem` is set
+    (invalid), or `duplicate_of` is set (the row number of the earlier identical row).
+    """
+
+    row: int  # the row number a spreadsheet shows: header is 1, first data row is 2
+    cells: list[str]  # original cells, in header order, as read (formula guard removed)
+    request: ShareRequest | None = None
+    problem: RowProblem | None = None
+    duplicate_of: int | None = None
+
+    @property
+    def status(self) -> RowStatus:
+        if self.problem is not None:
+            return RowStatus.INVALID
+        if self.duplicate_of is not None:
+            return RowStatus.DUPLICATE
+        return RowStatus.VALID
+
+
+@dataclass(slots=True)
+class RowOutcome:
+    """What happened to one row; one line of report.csv beside the original cells."""
+
+    row: int
+    status: RowStatus
+    code: int | None = None  # the platform's body code (200 on success)
+    message: str = ""
+    share_code: str | None = None
+    attempts: int = 0  # shareByUid requests sent for this row
+    http_status: int | None = None
+    latency_ms: int | None = None  # of the last attempt
+    finished_at: str | None = None  # UTC ISO 8601
+
+
+@dataclass(slots=True)
+class RunStats:
+    """Counters the engine keeps while it runs; the summary is built from them."""
+
+    requests: int = 0  # every HTTP request sent, share-list look-ups included
+    retries: int = 0
+    by_code: dict[str, int] = field(default_factory=dict)  # failed rows per final platform code
+    first_sent: float | None = None  # monotonic time of the first request, for rate_achieved
+    last_sent: float | None = None
+
+    def count_request(self, now: float) -> None:
+        self.requests += 1
+        if self.first_sent is None:
+            self.first_sent = now
+        self.last_sent = now

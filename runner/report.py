@@ -1,0 +1,146 @@
+"""The run's outputs: report.csv, the failed-rows file and summary.json.
+
+Every file is written to a temporary name and renamed, so a reader (or a crash) never sees half a
+file. Cells that a spreadsheet would execute get a leading apostrophe; the loader removes it.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from runner.models import RowOutcome, RowStatus
+
+REPORT_COLUMNS = ("row", "status", "code", "message", "share_code", "attempts", "http_status", "latency_ms",
+                  "finished_at")
+ERROR_COLUMN = "error"
+FORMULA_TRIGGERS = ("=", "+", "-", "@")
+
+
+def guard_cell(text: str) -> str:
+    """Prefix a cell that a spreadsheet would run as a formula (`=`, `+`, `-`, `@`) with `'`."""
+    return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
+
+
+@contextmanager
+def atomic_writer(path: Path, *, binary: bool = False) -> Iterator[IO[Any]]:
+    """Open a temporary file beside `path`; on success it replaces `path` in one rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        handle: IO[Any] = os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8", newline="")
+        with handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+
+
+def _outcome_cells(outcome: RowOutcome) -> list[str]:
+    values = (outcome.row, outcome.status.value, outcome.code, outcome.message, outcome.share_code,
+              outcome.attempts, outcome.http_status, outcome.latency_ms, outcome.finished_at)
+    return ["" if value is None else str(value) for value in values]
+
+
+def write_report(path: Path, headers: list[str], rows: Iterable[tuple[list[str], RowOutcome]]) -> None:
+    """Every input row in input order: original cells, then the REPORT_COLUMNS."""
+    with atomic_writer(path) as handle:
+        writer = csv.writer(handle)
+        writer.writerow([guard_cell(h) for h in [*headers, *REPORT_COLUMNS]])
+        for cells, outcome in rows:
+            writer.writerow([guard_cell(cell) for cell in [*cells, *_outcome_cells(outcome)]])
+
+
+def failed_row_cells(headers: list[str], cells: list[str], outcome: RowOutcome) -> tuple[list[str], list[str]]:
+    """Header and cells of a failed-rows line: the original columns plus `error` (replaced if present)."""
+    error = outcome.message or outcome.status.value
+    if ERROR_COLUMN in headers:
+        index = headers.index(ERROR_COLUMN)
+        return headers, [*cells[:index], error, *cells[index + 1:]]
+    return [*headers, ERROR_COLUMN], [*cells, error]
+
+
+def is_failed(outcome: RowOutcome) -> bool:
+    return outcome.status in (RowStatus.FAILED, RowStatus.INVALID)
+
+
+def write_failed_rows(
+    out_dir: Path, input_format: str, headers: list[str], rows: Iterable[tuple[list[str], RowOutcome]]
+) -> Path | None:
+    """failed.csv (or failed.xlsx for an XLSX input) with the rows to fix and run again.
+
+    Returns None, and removes a stale file from an earlier run, when no row failed.
+    """
+    suffix = "xlsx" if input_format == "xlsx" else "csv"
+    path = out_dir / f"failed.{suffix}"
+    failed = [failed_row_cells(headers, cells, outcome) for cells, outcome in rows if is_failed(outcome)]
+    if not failed:
+        path.unlink(missing_ok=True)
+        return None
+    header = failed[0][0]
+    if suffix == "xlsx":
+        _write_xlsx(path, header, (cells for _, cells in failed))
+    else:
+        with atomic_writer(path) as handle:
+            writer = csv.writer(handle)
+            writer.writerow([guard_cell(h) for h in header])
+            writer.writerows([guard_cell(cell) for cell in cells] for _, cells in failed)
+    return path
+
+
+def _write_xlsx(path: Path, header: list[str], rows: Iterable[list[str]]) -> None:
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("failed")
+    sheet.append([guard_cell(h) for h in header])
+    for cells in rows:
+        # text cells only: a device key or phone number must not turn into a number
+        sheet.append([guard_cell(cell) for cell in cells])
+    with atomic_writer(path, binary=True) as handle:
+        workbook.save(handle)
+
+
+@dataclass
+class Summary:
+    """summary.json; the same figures are printed as a table."""
+
+    total: int = 0
+    success: int = 0
+    failed: int = 0
+    invalid: int = 0
+    duplicate: int = 0
+    not_attempted: int = 0
+    valid: int = 0  # validate only
+    by_code: dict[str, int] = field(default_factory=dict)
+    requests: int = 0
+    retries: int = 0
+    started_at: str = ""
+    finished_at: str = ""
+    duration_s: float = 0.0
+    rate_achieved: float = 0.0  # requests per second while sending
+    stopped: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def count(self, status: RowStatus) -> None:
+        self.total += 1
+        setattr(self, status.value, getattr(self, status.value) + 1)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def write_summary(path: Path, summary: Summary) -> None:
+    with atomic_writer(path) as handle:
+        json.dump(summary.to_dict(), handle, indent=2)
+        handle.write("\n")

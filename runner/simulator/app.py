@@ -1,0 +1,229 @@
+"""The aiohttp application: platform routes, rate limit, latency and injected faults.
+
+Every platform request goes through `_serve`, in this order: read parameters (query string,
+then a form body as fallback; JSON bodies are ignored), log the arrival, rate limit (429 before
+any latency, as a gateway would), wait latency ± jitter, draw a fault (shareByUid only), check
+the token, run the pure operation in `SimulatorState`, then answer, drop or hold the answer.
+
+How a fault reaches the client (checked against aiohttp 3.14 with a real client):
+
+- server_error: HTTP 500 with envelope code 5000, or 502/503 with a non-JSON gateway page;
+  nothing applied.
+- reset_before_apply: SO_LINGER 0 then `transport.abort()`, so the kernel sends a TCP RST;
+  the aiohttp client raises `ClientOSError` ([Errno 104] Connection reset by peer); nothing applied.
+- drop_after_apply: the share is applied, then `transport.close()` (FIN, no bytes); the client
+  raises `ServerDisconnectedError`.
+- slow_after_apply: the share is applied and the answer is held `slow_fault_s` (or until the
+  simulator closes); a client with a shorter timeout raises a timeout error.
+
+The handler returns a response after closing the transport; aiohttp fails to write it,
+treats that as a client disconnection and logs nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import socket
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from runner.simulator.codes import SUCCESS, PlatformCodeError, message_for
+from runner.simulator.config import FaultKind, SimulatorConfig
+from runner.simulator.render import share_user_row
+from runner.simulator.state import SimulatorState
+from runner.simulator.traffic import RequestRecord, Traffic, draw_fault, draw_latency_s
+
+SHARE_PATH = "/v2/binding/enduserapi/shareByUid"
+LIST_PATH = "/v2/binding/enduserapi/deviceShareUserList"
+REVOKE_PATH = "/v2/binding/enduserapi/ownerUserUnshareDevice"
+REFRESH_PATH = "/v2/enduser/enduserapi/refreshToken"
+
+#: the body of a 429 (HTTP status 429, header Retry-After: whole seconds, at least 1)
+RATE_LIMITED_CODE = 429
+
+_FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+
+
+class Simulator:
+    """What all requests of one running simulator share: config, state, log, random stream."""
+
+    def __init__(self, config: SimulatorConfig, state: SimulatorState, traffic: Traffic) -> None:
+        self.config = config
+        self.state = state
+        self.traffic = traffic
+        # Latency, fault draws and 5xx statuses; seeded so a rehearsal can be replayed.
+        self.rng = random.Random(config.seed)
+        self.closing = asyncio.Event()
+
+    async def hold(self, seconds: float) -> None:
+        """Wait `seconds`, or less if the simulator is shutting down (so close() never hangs)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.closing.wait(), seconds)
+
+
+SIMULATOR_KEY = web.AppKey("simulator", Simulator)
+
+# An operation gets (simulator, caller uid or None, params) and returns (data, applied share code).
+Operation = Callable[[Simulator, str | None, dict[str, str]], tuple[Any, str | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    method: str
+    path: str
+    operation: Operation
+    needs_auth: bool = True
+    faults: bool = False
+
+
+def envelope(code: int, data: Any = None) -> dict[str, Any]:
+    """The platform's response body (platform-api.md §1.2)."""
+    return {"code": code, "msg": message_for(code), "data": data, "extMsg": None}
+
+
+def _share(sim: Simulator, uid: str | None, params: dict[str, str]) -> tuple[Any, str | None]:
+    share = sim.state.share_by_uid(uid or "", params)
+    return share.share_code, share.share_code
+
+
+def _list(sim: Simulator, uid: str | None, params: dict[str, str]) -> tuple[Any, str | None]:
+    now_ms = sim.state.now_ms()
+    return [share_user_row(s, now_ms) for s in sim.state.device_shares(uid or "", params)], None
+
+
+def _revoke(sim: Simulator, uid: str | None, params: dict[str, str]) -> tuple[Any, str | None]:
+    sim.state.revoke(uid or "", params)
+    return {}, None
+
+
+def _refresh(sim: Simulator, uid: str | None, params: dict[str, str]) -> tuple[Any, str | None]:
+    return sim.state.tokens.refresh(params.get("refreshToken")).as_platform_data(), None
+
+
+ENDPOINTS = (
+    Endpoint("POST", SHARE_PATH, _share, faults=True),
+    Endpoint("GET", LIST_PATH, _list),
+    Endpoint("DELETE", REVOKE_PATH, _revoke),
+    Endpoint("PUT", REFRESH_PATH, _refresh, needs_auth=False),
+)
+
+
+async def _read_params(request: web.Request) -> dict[str, str]:
+    """Query string first; a form body fills in what the query lacks. The first value of a name wins."""
+    params: dict[str, str] = {}
+    for name, value in request.query.items():
+        params.setdefault(name, value)
+    if request.body_exists and request.content_type in _FORM_TYPES:
+        form = await request.post()
+        for name, field in form.items():
+            if isinstance(field, str):
+                params.setdefault(name, field)
+    return params
+
+
+def _reset_connection(request: web.Request) -> None:
+    """Abort with a TCP RST: SO_LINGER 0 makes close() discard the socket instead of sending FIN."""
+    transport = request.transport
+    if transport is None:
+        return
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
+
+
+def _close_connection(request: web.Request) -> None:
+    """Close cleanly (FIN) without having written a byte of the answer."""
+    if request.transport is not None:
+        request.transport.close()
+
+
+def _unsent() -> web.Response:
+    # Returned after the transport is gone: aiohttp's write fails and it drops it silently.
+    return web.Response(status=204)
+
+
+def _too_many(record: RequestRecord, retry_after_s: float) -> web.Response:
+    record.http_status = record.code = RATE_LIMITED_CODE
+    seconds = max(1, int(-(-retry_after_s // 1)))  # ceil, at least 1
+    body = {
+        "code": RATE_LIMITED_CODE,
+        "msg": "Too Many Requests (simulator rate limit)",
+        "data": None,
+        "extMsg": f"retry after {seconds} s",
+    }
+    return web.json_response(body, status=429, headers={"Retry-After": str(seconds)})
+
+
+def _server_error(sim: Simulator, record: RequestRecord) -> web.Response:
+    status = sim.rng.choice((500, 502, 503))
+    record.http_status = status
+    if status == 500:
+        record.code = 5000
+        return web.json_response(envelope(5000), status=500)
+    reason = "Bad Gateway" if status == 502 else "Service Unavailable"
+    page = f"<html><body><h1>{status} {reason}</h1></body></html>"
+    return web.Response(status=status, text=page, content_type="text/html")
+
+
+def _run(sim: Simulator, request: web.Request, endpoint: Endpoint, params: dict[str, str],
+         record: RequestRecord) -> tuple[int, Any]:
+    try:
+        uid = sim.state.tokens.verify_access(request.headers.get("Authorization")) if endpoint.needs_auth else None
+        data, share_code = endpoint.operation(sim, uid, params)
+    except PlatformCodeError as exc:
+        return exc.code, None
+    record.share_code = share_code
+    return SUCCESS, data
+
+
+async def _serve(sim: Simulator, request: web.Request, endpoint: Endpoint) -> web.StreamResponse:
+    params = await _read_params(request)
+    record = sim.traffic.arrive(request.method, request.path, params)
+    config = sim.config
+    retry_after_s = sim.traffic.admit(record, config.rate_limit)
+    if retry_after_s is not None:
+        return _too_many(record, retry_after_s)
+    delay_s = draw_latency_s(sim.rng, config.latency_ms, config.jitter_ms)
+    if delay_s > 0:
+        await asyncio.sleep(delay_s)
+    fault = draw_fault(sim.rng, config.fault_rate, config.fault_kinds) if endpoint.faults else None
+    record.fault = fault
+    if fault is FaultKind.SERVER_ERROR:
+        return _server_error(sim, record)
+    if fault is FaultKind.RESET_BEFORE_APPLY:
+        _reset_connection(request)
+        return _unsent()
+    record.code, data = _run(sim, request, endpoint, params, record)
+    if fault is FaultKind.DROP_AFTER_APPLY:
+        _close_connection(request)
+        return _unsent()
+    record.http_status = 200
+    if fault is FaultKind.SLOW_AFTER_APPLY:
+        await sim.hold(config.slow_fault_s)
+    return web.json_response(envelope(record.code, data))
+
+
+def _handler(sim: Simulator, endpoint: Endpoint) -> Callable[[web.Request], Any]:
+    async def handle(request: web.Request) -> web.StreamResponse:
+        return await _serve(sim, request, endpoint)
+
+    return handle
+
+
+def build_app(sim: Simulator) -> web.Application:
+    """The whole application: platform routes plus the /_sim/ test aid."""
+    from runner.simulator.introspect import add_introspection_routes  # noqa: PLC0415 (cycle)
+
+    app = web.Application()
+    app[SIMULATOR_KEY] = sim
+    for endpoint in ENDPOINTS:
+        app.router.add_route(endpoint.method, endpoint.path, _handler(sim, endpoint))
+    add_introspection_routes(app)
+    return app

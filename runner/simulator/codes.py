@@ -1,0 +1,32 @@
+"""The business codes the simulator answers with, and the exception that carries one.
+
+Pure logic (state, tokens) raises `PlatformCodeError`; the HTTP layer turns it into the
+platform's envelope with HTTP 200, as the real platform does for business errors.
+"""
+
+from __future__ import annotations
+
+from runner.errors import CODE_MEANINGS
+
+SUCCESS = 200
+
+#: codes the simulator uses that runner.errors has no text for
+_EXTRA_MEANINGS: dict[int, str] = {
+    5135: "no permission to share this device",
+    5136: "shareCode missing",
+}
+
+
+def message_for(code: int) -> str:
+    """The `msg` text of an envelope; clients must not branch on it (platform-api.md §1.2)."""
+    if code == SUCCESS:
+        return "success"
+    return _EXTRA_MEANINGS.get(code) or CODE_MEANINGS.get(code) or "error"
+
+
+class PlatformCodeError(Exception):
+    """A business error: answered as HTTP 200 with this `code` in the envelope."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(f"{code} {message_for(code)}")
+        self.code = code

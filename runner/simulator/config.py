@@ -1,0 +1,57 @@
+"""The simulator's knobs: load, faults, token lifetimes, seed.
+
+Kept apart from the server so the CLI, tests and the demo can build a config without aiohttp.
+`SimulatorConfig` is deliberately mutable: tests and `POST /_sim/config` flip faults on and off
+while the server runs, and every request reads the current values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+
+class FaultKind(StrEnum):
+    """A failure the simulator can inject into a `shareByUid` request; the value is logged verbatim."""
+
+    SERVER_ERROR = "server_error"  #: HTTP 500/502/503, nothing applied
+    RESET_BEFORE_APPLY = "reset_before_apply"  #: TCP reset with no answer, nothing applied
+    DROP_AFTER_APPLY = "drop_after_apply"  #: share applied, then the connection closed with no answer
+    SLOW_AFTER_APPLY = "slow_after_apply"  #: share applied, answer held `slow_fault_s` (client times out)
+
+
+@dataclass
+class SimulatorConfig:
+    """How the simulator behaves; see the package docstring for what each fault looks like."""
+
+    latency_ms: float = 0.0
+    jitter_ms: float = 0.0
+    rate_limit: float | None = None  # admitted requests/s over a sliding 1 s window; None = unlimited
+    fault_rate: float = 0.0  # probability per shareByUid request that a fault fires
+    fault_kinds: tuple[FaultKind, ...] = tuple(FaultKind)  # which faults may fire, chosen uniformly
+    slow_fault_s: float = 40.0  # how long SLOW_AFTER_APPLY holds the answer
+    token_ttl_s: float = 7200.0
+    refresh_ttl_s: float = 30 * 86400.0
+    devices_file: Path | None = None
+    seed: int | None = None
+    owner_uid: str = "C100001"
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Fail early with a plain message; called at start and after every runtime change."""
+        if self.latency_ms < 0 or self.jitter_ms < 0:
+            raise ValueError("latency_ms and jitter_ms must be >= 0")
+        if self.rate_limit is not None and self.rate_limit <= 0:
+            raise ValueError("rate_limit must be > 0 (or None for unlimited)")
+        if not 0.0 <= self.fault_rate <= 1.0:
+            raise ValueError("fault_rate must be between 0 and 1")
+        if self.fault_rate > 0 and not self.fault_kinds:
+            raise ValueError("fault_rate > 0 needs at least one fault kind")
+        self.fault_kinds = tuple(FaultKind(kind) for kind in self.fault_kinds)
+        if self.slow_fault_s < 0:
+            raise ValueError("slow_fault_s must be >= 0")
+        if self.token_ttl_s <= 0 or self.refresh_ttl_s <= 0:
+            raise ValueError("token_ttl_s and refresh_ttl_s must be > 0")

@@ -1,0 +1,42 @@
+"""The end-of-run summary as a table on stdout, with where the outputs went."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+from rich.table import Table
+
+from runner.errors import describe_code
+
+if TYPE_CHECKING:
+    from runner.batch import BatchResult
+
+
+def print_summary(result: BatchResult, console: Console | None = None) -> None:
+    console = console or Console(highlight=False, soft_wrap=True)
+    summary = result.summary
+    table = Table(title="sharebatch summary", show_header=False)
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    for label in ("total", "success", "failed", "invalid", "duplicate", "not_attempted"):
+        table.add_row(label, str(getattr(summary, label)))
+    if summary.valid:
+        table.add_row("valid", str(summary.valid))
+    table.add_row("requests", str(summary.requests))
+    table.add_row("retries", str(summary.retries))
+    table.add_row("duration", f"{summary.duration_s:.1f} s")
+    table.add_row("rate achieved", f"{summary.rate_achieved:.1f} req/s")
+    for code, count in summary.by_code.items():
+        label = describe_code(int(code)) if code.isdigit() else code
+        table.add_row(f"failed: {label}", str(count))
+    console.print(table)
+    for warning in summary.warnings:
+        console.print(f"warning: {warning}")
+    if summary.stopped:
+        print(f"stopped early: {summary.stopped}", file=sys.stderr)
+    console.print(f"report:  {result.report_path}")
+    if result.failed_path is not None:
+        console.print(f"failed:  {result.failed_path}")
+    console.print(f"summary: {result.summary_path}")
