@@ -1,7 +1,9 @@
-"""One batch from job spec to outputs: load, validate, send, account for every row.
+"""One batch from job spec to outputs: load, validate, journal, send, account for every row.
 
-This is the library entry point behind `sharebatch run` and `sharebatch validate`; it returns
-figures and an exit code and leaves printing to the CLI.
+This is the library entry point behind `sharebatch run`, `validate` and `status`; it returns
+figures and an exit code and leaves printing to the CLI. Memory stays flat in the row count: the
+input is read in chunks into the journal, the engine reads its work back from the journal, and
+the report streams the input a second time beside the journal's outcomes.
 """
 
 from __future__ import annotations
@@ -9,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
@@ -18,14 +21,16 @@ import aiohttp
 from runner.actions import ShareAction
 from runner.auth import TokenSource
 from runner.client import PlatformClient
-from runner.engine import Engine, EngineSettings, WorkItem, now_ms, utc_now_iso
+from runner.engine import Engine, EngineSettings, now_ms, utc_now_iso
 from runner.errors import ExitCode, UsageError
 from runner.jobspec import JobSpec
+from runner.journal import JOURNAL_NAME, Journal
 from runner.models import LoadedRow, RowOutcome, RowStatus, RunStats, ShareRequest
 from runner.pacing import DispatchGate
 from runner.progress import ProgressDisplay
-from runner.report import Summary, write_failed_rows, write_report, write_summary
-from runner.rows import InputOptions, InputTable, read_input
+from runner.report import Summary, is_failed, write_failed_rows, write_report, write_summary
+from runner.rows import InputOptions, InputSource, open_input
+from runner.runlock import RunLock
 
 
 @dataclass
@@ -38,8 +43,8 @@ class BatchResult:
     summary_path: Path
 
 
-def load_table(spec: JobSpec, anchor_ms: int) -> InputTable:
-    options = InputOptions(
+def input_options(spec: JobSpec, anchor_ms: int) -> InputOptions:
+    return InputOptions(
         path=spec.input,
         sheet=spec.sheet,
         encoding=spec.encoding,
@@ -49,7 +54,11 @@ def load_table(spec: JobSpec, anchor_ms: int) -> InputTable:
         default_cover_mark=spec.cover_mark,
         anchor_ms=anchor_ms,
     )
-    return read_input(options)
+
+
+def iter_rows(source: InputSource) -> Iterator[LoadedRow]:
+    for chunk in source.chunks():
+        yield from chunk
 
 
 def validation_outcome(row: LoadedRow) -> RowOutcome:
@@ -62,28 +71,32 @@ def validation_outcome(row: LoadedRow) -> RowOutcome:
     return RowOutcome(row=row.row, status=RowStatus.VALID)
 
 
-class _Collector:
-    """The engine's sink: keeps each row's outcome and feeds the progress display."""
+class _Sink:
+    """The engine's sink: the journal first, then the progress display."""
 
-    def __init__(self, progress: ProgressDisplay) -> None:
-        self.outcomes: dict[int, RowOutcome] = {}
+    def __init__(self, journal: Journal, progress: ProgressDisplay) -> None:
+        self._journal = journal
         self._progress = progress
 
     def attempt_started(self, row: int, started_ms: int) -> None:
-        pass
+        self._journal.attempt_started(row, started_ms)
 
     def row_finished(self, outcome: RowOutcome) -> None:
-        self.outcomes[outcome.row] = outcome
+        self._journal.row_finished(outcome)
         self._progress.row_finished(outcome)
 
 
 def validate_batch(spec: JobSpec) -> BatchResult:
-    """`sharebatch validate`: the same loading and report, nothing sent."""
+    """`sharebatch validate`: the same loading and report, nothing sent, no journal."""
     started = time.monotonic()
-    started_at = utc_now_iso()
-    table = load_table(spec, now_ms())
-    outcomes = [validation_outcome(row) for row in table.rows]
-    return _write_outputs(spec, table, outcomes, RunStats(), started, started_at, stopped=None, validate=True)
+    summary = Summary(started_at=utc_now_iso())
+    source = open_input(input_options(spec, now_ms()))
+    pairs = ((row.cells, validation_outcome(row)) for row in iter_rows(source))
+    result = _write_outputs(spec.out, source, pairs, summary)
+    summary.warnings = source.warnings()
+    _finish_summary(result, started)
+    result.exit_code = ExitCode.ROWS_FAILED if summary.invalid else ExitCode.OK
+    return result
 
 
 async def run_batch(
@@ -93,36 +106,105 @@ async def run_batch(
     interactive: bool = False,
     handle_signals: bool = True,
     settings: EngineSettings | None = None,
+    fresh: bool = False,
 ) -> BatchResult:
-    """`sharebatch run`: validate every row, send the valid ones, write all outputs."""
+    """`sharebatch run`: validate every row, send the ones still to do, write all outputs.
+
+    Running it again on the same out dir resumes: rows that succeeded are not sent again, rows
+    left in flight by a crash are reconciled with the platform before anything is re-sent.
+    """
     if spec.base_url is None:
         raise UsageError("no base URL: give --base-url URL or --region eu|cn (or set it in the job file)")
     started = time.monotonic()
-    started_at = utc_now_iso()
-    table = load_table(spec, now_ms())
-    spec.out.mkdir(parents=True, exist_ok=True)
-    items = [WorkItem[ShareRequest](row=row.row, payload=row.request) for row in table.rows if row.request]
-    stats = RunStats()
+    summary = Summary(started_at=utc_now_iso())
+    open_input(input_options(spec, now_ms()))  # a bad file stops here, before the out dir is touched
+    with RunLock(spec.out):
+        if fresh:
+            set_journal_aside(spec.out)
+        journal = Journal.open(spec.out)
+        try:
+            source = open_input(input_options(spec, journal.anchor_ms(now_ms())))
+            counts = journal.sync_rows(iter_rows(source))
+            summary.warnings = source.warnings()
+            stats = RunStats()
+            result = await _send(spec, tokens, journal, counts.to_send, stats, interactive, handle_signals, settings)
+            summary.requests, summary.retries = stats.requests, stats.retries
+            summary.rate_achieved = _rate(stats)
+            summary.stopped = result.stopped
+            summary.by_code = journal.failed_by_code()
+            pairs = zip_outcomes(iter_rows(source), journal.iter_outcomes())
+            batch = _write_outputs(spec.out, source, pairs, summary)
+        finally:
+            journal.close()
+    _finish_summary(batch, started)
+    batch.exit_code = _exit_code(summary, result.signal_exit, result.stopped)
+    return batch
+
+
+@dataclass
+class _SendResult:
+    stopped: str | None
+    signal_exit: ExitCode | None
+
+
+async def _send(
+    spec: JobSpec,
+    tokens: TokenSource,
+    journal: Journal,
+    to_send: int,
+    stats: RunStats,
+    interactive: bool,
+    handle_signals: bool,
+    settings: EngineSettings | None,
+) -> _SendResult:
+    assert spec.base_url is not None
     settings = settings or EngineSettings(concurrency=spec.concurrency, max_attempts=spec.max_attempts)
     timeout = aiohttp.ClientTimeout(total=spec.timeout_s)
     connector = aiohttp.TCPConnector(limit=max(100, 2 * spec.concurrency))
     signal_exit: list[ExitCode] = []
-    with ProgressDisplay(len(items), interactive=interactive) as progress:
-        collector = _Collector(progress)
+    with ProgressDisplay(to_send, interactive=interactive) as progress:
         async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
             client = PlatformClient(
                 session, spec.base_url, tokens, retry_codes=spec.retry_codes, gate=DispatchGate(spec.rate), stats=stats
             )
-            engine = Engine(ShareAction(client), collector, settings, stats)
+            engine = Engine(ShareAction(client), _Sink(journal, progress), settings, stats)
             with _StopOnSignals(engine, signal_exit, enabled=handle_signals):
-                result = await engine.run(items)
-    outcomes = (collector.outcomes.get(row.row) or validation_outcome(row) for row in table.rows)
-    batch = _write_outputs(spec, table, outcomes, stats, started, started_at, stopped=result.stopped)
-    if signal_exit:
-        batch.exit_code = signal_exit[0]
-    elif result.stopped:
-        batch.exit_code = ExitCode.ABORTED
-    return batch
+                result = await engine.run(journal.iter_work())
+    journal.flush()
+    return _SendResult(result.stopped, signal_exit[0] if signal_exit else None)
+
+
+def zip_outcomes(rows: Iterable[LoadedRow], outcomes: Iterable[RowOutcome]) -> Iterator[tuple[list[str], RowOutcome]]:
+    """Pair the input's cells with the journal's outcomes; both are in row order."""
+    for row, outcome in zip(rows, outcomes, strict=True):
+        if row.row != outcome.row:
+            raise RuntimeError(f"journal and input disagree at row {row.row} (journal row {outcome.row})")
+        yield row.cells, outcome
+
+
+def journal_summary(out_dir: Path) -> dict[str, int]:
+    """Rows per journal state, for `sharebatch status`; reads the journal, sends nothing."""
+    if not (out_dir / JOURNAL_NAME).exists():
+        raise UsageError(f"{out_dir}: no journal here (has this job been run with this --out?)")
+    journal = Journal.open(out_dir)
+    try:
+        return journal.counts()
+    finally:
+        journal.close()
+
+
+def set_journal_aside(out_dir: Path) -> Path | None:
+    """--fresh: keep the old journal under a dated name instead of deleting it."""
+    path = out_dir / JOURNAL_NAME
+    if not path.exists():
+        return None
+    Journal.open(out_dir).close()  # a clean close folds the WAL back into the main file
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    target = out_dir / f"journal-{stamp}.sqlite"
+    path.rename(target)
+    for suffix in ("-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    return target
 
 
 class _StopOnSignals:
@@ -154,37 +236,43 @@ class _StopOnSignals:
 
 
 def _write_outputs(
-    spec: JobSpec,
-    table: InputTable,
-    outcomes: Iterator[RowOutcome] | list[RowOutcome],
-    stats: RunStats,
-    started: float,
-    started_at: str,
-    *,
-    stopped: str | None,
-    validate: bool = False,
+    out_dir: Path, source: InputSource, pairs: Iterable[tuple[list[str], RowOutcome]], summary: Summary
 ) -> BatchResult:
-    outcome_list = list(outcomes)
-    summary = Summary(started_at=started_at, stopped=stopped, warnings=list(table.warnings))
-    for outcome in outcome_list:
-        summary.count(outcome.status)
-    summary.by_code = dict(sorted(stats.by_code.items()))
-    summary.requests = stats.requests
-    summary.retries = stats.retries
-    summary.finished_at = utc_now_iso()
-    summary.duration_s = round(time.monotonic() - started, 3)
-    if stats.first_sent is not None and stats.last_sent is not None and stats.last_sent > stats.first_sent:
-        summary.rate_achieved = round(stats.requests / (stats.last_sent - stats.first_sent), 2)
-    out = spec.out
-    out.mkdir(parents=True, exist_ok=True)
-    pairs = list(zip((row.cells for row in table.rows), outcome_list, strict=True))
-    report_path = out / "report.csv"
-    write_report(report_path, table.headers, pairs)
-    failed_path = write_failed_rows(out, table.format, table.headers, pairs)
-    summary_path = out / "summary.json"
-    write_summary(summary_path, summary)
-    if validate:
-        code = ExitCode.ROWS_FAILED if summary.invalid else ExitCode.OK
-    else:
-        code = ExitCode.ROWS_FAILED if (summary.failed or summary.invalid or summary.not_attempted) else ExitCode.OK
-    return BatchResult(summary, code, out, report_path, failed_path, summary_path)
+    """One streaming pass: report.csv, then failed rows (kept aside as the pass goes), counts."""
+    failed: list[tuple[list[str], RowOutcome]] = []
+
+    def counted() -> Iterator[tuple[list[str], RowOutcome]]:
+        for cells, outcome in pairs:
+            summary.count(outcome.status)
+            if is_failed(outcome):
+                failed.append((cells, outcome))
+            yield cells, outcome
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    report_path = out_dir / "report.csv"
+    write_report(report_path, source.headers, counted())
+    failed_path = write_failed_rows(out_dir, source.format, source.headers, failed)
+    return BatchResult(summary, ExitCode.OK, out_dir, report_path, failed_path, out_dir / "summary.json")
+
+
+def _finish_summary(result: BatchResult, started: float) -> None:
+    result.summary.finished_at = utc_now_iso()
+    result.summary.duration_s = round(time.monotonic() - started, 3)
+    write_summary(result.summary_path, result.summary)
+
+
+def _rate(stats: RunStats) -> float:
+    if stats.first_sent is None or stats.last_sent is None or stats.last_sent <= stats.first_sent:
+        return 0.0
+    return round((stats.requests - 1) / (stats.last_sent - stats.first_sent), 2)
+
+
+def _exit_code(summary: Summary, signal_exit: ExitCode | None, stopped: str | None) -> ExitCode:
+    if signal_exit is not None:
+        return signal_exit
+    if stopped:
+        return ExitCode.ABORTED
+    if summary.failed or summary.invalid or summary.not_attempted:
+        return ExitCode.ROWS_FAILED
+    return ExitCode.OK
+

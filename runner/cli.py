@@ -20,6 +20,7 @@ import click
 from runner import __version__
 from runner.errors import ExitCode, RunnerError, UsageError
 from runner.logsetup import configure_logging
+from runner.runlock import LockedError
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("runner")
@@ -55,6 +56,9 @@ def _handle_errors(func: F) -> F:
         except UsageError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(ExitCode.USAGE)
+        except LockedError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(ExitCode.LOCKED)
         except RunnerError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(ExitCode.ABORTED)
@@ -133,8 +137,10 @@ def main() -> None:
 @click.option("--timeout-s", type=float, help="Timeout of one request in seconds. [default: 30]")
 @click.option("--allow-insecure-http", is_flag=True, default=None,
               help="Allow plain http to a non-loopback host (not recommended).")
+@click.option("--fresh", is_flag=True,
+              help="Start a new journal instead of resuming (the old one is kept, renamed, not deleted).")
 @_handle_errors
-def run(job: Path | None, input_path: Path | None, debug: bool, **options: Any) -> None:
+def run(job: Path | None, input_path: Path | None, debug: bool, fresh: bool, **options: Any) -> None:
     from runner.auth import token_from_env
     from runner.batch import run_batch
     from runner.jobspec import load_job_spec
@@ -142,7 +148,7 @@ def run(job: Path | None, input_path: Path | None, debug: bool, **options: Any) 
     configure_logging(debug=debug)
     spec = load_job_spec(job, {"input": input_path, **options})
     tokens = token_from_env()
-    result = asyncio.run(run_batch(spec, tokens, interactive=sys.stderr.isatty()))
+    result = asyncio.run(run_batch(spec, tokens, interactive=sys.stderr.isatty(), fresh=fresh))
     _print_result(result)
     sys.exit(result.exit_code)
 
@@ -164,6 +170,34 @@ def validate(job: Path | None, input_path: Path | None, debug: bool, **options: 
     result = validate_batch(spec)
     _print_result(result)
     sys.exit(result.exit_code)
+
+
+@main.command()
+@click.argument("job", required=False, type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False),
+              help="The job's output folder. [default: out/<job or input name>]")
+@click.option("--input", "input_path", type=click.Path(path_type=Path), help="Input file (names the default out dir).")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@_handle_errors
+def status(job: Path | None, out: Path | None, input_path: Path | None, debug: bool) -> None:
+    """Show the progress of a running or stopped job from its journal, without touching the network.
+
+    Give the job file, or --out DIR. Exit 0 when every row is finished, 1 otherwise.
+    """
+    from runner.batch import journal_summary
+    from runner.jobspec import load_job_spec
+
+    if job is None and out is None and input_path is None:
+        raise UsageError("give a job file or --out DIR")
+    out_dir = out if out is not None else load_job_spec(job, {"input": input_path}).out
+    counts = journal_summary(out_dir)
+    total = sum(counts.values())
+    click.echo(f"{out_dir}: {total} rows")
+    for state in ("success", "failed", "invalid", "duplicate", "not_attempted", "pending", "in_flight"):
+        if counts.get(state):
+            click.echo(f"  {state:<14}{counts[state]:>10}")
+    unfinished = counts.get("pending", 0) + counts.get("in_flight", 0) + counts.get("not_attempted", 0)
+    sys.exit(ExitCode.ROWS_FAILED if unfinished else ExitCode.OK)
 
 
 @main.command()

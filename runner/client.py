@@ -151,7 +151,8 @@ class PlatformClient:
             raise AuthExpiredError("the platform rejected the access token", code=code, http_status=status)
         if status == 404:
             raise FatalApiError(
-                f"HTTP 404 for {path}: is the base URL right (no extra path, right region)?", http_status=status
+                f"HTTP 404 for {self._base_url}{path}: is the base URL right (no extra path, right region)?",
+                http_status=status,
             )
         if not 200 <= status < 300:
             raise FatalApiError(f"HTTP {status} for {path}: unexpected answer from the platform", http_status=status)

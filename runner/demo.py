@@ -27,6 +27,9 @@ async def run_demo(out: Path, *, interactive: bool = False) -> BatchResult:
                 demo_dir / "demo.toml",
                 {"input": str(demo_dir / "shares.csv"), "out": str(out), "base_url": simulator.base_url},
             )
+            # The demo starts over each time: the simulator is new, so an old journal means nothing.
+            for name in ("journal.sqlite", "journal.sqlite-wal", "journal.sqlite-shm"):
+                (spec.out / name).unlink(missing_ok=True)
             return await run_batch(spec, StaticToken(simulator.access_token), interactive=interactive)
         finally:
             await simulator.close()

@@ -70,6 +70,7 @@ class _RowState:
     row: int
     attempts: int = 0
     ambiguous_since_ms: int | None = None
+    sending_since_ms: int | None = None  # set while a request of this row is out
     last_error: ApiError | None = field(default=None)
 
 
@@ -115,7 +116,7 @@ class Engine(Generic[PayloadT]):
     async def run(self, items: Iterable[WorkItem[PayloadT]]) -> EngineResult:
         self._items = iter(items)
         workers = [asyncio.create_task(self._worker()) for _ in range(self._settings.concurrency)]
-        all_done = asyncio.gather(*workers)
+        all_done = asyncio.gather(*workers, return_exceptions=True)
         stop_wait = asyncio.create_task(self._stop.wait())
         first: set[asyncio.Future[Any]] = {all_done, stop_wait}
         try:
@@ -125,10 +126,14 @@ class Engine(Generic[PayloadT]):
             if not all_done.done():
                 for worker in workers:
                     worker.cancel()
-            await asyncio.gather(all_done, return_exceptions=True)
+            outcomes = await all_done
         finally:
             stop_wait.cancel()
         self._mark_rest_not_attempted()
+        # A bug in a worker must not pass for an orderly stop: the rows were marked, now say so.
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException) and not isinstance(outcome, asyncio.CancelledError):
+                raise outcome
         return self._result
 
     async def _worker(self) -> None:
@@ -169,14 +174,14 @@ class Engine(Generic[PayloadT]):
         try:
             result: ActionResult = await self._retrying()(self._attempt, state, item.payload)
         except asyncio.CancelledError:
-            self._finish(state, RowStatus.FAILED, "interrupted while the request was in flight; it may have "
-                         "been applied, the next run reconciles it before sending again")
+            self._finish_interrupted(state)
             raise
         except TransientApiError as exc:
             reconciled = await self._last_chance_reconcile(state, item.payload)
             if reconciled is None:
                 self._recent_exhausted.append(True)
-                self._fail(state, exc, f"gave up after {state.attempts} attempts: {exc}")
+                self._finish(state, RowStatus.FAILED, f"gave up after {state.attempts} attempts: {exc}",
+                             code=exc.code, http_status=exc.http_status, in_doubt_since_ms=state.ambiguous_since_ms)
                 self._check_breaker()
                 return
             result = reconciled
@@ -207,7 +212,7 @@ class Engine(Generic[PayloadT]):
             stop=stop_after_attempt(settings.max_attempts),
             retry=_should_retry,
             wait=wait_exponential_jitter(
-                initial=settings.backoff_initial_s, max=settings.backoff_max_s, jitter=settings.backoff_initial_s
+                multiplier=settings.backoff_initial_s, max=settings.backoff_max_s, jitter=settings.backoff_initial_s
             ),
             sleep=self._sleep,
             before_sleep=self._before_retry,
@@ -222,6 +227,7 @@ class Engine(Generic[PayloadT]):
         state.attempts += 1
         started_ms = now_ms()
         self._sink.attempt_started(state.row, started_ms)
+        state.sending_since_ms = started_ms
         try:
             return await self._action.perform(payload)
         except ApiError as exc:
@@ -229,6 +235,8 @@ class Engine(Generic[PayloadT]):
             if exc.may_have_applied and state.ambiguous_since_ms is None:
                 state.ambiguous_since_ms = started_ms
             raise
+        finally:
+            state.sending_since_ms = None
 
     async def _last_chance_reconcile(self, state: _RowState, payload: PayloadT) -> ActionResult | None:
         """Retries ran out after an ambiguous attempt: one look before calling the row failed."""
@@ -243,6 +251,17 @@ class Engine(Generic[PayloadT]):
         self._stats.retries += 1
         exc = retry_state.outcome.exception() if retry_state.outcome else None
         log.debug("retrying after attempt %d: %s", retry_state.attempt_number, exc)
+
+    def _finish_interrupted(self, state: _RowState) -> None:
+        """Cancelled after the grace: a request that was out may or may not have been applied."""
+        since = state.ambiguous_since_ms or state.sending_since_ms
+        if since is not None:
+            self._finish(state, RowStatus.FAILED, "interrupted while the request was in flight; it may have been "
+                         "applied, the next run reconciles it before sending again", in_doubt_since_ms=since)
+        elif state.attempts:
+            self._finish(state, RowStatus.FAILED, "interrupted between retries")
+        else:
+            self._finish(state, RowStatus.NOT_ATTEMPTED, "interrupted before it was sent")
 
     def _check_breaker(self) -> None:
         window = self._recent_exhausted
@@ -264,6 +283,7 @@ class Engine(Generic[PayloadT]):
         share_code: str | None = None,
         http_status: int | None = None,
         latency_ms: int | None = None,
+        in_doubt_since_ms: int | None = None,
     ) -> None:
         if status is RowStatus.FAILED:
             key = str(code) if code is not None else "transport"
@@ -271,6 +291,7 @@ class Engine(Generic[PayloadT]):
         self._sink.row_finished(RowOutcome(
             row=state.row, status=status, code=code, message=message, share_code=share_code,
             attempts=state.attempts, http_status=http_status, latency_ms=latency_ms, finished_at=utc_now_iso(),
+            in_doubt_since_ms=in_doubt_since_ms,
         ))
 
     def _mark_rest_not_attempted(self) -> None:

@@ -94,13 +94,14 @@ class ErrorClass(Enum):
 _AUTH_CODES = frozenset({5032, 5106})
 _TRANSIENT_CODES = frozenset({5000, 5394})
 _TRANSIENT_ONCE_CODES = frozenset({5103, 5138, 6085})
-# Lockouts and blocks halt everything, whichever endpoint returns them.
-_ALWAYS_FATAL_CODES = frozenset({5147, 5148, 5325})
+# Lockouts, blocks and credential failures halt everything, whichever endpoint returns them
+# (platform-api.md §5.2 lists 5146, 5148 and 5353 as FATAL without naming an endpoint).
+_ALWAYS_FATAL_CODES = frozenset({5146, 5147, 5148, 5325, 5353})
 # Credential and configuration problems; on a login they stop the run. 5004 and 5031 returned by a
 # share call mean the recipient is unknown, which is a row problem.
 _LOGIN_FATAL_CODES = frozenset(
-    {5002, 5004, 5013, 5015, 5019, 5021, 5022, 5023, 5026, 5028, 5031, 5040, 5056, 5104, 5146, 5353,
-     5420, 5550, 6084, *range(5579, 5587)}
+    {5002, 5004, 5013, 5015, 5019, 5021, 5022, 5023, 5026, 5028, 5031, 5040, 5056, 5104, 5420, 5550, 6084,
+     *range(5579, 5587)}
 )
 
 #: short meanings of the codes a share batch may meet, for messages and reports
@@ -146,8 +147,9 @@ def classify_code(code: int, *, login: bool = False) -> ErrorClass:
     return ErrorClass.ROW
 
 
-#: HTTP statuses that are retried: the request may or may not have been applied
-TRANSIENT_HTTP_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+#: HTTP statuses that are retried: the request may or may not have been applied. Every 5xx, as
+#: platform-api.md §5.3 says, so that a proxy's 520-524 in front of the platform is retried too.
+TRANSIENT_HTTP_STATUSES = frozenset({408, 429, *range(500, 600)})
 
 
 def describe_code(code: int | None) -> str:

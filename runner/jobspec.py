@@ -55,8 +55,8 @@ class JobSpec:
 # key -> (accepted python types, description used in messages)
 _KEY_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "name": ((str,), "a string"),
-    "input": ((str,), "a path string"),
-    "out": ((str,), "a path string"),
+    "input": ((str, Path), "a path string"),
+    "out": ((str, Path), "a path string"),
     "base_url": ((str,), "a URL string"),
     "region": ((str,), '"eu" or "cn"'),
     "rate": ((int, float), "a number"),

@@ -117,6 +117,9 @@ class RowOutcome:
     http_status: int | None = None
     latency_ms: int | None = None  # of the last attempt
     finished_at: str | None = None  # UTC ISO 8601
+    #: the request may have been applied but nobody knows: the journal keeps the row in_flight
+    #: from this time, so the next run reconciles it before sending again
+    in_doubt_since_ms: int | None = None
 
 
 @dataclass(slots=True)

@@ -1,12 +1,15 @@
 """The dispatch gate: every request of a run passes here before it leaves.
 
 It enforces the run's request rate over any sliding one-second window, including retries.
-aiolimiter's bucket is sized to one request so that it paces evenly instead of letting a full
-bucket burst at the start (a bucket of R would allow close to 2R in the first second). A small
-margin keeps server-side clock jitter from making R+1 requests appear inside one second.
+Requests leave one at a time, in arrival order, at least 1/rate apart, so nothing bursts at the
+start (a token bucket of R would allow close to 2R in the first second). A small margin keeps
+server-side clock jitter from making R+1 requests appear inside one second.
 
 It also owns the run-wide reactions to throttling: a `Retry-After` pauses all dispatch, and
-repeated 429s lower the rate, which then recovers step by step while no 429 comes back.
+repeated 429s lower the rate, which then recovers step by step while no 429 comes back. The
+spacing is measured from the last request that left, so a rate change or a pause also holds
+the requests already waiting, and never restarts the pacing with a burst (a fresh token bucket
+per rate would let a request through at once while the old bucket's waiters kept leaving).
 """
 
 from __future__ import annotations
@@ -15,9 +18,7 @@ import asyncio
 import time
 from collections.abc import Callable
 
-from aiolimiter import AsyncLimiter
-
-PACING_MARGIN = 0.01  # requests leave 1 % slower than the nominal rate
+PACING_MARGIN = 0.02  # requests leave 2 % slower than the nominal rate: 20 ms of slack per second
 THROTTLE_FACTOR = 0.7  # each 429 multiplies the rate by this
 MIN_RATE_FRACTION = 0.1  # never below a tenth of the configured rate
 RECOVERY_INTERVAL_S = 5.0  # after this long without a 429, raise the rate one step
@@ -30,24 +31,29 @@ class DispatchGate:
     def __init__(self, rate: float, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.configured_rate = rate
         self.current_rate = rate
+        # `clock` must run with the event loop's clock (both are time.monotonic by default):
+        # waits are computed with one and slept with the other.
         self._clock = clock
-        self._limiter = self._new_limiter(rate)
-        self._paused_until = 0.0
+        self._turn = asyncio.Lock()  # one waiter at a time, first come first served
+        self._last_sent = float("-inf")
+        self._paused_until = float("-inf")
         self._last_throttle = float("-inf")
 
-    @staticmethod
-    def _new_limiter(rate: float) -> AsyncLimiter:
-        return AsyncLimiter(1, (1.0 + PACING_MARGIN) / rate)
+    def _interval_s(self) -> float:
+        return (1.0 + PACING_MARGIN) / self.current_rate
 
     async def acquire(self) -> None:
         """Wait until a request may leave."""
-        while True:
-            wait_s = self._paused_until - self._clock()
-            if wait_s <= 0:
-                break
-            await asyncio.sleep(wait_s)
-        self._maybe_recover()
-        await self._limiter.acquire()
+        async with self._turn:
+            while True:
+                self._maybe_recover()
+                # Re-read on every pass: a pause or a 429 may arrive while this request waits.
+                ready_at = max(self._paused_until, self._last_sent + self._interval_s())
+                wait_s = ready_at - self._clock()
+                if wait_s <= 0:
+                    break
+                await asyncio.sleep(wait_s)
+            self._last_sent = self._clock()
 
     def pause(self, seconds: float) -> None:
         """Hold all dispatch for `seconds` (a Retry-After from the platform)."""
@@ -56,17 +62,11 @@ class DispatchGate:
     def throttled(self) -> None:
         """The platform answered 429: slow the whole run down."""
         self._last_throttle = self._clock()
-        lowered = max(self.configured_rate * MIN_RATE_FRACTION, self.current_rate * THROTTLE_FACTOR)
-        self._set_rate(lowered)
+        self.current_rate = max(self.configured_rate * MIN_RATE_FRACTION, self.current_rate * THROTTLE_FACTOR)
 
     def _maybe_recover(self) -> None:
         if self.current_rate >= self.configured_rate:
             return
         if self._clock() - self._last_throttle >= RECOVERY_INTERVAL_S:
             self._last_throttle = self._clock()
-            self._set_rate(min(self.configured_rate, self.current_rate * RECOVERY_FACTOR))
-
-    def _set_rate(self, rate: float) -> None:
-        if rate != self.current_rate:
-            self.current_rate = rate
-            self._limiter = self._new_limiter(rate)
+            self.current_rate = min(self.configured_rate, self.current_rate * RECOVERY_FACTOR)

@@ -1,0 +1,286 @@
+"""The journal: every row's request fingerprint and state, in a SQLite file in the out dir.
+
+A row moves pending → in_flight (with the attempt's start time) → a final outcome. The in_flight
+state is committed before the request leaves, so a process killed mid-request leaves a row that
+the next run reconciles against the platform instead of re-sending blindly. Outcomes are buffered
+and committed in groups (each in_flight commit also carries them), which keeps SQLite off the
+critical path; an outcome lost in a crash leaves its row in_flight, which is safe.
+
+All SQL of the project lives here.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from runner.engine import WorkItem
+from runner.models import LoadedRow, RecipientKind, RowOutcome, RowStatus, ShareRequest
+
+JOURNAL_NAME = "journal.sqlite"
+SCHEMA_VERSION = "1"
+IN_FLIGHT = "in_flight"
+PENDING = "pending"
+#: states whose rows the engine works on
+WORK_STATES = (PENDING, IN_FLIGHT, RowStatus.FAILED.value, RowStatus.NOT_ATTEMPTED.value)
+FLUSH_EVERY_S = 0.5
+FLUSH_EVERY_ROWS = 500
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS rows (
+    row INTEGER PRIMARY KEY,
+    fingerprint TEXT,
+    state TEXT NOT NULL,
+    pk TEXT, dk TEXT, recipient_kind TEXT, recipient TEXT,
+    expire_at_ms INTEGER, cover_mark INTEGER, auth_key TEXT,
+    started_ms INTEGER,
+    code INTEGER, message TEXT NOT NULL DEFAULT '', share_code TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0, http_status INTEGER, latency_ms INTEGER, finished_at TEXT
+);
+CREATE TABLE IF NOT EXISTS applied (
+    fingerprint TEXT PRIMARY KEY, row INTEGER NOT NULL, share_code TEXT, finished_at TEXT
+);
+"""
+
+_OUTCOME_COLUMNS = "row, state, code, message, share_code, attempts, http_status, latency_ms, finished_at"
+
+
+@dataclass(frozen=True)
+class SyncCounts:
+    """What loading the input into the journal found."""
+
+    total: int
+    to_send: int
+    already_done: int
+
+
+class Journal:
+    """One batch's journal; open with `Journal.open(out_dir)` and close when done."""
+
+    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
+        self._db = connection
+        self.path = path
+        self._buffered: list[tuple[object, ...]] = []
+        self._applied: list[tuple[object, ...]] = []
+        self._last_flush = time.monotonic()
+
+    @classmethod
+    def open(cls, out_dir: Path) -> Journal:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        path = out_dir / JOURNAL_NAME
+        connection = sqlite3.connect(path, isolation_level=None)
+        connection.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode survives a killed process; only an OS crash can lose the last commits.
+        connection.execute("PRAGMA synchronous=NORMAL")
+        connection.executescript(_SCHEMA)
+        journal = cls(connection, path)
+        journal._set_default("schema_version", SCHEMA_VERSION)
+        return journal
+
+    def close(self) -> None:
+        self.flush()
+        self._db.close()
+
+    # -- metadata -------------------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        found = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if found is None else str(found[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    def _set_default(self, key: str, value: str) -> str:
+        self._db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (key, value))
+        return self.get_meta(key) or value
+
+    def anchor_ms(self, now_ms: int) -> int:
+        """The batch's first start: relative expiries count from it in every resumed run."""
+        return int(self._set_default("anchor_ms", str(now_ms)))
+
+    # -- loading the input --------------------------------------------------------------------
+
+    def sync_rows(self, rows: Iterable[LoadedRow]) -> SyncCounts:
+        """Record this run's view of the input; keep outcomes whose request did not change."""
+        total = to_send = done = 0
+        db = self._db
+        db.execute("BEGIN")
+        try:
+            known = {row: (fingerprint, state) for row, fingerprint, state in
+                     db.execute("SELECT row, fingerprint, state FROM rows")}
+            for loaded in rows:
+                total += 1
+                previous = known.pop(loaded.row, None)
+                if self._sync_one(loaded, previous):
+                    to_send += 1
+                elif loaded.request is not None:
+                    done += 1
+            # rows beyond the end of a shorter input no longer exist
+            db.executemany("DELETE FROM rows WHERE row = ?", [(row,) for row in known])
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return SyncCounts(total=total, to_send=to_send, already_done=done)
+
+    def _sync_one(self, loaded: LoadedRow, previous: tuple[str | None, str] | None) -> bool:
+        """Upsert one row; True when it still needs sending."""
+        request = loaded.request
+        if request is None:
+            outcome = _validation_outcome(loaded)
+            self._db.execute(
+                "INSERT OR REPLACE INTO rows (row, fingerprint, state, message) VALUES (?, NULL, ?, ?)",
+                (loaded.row, outcome.status.value, outcome.message),
+            )
+            return False
+        fingerprint = request.fingerprint()
+        if previous is not None and previous[0] == fingerprint:
+            if previous[1] == RowStatus.SUCCESS.value:
+                return False
+            if previous[1] in WORK_STATES:
+                return True
+        applied = self._db.execute(
+            "SELECT row, share_code, finished_at FROM applied WHERE fingerprint = ?", (fingerprint,)
+        ).fetchone()
+        fields = (request.pk, request.dk, request.recipient_kind.value, request.recipient, request.expire_at_ms,
+                  request.cover_mark, request.auth_key)
+        if applied is not None:
+            self._db.execute(
+                "INSERT OR REPLACE INTO rows (row, fingerprint, state, pk, dk, recipient_kind, recipient, "
+                "expire_at_ms, cover_mark, auth_key, code, message, share_code, http_status, finished_at) "
+                "VALUES (?, ?, 'success', ?, ?, ?, ?, ?, ?, ?, 200, ?, ?, 200, ?)",
+                (loaded.row, fingerprint, *fields, f"already applied by an earlier run (then row {applied[0]})",
+                 applied[1], applied[2]),
+            )
+            return False
+        self._db.execute(
+            "INSERT OR REPLACE INTO rows (row, fingerprint, state, pk, dk, recipient_kind, recipient, "
+            "expire_at_ms, cover_mark, auth_key) VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?)",
+            (loaded.row, fingerprint, *fields),
+        )
+        return True
+
+    # -- the engine's sink ----------------------------------------------------------------------
+
+    def iter_work(self, chunk_rows: int = 1000) -> Iterator[WorkItem[ShareRequest]]:
+        """Rows still to do, in row order, read in chunks so memory stays flat."""
+        placeholders = ", ".join("?" for _ in WORK_STATES)
+        last_row = 0
+        while True:
+            chunk = self._db.execute(
+                "SELECT row, state, started_ms, pk, dk, recipient_kind, recipient, expire_at_ms, cover_mark, "
+                f"auth_key FROM rows WHERE row > ? AND state IN ({placeholders}) ORDER BY row LIMIT ?",
+                (last_row, *WORK_STATES, chunk_rows),
+            ).fetchall()
+            if not chunk:
+                return
+            for row, state, started_ms, pk, dk, kind, recipient, expire_ms, cover_mark, auth_key in chunk:
+                request = ShareRequest(pk, dk, RecipientKind(kind), recipient, expire_ms, cover_mark, auth_key)
+                since = started_ms if state == IN_FLIGHT else None
+                yield WorkItem(row=row, payload=request, in_flight_since_ms=since)
+            last_row = chunk[-1][0]
+
+    def attempt_started(self, row: int, started_ms: int) -> None:
+        """Committed before the request leaves (with any buffered outcomes)."""
+        # An earlier attempt whose outcome is still unknown keeps its (earlier) start time, so that a
+        # reconciliation after a crash looks back far enough to find its share.
+        self._flush(extra=(
+            "UPDATE rows SET started_ms = CASE WHEN state = 'in_flight' AND started_ms IS NOT NULL "
+            "THEN started_ms ELSE ? END, state = 'in_flight' WHERE row = ?",
+            (started_ms, row),
+        ))
+
+    def row_finished(self, outcome: RowOutcome) -> None:
+        in_doubt = outcome.in_doubt_since_ms is not None
+        self._buffered.append((
+            IN_FLIGHT if in_doubt else outcome.status.value, outcome.in_doubt_since_ms, outcome.code,
+            outcome.message, outcome.share_code, outcome.attempts,
+            outcome.http_status, outcome.latency_ms, outcome.finished_at, outcome.row,
+        ))
+        if outcome.status is RowStatus.SUCCESS:
+            self._applied.append((outcome.row, outcome.share_code, outcome.finished_at, outcome.row))
+        if len(self._buffered) >= FLUSH_EVERY_ROWS or time.monotonic() - self._last_flush >= FLUSH_EVERY_S:
+            self.flush()
+
+    def flush(self) -> None:
+        self._flush(extra=None)
+
+    def _flush(self, extra: tuple[str, tuple[object, ...]] | None) -> None:
+        if not self._buffered and extra is None:
+            return
+        db = self._db
+        db.execute("BEGIN")
+        try:
+            if self._buffered:
+                db.executemany(
+                    "UPDATE rows SET state = ?, started_ms = coalesce(?, started_ms), code = ?, message = ?, "
+                    "share_code = ?, attempts = attempts + ?, "
+                    "http_status = ?, latency_ms = ?, finished_at = ? WHERE row = ?",
+                    self._buffered,
+                )
+                db.executemany(
+                    "INSERT OR REPLACE INTO applied (fingerprint, row, share_code, finished_at) "
+                    "SELECT fingerprint, ?, ?, ? FROM rows WHERE row = ?",
+                    self._applied,
+                )
+            if extra is not None:
+                db.execute(*extra)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        self._buffered.clear()
+        self._applied.clear()
+        self._last_flush = time.monotonic()
+
+    # -- reading it back ------------------------------------------------------------------------
+
+    def iter_outcomes(self, chunk_rows: int = 5000) -> Iterator[RowOutcome]:
+        """Every row's outcome in row order, as the report shows it."""
+        self.flush()
+        last_row = 0
+        while True:
+            chunk = self._db.execute(
+                f"SELECT {_OUTCOME_COLUMNS} FROM rows WHERE row > ? ORDER BY row LIMIT ?", (last_row, chunk_rows)
+            ).fetchall()
+            if not chunk:
+                return
+            for row, state, code, message, share_code, attempts, http_status, latency_ms, finished_at in chunk:
+                status, message = _report_status(state, message)
+                yield RowOutcome(row, status, code, message, share_code, attempts, http_status, latency_ms,
+                                 finished_at)
+            last_row = chunk[-1][0]
+
+    def failed_by_code(self) -> dict[str, int]:
+        """Failed rows per final platform code ("transport" when there was no code)."""
+        self.flush()
+        found = self._db.execute(
+            "SELECT coalesce(code, 'transport'), count(*) FROM rows WHERE state IN ('failed', 'in_flight') "
+            "GROUP BY 1 ORDER BY 1"
+        )
+        return {str(code): count for code, count in found}
+
+    def counts(self) -> dict[str, int]:
+        """Rows per state, journal states (pending, in_flight) included."""
+        self.flush()
+        return {state: count for state, count in self._db.execute("SELECT state, count(*) FROM rows GROUP BY state")}
+
+
+def _report_status(state: str, message: str) -> tuple[RowStatus, str]:
+    if state == PENDING:
+        return RowStatus.NOT_ATTEMPTED, message or "not sent yet"
+    if state == IN_FLIGHT:
+        return RowStatus.FAILED, message or ("in flight when the run stopped; it may have been applied, the next "
+                                             "run reconciles it before sending again")
+    return RowStatus(state), message
+
+
+def _validation_outcome(loaded: LoadedRow) -> RowOutcome:
+    if loaded.problem is not None:
+        where = f'column "{loaded.problem.column}": ' if loaded.problem.column else ""
+        return RowOutcome(row=loaded.row, status=RowStatus.INVALID, message=where + loaded.problem.message)
+    return RowOutcome(row=loaded.row, status=RowStatus.DUPLICATE, message=f"duplicate of row {loaded.duplicate_of}")

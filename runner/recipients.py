@@ -1,0 +1,135 @@
+"""Decide which recipient parameter a cell is for, and normalise it to what is sent.
+
+The platform takes exactly one of `shareUid`, `email` or `phone`. A row may say which
+(`recipient_type`), the column's own name may say (`email`, `phone`, `uid`), or the value decides:
+an `@` means email, something that looks like a phone number is a phone, anything else a user id.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import NamedTuple
+
+from runner.models import RecipientKind
+
+_PHONE_SHAPE = re.compile(r"^\+?[\d\s\-().]{6,}$")
+_PHONE_SEPARATORS = re.compile(r"[\s\-().]")
+# What a spreadsheet shows after turning a long number into a float: 1.38001E+10, 1E+10. A bare
+# `12e45` is left alone: ids in hex can look like that.
+_SCIENTIFIC = re.compile(r"^[+-]?\d+(?:\.\d+[eE][+-]?\d+|[eE][+-]\d+)$")
+_MIN_PHONE_DIGITS = 6
+_PLAIN_PHONE = re.compile(r"^\+?[0-9]{6,}$")
+_EMAIL_SHAPE = re.compile(r"^[^@\s]+@[^@\s]+$")
+# Enum attribute look-ups are slow on a hot path run a million times.
+_UID, _EMAIL, _PHONE = RecipientKind.UID, RecipientKind.EMAIL, RecipientKind.PHONE
+
+#: header names that say which kind of recipient the column holds
+_KIND_BY_HEADER = {
+    "uid": RecipientKind.UID,
+    "shareuid": RecipientKind.UID,
+    "email": RecipientKind.EMAIL,
+    "phone": RecipientKind.PHONE,
+}
+
+
+class RecipientError(ValueError):
+    """The recipient cell cannot be sent; the message names the value and what is wrong."""
+
+
+class Recipient(NamedTuple):
+    """A recipient ready to send: the parameter it goes in and the normalised value."""
+
+    kind: RecipientKind
+    value: str
+
+    @property
+    def key(self) -> str:
+        """The identity used to spot duplicates: emails compare case-insensitively."""
+        if self.kind is _EMAIL:
+            return "email:" + self.value.lower()
+        return ("uid:" if self.kind is _UID else "phone:") + self.value
+
+
+def looks_mangled_number(text: str) -> bool:
+    """True for `1.38001E+10` and the like: a spreadsheet has turned an id into a float."""
+    return ("E" in text or "e" in text) and _SCIENTIFIC.match(text) is not None
+
+
+def mangled_number_message(column: str, text: str) -> str:
+    return (
+        f'{column} "{text}" is a number the spreadsheet turned into scientific notation; '
+        f"format the column as text and enter the full value again"
+    )
+
+
+def kind_from_header(normalised_header: str) -> RecipientKind | None:
+    """The kind a recipient column's name implies (`email` -> EMAIL), or None for `recipient`."""
+    return _KIND_BY_HEADER.get(normalised_header)
+
+
+def parse_kind(text: str) -> RecipientKind:
+    """A `recipient_type` cell: uid, email or phone, in any case."""
+    try:
+        return RecipientKind(text.strip().lower())
+    except ValueError:
+        raise RecipientError(f'recipient_type "{text}" is not one of uid, email, phone') from None
+
+
+def detect_kind(text: str) -> RecipientKind:
+    """Guess the kind from the value alone."""
+    if "@" in text:
+        return _EMAIL
+    if _PHONE_SHAPE.match(text):
+        return _PHONE
+    return _UID
+
+
+def normalise_phone(text: str) -> str:
+    """Drop spaces, dashes, dots and parentheses; keep a leading `+`: `+86 138-0013` -> `+861380013`.
+
+    Full-width digits (typed with an East Asian input method) become ASCII ones.
+    """
+    return unicodedata.normalize("NFKC", _PHONE_SEPARATORS.sub("", text))
+
+
+def parse_recipient(text: str, kind: RecipientKind | None = None, because: str = "") -> Recipient:
+    """Validate and normalise one recipient cell.
+
+    `kind` is the kind the row or the column's name asks for (None: guess from the value);
+    `because` says where it came from, for messages (e.g. `recipient_type is email`).
+    """
+    value = text.strip()
+    if not value:
+        raise RecipientError("recipient is empty")
+    if looks_mangled_number(value):
+        raise RecipientError(mangled_number_message("recipient", value))
+    why = f" ({because})" if because else ""
+    actual = kind or detect_kind(value)
+    if actual is _EMAIL:
+        return Recipient(actual, _check_email(value, why))
+    if actual is _PHONE:
+        return Recipient(actual, _check_phone(value, why))
+    return Recipient(actual, value)
+
+
+def _check_email(value: str, why: str) -> str:
+    """One `@` with something on both sides and no spaces: the platform checks the rest."""
+    if "@" not in value:
+        raise RecipientError(f'recipient "{value}" is not an email address{why}')
+    if not _EMAIL_SHAPE.match(value):
+        raise RecipientError(f'recipient "{value}" is not a valid email address{why}')
+    return value
+
+
+def _check_phone(value: str, why: str) -> str:
+    if _PLAIN_PHONE.match(value):
+        return value
+    if not _PHONE_SHAPE.match(value):
+        raise RecipientError(f'recipient "{value}" is not a phone number{why}')
+    phone = normalise_phone(value)
+    if sum(ch.isdigit() for ch in phone) < _MIN_PHONE_DIGITS:
+        raise RecipientError(
+            f'recipient "{value}" has too few digits for a phone number (at least {_MIN_PHONE_DIGITS})'
+        )
+    return phone

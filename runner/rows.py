@@ -1,0 +1,501 @@
+"""Load the input spreadsheet (CSV or XLSX) into validated rows; the engine never sees a cell.
+
+Every cell is read as text, so ids like `00A1` and `13800138000` stay as typed. File-level
+problems raise UsageError (one line naming the file); row-level ones become `RowProblem` values,
+so one pass reports them all.
+
+    source = open_input(InputOptions(Path("samples/shares.csv"), anchor_ms=now_ms))
+    for chunk in source.chunks():          # lists of LoadedRow, file order, none dropped
+        ...
+    source.warnings()                      # complete once the chunks are exhausted
+
+`read_input()` does the same in one call for files that fit in memory.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from pathlib import Path
+
+import pandas as pd
+
+from runner.columns import ColumnError, match_columns, normalise_header
+from runner.compactmap import CompactMap
+from runner.csvfile import HEAD_BYTES, Record, check_text, iter_records, resolve_codec, sniff_delimiter
+from runner.errors import UsageError
+from runner.expiry import ExpiryError, ExpiryParser, load_timezone
+from runner.models import LoadedRow, RowProblem, ShareRequest
+from runner.recipients import (
+    Recipient,
+    RecipientError,
+    kind_from_header,
+    looks_mangled_number,
+    mangled_number_message,
+    parse_kind,
+    parse_recipient,
+)
+
+_CSV_SUFFIXES = (".csv", ".tsv", ".txt")
+_XLSX_SUFFIXES = (".xlsx", ".xlsm")
+_GUARDED_STARTS = frozenset("=+-@")
+_COVER_MARKS = {"1": 1, "2": 2, "3": 3}
+_WARNED_DEVICES_SHOWN = 10
+
+
+@dataclass(frozen=True)
+class InputOptions:
+    """Where the input is and how to read it; the job file and CLI options fill this in."""
+
+    path: Path
+    sheet: str | None = None  # XLSX sheet name; None = the first sheet
+    encoding: str = "utf-8"  # CSV encoding; utf-8 also accepts a BOM
+    columns: Mapping[str, str] = field(default_factory=dict)  # canonical name -> header in the file
+    timezone: str = "UTC"  # IANA name, for dates and date-times without an offset
+    default_expiry: str | None = None  # for empty expiry cells, same syntax as a cell
+    default_cover_mark: int = 1  # for empty cover_mark cells
+    anchor_ms: int = 0  # the run's start: relative expiries count from it, earlier ones are past
+
+
+@dataclass
+class InputTable:
+    """The whole input, validated: what `read_input` returns."""
+
+    path: Path
+    format: str  # "csv" | "xlsx"
+    headers: list[str]  # original headers, in file order
+    rows: list[LoadedRow]  # every data row, in file order, none dropped
+    warnings: list[str]
+    columns: dict[str, int] = field(default_factory=dict)  # canonical name -> index in headers
+
+
+def unguard_cell(text: str) -> str:
+    """Undo the report's formula guard: `'=1+1` -> `=1+1` (only before = + - @, only one quote)."""
+    if text[:1] == "'" and text[1:2] in _GUARDED_STARTS:
+        return text[1:]
+    return text
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """What opening a file found: its header and a way to read the data records after it."""
+
+    format: str
+    header_row: int
+    headers: list[str]
+    records: Callable[[], Iterator[Record]]  # data records only; a new pass on every call
+
+
+class InputSource:
+    """An opened, header-checked input whose rows are read (and validated) chunk by chunk.
+
+    Memory stays flat for a CSV of any length, apart from 8-byte digests kept to spot duplicate
+    rows and cover-mark conflicts. Each `chunks()` call starts a fresh pass.
+    """
+
+    def __init__(self, options: InputOptions, layout: _Layout, columns: dict[str, int]) -> None:
+        self.path = options.path
+        self.format = layout.format
+        self.headers = layout.headers
+        self.header_row = layout.header_row
+        self.columns = columns
+        self._options = options
+        self._layout = layout
+        self._validator = _RowValidator(options, layout.headers, columns)
+
+    def chunks(self, chunk_rows: int = 50_000) -> Iterator[list[LoadedRow]]:
+        """Lists of at most `chunk_rows` validated rows; may raise UsageError midway (bad bytes)."""
+        if chunk_rows < 1:
+            raise ValueError("chunk_rows must be at least 1")
+        self._validator = _RowValidator(self._options, self.headers, self.columns)
+        chunk: list[LoadedRow] = []
+        for row in self._rows(self._validator):
+            chunk.append(row)
+            if len(chunk) >= chunk_rows:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
+
+    def warnings(self) -> list[str]:
+        """Warnings about the rows read so far (all of them once `chunks()` is exhausted)."""
+        return self._validator.warnings()
+
+    def _rows(self, validator: _RowValidator) -> Iterator[LoadedRow]:
+        # Empty rows are held back: inside the data they are reported, at the very end dropped.
+        held: list[tuple[int, list[str]]] = []
+        for row, cells, problem in self._layout.records():
+            text = "".join(cells)  # one pass over the row answers three questions
+            if problem is None and not text.strip():
+                held.append((row, cells))
+                continue
+            if held:
+                yield from (LoadedRow(number, empty, problem=RowProblem("empty row")) for number, empty in held)
+                held.clear()
+            if "\x00" in text:
+                # Kept out of the cells too: a NUL cannot be written to the XLSX report.
+                shown = [cell.replace("\x00", "\ufffd") for cell in cells]
+                yield LoadedRow(row, shown, problem=RowProblem("row contains a NUL byte (shown as \ufffd)"))
+                continue
+            if "'" in text:
+                cells = [unguard_cell(cell) for cell in cells]
+            yield validator.validate(row, cells, problem)
+
+
+def open_input(options: InputOptions) -> InputSource:
+    """Open and check the input file (header, columns, options); rows are read later, by chunk."""
+    path = options.path
+    _check_path(path)
+    suffix = path.suffix.lower()
+    if suffix in _XLSX_SUFFIXES:
+        layout = _open_xlsx(path, options.sheet)
+    elif suffix in _CSV_SUFFIXES:
+        layout = _open_csv(path, options.encoding)
+    elif suffix == ".xls":
+        raise UsageError(f"{path}: old Excel .xls files are not supported; save it as .xlsx or CSV")
+    else:
+        raise UsageError(
+            f'{path}: unsupported file type "{path.suffix}" (use .csv, .tsv, .txt, .xlsx or .xlsm)'
+        )
+    try:
+        columns = match_columns(layout.headers, options.columns)
+    except ColumnError as exc:
+        raise UsageError(f"{path}: {exc}") from None
+    if not any(True for _ in _non_empty(layout.records())):
+        raise UsageError(f"{path}: has a header row but no data rows")
+    return InputSource(options, layout, columns)
+
+
+def iter_input(
+    options: InputOptions, chunk_rows: int = 50_000
+) -> tuple[list[str], str, Iterator[list[LoadedRow]], Callable[[], list[str]]]:
+    """The streaming form as a tuple: headers, format, chunks, and warnings once chunks are read."""
+    source = open_input(options)
+    return source.headers, source.format, source.chunks(chunk_rows), source.warnings
+
+
+def read_input(options: InputOptions) -> InputTable:
+    """Read and validate the whole input; raises UsageError for a file that cannot be used."""
+    source = open_input(options)
+    rows = [row for chunk in source.chunks() for row in chunk]
+    return InputTable(source.path, source.format, source.headers, rows, source.warnings(), source.columns)
+
+
+def _check_path(path: Path) -> None:
+    if not path.exists():
+        raise UsageError(f"{path}: no such file")
+    if path.is_dir():
+        raise UsageError(f"{path}: is a directory, not a CSV or XLSX file")
+    if path.stat().st_size == 0:
+        raise UsageError(f"{path}: the file is empty")
+
+
+def _is_empty(cells: list[str]) -> bool:
+    return not any(cell.strip() for cell in cells)
+
+
+def _non_empty(records: Iterator[Record]) -> Iterator[Record]:
+    return (record for record in records if record[2] is not None or not _is_empty(record[1]))
+
+
+def _header_from(path: Path, records: Iterator[Record]) -> tuple[int, list[str]]:
+    """The first non-empty record is the header; rows above it keep their numbers."""
+    for row, cells, problem in _non_empty(records):
+        if problem is not None:
+            raise UsageError(f"{path}: row {row}, the header row, is not valid CSV ({problem})")
+        headers = [unguard_cell(cell) for cell in cells]
+        headers[0] = headers[0].lstrip("\ufeff")
+        return row, headers
+    raise UsageError(f"{path}: the file is empty")
+
+
+# --- CSV -----------------------------------------------------------------------------------------
+
+
+def _open_csv(path: Path, encoding: str) -> _Layout:
+    codec = resolve_codec(path, encoding)
+    try:
+        with path.open("rb") as stream:
+            head = stream.read(HEAD_BYTES)
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    check_text(path, head, codec)
+    delimiter = sniff_delimiter(head.decode(codec, errors="replace"))
+    header_row, headers = _header_from(path, iter_records(path, codec, delimiter))
+
+    def data_records() -> Iterator[Record]:
+        return iter_records(path, codec, delimiter, after_row=header_row)
+
+    return _Layout("csv", header_row, headers, data_records)
+
+
+# --- XLSX ----------------------------------------------------------------------------------------
+
+
+def _open_xlsx(path: Path, sheet: str | None) -> _Layout:
+    """Read one sheet with pandas, keeping typed values, then render each cell as a person sees it."""
+    frame = _read_sheet(path, sheet)
+    records = [
+        (index, _trim_empty_tail([_xlsx_text(value) for value in values]), None)
+        for index, values in enumerate(frame.itertuples(index=False, name=None), start=1)
+    ]
+    del frame
+    header_row, headers = _header_from(path, iter(records))
+    width = len(headers)
+
+    def data_records() -> Iterator[Record]:
+        # A sheet has no ragged rows: blank cells at the end are padding, data past the header is not.
+        for row, cells, _ in records[header_row:]:
+            yield row, cells + [""] * (width - len(cells)), None
+
+    return _Layout("xlsx", header_row, headers, data_records)
+
+
+def _read_sheet(path: Path, sheet: str | None) -> pd.DataFrame:
+    with path.open("rb") as stream:
+        head = stream.read(8)
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        raise UsageError(f"{path}: an old .xls or encrypted workbook; save it as a plain .xlsx or CSV")
+    if not head.startswith(b"PK\x03\x04"):
+        raise UsageError(f"{path}: not an XLSX file (is it a CSV saved with an .xlsx name?)")
+    try:
+        with warnings.catch_warnings():
+            # openpyxl warns about styles and extensions it skips; they do not affect the values.
+            warnings.filterwarnings("ignore", category=UserWarning, module="openpyxl")
+            with pd.ExcelFile(path, engine="openpyxl") as book:
+                names = [str(name) for name in book.sheet_names]
+                chosen = names[0] if sheet is None else sheet
+                if chosen not in names:
+                    raise _NoSuchSheetError(chosen, names)
+                # dtype=object keeps numbers and dates typed: 13800138000 must not become "13800138000.0".
+                return pd.read_excel(
+                    book, sheet_name=chosen, header=None, dtype=object, keep_default_na=False, na_filter=False
+                )
+    except _NoSuchSheetError as exc:
+        raise UsageError(f'{path}: no sheet named "{exc.sheet}" (sheets: {", ".join(exc.names)})') from None
+    except Exception as exc:  # zipfile, XML and openpyxl errors alike: a broken workbook
+        raise UsageError(f"{path}: not a readable XLSX file ({type(exc).__name__}: {exc})") from None
+
+
+class _NoSuchSheetError(Exception):
+    """The requested sheet is not in the workbook (translated to UsageError outside the catch-all)."""
+
+    def __init__(self, sheet: str, names: list[str]) -> None:
+        super().__init__(sheet)
+        self.sheet = sheet
+        self.names = names
+
+
+def _xlsx_text(value: object) -> str:
+    """A typed cell as the text a person sees: 13800138000.0 -> `13800138000`, a date -> `2027-01-31`.
+
+    A date-time at exactly midnight is taken as a date (Excel stores dates that way), so an expiry
+    typed as a date means the end of that day, as it does in a CSV.
+    """
+    if isinstance(value, str):
+        return value
+    if value is None or value is pd.NaT:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return _float_text(value)
+    if isinstance(value, datetime):
+        if value.time() == time(0):
+            return value.date().isoformat()
+        return value.isoformat(sep=" ")
+    if isinstance(value, date | time):
+        return value.isoformat()
+    return str(value)
+
+
+def _float_text(value: float) -> str:
+    if math.isnan(value):
+        return ""
+    if value.is_integer() and abs(value) < 1e17:
+        return str(int(value))
+    return repr(value)
+
+
+def _trim_empty_tail(cells: list[str]) -> list[str]:
+    end = len(cells)
+    while end and not cells[end - 1]:
+        end -= 1
+    return cells[:end]
+
+
+# --- validation ----------------------------------------------------------------------------------
+
+
+def _compact_key(*parts: str) -> int:
+    """A 64-bit stand-in for a tuple of strings, so remembered rows do not keep their strings alive.
+
+    Python's own hash is salted per process, which is fine: keys are only compared within one pass,
+    and a collision (odds about n^2 / 2^65) is far below any other source of error.
+    """
+    return hash(parts)
+
+
+def _optional_cell(cells: list[str], index: int | None) -> str:
+    return "" if index is None else cells[index].strip()
+
+
+class _DeviceTracker:
+    """Spots devices shared with several recipients where a row uses cover mark 1.
+
+    Cover mark 1 replaces the device's previous share, so only the last recipient keeps access.
+    It is fed only unique valid rows, so a second row for a device is a different recipient. The
+    state per device is a few flag bits beside a 64-bit key.
+    """
+
+    _SEEN, _SHARED_TWICE, _COVER_1, _FLAGGED = 1, 2, 4, 8
+    _CONFLICT = _SHARED_TWICE | _COVER_1
+
+    def __init__(self) -> None:
+        self._state = CompactMap()
+        self.flagged: list[tuple[str, str]] = []  # the first few, named in the warning
+        self.flagged_count = 0
+
+    def add(self, request: ShareRequest) -> None:
+        key = _compact_key(request.pk, request.dk)
+        bits = self._SEEN | (self._COVER_1 if request.cover_mark == 1 else 0)
+        old = self._state.add_bits(key, bits)
+        if not old & self._SEEN:
+            return  # the device's first share: nothing to compare with yet
+        new = self._state.add_bits(key, self._SHARED_TWICE) | bits | self._SHARED_TWICE
+        if new & self._CONFLICT == self._CONFLICT and not new & self._FLAGGED:
+            self._state.add_bits(key, self._FLAGGED)
+            self.flagged_count += 1
+            if len(self.flagged) < _WARNED_DEVICES_SHOWN:
+                self.flagged.append((request.pk, request.dk))
+
+    def warning(self) -> str | None:
+        if not self.flagged_count:
+            return None
+        names = ", ".join(f"{pk}/{dk}" for pk, dk in self.flagged)
+        more = self.flagged_count - len(self.flagged)
+        if more:
+            names += f" and {more} more"
+        devices = "device is" if self.flagged_count == 1 else "devices are"
+        return (
+            f"{self.flagged_count} {devices} shared with several recipients while a row uses "
+            f"cover mark 1, so each share replaces the previous one (use cover_mark 2 to keep "
+            f"them all): {names}"
+        )
+
+
+class _RowValidator:
+    """Turns one row's cells into a LoadedRow: a request, a problem, or a duplicate's back-reference.
+
+    This runs once per row of files with a million rows, so column positions are resolved up front.
+    """
+
+    def __init__(self, options: InputOptions, headers: list[str], columns: dict[str, int]) -> None:
+        self._width = len(headers)
+        self._pk_at, self._dk_at = columns["pk"], columns["dk"]
+        self._recipient_at = columns["recipient"]
+        self._type_at = columns.get("recipient_type")
+        self._expiry_at = columns.get("expiry")
+        self._cover_mark_at = columns.get("cover_mark")
+        self._auth_key_at = columns.get("auth_key")
+        recipient_header = headers[self._recipient_at].strip()
+        self._recipient_hint = kind_from_header(normalise_header(recipient_header))
+        self._hint_reason = f'the column is "{recipient_header}"' if self._recipient_hint else ""
+        self._default_cover_mark = _check_cover_mark_option(options.default_cover_mark)
+        try:
+            self._expiry = ExpiryParser(load_timezone(options.timezone), options.anchor_ms)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        self._default_expiry_ms = self._parse_default_expiry(options.default_expiry)
+        self._first_row = CompactMap()  # key of (pk, dk, recipient) -> the row it first appeared on
+        self._devices = _DeviceTracker()
+
+    def warnings(self) -> list[str]:
+        warning = self._devices.warning()
+        return [warning] if warning else []
+
+    def validate(self, row: int, cells: list[str], problem: str | None = None) -> LoadedRow:
+        if problem is not None:
+            return LoadedRow(row, cells, problem=RowProblem(problem))
+        if len(cells) != self._width:
+            message = f"row has {len(cells)} cells, header has {self._width}"
+            return LoadedRow(row, cells, problem=RowProblem(message))
+        problems: list[tuple[str, str]] = []
+        pk = _identifier(cells[self._pk_at], "pk", problems)
+        dk = _identifier(cells[self._dk_at], "dk", problems)
+        recipient = self._recipient(cells, problems)
+        expire_at_ms = self._expiry_ms(_optional_cell(cells, self._expiry_at), problems)
+        cover_mark = self._cover_mark(_optional_cell(cells, self._cover_mark_at), problems)
+        if problems or recipient is None:
+            message = "; ".join(text for _, text in problems)
+            return LoadedRow(row, cells, problem=RowProblem(message, problems[0][0]))
+        auth_key = _optional_cell(cells, self._auth_key_at) or None
+        request = ShareRequest(pk, dk, recipient.kind, recipient.value, expire_at_ms, cover_mark, auth_key)
+        first = self._first_row.setdefault(_compact_key(pk, dk, recipient.key), row)
+        if first != row:
+            return LoadedRow(row, cells, duplicate_of=first)
+        self._devices.add(request)
+        return LoadedRow(row, cells, request=request)
+
+    def _recipient(self, cells: list[str], problems: list[tuple[str, str]]) -> Recipient | None:
+        kind, because = self._recipient_hint, self._hint_reason
+        declared = _optional_cell(cells, self._type_at)
+        if declared:
+            try:
+                kind = parse_kind(declared)
+            except RecipientError as exc:
+                problems.append(("recipient_type", str(exc)))
+                return None
+            because = f"recipient_type is {declared.lower()}"
+        try:
+            return parse_recipient(cells[self._recipient_at], kind, because)
+        except RecipientError as exc:
+            problems.append(("recipient", str(exc)))
+            return None
+
+    def _expiry_ms(self, text: str, problems: list[tuple[str, str]]) -> int | None:
+        if not text:
+            return self._default_expiry_ms
+        try:
+            return self._expiry.parse(text)
+        except ExpiryError as exc:
+            problems.append(("expiry", str(exc)))
+            return None
+
+    def _cover_mark(self, text: str, problems: list[tuple[str, str]]) -> int:
+        if not text:
+            return self._default_cover_mark
+        cover_mark = _COVER_MARKS.get(text)
+        if cover_mark is None:
+            problems.append(("cover_mark", f'cover_mark "{text}" must be 1, 2 or 3'))
+            return self._default_cover_mark
+        return cover_mark
+
+    def _parse_default_expiry(self, text: str | None) -> int | None:
+        if not text:
+            return None
+        try:
+            return self._expiry.parse(text)
+        except ExpiryError as exc:
+            raise UsageError(f"default expiry: {exc}") from None
+
+
+def _identifier(cell: str, column: str, problems: list[tuple[str, str]]) -> str:
+    """pk or dk: required, and not a number a spreadsheet has mangled."""
+    value = cell.strip()
+    if not value:
+        problems.append((column, f"{column} is empty"))
+    elif looks_mangled_number(value):
+        problems.append((column, mangled_number_message(column, value)))
+    return value
+
+
+def _check_cover_mark_option(value: int) -> int:
+    if value not in _COVER_MARKS.values():
+        raise UsageError(f"default cover mark {value} must be 1, 2 or 3")
+    return value

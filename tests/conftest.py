@@ -1,0 +1,104 @@
+"""Fixtures shared by the whole suite."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import urllib.request
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from runner.simulator import RunningSimulator, SimulatorConfig, start_simulator
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLES = REPO / "samples"
+
+
+@dataclass
+class ThreadedSimulator:
+    """A simulator on its own event loop in a thread, for tests that run the synchronous CLI."""
+
+    running: RunningSimulator
+    loop: asyncio.AbstractEventLoop
+
+    @property
+    def base_url(self) -> str:
+        return self.running.base_url
+
+    @property
+    def token(self) -> str:
+        return self.running.access_token
+
+    def get(self, path: str) -> Any:
+        """GET a /_sim/ introspection endpoint."""
+        with urllib.request.urlopen(self.base_url + path, timeout=10) as response:
+            return json.load(response)
+
+    def post(self, path: str, body: dict[str, Any]) -> Any:
+        request = urllib.request.Request(
+            self.base_url + path, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.load(response)
+
+
+@pytest.fixture
+def sim_thread_factory() -> Iterator[Callable[[SimulatorConfig], ThreadedSimulator]]:
+    started: list[ThreadedSimulator] = []
+    threads: list[threading.Thread] = []
+
+    def start(config: SimulatorConfig) -> ThreadedSimulator:
+        loop = asyncio.new_event_loop()
+        thread = threading.Thread(target=loop.run_forever, daemon=True)
+        thread.start()
+        threads.append(thread)
+        future: Future[RunningSimulator] = asyncio.run_coroutine_threadsafe(start_simulator(config), loop)
+        sim = ThreadedSimulator(future.result(timeout=10), loop)
+        started.append(sim)
+        return sim
+
+    yield start
+    for sim in started:
+        asyncio.run_coroutine_threadsafe(sim.running.close(), sim.loop).result(timeout=10)
+        sim.loop.call_soon_threadsafe(sim.loop.stop)
+    for thread in threads:
+        thread.join(timeout=10)
+    for sim in started:
+        sim.loop.close()
+
+
+@pytest.fixture
+def sim_thread(sim_thread_factory: Callable[[SimulatorConfig], ThreadedSimulator]) -> ThreadedSimulator:
+    return sim_thread_factory(SimulatorConfig(seed=1))
+
+
+CsvWriter = Callable[[str, list[list[str]]], Path]
+
+
+@pytest.fixture
+def write_csv(tmp_path: Path) -> CsvWriter:
+    """Write rows (the first one is the header) to tmp_path/NAME as UTF-8 CSV."""
+    import csv
+
+    def write(name: str, rows: list[list[str]]) -> Path:
+        path = tmp_path / name
+        with path.open("w", encoding="utf-8", newline="") as handle:
+            csv.writer(handle).writerows(rows)
+        return path
+
+    return write
+
+
+def good_rows(count: int, *, devices: int | None = None, cover_mark: str = "", expiry: str = "30d") -> list[list[str]]:
+    """A header and `count` rows that the simulator accepts; `devices` < count makes devices repeat."""
+    devices = devices or count
+    rows = [["pk", "dk", "recipient", "expiry", "cover_mark"]]
+    for index in range(count):
+        rows.append(["p1test", f"00D{index % devices:06d}", f"U{index:07d}", expiry, cover_mark])
+    return rows
