@@ -83,7 +83,7 @@ def test_sigkill_at_random_moments_then_resume_applies_every_row_exactly_once(
         process = start_runner(args, sim.token)
         target = before + chooser.randint(5, 30)
         try:
-            wait_for(lambda: share_requests(sim) >= target or process.poll() is not None)
+            wait_for(lambda p=process, t=target: share_requests(sim) >= t or p.poll() is not None)
         finally:
             process.kill()
             process.wait(timeout=30)
