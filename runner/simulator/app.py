@@ -27,7 +27,7 @@ import contextlib
 import random
 import socket
 import struct
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +35,8 @@ from aiohttp import web
 
 from runner.simulator.codes import SUCCESS, PlatformCodeError, message_for
 from runner.simulator.config import FaultKind, SimulatorConfig
+from runner.simulator.introspect import add_introspection_routes
+from runner.simulator.login import LoginChannel
 from runner.simulator.render import share_user_row
 from runner.simulator.state import SimulatorState
 from runner.simulator.traffic import RequestRecord, Traffic, draw_fault, draw_latency_s
@@ -43,6 +45,11 @@ SHARE_PATH = "/v2/binding/enduserapi/shareByUid"
 LIST_PATH = "/v2/binding/enduserapi/deviceShareUserList"
 REVOKE_PATH = "/v2/binding/enduserapi/ownerUserUnshareDevice"
 REFRESH_PATH = "/v2/enduser/enduserapi/refreshToken"
+EMAIL_LOGIN_PATH = "/v2/enduser/enduserapi/emailPwdLogin"
+PHONE_LOGIN_PATH = "/v2/enduser/enduserapi/phonePwdLogin"
+
+#: what the request log shows instead of a masked parameter's value
+MASKED = "***"
 
 #: the body of a 429 (HTTP status 429, header Retry-After: whole seconds, at least 1)
 RATE_LIMITED_CODE = 429
@@ -67,8 +74,6 @@ class Simulator:
             await asyncio.wait_for(self.closing.wait(), seconds)
 
 
-SIMULATOR_KEY = web.AppKey("simulator", Simulator)
-
 # An operation gets (simulator, caller uid or None, params) and returns (data, applied share code).
 Operation = Callable[[Simulator, str | None, dict[str, str]], tuple[Any, str | None]]
 
@@ -80,6 +85,7 @@ class Endpoint:
     operation: Operation
     needs_auth: bool = True
     faults: bool = False
+    masked_params: frozenset[str] = frozenset()  # logged as MASKED: `pwd` + `random` give the password
 
 
 def envelope(code: int, data: Any = None) -> dict[str, Any]:
@@ -106,11 +112,23 @@ def _refresh(sim: Simulator, uid: str | None, params: dict[str, str]) -> tuple[A
     return sim.state.tokens.refresh(params.get("refreshToken")).as_platform_data(), None
 
 
+def _email_login(sim: Simulator, uid: str | None, params: dict[str, str]) -> tuple[Any, str | None]:
+    return sim.state.password_login(LoginChannel.EMAIL, params).as_platform_data(), None
+
+
+def _phone_login(sim: Simulator, uid: str | None, params: dict[str, str]) -> tuple[Any, str | None]:
+    return sim.state.password_login(LoginChannel.PHONE, params).as_platform_data(), None
+
+
+_PASSWORD = frozenset({"pwd"})
+
 ENDPOINTS = (
     Endpoint("POST", SHARE_PATH, _share, faults=True),
     Endpoint("GET", LIST_PATH, _list),
     Endpoint("DELETE", REVOKE_PATH, _revoke),
     Endpoint("PUT", REFRESH_PATH, _refresh, needs_auth=False),
+    Endpoint("POST", EMAIL_LOGIN_PATH, _email_login, needs_auth=False, masked_params=_PASSWORD),
+    Endpoint("POST", PHONE_LOGIN_PATH, _phone_login, needs_auth=False, masked_params=_PASSWORD),
 )
 
 
@@ -185,7 +203,10 @@ def _run(sim: Simulator, request: web.Request, endpoint: Endpoint, params: dict[
 
 async def _serve(sim: Simulator, request: web.Request, endpoint: Endpoint) -> web.StreamResponse:
     params = await _read_params(request)
-    record = sim.traffic.arrive(request.method, request.path, params)
+    logged = params
+    if endpoint.masked_params:
+        logged = {k: MASKED if k in endpoint.masked_params else v for k, v in params.items()}
+    record = sim.traffic.arrive(request.method, request.path, logged)
     config = sim.config
     retry_after_s = sim.traffic.admit(record, config.rate_limit)
     if retry_after_s is not None:
@@ -210,7 +231,7 @@ async def _serve(sim: Simulator, request: web.Request, endpoint: Endpoint) -> we
     return web.json_response(envelope(record.code, data))
 
 
-def _handler(sim: Simulator, endpoint: Endpoint) -> Callable[[web.Request], Any]:
+def _handler(sim: Simulator, endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def handle(request: web.Request) -> web.StreamResponse:
         return await _serve(sim, request, endpoint)
 
@@ -219,11 +240,8 @@ def _handler(sim: Simulator, endpoint: Endpoint) -> Callable[[web.Request], Any]
 
 def build_app(sim: Simulator) -> web.Application:
     """The whole application: platform routes plus the /_sim/ test aid."""
-    from runner.simulator.introspect import add_introspection_routes  # noqa: PLC0415 (cycle)
-
     app = web.Application()
-    app[SIMULATOR_KEY] = sim
     for endpoint in ENDPOINTS:
         app.router.add_route(endpoint.method, endpoint.path, _handler(sim, endpoint))
-    add_introspection_routes(app)
+    add_introspection_routes(app, sim)
     return app

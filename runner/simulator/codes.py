@@ -14,6 +14,17 @@ SUCCESS = 200
 _EXTRA_MEANINGS: dict[int, str] = {
     5135: "no permission to share this device",
     5136: "shareCode missing",
+    # password logins (platform-api.md §3.3, §3.4)
+    5015: "user domain does not exist",
+    5021: "phone missing",
+    5022: "password missing",
+    5023: "user domain missing",
+    5026: "email missing",
+    5353: "password decryption failed",
+    5420: "signature verification failed",
+    5550: "signature missing",
+    **{5578 + left: f"wrong phone or password, {left} attempt(s) left" for left in range(1, 5)},
+    **{5582 + left: f"wrong email or password, {left} attempt(s) left" for left in range(1, 5)},
 }
 
 

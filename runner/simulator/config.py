@@ -1,4 +1,4 @@
-"""The simulator's knobs: load, faults, token lifetimes, seed.
+"""The simulator's knobs: load, faults, token lifetimes, seed, and the demo login account.
 
 Kept apart from the server so the CLI, tests and the demo can build a config without aiohttp.
 `SimulatorConfig` is deliberately mutable: tests and `POST /_sim/config` flip faults on and off
@@ -7,9 +7,12 @@ while the server runs, and every request reads the current values.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+
+#: the simulator's demo user-domain secret (44 characters, like the platform's); not a real one
+DEMO_USER_DOMAIN_SECRET = "SimDemo0nly4LocalTestsNotAPlatformSecret0001"
 
 
 class FaultKind(StrEnum):
@@ -36,6 +39,16 @@ class SimulatorConfig:
     devices_file: Path | None = None
     seed: int | None = None
     owner_uid: str = "C100001"
+    # Password logins (emailPwdLogin / phonePwdLogin) accept the owner's credentials below, signed
+    # with this user domain's secret. Demo values for a local test server: the secret and the
+    # password are kept out of repr() and /_sim/config, and only `sharebatch simulate` prints them.
+    # Read once at start: changing them on a running simulator has no effect.
+    user_domain: str = "E.DM.SIM.1"
+    user_domain_secret: str = field(default=DEMO_USER_DOMAIN_SECRET, repr=False)
+    owner_email: str = "owner@example.com"
+    owner_phone: str = "13800000000"
+    owner_international_code: str = "86"
+    owner_password: str = field(default="Sharebatch1", repr=False)
 
     def __post_init__(self) -> None:
         self.validate()
@@ -55,3 +68,7 @@ class SimulatorConfig:
             raise ValueError("slow_fault_s must be >= 0")
         if self.token_ttl_s <= 0 or self.refresh_ttl_s <= 0:
             raise ValueError("token_ttl_s and refresh_ttl_s must be > 0")
+        if not self.user_domain.strip() or not self.user_domain_secret.strip():
+            raise ValueError("user_domain and user_domain_secret must not be empty")
+        if not self.owner_password:
+            raise ValueError("owner_password must not be empty")

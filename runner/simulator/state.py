@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import random
 import re
-import string
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -20,10 +19,10 @@ from enum import StrEnum
 
 from runner.simulator.codes import PlatformCodeError
 from runner.simulator.directory import Device, User, device_by_rules, synthetic_uid
+from runner.simulator.login import LoginAccount, LoginChannel, PasswordLogins
 from runner.simulator.tokens import TokenIssuer, TokenPair
 
 _INT = re.compile(r"-?\d+")
-_SHARE_CODE_ALPHABET = string.ascii_uppercase + string.digits
 
 
 class ShareEnd(StrEnum):
@@ -67,7 +66,7 @@ class Share:
 
 
 class SimulatorState:
-    """Users, devices, shares and tokens of one simulated platform account space."""
+    """Users, devices, shares, tokens and password logins of one simulated platform account space."""
 
     def __init__(
         self,
@@ -79,6 +78,8 @@ class SimulatorState:
         refresh_ttl_s: float = 30 * 86400.0,
         users: Iterable[User] = (),
         devices: Iterable[Device] = (),
+        user_domains: Mapping[str, str] | None = None,
+        login_accounts: Iterable[LoginAccount] = (),
     ) -> None:
         self.owner_uid = owner_uid
         self.clock = clock
@@ -87,12 +88,17 @@ class SimulatorState:
         self.tokens = TokenIssuer(
             clock=lambda: self.clock(), access_ttl_s=access_ttl_s, refresh_ttl_s=refresh_ttl_s
         )
+        # Password logins: user domain -> secret, and the accounts that may log in (none by default).
+        self.logins = PasswordLogins(
+            clock=lambda: self.clock(), user_domains=user_domains or {}, accounts=login_accounts
+        )
         self._file_users = list(users)
         self._file_devices = list(devices)
         self.reset()
 
     def reset(self) -> None:
-        """Forget shares and everything made up on first use; declared users/devices and tokens stay."""
+        """Forget shares, login lockouts and what was made up on first use; declared users/devices and tokens stay."""
+        self.logins.reset()
         self.users_by_uid: dict[str, User] = {}
         self._users_by_email: dict[str, User] = {}
         self._users_by_phone: dict[str, User] = {}
@@ -102,6 +108,10 @@ class SimulatorState:
         self.shares: list[Share] = []
         self._shares_by_code: dict[str, Share] = {}
         self._shares_by_device: dict[tuple[str, str], list[Share]] = {}
+        # Shares not yet revoked or replaced, per device: what coverMark has to look at, kept
+        # short so a device shared thousands of times stays cheap. Expired ones are filtered
+        # at use, not pruned, because a test clock may move back.
+        self._open_by_device: dict[tuple[str, str], list[Share]] = {}
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
@@ -109,6 +119,10 @@ class SimulatorState:
     def issue_tokens(self, uid: str | None = None) -> TokenPair:
         """A token pair for `uid` (default: the owner), as a login would return it."""
         return self.tokens.issue_pair(uid or self.owner_uid)
+
+    def password_login(self, channel: LoginChannel, params: Mapping[str, str]) -> TokenPair:
+        """POST emailPwdLogin / phonePwdLogin: check it (order in `login.py`), then issue a token pair."""
+        return self.issue_tokens(self.logins.check(channel, params))
 
     def share_by_uid(self, caller_uid: str, params: Mapping[str, str]) -> Share:
         """POST shareByUid: validate in the platform's order, apply coverMark, record the share."""
@@ -146,6 +160,7 @@ class SimulatorState:
         self.shares.append(share)
         self._shares_by_code[share.share_code] = share
         self._shares_by_device.setdefault((pk, dk), []).append(share)
+        self._open_by_device.setdefault((pk, dk), []).append(share)
         return share
 
     def device_shares(self, caller_uid: str, params: Mapping[str, str]) -> list[Share]:
@@ -166,17 +181,20 @@ class SimulatorState:
         if not share.is_valid(int(now * 1000)):
             raise PlatformCodeError(5142)
         share.end(now, ShareEnd.REVOKED)
+        self._open_by_device[(share.device.pk, share.device.dk)].remove(share)
         return share
 
     def _apply_cover_mark(
         self, device: Device, cover_mark: int, expire_at_ms: int | None, now: float, now_ms: int
     ) -> None:
-        valid = [s for s in self._shares_by_device.get((device.pk, device.dk), []) if s.is_valid(now_ms)]
+        key = (device.pk, device.dk)
+        valid = [s for s in self._open_by_device.get(key, []) if s.is_valid(now_ms)]
         if cover_mark == 3 and not all(_later(expire_at_ms, s.expire_at_ms) for s in valid):
             raise PlatformCodeError(5134)
-        if cover_mark in (1, 3):
+        if cover_mark in (1, 3) and valid:
             for share in valid:
                 share.end(now, ShareEnd.REPLACED)
+            self._open_by_device[key] = [s for s in self._open_by_device[key] if s.ended_at is None]
 
     def _device(self, pk: str, dk: str, caller_uid: str) -> Device:
         device = self.devices.get((pk, dk))
@@ -220,7 +238,7 @@ class SimulatorState:
 
     def _new_share_code(self) -> str:
         while True:
-            code = "".join(self._rng.choices(_SHARE_CODE_ALPHABET, k=16))
+            code = f"{self._rng.getrandbits(64):016X}"  # 16 hex digits; getrandbits is cheap
             if code not in self._shares_by_code:
                 return code
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from runner.simulator.config import FaultKind
 
 WINDOW_S = 1.0
+_LOGIN_ENDPOINTS = frozenset({"emailPwdLogin", "phonePwdLogin"})
 
 
 @dataclass(slots=True)
@@ -58,7 +59,7 @@ def draw_fault(rng: random.Random, fault_rate: float, kinds: Sequence[FaultKind]
     """Whether a fault fires for this request, and which one (uniform over `kinds`)."""
     if fault_rate <= 0 or not kinds or rng.random() >= fault_rate:
         return None
-    return rng.choice(kinds)
+    return FaultKind(rng.choice(kinds))  # tolerate plain strings set on the live config
 
 
 class Traffic:
@@ -105,7 +106,7 @@ class Traffic:
         by_status: Counter[str] = Counter()
         by_code: Counter[str] = Counter()
         faults: Counter[str] = Counter({kind.value: 0 for kind in FaultKind})
-        refreshes = 0
+        refreshes = logins = 0
         for record in self.records:
             by_endpoint[record.endpoint] += 1
             by_status[str(record.http_status)] += 1
@@ -113,8 +114,11 @@ class Traffic:
                 by_code[str(record.code)] += 1
             if record.fault is not None:
                 faults[record.fault.value] += 1
-            if record.endpoint == "refreshToken" and record.code == 200 and record.http_status == 200:
-                refreshes += 1
+            if record.code == 200 and record.http_status == 200:
+                if record.endpoint == "refreshToken":
+                    refreshes += 1
+                elif record.endpoint in _LOGIN_ENDPOINTS:
+                    logins += 1
         times = [record.t for record in self.records]
         return {
             "total_requests": len(self.records),
@@ -122,6 +126,7 @@ class Traffic:
             "by_http_status": dict(by_status),
             "by_code": dict(by_code),
             "refreshes": refreshes,
+            "logins": logins,
             "rate_limited": by_status.get("429", 0),
             "faults": dict(faults),
             "shares_applied": sum(1 for record in self.records if record.share_code is not None),

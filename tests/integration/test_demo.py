@@ -1,0 +1,38 @@
+"""`sharebatch demo`: the first command a new user runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from runner.cli import main
+
+from ..conftest import REPO
+
+pytestmark = pytest.mark.integration
+
+
+def test_demo_runs_from_any_folder_and_shows_every_status(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["demo"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "out" / "demo"
+    summary = json.loads((out / "summary.json").read_text())
+    for status in ("success", "failed", "invalid", "duplicate"):
+        assert summary[status] > 0, status
+    assert summary["not_attempted"] == 0
+    assert (out / "report.csv").exists()
+    assert (out / "failed.csv").exists()
+    assert "report:" in result.output
+    assert "sharebatch summary" in result.output
+
+
+@pytest.mark.parametrize(
+    ("packaged", "original"),
+    [("demo.toml", "jobs/demo.toml"), ("shares.csv", "samples/shares.csv"), ("devices.json", "samples/devices.json")],
+)
+def test_packaged_demo_files_match_the_repository_copies(packaged: str, original: str):
+    assert (REPO / "runner" / "demo" / packaged).read_bytes() == (REPO / original).read_bytes()
