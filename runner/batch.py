@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import ssl
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from pathlib import Path
 import aiohttp
 
 from runner.actions import ShareAction
-from runner.auth import TokenSource
+from runner.auth import AuthSettings, build_token_source
 from runner.client import PlatformClient
 from runner.engine import Engine, EngineSettings, now_ms, utc_now_iso
 from runner.errors import ExitCode, UsageError
@@ -101,7 +102,7 @@ def validate_batch(spec: JobSpec) -> BatchResult:
 
 async def run_batch(
     spec: JobSpec,
-    tokens: TokenSource,
+    auth: AuthSettings,
     *,
     interactive: bool = False,
     handle_signals: bool = True,
@@ -127,7 +128,7 @@ async def run_batch(
             counts = journal.sync_rows(iter_rows(source))
             summary.warnings = source.warnings()
             stats = RunStats()
-            result = await _send(spec, tokens, journal, counts.to_send, stats, interactive, handle_signals, settings)
+            result = await _send(spec, auth, journal, counts.to_send, stats, interactive, handle_signals, settings)
             summary.requests, summary.retries = stats.requests, stats.retries
             summary.rate_achieved = _rate(stats)
             summary.stopped = result.stopped
@@ -149,7 +150,7 @@ class _SendResult:
 
 async def _send(
     spec: JobSpec,
-    tokens: TokenSource,
+    auth: AuthSettings,
     journal: Journal,
     to_send: int,
     stats: RunStats,
@@ -160,10 +161,11 @@ async def _send(
     assert spec.base_url is not None
     settings = settings or EngineSettings(concurrency=spec.concurrency, max_attempts=spec.max_attempts)
     timeout = aiohttp.ClientTimeout(total=spec.timeout_s)
-    connector = aiohttp.TCPConnector(limit=max(100, 2 * spec.concurrency))
+    connector = aiohttp.TCPConnector(limit=max(100, 2 * spec.concurrency), ssl=tls_context(spec.ca_bundle))
     signal_exit: list[ExitCode] = []
     with ProgressDisplay(to_send, interactive=interactive) as progress:
         async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
+            tokens = build_token_source(auth, session, spec.base_url)
             client = PlatformClient(
                 session, spec.base_url, tokens, retry_codes=spec.retry_codes, gate=DispatchGate(spec.rate), stats=stats
             )
@@ -172,6 +174,17 @@ async def _send(
                 result = await engine.run(journal.iter_work())
     journal.flush()
     return _SendResult(result.stopped, signal_exit[0] if signal_exit else None)
+
+
+def tls_context(ca_bundle: Path | None) -> ssl.SSLContext:
+    """Certificates are always verified; --ca-bundle adds the CAs of a corporate proxy."""
+    context = ssl.create_default_context()
+    if ca_bundle is not None:
+        try:
+            context.load_verify_locations(cafile=str(ca_bundle))
+        except (OSError, ssl.SSLError) as exc:
+            raise UsageError(f"{ca_bundle}: cannot load the CA bundle: {exc}") from None
+    return context
 
 
 def zip_outcomes(rows: Iterable[LoadedRow], outcomes: Iterable[RowOutcome]) -> Iterator[tuple[list[str], RowOutcome]]:

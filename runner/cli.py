@@ -137,18 +137,23 @@ def main() -> None:
 @click.option("--timeout-s", type=float, help="Timeout of one request in seconds. [default: 30]")
 @click.option("--allow-insecure-http", is_flag=True, default=None,
               help="Allow plain http to a non-loopback host (not recommended).")
+@click.option("--token-file", type=click.Path(path_type=Path, dir_okay=False),
+              help="Tokens saved by `sharebatch login`; refreshed during the run and written back. "
+              "[default: SHAREBATCH_TOKEN / SHAREBATCH_REFRESH_TOKEN from the environment]")
+@click.option("--ca-bundle", type=click.Path(path_type=Path, dir_okay=False),
+              help="PEM file of extra CA certificates (a corporate TLS proxy). Certificates are always verified.")
 @click.option("--fresh", is_flag=True,
               help="Start a new journal instead of resuming (the old one is kept, renamed, not deleted).")
 @_handle_errors
 def run(job: Path | None, input_path: Path | None, debug: bool, fresh: bool, **options: Any) -> None:
-    from runner.auth import token_from_env
+    from runner.auth import auth_from_env
     from runner.batch import run_batch
     from runner.jobspec import load_job_spec
 
     configure_logging(debug=debug)
     spec = load_job_spec(job, {"input": input_path, **options})
-    tokens = token_from_env()
-    result = asyncio.run(run_batch(spec, tokens, interactive=sys.stderr.isatty(), fresh=fresh))
+    auth = auth_from_env(token_file=spec.token_file, login=spec.login)
+    result = asyncio.run(run_batch(spec, auth, interactive=sys.stderr.isatty(), fresh=fresh))
     _print_result(result)
     sys.exit(result.exit_code)
 
@@ -170,6 +175,48 @@ def validate(job: Path | None, input_path: Path | None, debug: bool, **options: 
     result = validate_batch(spec)
     _print_result(result)
     sys.exit(result.exit_code)
+
+
+@main.command()
+@click.option("--email", help="Log in with this account email.")
+@click.option("--phone", help="Log in with this account phone number.")
+@click.option("--international-code", default="86", show_default=True, help="Country code of --phone.")
+@click.option("--user-domain", required=True, help="The app's user domain (Developer Center, App details).")
+@click.option("--base-url", help="Platform base URL, e.g. https://iot-api.acceleronix.io.")
+@click.option("--region", type=click.Choice(["eu", "cn"]), help="Shortcut for the documented EU or CN base URL.")
+@click.option("--token-file", type=click.Path(path_type=Path, dir_okay=False),
+              help="Where to save the tokens (mode 0600). [default: ~/.config/sharebatch/token.json]")
+@click.option("--allow-insecure-http", is_flag=True, default=None, help="Allow plain http to a non-loopback host.")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@_handle_errors
+def login(
+    email: str | None, phone: str | None, international_code: str, user_domain: str, base_url: str | None,
+    region: str | None, token_file: Path | None, allow_insecure_http: bool | None, debug: bool,
+) -> None:
+    """Log in with email or phone + password and save the tokens for unattended runs.
+
+    The password comes from SHAREBATCH_PASSWORD and the user-domain secret from
+    SHAREBATCH_USER_DOMAIN_SECRET, or from a prompt that does not echo; never from an option.
+    A refused login is never retried: wrong passwords count towards a 20-minute account freeze.
+    """
+    from runner.loginflow import run_login
+
+    configure_logging(debug=debug)
+    if bool(email) == bool(phone):
+        raise UsageError("give exactly one of --email or --phone")
+    saved = asyncio.run(run_login(
+        email=email, phone=phone, international_code=international_code, user_domain=user_domain,
+        base_url=base_url, region=region, token_file=token_file, allow_insecure_http=bool(allow_insecure_http),
+        prompt=_prompt_secret,
+    ))
+    click.echo(saved)
+
+
+def _prompt_secret(label: str) -> str:
+    if not sys.stdin.isatty():
+        raise UsageError(f"{label} is not set in the environment and there is no terminal to ask for it")
+    value: str = click.prompt(label, hide_input=True, err=True)
+    return value
 
 
 @main.command()

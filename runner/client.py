@@ -95,8 +95,7 @@ class PlatformClient:
         try:
             return await self._send(method, path, params, header, applies_change=applies_change)
         except AuthExpiredError:
-            if not await self._tokens.after_rejection(header):
-                raise
+            await self._tokens.after_rejection(header)  # raises when no newer token can be had
         header = await self._tokens.header()
         return await self._send(method, path, params, header, applies_change=applies_change)
 
@@ -114,6 +113,10 @@ class PlatformClient:
                 body = await response.read()
                 status = response.status
                 retry_after = _retry_after_s(response.headers.get("Retry-After"))
+        except (aiohttp.ClientConnectorCertificateError, aiohttp.ClientConnectorSSLError) as exc:
+            raise FatalApiError(
+                f"TLS check of {self._base_url} failed ({_reason(exc)}); behind a corporate proxy pass --ca-bundle"
+            ) from exc
         except aiohttp.ClientConnectorError as exc:
             # The connection was never made, so nothing reached the platform.
             raise TransientApiError(f"cannot connect: {_reason(exc)}") from exc

@@ -9,9 +9,10 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from runner.auth import StaticToken
+from runner.auth import AuthSettings
 from runner.batch import BatchResult, run_batch
 from runner.jobspec import load_job_spec
+from runner.secrets import Secret
 from runner.simulator import SimulatorConfig, start_simulator
 
 DEMO_SIMULATOR = SimulatorConfig(latency_ms=5, jitter_ms=5, fault_rate=0.03, slow_fault_s=4.0, seed=1)
@@ -30,6 +31,7 @@ async def run_demo(out: Path, *, interactive: bool = False) -> BatchResult:
             # The demo starts over each time: the simulator is new, so an old journal means nothing.
             for name in ("journal.sqlite", "journal.sqlite-wal", "journal.sqlite-shm"):
                 (spec.out / name).unlink(missing_ok=True)
-            return await run_batch(spec, StaticToken(simulator.access_token), interactive=interactive)
+            auth = AuthSettings(access_token=Secret(simulator.access_token))
+            return await run_batch(spec, auth, interactive=interactive)
         finally:
             await simulator.close()

@@ -186,11 +186,15 @@ class Engine(Generic[PayloadT]):
                 return
             result = reconciled
         except AuthExpiredError as exc:
-            self._finish(state, RowStatus.NOT_ATTEMPTED, "not applied: the platform rejected the access token",
-                         http_status=exc.http_status, code=exc.code)
-            self.request_stop(
-                "the platform rejected the access token (HTTP 401 / code 5032): provide a fresh token "
-                "and run the same command again", interrupted=False)
+            # After an ambiguous attempt (or a row left in flight) whose check did not get through,
+            # the share may exist: the row stays in doubt so that the next run checks before sending.
+            in_doubt = state.ambiguous_since_ms
+            message = "not applied: the platform rejected the access token" if in_doubt is None else (
+                "the platform rejected the access token; an earlier attempt may have been applied, "
+                "the next run reconciles it before sending again")
+            self._finish(state, RowStatus.NOT_ATTEMPTED, message, http_status=exc.http_status, code=exc.code,
+                         in_doubt_since_ms=in_doubt)
+            self.request_stop(f"stopped: {exc}", interrupted=False)
             return
         except FatalApiError as exc:
             self._fail(state, exc, str(exc))
@@ -271,7 +275,9 @@ class Engine(Generic[PayloadT]):
                 "the platform keeps failing", interrupted=False)
 
     def _fail(self, state: _RowState, exc: ApiError, message: str) -> None:
-        self._finish(state, RowStatus.FAILED, message, code=exc.code, http_status=exc.http_status)
+        # an ambiguous earlier attempt stays in doubt whatever the final answer: the next run checks first
+        self._finish(state, RowStatus.FAILED, message, code=exc.code, http_status=exc.http_status,
+                     in_doubt_since_ms=state.ambiguous_since_ms)
 
     def _finish(
         self,

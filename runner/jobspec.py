@@ -50,7 +50,13 @@ class JobSpec:
     retry_codes: frozenset[int] = frozenset()
     allow_insecure_http: bool = False
     columns: dict[str, str] = field(default_factory=dict)
+    token_file: Path | None = None
+    ca_bundle: Path | None = None  # extra CA certificates (a corporate proxy); the system store otherwise
+    #: [auth] login settings for re-login when the refresh token is dead (secrets come from the environment)
+    login: dict[str, str] = field(default_factory=dict)
 
+
+AUTH_KEYS = ("token_file", "email", "phone", "international_code", "user_domain")
 
 # key -> (accepted python types, description used in messages)
 _KEY_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
@@ -71,6 +77,9 @@ _KEY_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "retry_codes": ((list,), "a list of platform codes"),
     "allow_insecure_http": ((bool,), "true or false"),
     "columns": ((dict,), "a table"),
+    "auth": ((dict,), "a table"),
+    "token_file": ((str, Path), "a path string"),
+    "ca_bundle": ((str, Path), "a path string"),
 }
 
 
@@ -84,7 +93,11 @@ def load_job_spec(job_file: Path | None, overrides: dict[str, Any]) -> JobSpec:
         base_dir = job_file.resolve().parent
         where = str(job_file)
     _check_keys(raw, where)
-    file_paths = {key for key in ("input", "out") if key in raw}
+    file_paths: set[str] = {key for key in ("input", "out", "ca_bundle") if key in raw}
+    auth = _auth(raw.pop("auth", {}), where)
+    if "token_file" in auth:
+        raw.setdefault("token_file", auth.pop("token_file"))
+        file_paths.add("token_file")
     for key, value in overrides.items():
         if value is not None:
             raw[key] = value
@@ -119,6 +132,9 @@ def load_job_spec(job_file: Path | None, overrides: dict[str, Any]) -> JobSpec:
         retry_codes=_retry_codes(raw, where),
         allow_insecure_http=bool(raw.get("allow_insecure_http", False)),
         columns=_columns(raw, where),
+        token_file=resolve("token_file"),
+        ca_bundle=resolve("ca_bundle"),
+        login=auth,
     )
 
 
@@ -200,6 +216,16 @@ def _columns(raw: dict[str, Any], where: str) -> dict[str, str]:
         if not isinstance(header, str) or not header:
             raise UsageError(f"{where}: [columns] `{key}` must be a header name string")
     return dict(columns)
+
+
+def _auth(section: dict[str, Any], where: str) -> dict[str, str]:
+    for key, value in section.items():
+        if key not in AUTH_KEYS:
+            raise UsageError(f"{where}: [auth] has unknown key `{key}` (known: {', '.join(AUTH_KEYS)}; the password "
+                             "and domain secret come from SHAREBATCH_PASSWORD and SHAREBATCH_USER_DOMAIN_SECRET)")
+        if not isinstance(value, str) or not value:
+            raise UsageError(f"{where}: [auth] `{key}` must be a non-empty string")
+    return dict(section)
 
 
 def _base_url(raw: dict[str, Any], where: str) -> str | None:

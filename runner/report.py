@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import tempfile
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
+from runner.atomic import atomic_writer
 from runner.models import RowOutcome, RowStatus
 
 REPORT_COLUMNS = ("row", "status", "code", "message", "share_code", "attempts", "http_status", "latency_ms",
@@ -27,23 +25,6 @@ FORMULA_TRIGGERS = ("=", "+", "-", "@")
 def guard_cell(text: str) -> str:
     """Prefix a cell that a spreadsheet would run as a formula (`=`, `+`, `-`, `@`) with `'`."""
     return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
-
-
-@contextmanager
-def atomic_writer(path: Path, *, binary: bool = False) -> Iterator[IO[Any]]:
-    """Open a temporary file beside `path`; on success it replaces `path` in one rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        handle: IO[Any] = os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8", newline="")
-        with handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
 
 
 def _outcome_cells(outcome: RowOutcome) -> list[str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ssl
+
 from aiohttp import web
 
 from runner.simulator.app import Simulator, build_app
@@ -55,9 +57,15 @@ def owner_login_account(config: SimulatorConfig) -> LoginAccount:
 
 
 async def start_simulator(
-    config: SimulatorConfig | None = None, *, host: str = "127.0.0.1", port: int = 0
+    config: SimulatorConfig | None = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> RunningSimulator:
     """Listen on host:port (0 = a free port) and return once connections are accepted.
+
+    With `ssl_context` it serves HTTPS (tests of certificate checking use a self-signed one).
 
     Raises ValueError for an unusable devices file and OSError if the address is taken.
     """
@@ -82,11 +90,12 @@ async def start_simulator(
     )
     await runner.setup()
     try:
-        site = web.TCPSite(runner, host, port)
+        site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
         await site.start()
     except BaseException:
         await runner.cleanup()
         raise
     bound_host, bound_port = runner.addresses[0][:2]
     url_host = f"[{bound_host}]" if ":" in bound_host else bound_host
-    return RunningSimulator(base_url=f"http://{url_host}:{bound_port}", simulator=simulator, runner=runner)
+    scheme = "https" if ssl_context is not None else "http"
+    return RunningSimulator(base_url=f"{scheme}://{url_host}:{bound_port}", simulator=simulator, runner=runner)

@@ -1,0 +1,45 @@
+"""`sharebatch login`: one password login, tokens saved for the runs that follow."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiohttp
+
+from runner.auth import DOMAIN_SECRET_ENV, PASSWORD_ENV
+from runner.authapi import Credentials, password_login
+from runner.errors import UsageError
+from runner.jobspec import REGION_BASE_URLS, check_base_url
+from runner.secrets import Secret
+from runner.tokenfile import default_token_file, save_tokens
+
+
+async def run_login(
+    *,
+    email: str | None,
+    phone: str | None,
+    international_code: str,
+    user_domain: str,
+    base_url: str | None,
+    region: str | None,
+    token_file: Path | None,
+    allow_insecure_http: bool,
+    prompt: Callable[[str], str],
+) -> str:
+    """Log in once and save the pair; returns the line to show (no secret in it)."""
+    if (base_url is None) == (region is None):
+        raise UsageError("give exactly one of --base-url URL or --region eu|cn")
+    url = check_base_url(base_url or REGION_BASE_URLS[str(region)], allow_insecure_http=allow_insecure_http)
+    password = os.environ.get(PASSWORD_ENV) or prompt(PASSWORD_ENV)
+    secret = os.environ.get(DOMAIN_SECRET_ENV) or prompt(DOMAIN_SECRET_ENV)
+    credentials = Credentials(user_domain=user_domain, password=Secret(password), domain_secret=Secret(secret),
+                              email=email, phone=phone, international_code=international_code)
+    path = token_file or default_token_file()
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+        pair = await password_login(session, url, credentials)
+    save_tokens(path, pair, base_url=url)
+    until = datetime.fromtimestamp(pair.refresh_expires_at, UTC).isoformat(timespec="minutes")
+    return f"logged in; tokens saved to {path} (mode 0600); the refresh token is valid until {until}"
