@@ -5,14 +5,14 @@ from __future__ import annotations
 import logging
 import sys
 
-from runner.secrets import redact
+from runner.secrets import mask_contacts, redact
 
 
 class RedactingFilter(logging.Filter):
-    """Rewrites each record's message with tokens masked, whatever the code that logged it."""
+    """Rewrites each record's message with tokens and recipients' contacts masked, whoever logged it."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = redact(record.getMessage())
+        record.msg = mask_contacts(redact(record.getMessage()))
         record.args = None
         return True
 

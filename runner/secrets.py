@@ -39,6 +39,15 @@ def redact(text: str) -> str:
     return _TOKEN_SHAPED.sub(_MASK, text)
 
 
+_EMAIL = re.compile(r"\b([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})\b")
+_PHONE = re.compile(r"(?<![\w.])\+?\d[\d\s\-]{5,}(\d{3})\b")
+
+
+def mask_contacts(text: str) -> str:
+    """Mask recipient emails and phone numbers in a log line: `a***@example.com`, `***456`."""
+    return _PHONE.sub(r"***\1", _EMAIL.sub(r"\1***@\2", text))
+
+
 def bearer_header(token: str) -> str:
     """The Authorization value for a token given with or without its `Bearer ` prefix."""
     token = token.strip()
