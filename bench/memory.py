@@ -15,7 +15,6 @@ import argparse
 import csv
 import json
 import os
-import resource
 import signal
 import subprocess
 import sys
@@ -99,7 +98,7 @@ def main() -> None:
     targets = {"validate": ("wall_s", 30, "peak_rss_mb", 400), "run": (None, None, "peak_rss_mb", 300)}
     print(f"{'scenario':<10}{'rows':>10}{'wall s':>9}{'cpu s':>8}{'peak MB':>9}{'rows/s':>10}  targets")
     for name, figures in results.items():
-        time_key, time_limit, rss_key, rss_limit = targets[name]
+        time_key, time_limit, _, rss_limit = targets[name]
         met = figures["peak_rss_mb"] < rss_limit and (time_key is None or figures[time_key] < time_limit)
         rows_per_s = figures.get("rows_per_s", round(figures["rows"] / figures["wall_s"], 1))
         print(f"{name:<10}{figures['rows']:>10}{figures['wall_s']:>9}{figures['cpu_s']:>8}{figures['peak_rss_mb']:>9}"

@@ -16,6 +16,8 @@ from runner.models import RecipientKind, ShareRequest
 
 PayloadT = TypeVar("PayloadT", contravariant=True)
 
+#: the platform's clock may run behind ours: look this much further back for the share
+CLOCK_SKEW_MS = 60_000
 RECONCILED_MESSAGE = "reconciled: an earlier attempt's answer was lost, the share was found in the device's share list"
 
 
@@ -57,7 +59,7 @@ class ShareAction:
     async def reconcile(self, payload: ShareRequest, since_ms: int) -> ActionResult | None:
         shares = await self._client.list_device_shares(payload.pk, payload.dk)
         for share in shares:
-            if share.valid and share.created_ms >= since_ms and _same_share(share, payload):
+            if share.valid and share.created_ms >= since_ms - CLOCK_SKEW_MS and _same_share(share, payload):
                 return ActionResult(
                     share_code=share.share_code, http_status=200, latency_ms=None, message=RECONCILED_MESSAGE
                 )

@@ -32,6 +32,7 @@ from runner.secrets import Secret
 SHARE_PATH = "/v2/binding/enduserapi/shareByUid"
 SHARE_LIST_PATH = "/v2/binding/enduserapi/deviceShareUserList"
 UNSHARE_PATH = "/v2/binding/enduserapi/ownerUserUnshareDevice"
+MAX_RETRY_AFTER_S = 300.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,9 +197,11 @@ def _retry_after_s(value: str | None) -> float | None:
     if value is None:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         return 1.0
+    # A pause longer than this, or a nonsense value, is not worth holding a whole run for.
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER_S) if seconds == seconds else 1.0
 
 
 def _reason(exc: BaseException) -> str:

@@ -73,9 +73,7 @@ def match_columns(headers: Sequence[str], explicit: Mapping[str, str] | None = N
     if missing:
         names = ", ".join(f'"{name}"' for name in missing)
         plural = "s" if len(missing) > 1 else ""
-        raise ColumnError(
-            f"missing required column{plural} {names} (found headers: {', '.join(headers)})"
-        )
+        raise ColumnError(f"missing required column{plural} {names} (found headers: {', '.join(headers)})")
     return {name: found[name] for name in CANONICAL_COLUMNS if name in found}
 
 
@@ -85,8 +83,7 @@ def _match_explicit(headers: Sequence[str], explicit: Mapping[str, str]) -> dict
     for canonical, wanted in explicit.items():
         if canonical not in CANONICAL_COLUMNS:
             raise ColumnError(
-                f'unknown column name "{canonical}" in the column mapping '
-                f"(known: {', '.join(CANONICAL_COLUMNS)})"
+                f'unknown column name "{canonical}" in the column mapping (known: {", ".join(CANONICAL_COLUMNS)})'
             )
         index = _find_header(headers, wanted)
         if index is None:

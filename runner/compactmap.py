@@ -10,7 +10,6 @@ from __future__ import annotations
 from array import array
 
 _KEY_MASK = (1 << 64) - 1
-_MAX_VALUE = (1 << 32) - 1
 
 
 class CompactMap:
@@ -34,29 +33,37 @@ class CompactMap:
         return self._used
 
     def get(self, key: int, default: int = 0) -> int:
-        slot = self._find(_fold(key))
+        slot = self._find((key & _KEY_MASK) or 1)
         return self._values[slot] if self._keys[slot] else default
+
+    # setdefault and add_bits run for every row of big files: the probe is inlined, not shared.
 
     def setdefault(self, key: int, value: int) -> int:
         """The value stored for `key`, storing `value` first if there is none."""
-        folded = _fold(key)
-        slot = self._find(folded)
-        if self._keys[slot]:
-            return self._values[slot]
+        folded = (key & _KEY_MASK) or 1
+        keys, mask = self._keys, self._mask
+        slot = folded & mask
+        while found := keys[slot]:
+            if found == folded:
+                return self._values[slot]
+            slot = (slot + 1) & mask
         self._insert(slot, folded, value)
         return value
 
     def add_bits(self, key: int, bits: int) -> int:
         """OR `bits` into the value for `key` (absent counts as 0); returns the value before."""
-        folded = _fold(key)
-        slot = self._find(folded)
-        if not self._keys[slot]:
-            self._insert(slot, folded, bits)
-            return 0
-        old: int = self._values[slot]
-        if old | bits != old:
-            self._values[slot] = old | bits
-        return old
+        folded = (key & _KEY_MASK) or 1
+        keys, mask = self._keys, self._mask
+        slot = folded & mask
+        while found := keys[slot]:
+            if found == folded:
+                old: int = self._values[slot]
+                if old | bits != old:
+                    self._values[slot] = old | bits
+                return old
+            slot = (slot + 1) & mask
+        self._insert(slot, folded, bits)
+        return 0
 
     def _find(self, folded: int) -> int:
         """The slot holding `folded`, or the empty slot where it belongs (linear probing)."""
@@ -67,10 +74,8 @@ class CompactMap:
         return slot
 
     def _insert(self, slot: int, folded: int, value: int) -> None:
-        if not 0 <= value <= _MAX_VALUE:
-            raise ValueError(f"value {value} does not fit in 32 bits")
+        self._values[slot] = value  # raises OverflowError past 32 bits, before the key is stored
         self._keys[slot] = folded
-        self._values[slot] = value
         self._used += 1
         if self._used * 2 > self._mask:
             self._grow()

@@ -41,9 +41,7 @@ def resolve_codec(path: Path, encoding: str) -> str:
     try:
         name = codecs.lookup(encoding).name
     except LookupError:
-        raise UsageError(
-            f'{path}: unknown encoding "{encoding}" (try utf-8, latin-1, cp1252 or gbk)'
-        ) from None
+        raise UsageError(f'{path}: unknown encoding "{encoding}" (try utf-8, latin-1, cp1252 or gbk)') from None
     return "utf-8-sig" if name == "utf-8" else name
 
 
@@ -108,9 +106,7 @@ def _record_problem(path: Path, row: int, exc: csv.Error) -> str:
     """A row-level message for a malformed record, or a UsageError when the rest of the file is lost."""
     text = str(exc)
     if "unexpected end of data" in text:
-        raise UsageError(
-            f'{path}: row {row}: a quoted cell is never closed (a stray " ran to the end of the file)'
-        )
+        raise UsageError(f'{path}: row {row}: a quoted cell is never closed (a stray " ran to the end of the file)')
     if "field larger than field limit" in text:
         raise UsageError(
             f"{path}: row {row}: a cell is longer than {csv.field_size_limit()} characters "
@@ -126,10 +122,7 @@ def describe_decode_error(path: Path, codec: str) -> str:
     found = _first_bad_byte(path, codec)
     where = f" (byte 0x{found[0]:02x} at offset {found[1]}, line {found[2]})" if found else ""
     if codec == "utf-8-sig":
-        return (
-            f"{path}: not valid UTF-8{where}; if it is another encoding, "
-            f"pass --encoding latin-1 (or cp1252, gbk...)"
-        )
+        return f"{path}: not valid UTF-8{where}; if it is another encoding, pass --encoding latin-1 (or cp1252, gbk...)"
     return f"{path}: not valid {codec}{where}; pass the file's real encoding with --encoding"
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Generic, Protocol, TypeVar
 
-from tenacity import AsyncRetrying, RetryCallState, stop_after_attempt, wait_exponential_jitter
+from tenacity import AsyncRetrying, RetryCallState, stop_after_attempt, stop_when_event_set, wait_exponential_jitter
 
 from runner.actions import Action, ActionResult
 from runner.errors import ApiError, AuthExpiredError, FatalApiError, TransientApiError
@@ -137,6 +137,14 @@ class Engine(Generic[PayloadT]):
         return self._result
 
     async def _worker(self) -> None:
+        try:
+            await self._work()
+        except Exception:
+            # A bug must not let the other workers send the rest of the input unattended.
+            self.request_stop("stopped: internal error (re-run with --debug for the traceback)", interrupted=False)
+            raise
+
+    async def _work(self) -> None:
         while not self._stop.is_set():
             item = self._take()
             if item is None:
@@ -213,7 +221,7 @@ class Engine(Generic[PayloadT]):
     def _retrying(self) -> AsyncRetrying:
         settings = self._settings
         return AsyncRetrying(
-            stop=stop_after_attempt(settings.max_attempts),
+            stop=stop_after_attempt(settings.max_attempts) | stop_when_event_set(self._stop),  # type: ignore[arg-type]
             retry=_should_retry,
             wait=wait_exponential_jitter(
                 multiplier=settings.backoff_initial_s, max=settings.backoff_max_s, jitter=settings.backoff_initial_s

@@ -38,9 +38,7 @@ def load_timezone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
-            f'unknown timezone "{name}" (use an IANA name such as UTC or Asia/Shanghai)'
-        ) from None
+        raise ValueError(f'unknown timezone "{name}" (use an IANA name such as UTC or Asia/Shanghai)') from None
 
 
 def to_epoch_ms(moment: datetime) -> int:

@@ -114,6 +114,8 @@ def load_job_spec(job_file: Path | None, overrides: dict[str, Any]) -> JobSpec:
     if input_path is None:
         raise UsageError(f"{where}: no input file: give --input PATH or set `input` in the job file")
     name = raw.get("name") or (job_file.stem if job_file is not None else input_path.stem)
+    if "/" in name or "\\" in name or name in (".", ".."):
+        raise UsageError(f"{where}: `name` {name!r} must be a plain name, not a path (use `out` for a folder)")
     out = resolve("out") or Path("out") / name
     return JobSpec(
         name=name,
@@ -203,6 +205,12 @@ def _retry_codes(raw: dict[str, Any], where: str) -> frozenset[int]:
     codes = raw.get("retry_codes", [])
     if not all(isinstance(code, int) and not isinstance(code, bool) for code in codes):
         raise UsageError(f"{where}: `retry_codes` must be a list of whole numbers such as [5134]")
+    from runner.errors import ErrorClass, classify_code
+
+    for code in codes:
+        if classify_code(code) is not ErrorClass.ROW:
+            raise UsageError(f"{where}: `retry_codes` may list only codes that fail a row, not {code} "
+                             f"({classify_code(code).value}: sharebatch already handles it)")
     return frozenset(codes)
 
 

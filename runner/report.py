@@ -14,17 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from runner.atomic import atomic_writer
+from runner.formula import guard_cell
 from runner.models import RowOutcome, RowStatus
 
 REPORT_COLUMNS = ("row", "status", "code", "message", "share_code", "attempts", "http_status", "latency_ms",
                   "finished_at")
 ERROR_COLUMN = "error"
-FORMULA_TRIGGERS = ("=", "+", "-", "@")
-
-
-def guard_cell(text: str) -> str:
-    """Prefix a cell that a spreadsheet would run as a formula (`=`, `+`, `-`, `@`) with `'`."""
-    return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
 
 
 def _outcome_cells(outcome: RowOutcome) -> list[str]:
@@ -65,8 +60,9 @@ def write_failed_rows(
     suffix = "xlsx" if input_format == "xlsx" else "csv"
     path = out_dir / f"failed.{suffix}"
     failed = [failed_row_cells(headers, cells, outcome) for cells, outcome in rows if is_failed(outcome)]
+    for stale in ("failed.csv", "failed.xlsx"):  # from an earlier run, maybe of the other format
+        (out_dir / stale).unlink(missing_ok=True)
     if not failed:
-        path.unlink(missing_ok=True)
         return None
     header = failed[0][0]
     if suffix == "xlsx":

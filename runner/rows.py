@@ -14,20 +14,18 @@ so one pass reports them all.
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
 
-import pandas as pd
-
 from runner.columns import ColumnError, match_columns, normalise_header
 from runner.compactmap import CompactMap
 from runner.csvfile import HEAD_BYTES, Record, check_text, iter_records, resolve_codec, sniff_delimiter
 from runner.errors import UsageError
 from runner.expiry import ExpiryError, ExpiryParser, load_timezone
+from runner.formula import unguard_cell
 from runner.models import LoadedRow, RowProblem, ShareRequest
 from runner.recipients import (
     Recipient,
@@ -41,7 +39,6 @@ from runner.recipients import (
 
 _CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 _XLSX_SUFFIXES = (".xlsx", ".xlsm")
-_GUARDED_STARTS = frozenset("=+-@")
 _COVER_MARKS = {"1": 1, "2": 2, "3": 3}
 _WARNED_DEVICES_SHOWN = 10
 
@@ -72,11 +69,13 @@ class InputTable:
     columns: dict[str, int] = field(default_factory=dict)  # canonical name -> index in headers
 
 
-def unguard_cell(text: str) -> str:
-    """Undo the report's formula guard: `'=1+1` -> `=1+1` (only before = + - @, only one quote)."""
-    if text[:1] == "'" and text[1:2] in _GUARDED_STARTS:
-        return text[1:]
-    return text
+def describe_problem(path: Path, row: LoadedRow) -> str:
+    """One operator line for an invalid row: `in.csv row 14, column "expiry": expiry "..." is not a date`."""
+    problem = row.problem
+    if problem is None:
+        raise ValueError(f"row {row.row} has no problem to describe")
+    column = f', column "{problem.column}"' if problem.column else ""
+    return f"{path} row {row.row}{column}: {problem.message}"
 
 
 @dataclass(frozen=True)
@@ -92,8 +91,9 @@ class _Layout:
 class InputSource:
     """An opened, header-checked input whose rows are read (and validated) chunk by chunk.
 
-    Memory stays flat for a CSV of any length, apart from 8-byte digests kept to spot duplicate
-    rows and cover-mark conflicts. Each `chunks()` call starts a fresh pass.
+    Memory stays flat for a CSV of any length, apart from two 64-bit keys a row (about 50 bytes,
+    in flat arrays) kept to spot duplicates and cover-mark conflicts. Each `chunks()` call starts
+    a fresh pass.
     """
 
     def __init__(self, options: InputOptions, layout: _Layout, columns: dict[str, int]) -> None:
@@ -157,9 +157,7 @@ def open_input(options: InputOptions) -> InputSource:
     elif suffix == ".xls":
         raise UsageError(f"{path}: old Excel .xls files are not supported; save it as .xlsx or CSV")
     else:
-        raise UsageError(
-            f'{path}: unsupported file type "{path.suffix}" (use .csv, .tsv, .txt, .xlsx or .xlsm)'
-        )
+        raise UsageError(f'{path}: unsupported file type "{path.suffix}" (use .csv, .tsv, .txt, .xlsx or .xlsm)')
     try:
         columns = match_columns(layout.headers, options.columns)
     except ColumnError as exc:
@@ -215,13 +213,17 @@ def _header_from(path: Path, records: Iterator[Record]) -> tuple[int, list[str]]
 # --- CSV -----------------------------------------------------------------------------------------
 
 
-def _open_csv(path: Path, encoding: str) -> _Layout:
-    codec = resolve_codec(path, encoding)
+def _read_head(path: Path, size: int) -> bytes:
     try:
         with path.open("rb") as stream:
-            head = stream.read(HEAD_BYTES)
+            return stream.read(size)
     except OSError as exc:
         raise UsageError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+
+
+def _open_csv(path: Path, encoding: str) -> _Layout:
+    codec = resolve_codec(path, encoding)
+    head = _read_head(path, HEAD_BYTES)
     check_text(path, head, codec)
     delimiter = sniff_delimiter(head.decode(codec, errors="replace"))
     header_row, headers = _header_from(path, iter_records(path, codec, delimiter))
@@ -237,12 +239,10 @@ def _open_csv(path: Path, encoding: str) -> _Layout:
 
 def _open_xlsx(path: Path, sheet: str | None) -> _Layout:
     """Read one sheet with pandas, keeping typed values, then render each cell as a person sees it."""
-    frame = _read_sheet(path, sheet)
-    records = [
+    records: list[Record] = [
         (index, _trim_empty_tail([_xlsx_text(value) for value in values]), None)
-        for index, values in enumerate(frame.itertuples(index=False, name=None), start=1)
+        for index, values in enumerate(_read_sheet(path, sheet), start=1)
     ]
-    del frame
     header_row, headers = _header_from(path, iter(records))
     width = len(headers)
 
@@ -254,9 +254,11 @@ def _open_xlsx(path: Path, sheet: str | None) -> _Layout:
     return _Layout("xlsx", header_row, headers, data_records)
 
 
-def _read_sheet(path: Path, sheet: str | None) -> pd.DataFrame:
-    with path.open("rb") as stream:
-        head = stream.read(8)
+def _read_sheet(path: Path, sheet: str | None) -> list[tuple[object, ...]]:
+    """The sheet's rows with typed values (str, int, float, bool, datetime), row 1 first."""
+    import pandas as pd  # only XLSX input needs pandas: CSV runs skip its import time and memory
+
+    head = _read_head(path, 8)
     if head.startswith(b"\xd0\xcf\x11\xe0"):
         raise UsageError(f"{path}: an old .xls or encrypted workbook; save it as a plain .xlsx or CSV")
     if not head.startswith(b"PK\x03\x04"):
@@ -271,9 +273,10 @@ def _read_sheet(path: Path, sheet: str | None) -> pd.DataFrame:
                 if chosen not in names:
                     raise _NoSuchSheetError(chosen, names)
                 # dtype=object keeps numbers and dates typed: 13800138000 must not become "13800138000.0".
-                return pd.read_excel(
+                frame = pd.read_excel(
                     book, sheet_name=chosen, header=None, dtype=object, keep_default_na=False, na_filter=False
                 )
+                return list(frame.itertuples(index=False, name=None))
     except _NoSuchSheetError as exc:
         raise UsageError(f'{path}: no sheet named "{exc.sheet}" (sheets: {", ".join(exc.names)})') from None
     except Exception as exc:  # zipfile, XML and openpyxl errors alike: a broken workbook
@@ -297,7 +300,7 @@ def _xlsx_text(value: object) -> str:
     """
     if isinstance(value, str):
         return value
-    if value is None or value is pd.NaT:
+    if value is None or value != value:  # NaN and NaT are the values unequal to themselves
         return ""
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
@@ -315,8 +318,6 @@ def _xlsx_text(value: object) -> str:
 
 
 def _float_text(value: float) -> str:
-    if math.isnan(value):
-        return ""
     if value.is_integer() and abs(value) < 1e17:
         return str(int(value))
     return repr(value)
