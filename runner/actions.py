@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from runner.client import DeviceShare, PlatformClient
-from runner.models import RecipientKind, ShareRequest
+from runner.errors import RowRejectedError
+from runner.models import RecipientKind, RowStatus, ShareRequest
 
 PayloadT = TypeVar("PayloadT", contravariant=True)
 
@@ -29,6 +30,8 @@ class ActionResult:
     http_status: int | None
     latency_ms: int | None
     message: str = ""
+    status: RowStatus = RowStatus.SUCCESS  # an action may report a finer kind of success
+    code: int = 200
 
 
 class Action(Protocol[PayloadT]):
@@ -77,3 +80,35 @@ def _same_share(share: DeviceShare, payload: ShareRequest) -> bool:
     if payload.recipient_kind is RecipientKind.EMAIL:
         return share.email.casefold() == payload.recipient.casefold()
     return _PHONE_SEPARATORS.sub("", share.phone) == _PHONE_SEPARATORS.sub("", payload.recipient)
+
+
+ALREADY_GONE_CODE = 5142
+
+
+class RevokeAction:
+    """`ownerUserUnshareDevice` by share code.
+
+    Revoking is idempotent on the platform's side: a share that already ended answers 5142, which
+    is reported as `already_invalid`, so an ambiguous attempt is simply sent again (no lookup).
+    """
+
+    def __init__(self, client: PlatformClient) -> None:
+        self._client = client
+
+    def device(self, payload: str) -> Hashable:
+        return payload
+
+    async def perform(self, payload: str) -> ActionResult:
+        try:
+            reply = await self._client.revoke_share(payload)
+        except RowRejectedError as exc:
+            if exc.code != ALREADY_GONE_CODE:
+                raise
+            return ActionResult(share_code=payload, http_status=exc.http_status, latency_ms=None,
+                                message="the share had already ended (revoked, replaced or expired)",
+                                status=RowStatus.ALREADY_INVALID, code=ALREADY_GONE_CODE)
+        return ActionResult(share_code=payload, http_status=reply.http_status, latency_ms=reply.latency_ms,
+                            status=RowStatus.REVOKED)
+
+    async def reconcile(self, payload: str, since_ms: int) -> ActionResult | None:
+        return None

@@ -12,26 +12,29 @@ import asyncio
 import signal
 import ssl
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, Generic, TypeVar
 
 import aiohttp
 
-from runner.actions import ShareAction
+from runner.actions import Action, ShareAction
 from runner.auth import AuthSettings, build_token_source
 from runner.client import PlatformClient
-from runner.engine import Engine, EngineSettings, now_ms, utc_now_iso
+from runner.engine import Engine, EngineSettings, WorkItem, now_ms, utc_now_iso
 from runner.errors import ExitCode, UsageError
 from runner.jobspec import JobSpec
-from runner.journal import JOURNAL_NAME, Journal
+from runner.journal import JOURNAL_NAME, Journal, JournalEntry
 from runner.models import LoadedRow, RowOutcome, RowStatus, RunStats, ShareRequest
 from runner.pacing import DispatchGate
 from runner.progress import ProgressDisplay
 from runner.report import Summary, is_failed, write_failed_rows, write_report, write_summary
 from runner.rows import InputOptions, InputSource, open_input
 from runner.runlock import RunLock
+
+PayloadT = TypeVar("PayloadT")
 
 
 @dataclass
@@ -72,6 +75,12 @@ def validation_outcome(row: LoadedRow) -> RowOutcome:
     return RowOutcome(row=row.row, status=RowStatus.VALID)
 
 
+def journal_entry(row: LoadedRow) -> JournalEntry:
+    if row.request is None:
+        return JournalEntry(row.row, None, None, validation_outcome(row))
+    return JournalEntry(row.row, row.request.fingerprint(), row.request.to_json())
+
+
 class _Sink:
     """The engine's sink: the journal first, then the progress display."""
 
@@ -93,11 +102,24 @@ def validate_batch(spec: JobSpec) -> BatchResult:
     summary = Summary(started_at=utc_now_iso())
     source = open_input(input_options(spec, now_ms()))
     pairs = ((row.cells, validation_outcome(row)) for row in iter_rows(source))
-    result = _write_outputs(spec.out, source, pairs, summary)
+    result = _write_outputs(spec.out, source.headers, source.format, pairs, summary)
     summary.warnings = source.warnings()
     _finish_summary(result, started)
     result.exit_code = ExitCode.ROWS_FAILED if summary.invalid else ExitCode.OK
     return result
+
+
+@dataclass
+class JournaledPlan(Generic[PayloadT]):
+    """What one kind of batch (share, revoke) plugs into the journaled run."""
+
+    headers: list[str]  # the report's leading columns (the input's own)
+    input_format: str  # "csv" or "xlsx": the failed-rows file follows it
+    entries: Iterable[JournalEntry]  # every input row, in row order
+    cells: Callable[[], Iterable[tuple[int, list[str]]]]  # a fresh pass of (row, cells) for the report
+    decode: Callable[[str], PayloadT]  # a journal payload back into the action's request
+    action: Callable[[PlatformClient], Action[PayloadT]]
+    warnings: Callable[[], list[str]]  # complete once `entries` has been consumed
 
 
 async def run_batch(
@@ -114,27 +136,57 @@ async def run_batch(
     Running it again on the same out dir resumes: rows that succeeded are not sent again, rows
     left in flight by a crash are reconciled with the platform before anything is re-sent.
     """
+    open_input(input_options(spec, now_ms()))  # a bad file stops here, before the out dir is touched
+
+    def plan(journal: Journal) -> JournaledPlan[ShareRequest]:
+        source = open_input(input_options(spec, journal.anchor_ms(now_ms())))
+        return JournaledPlan(
+            headers=source.headers,
+            input_format=source.format,
+            entries=(journal_entry(row) for row in iter_rows(source)),
+            cells=lambda: ((row.row, row.cells) for row in iter_rows(source)),
+            decode=ShareRequest.from_json,
+            action=ShareAction,
+            warnings=source.warnings,
+        )
+
+    return await run_journaled(spec, auth, plan, interactive=interactive, handle_signals=handle_signals,
+                               settings=settings, fresh=fresh)
+
+
+async def run_journaled(
+    spec: JobSpec,
+    auth: AuthSettings,
+    make_plan: Callable[[Journal], JournaledPlan[PayloadT]],
+    *,
+    interactive: bool,
+    handle_signals: bool,
+    settings: EngineSettings | None,
+    fresh: bool,
+) -> BatchResult:
+    """The journaled run shared by every action: lock, journal, send what is left, write outputs."""
     if spec.base_url is None:
         raise UsageError("no base URL: give --base-url URL or --region eu|cn (or set it in the job file)")
     started = time.monotonic()
     summary = Summary(started_at=utc_now_iso())
-    open_input(input_options(spec, now_ms()))  # a bad file stops here, before the out dir is touched
     with RunLock(spec.out):
         if fresh:
             set_journal_aside(spec.out)
         journal = Journal.open(spec.out)
         try:
-            source = open_input(input_options(spec, journal.anchor_ms(now_ms())))
-            counts = journal.sync_rows(iter_rows(source))
-            summary.warnings = source.warnings()
+            plan = make_plan(journal)
+            counts = journal.sync_rows(plan.entries)
+            summary.warnings = plan.warnings()
             stats = RunStats()
-            result = await _send(spec, auth, journal, counts.to_send, stats, interactive, handle_signals, settings)
+            work = journal.iter_work(plan.decode)
+            result = await _send(spec, auth, plan.action, work, journal, counts.to_send, stats, interactive,
+                                 handle_signals, settings)
             summary.requests, summary.retries = stats.requests, stats.retries
             summary.rate_achieved = _rate(stats)
             summary.stopped = result.stopped
             summary.by_code = journal.failed_by_code()
-            pairs = zip_outcomes(iter_rows(source), journal.iter_outcomes())
-            batch = _write_outputs(spec.out, source, pairs, summary)
+            pairs = zip_outcomes(plan.cells(), journal.iter_outcomes())
+            batch = _write_outputs(spec.out, plan.headers, plan.input_format, pairs, summary)
         finally:
             journal.close()
     _finish_summary(batch, started)
@@ -151,6 +203,8 @@ class _SendResult:
 async def _send(
     spec: JobSpec,
     auth: AuthSettings,
+    make_action: Callable[[PlatformClient], Action[PayloadT]],
+    work: Iterable[WorkItem[PayloadT]],
     journal: Journal,
     to_send: int,
     stats: RunStats,
@@ -169,9 +223,9 @@ async def _send(
             client = PlatformClient(
                 session, spec.base_url, tokens, retry_codes=spec.retry_codes, gate=DispatchGate(spec.rate), stats=stats
             )
-            engine = Engine(ShareAction(client), _Sink(journal, progress), settings, stats)
+            engine = Engine(make_action(client), _Sink(journal, progress), settings, stats)
             with _StopOnSignals(engine, signal_exit, enabled=handle_signals):
-                result = await engine.run(journal.iter_work())
+                result = await engine.run(work)
     journal.flush()
     return _SendResult(result.stopped, signal_exit[0] if signal_exit else None)
 
@@ -187,12 +241,14 @@ def tls_context(ca_bundle: Path | None) -> ssl.SSLContext:
     return context
 
 
-def zip_outcomes(rows: Iterable[LoadedRow], outcomes: Iterable[RowOutcome]) -> Iterator[tuple[list[str], RowOutcome]]:
+def zip_outcomes(
+    rows: Iterable[tuple[int, list[str]]], outcomes: Iterable[RowOutcome]
+) -> Iterator[tuple[list[str], RowOutcome]]:
     """Pair the input's cells with the journal's outcomes; both are in row order."""
-    for row, outcome in zip(rows, outcomes, strict=True):
-        if row.row != outcome.row:
-            raise RuntimeError(f"journal and input disagree at row {row.row} (journal row {outcome.row})")
-        yield row.cells, outcome
+    for (row, cells), outcome in zip(rows, outcomes, strict=True):
+        if row != outcome.row:
+            raise RuntimeError(f"journal and input disagree at row {row} (journal row {outcome.row})")
+        yield cells, outcome
 
 
 def journal_summary(out_dir: Path) -> dict[str, int]:
@@ -223,7 +279,7 @@ def set_journal_aside(out_dir: Path) -> Path | None:
 class _StopOnSignals:
     """While active, SIGINT/SIGTERM ask the engine to stop instead of killing the process."""
 
-    def __init__(self, engine: Engine[ShareRequest], exit_codes: list[ExitCode], *, enabled: bool) -> None:
+    def __init__(self, engine: Engine[Any], exit_codes: list[ExitCode], *, enabled: bool) -> None:
         self._engine = engine
         self._exit_codes = exit_codes
         self._enabled = enabled
@@ -249,7 +305,8 @@ class _StopOnSignals:
 
 
 def _write_outputs(
-    out_dir: Path, source: InputSource, pairs: Iterable[tuple[list[str], RowOutcome]], summary: Summary
+    out_dir: Path, headers: list[str], input_format: str, pairs: Iterable[tuple[list[str], RowOutcome]],
+    summary: Summary,
 ) -> BatchResult:
     """One streaming pass: report.csv, then failed rows (kept aside as the pass goes), counts."""
     failed: list[tuple[list[str], RowOutcome]] = []
@@ -263,8 +320,8 @@ def _write_outputs(
 
     out_dir.mkdir(parents=True, exist_ok=True)
     report_path = out_dir / "report.csv"
-    write_report(report_path, source.headers, counted())
-    failed_path = write_failed_rows(out_dir, source.format, source.headers, failed)
+    write_report(report_path, headers, counted())
+    failed_path = write_failed_rows(out_dir, input_format, headers, failed)
     return BatchResult(summary, ExitCode.OK, out_dir, report_path, failed_path, out_dir / "summary.json")
 
 

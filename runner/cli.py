@@ -178,6 +178,44 @@ def validate(job: Path | None, input_path: Path | None, debug: bool, **options: 
 
 
 @main.command()
+@click.argument("report", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--rows", "rows", help="Only these report rows, e.g. 3,7-12. [default: every successful row]")
+@click.option("--base-url", help="Platform base URL, e.g. https://iot-api.acceleronix.io.")
+@click.option("--region", type=click.Choice(["eu", "cn"]), help="Shortcut for the documented EU or CN base URL.")
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False),
+              help="Output folder. [default: a `revoke` folder beside the report]")
+@click.option("--rate", type=float, help="Most requests per second in any one-second window. [default: 5]")
+@click.option("--concurrency", type=int, help="Most requests in flight at once. [default: 4]")
+@click.option("--max-attempts", type=int, help="Attempts per row for transient failures. [default: 5]")
+@click.option("--timeout-s", type=float, help="Timeout of one request in seconds. [default: 30]")
+@click.option("--token-file", type=click.Path(path_type=Path, dir_okay=False),
+              help="Tokens saved by `sharebatch login`. [default: SHAREBATCH_TOKEN from the environment]")
+@click.option("--ca-bundle", type=click.Path(path_type=Path, dir_okay=False), help="Extra CA certificates (PEM).")
+@click.option("--allow-insecure-http", is_flag=True, default=None, help="Allow plain http to a non-loopback host.")
+@click.option("--fresh", is_flag=True, help="Start a new journal instead of resuming.")
+@click.option("--debug", is_flag=True, help="Show tracebacks and debug logging.")
+@_handle_errors
+def revoke(report: Path, rows: str | None, out: Path | None, debug: bool, fresh: bool, **options: Any) -> None:
+    """Undo a batch: revoke every share that a run's report.csv says it created.
+
+    Takes the rows with status success and a share code (or only --rows), revokes them through
+    ownerUserUnshareDevice with the same rate limit, retries, journal, resume and lock as `run`,
+    and writes its own report: revoked, already_invalid (the share had already ended), failed or
+    not_attempted. Exit codes as for `run`.
+    """
+    from runner.auth import auth_from_env
+    from runner.jobspec import load_job_spec
+    from runner.revoke import revoke_batch
+
+    configure_logging(debug=debug)
+    spec = load_job_spec(None, {"input": report, "out": out or report.parent / "revoke", "name": "revoke", **options})
+    auth = auth_from_env(token_file=spec.token_file)
+    result = asyncio.run(revoke_batch(spec, auth, rows=rows, interactive=sys.stderr.isatty(), fresh=fresh))
+    _print_result(result)
+    sys.exit(result.exit_code)
+
+
+@main.command()
 @click.option("--email", help="Log in with this account email.")
 @click.option("--phone", help="Log in with this account phone number.")
 @click.option("--international-code", default="86", show_default=True, help="Country code of --phone.")

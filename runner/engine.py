@@ -214,7 +214,7 @@ class Engine(Generic[PayloadT]):
             return
         self._recent_exhausted.append(False)
         self._finish(
-            state, RowStatus.SUCCESS, result.message, code=200, share_code=result.share_code,
+            state, result.status, result.message, code=result.code, share_code=result.share_code,
             http_status=result.http_status, latency_ms=result.latency_ms,
         )
 

@@ -9,6 +9,7 @@ trigger is guarded too, so `unguard_cell(guard_cell(x)) == x` for every x.
 from __future__ import annotations
 
 FORMULA_TRIGGERS = frozenset("=+-@\t\r")
+_FIRST_CHARS = FORMULA_TRIGGERS | {"'"}  # a cell starting with anything else needs no look (fast path)
 
 
 def needs_guard(text: str) -> bool:
@@ -17,6 +18,8 @@ def needs_guard(text: str) -> bool:
 
 
 def guard_cell(text: str) -> str:
+    if text[:1] not in _FIRST_CHARS:
+        return text
     return "'" + text if needs_guard(text) else text
 
 

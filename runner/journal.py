@@ -13,17 +13,22 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from runner.engine import WorkItem
-from runner.models import LoadedRow, RecipientKind, RowOutcome, RowStatus, ShareRequest
+from runner.models import RowOutcome, RowStatus
+
+PayloadT = TypeVar("PayloadT")
 
 JOURNAL_NAME = "journal.sqlite"
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 IN_FLIGHT = "in_flight"
 PENDING = "pending"
+#: final states of a row whose request took effect: never sent again
+DONE_STATES = (RowStatus.SUCCESS.value, RowStatus.REVOKED.value, RowStatus.ALREADY_INVALID.value)
 #: states whose rows the engine works on
 WORK_STATES = (PENDING, IN_FLIGHT, RowStatus.FAILED.value, RowStatus.NOT_ATTEMPTED.value)
 FLUSH_EVERY_S = 0.5
@@ -35,18 +40,31 @@ CREATE TABLE IF NOT EXISTS rows (
     row INTEGER PRIMARY KEY,
     fingerprint TEXT,
     state TEXT NOT NULL,
-    pk TEXT, dk TEXT, recipient_kind TEXT, recipient TEXT,
-    expire_at_ms INTEGER, cover_mark INTEGER, auth_key TEXT,
+    payload TEXT,
     started_ms INTEGER,
     code INTEGER, message TEXT NOT NULL DEFAULT '', share_code TEXT,
     attempts INTEGER NOT NULL DEFAULT 0, http_status INTEGER, latency_ms INTEGER, finished_at TEXT
 );
 CREATE TABLE IF NOT EXISTS applied (
-    fingerprint TEXT PRIMARY KEY, row INTEGER NOT NULL, share_code TEXT, finished_at TEXT
+    fingerprint TEXT PRIMARY KEY, row INTEGER NOT NULL, share_code TEXT, finished_at TEXT, state TEXT NOT NULL
 );
 """
 
 _OUTCOME_COLUMNS = "row, state, code, message, share_code, attempts, http_status, latency_ms, finished_at"
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    """One input row as the journal records it before sending.
+
+    `fingerprint` and `payload` (the request, encoded by its action) are set for a row to send;
+    for a row that will not be sent (invalid, duplicate) they are None and `outcome` says why.
+    """
+
+    row: int
+    fingerprint: str | None
+    payload: str | None
+    outcome: RowOutcome | None = None
 
 
 @dataclass(frozen=True)
@@ -104,7 +122,7 @@ class Journal:
 
     # -- loading the input --------------------------------------------------------------------
 
-    def sync_rows(self, rows: Iterable[LoadedRow]) -> SyncCounts:
+    def sync_rows(self, entries: Iterable[JournalEntry]) -> SyncCounts:
         """Record this run's view of the input; keep outcomes whose request did not change."""
         total = to_send = done = 0
         db = self._db
@@ -112,12 +130,12 @@ class Journal:
         try:
             known = {row: (fingerprint, state) for row, fingerprint, state in
                      db.execute("SELECT row, fingerprint, state FROM rows")}
-            for loaded in rows:
+            for entry in entries:
                 total += 1
-                previous = known.pop(loaded.row, None)
-                if self._sync_one(loaded, previous):
+                previous = known.pop(entry.row, None)
+                if self._sync_one(entry, previous):
                     to_send += 1
-                elif loaded.request is not None:
+                elif entry.fingerprint is not None:
                     done += 1
             # rows beyond the end of a shorter input no longer exist
             db.executemany("DELETE FROM rows WHERE row = ?", [(row,) for row in known])
@@ -127,61 +145,55 @@ class Journal:
             raise
         return SyncCounts(total=total, to_send=to_send, already_done=done)
 
-    def _sync_one(self, loaded: LoadedRow, previous: tuple[str | None, str] | None) -> bool:
+    def _sync_one(self, entry: JournalEntry, previous: tuple[str | None, str] | None) -> bool:
         """Upsert one row; True when it still needs sending."""
-        request = loaded.request
-        if request is None:
-            outcome = _validation_outcome(loaded)
+        if entry.fingerprint is None or entry.payload is None:
+            outcome = entry.outcome or RowOutcome(entry.row, RowStatus.NOT_ATTEMPTED, message="nothing to send")
             self._db.execute(
                 "INSERT OR REPLACE INTO rows (row, fingerprint, state, message) VALUES (?, NULL, ?, ?)",
-                (loaded.row, outcome.status.value, outcome.message),
+                (entry.row, outcome.status.value, outcome.message),
             )
             return False
-        fingerprint = request.fingerprint()
+        fingerprint = entry.fingerprint
         if previous is not None and previous[0] == fingerprint:
-            if previous[1] == RowStatus.SUCCESS.value:
+            if previous[1] in DONE_STATES:
                 return False
             if previous[1] in WORK_STATES:
                 return True
         applied = self._db.execute(
-            "SELECT row, share_code, finished_at FROM applied WHERE fingerprint = ?", (fingerprint,)
+            "SELECT row, share_code, finished_at, state FROM applied WHERE fingerprint = ?", (fingerprint,)
         ).fetchone()
-        fields = (request.pk, request.dk, request.recipient_kind.value, request.recipient, request.expire_at_ms,
-                  request.cover_mark, request.auth_key)
         if applied is not None:
             self._db.execute(
-                "INSERT OR REPLACE INTO rows (row, fingerprint, state, pk, dk, recipient_kind, recipient, "
-                "expire_at_ms, cover_mark, auth_key, code, message, share_code, http_status, finished_at) "
-                "VALUES (?, ?, 'success', ?, ?, ?, ?, ?, ?, ?, 200, ?, ?, 200, ?)",
-                (loaded.row, fingerprint, *fields, f"already applied by an earlier run (then row {applied[0]})",
-                 applied[1], applied[2]),
+                "INSERT OR REPLACE INTO rows (row, fingerprint, state, payload, code, message, share_code, "
+                "http_status, finished_at) VALUES (?, ?, ?, ?, 200, ?, ?, 200, ?)",
+                (entry.row, fingerprint, applied[3], entry.payload,
+                 f"already done by an earlier run (then row {applied[0]})", applied[1], applied[2]),
             )
             return False
         self._db.execute(
-            "INSERT OR REPLACE INTO rows (row, fingerprint, state, pk, dk, recipient_kind, recipient, "
-            "expire_at_ms, cover_mark, auth_key) VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?)",
-            (loaded.row, fingerprint, *fields),
+            "INSERT OR REPLACE INTO rows (row, fingerprint, state, payload) VALUES (?, ?, 'pending', ?)",
+            (entry.row, fingerprint, entry.payload),
         )
         return True
 
     # -- the engine's sink ----------------------------------------------------------------------
 
-    def iter_work(self, chunk_rows: int = 1000) -> Iterator[WorkItem[ShareRequest]]:
+    def iter_work(self, decode: Callable[[str], PayloadT], chunk_rows: int = 1000) -> Iterator[WorkItem[PayloadT]]:
         """Rows still to do, in row order, read in chunks so memory stays flat."""
         placeholders = ", ".join("?" for _ in WORK_STATES)
         last_row = 0
         while True:
             chunk = self._db.execute(
-                "SELECT row, state, started_ms, pk, dk, recipient_kind, recipient, expire_at_ms, cover_mark, "
-                f"auth_key FROM rows WHERE row > ? AND state IN ({placeholders}) ORDER BY row LIMIT ?",
+                f"SELECT row, state, started_ms, payload FROM rows WHERE row > ? AND state IN ({placeholders}) "
+                "ORDER BY row LIMIT ?",
                 (last_row, *WORK_STATES, chunk_rows),
             ).fetchall()
             if not chunk:
                 return
-            for row, state, started_ms, pk, dk, kind, recipient, expire_ms, cover_mark, auth_key in chunk:
-                request = ShareRequest(pk, dk, RecipientKind(kind), recipient, expire_ms, cover_mark, auth_key)
+            for row, state, started_ms, payload in chunk:
                 since = started_ms if state == IN_FLIGHT else None
-                yield WorkItem(row=row, payload=request, in_flight_since_ms=since)
+                yield WorkItem(row=row, payload=decode(payload), in_flight_since_ms=since)
             last_row = chunk[-1][0]
 
     def attempt_started(self, row: int, started_ms: int) -> None:
@@ -201,8 +213,9 @@ class Journal:
             outcome.message, outcome.share_code, outcome.attempts,
             outcome.http_status, outcome.latency_ms, outcome.finished_at, outcome.row,
         ))
-        if outcome.status is RowStatus.SUCCESS:
-            self._applied.append((outcome.row, outcome.share_code, outcome.finished_at, outcome.row))
+        if outcome.status.value in DONE_STATES and not in_doubt:
+            self._applied.append((outcome.row, outcome.share_code, outcome.finished_at, outcome.status.value,
+                                  outcome.row))
         if len(self._buffered) >= FLUSH_EVERY_ROWS or time.monotonic() - self._last_flush >= FLUSH_EVERY_S:
             self.flush()
 
@@ -223,8 +236,8 @@ class Journal:
                     self._buffered,
                 )
                 db.executemany(
-                    "INSERT OR REPLACE INTO applied (fingerprint, row, share_code, finished_at) "
-                    "SELECT fingerprint, ?, ?, ? FROM rows WHERE row = ?",
+                    "INSERT OR REPLACE INTO applied (fingerprint, row, share_code, finished_at, state) "
+                    "SELECT fingerprint, ?, ?, ?, ? FROM rows WHERE row = ?",
                     self._applied,
                 )
             if extra is not None:
@@ -277,10 +290,3 @@ def _report_status(state: str, message: str) -> tuple[RowStatus, str]:
         return RowStatus.FAILED, message or ("in flight when the run stopped; it may have been applied, the next "
                                              "run reconciles it before sending again")
     return RowStatus(state), message
-
-
-def _validation_outcome(loaded: LoadedRow) -> RowOutcome:
-    if loaded.problem is not None:
-        where = f'column "{loaded.problem.column}": ' if loaded.problem.column else ""
-        return RowOutcome(row=loaded.row, status=RowStatus.INVALID, message=where + loaded.problem.message)
-    return RowOutcome(row=loaded.row, status=RowStatus.DUPLICATE, message=f"duplicate of row {loaded.duplicate_of}")

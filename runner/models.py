@@ -6,6 +6,7 @@ Nothing here knows CSV, HTTP or SQLite: these are the values that travel between
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -19,6 +20,8 @@ class RowStatus(StrEnum):
     DUPLICATE = "duplicate"  #: repeats an earlier row's (pk, dk, recipient); never sent
     NOT_ATTEMPTED = "not_attempted"  #: the run stopped before the row was sent
     VALID = "valid"  #: `sharebatch validate` only: the row would be sent
+    REVOKED = "revoked"  #: `sharebatch revoke`: the share was revoked
+    ALREADY_INVALID = "already_invalid"  #: `sharebatch revoke`: the share had already ended
 
 
 class RecipientKind(StrEnum):
@@ -58,6 +61,15 @@ class ShareRequest:
         if self.auth_key:
             params["authKey"] = self.auth_key
         return params
+
+    def to_json(self) -> str:
+        return json.dumps([self.pk, self.dk, self.recipient_kind.value, self.recipient, self.expire_at_ms,
+                           self.cover_mark, self.auth_key])
+
+    @classmethod
+    def from_json(cls, text: str) -> ShareRequest:
+        pk, dk, kind, recipient, expire_at_ms, cover_mark, auth_key = json.loads(text)
+        return cls(pk, dk, RecipientKind(kind), recipient, expire_at_ms, cover_mark, auth_key)
 
     def fingerprint(self) -> str:
         """A stable digest of everything that makes the request what it is (used by the journal)."""

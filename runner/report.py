@@ -99,6 +99,8 @@ class Summary:
     duplicate: int = 0
     not_attempted: int = 0
     valid: int = 0  # validate only
+    revoked: int = 0  # revoke only
+    already_invalid: int = 0  # revoke only
     by_code: dict[str, int] = field(default_factory=dict)
     requests: int = 0
     retries: int = 0

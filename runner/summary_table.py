@@ -22,8 +22,9 @@ def print_summary(result: BatchResult, console: Console | None = None) -> None:
     table.add_column("value", justify="right")
     for label in ("total", "success", "failed", "invalid", "duplicate", "not_attempted"):
         table.add_row(label, str(getattr(summary, label)))
-    if summary.valid:
-        table.add_row("valid", str(summary.valid))
+    for label in ("valid", "revoked", "already_invalid"):
+        if getattr(summary, label):
+            table.add_row(label, str(getattr(summary, label)))
     table.add_row("requests", str(summary.requests))
     table.add_row("retries", str(summary.retries))
     table.add_row("duration", f"{summary.duration_s:.1f} s")
