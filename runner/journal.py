@@ -124,6 +124,7 @@ class Journal:
 
     def sync_rows(self, entries: Iterable[JournalEntry]) -> SyncCounts:
         """Record this run's view of the input; keep outcomes whose request did not change."""
+        self.flush()
         total = to_send = done = 0
         db = self._db
         db.execute("BEGIN")

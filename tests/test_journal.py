@@ -1,0 +1,131 @@
+"""The journal on a real SQLite file: states, resume, in-doubt rows, reopening."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from runner.journal import JOURNAL_NAME, Journal, JournalEntry
+from runner.models import RecipientKind, RowOutcome, RowStatus, ShareRequest
+
+
+def request(index: int) -> ShareRequest:
+    return ShareRequest("p1", f"00D{index}", RecipientKind.UID, f"U{index}", 1_900_000_000_000, 2)
+
+
+def entry(row: int, index: int | None = None) -> JournalEntry:
+    req = request(row if index is None else index)
+    return JournalEntry(row, req.fingerprint(), req.to_json())
+
+
+def state_on_disk(out: Path, row: int) -> tuple[str, int | None]:
+    """Read with a second connection: what a crash would leave behind."""
+    with sqlite3.connect(out / JOURNAL_NAME) as other:
+        found = other.execute("SELECT state, started_ms FROM rows WHERE row = ?", (row,)).fetchone()
+    return found[0], found[1]
+
+
+def test_rows_to_send_come_back_in_row_order_as_the_same_requests(tmp_path: Path) -> None:
+    journal = Journal.open(tmp_path)
+    counts = journal.sync_rows([entry(2), entry(3), JournalEntry(4, None, None, RowOutcome(4, RowStatus.INVALID,
+                                                                                           message="bad"))])
+    work = list(journal.iter_work(ShareRequest.from_json, chunk_rows=1))
+    journal.close()
+    assert (counts.total, counts.to_send, counts.already_done) == (3, 2, 0)
+    assert [(item.row, item.payload) for item in work] == [(2, request(2)), (3, request(3))]
+
+
+def test_in_flight_is_on_disk_before_the_request_leaves(tmp_path: Path) -> None:
+    journal = Journal.open(tmp_path)
+    journal.sync_rows([entry(2)])
+    journal.attempt_started(2, 1234)
+    assert state_on_disk(tmp_path, 2) == ("in_flight", 1234)
+    journal.close()
+
+
+def test_outcomes_are_buffered_then_flushed_and_survive_reopening(tmp_path: Path) -> None:
+    journal = Journal.open(tmp_path)
+    journal.sync_rows([entry(2), entry(3)])
+    journal.attempt_started(2, 1000)
+    journal.row_finished(RowOutcome(2, RowStatus.SUCCESS, code=200, share_code="S2", attempts=1))
+    journal.close()
+    reopened = Journal.open(tmp_path)
+    assert reopened.counts() == {"success": 1, "pending": 1}
+    counts = reopened.sync_rows([entry(2), entry(3)])
+    assert [item.row for item in reopened.iter_work(ShareRequest.from_json)] == [3]
+    reopened.close()
+    assert (counts.to_send, counts.already_done) == (1, 1)
+
+
+def test_a_row_left_in_flight_is_handed_out_with_its_start_time_for_reconciliation(tmp_path: Path) -> None:
+    journal = Journal.open(tmp_path)
+    journal.sync_rows([entry(2)])
+    journal.attempt_started(2, 5000)
+    journal.close()  # the process "died" here
+    resumed = Journal.open(tmp_path)
+    resumed.sync_rows([entry(2)])
+    [item] = list(resumed.iter_work(ShareRequest.from_json))
+    resumed.close()
+    assert item.in_flight_since_ms == 5000
+
+
+def test_a_retry_keeps_the_earliest_start_of_an_attempt_still_in_doubt(tmp_path: Path) -> None:
+    journal = Journal.open(tmp_path)
+    journal.sync_rows([entry(2)])
+    journal.attempt_started(2, 1000)
+    journal.attempt_started(2, 2000)
+    assert state_on_disk(tmp_path, 2) == ("in_flight", 1000)
+    journal.row_finished(RowOutcome(2, RowStatus.FAILED, message="lost", in_doubt_since_ms=1000))
+    journal.flush()
+    assert state_on_disk(tmp_path, 2) == ("in_flight", 1000)
+    [outcome] = list(journal.iter_outcomes())
+    journal.close()
+    assert outcome.status is RowStatus.FAILED
+    assert outcome.message == "lost"
+
+
+def test_a_request_that_succeeded_is_not_sent_again_when_its_row_moves(tmp_path: Path) -> None:
+    journal = Journal.open(tmp_path)
+    journal.sync_rows([entry(2, index=7)])
+    journal.row_finished(RowOutcome(2, RowStatus.SUCCESS, code=200, share_code="S7", finished_at="t"))
+    # a row was inserted above it in the spreadsheet: the same request is now row 3
+    counts = journal.sync_rows([entry(2, index=8), entry(3, index=7)])
+    outcomes = {o.row: o for o in journal.iter_outcomes()}
+    journal.close()
+    assert counts.to_send == 1
+    assert outcomes[3].status is RowStatus.SUCCESS
+    assert outcomes[3].share_code == "S7"
+    assert "earlier run" in outcomes[3].message
+
+
+def test_a_changed_request_in_the_same_row_is_sent_again(tmp_path: Path) -> None:
+    journal = Journal.open(tmp_path)
+    journal.sync_rows([entry(2, index=1)])
+    journal.row_finished(RowOutcome(2, RowStatus.FAILED, code=5134, message="x"))
+    counts = journal.sync_rows([entry(2, index=9)])
+    [item] = list(journal.iter_work(ShareRequest.from_json))
+    journal.close()
+    assert counts.to_send == 1
+    assert item.payload == request(9)
+
+
+def test_report_statuses_and_failed_codes_come_from_the_journal(tmp_path: Path) -> None:
+    journal = Journal.open(tmp_path)
+    journal.sync_rows([entry(2), entry(3), entry(4)])
+    journal.row_finished(RowOutcome(2, RowStatus.FAILED, code=5360, message="unverified"))
+    journal.attempt_started(3, 10)
+    outcomes = [o.status for o in journal.iter_outcomes()]
+    by_code = journal.failed_by_code()
+    journal.close()
+    assert outcomes == [RowStatus.FAILED, RowStatus.FAILED, RowStatus.NOT_ATTEMPTED]
+    assert by_code == {"5360": 1, "transport": 1}
+
+
+def test_relative_expiries_keep_the_first_start_as_their_anchor(tmp_path: Path) -> None:
+    journal = Journal.open(tmp_path)
+    first = journal.anchor_ms(1000)
+    journal.close()
+    again = Journal.open(tmp_path)
+    second = again.anchor_ms(99999)
+    again.close()
+    assert (first, second) == (1000, 1000)
