@@ -11,8 +11,11 @@ from typing import IO, Any
 
 
 @contextmanager
-def atomic_writer(path: Path, *, binary: bool = False) -> Iterator[IO[Any]]:
-    """A temporary file beside `path` (mode 0600); on success it replaces `path` in one rename."""
+def atomic_writer(path: Path, *, binary: bool = False, private: bool = False) -> Iterator[IO[Any]]:
+    """A temporary file beside `path`; on success it replaces `path` in one rename.
+
+    The file gets the usual permissions (0666 less the umask), or 0600 when `private`.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -21,7 +24,14 @@ def atomic_writer(path: Path, *, binary: bool = False) -> Iterator[IO[Any]]:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp_name, 0o600 if private else 0o666 & ~_umask())
         os.replace(tmp_name, path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current

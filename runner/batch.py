@@ -13,7 +13,7 @@ import signal
 import ssl
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -27,6 +27,7 @@ from runner.engine import Engine, EngineSettings, WorkItem, now_ms, utc_now_iso
 from runner.errors import ExitCode, UsageError
 from runner.jobspec import JobSpec
 from runner.journal import JOURNAL_NAME, Journal, JournalEntry
+from runner.logsetup import log_event
 from runner.models import LoadedRow, RowOutcome, RowStatus, RunStats, ShareRequest
 from runner.pacing import DispatchGate
 from runner.progress import ProgressDisplay
@@ -35,6 +36,7 @@ from runner.rows import InputOptions, InputSource, open_input
 from runner.runlock import RunLock
 
 PayloadT = TypeVar("PayloadT")
+HTML_FAILED_ROWS = 501  # report.html shows 500 and says how many more there are
 
 
 @dataclass
@@ -45,6 +47,18 @@ class BatchResult:
     report_path: Path
     failed_path: Path | None
     summary_path: Path
+    html_path: Path | None = None
+    #: failed and invalid rows, kept for report.html (which shows at most the first 500)
+    failed_rows: list[tuple[dict[str, str], RowOutcome]] = field(default_factory=list)
+
+
+def log_run_finished(result: BatchResult) -> None:
+    """The `run_finished` event: the whole summary and where the outputs went (for --log-format json)."""
+    s = result.summary
+    log_event("run_finished", f"run finished, exit {int(result.exit_code)}: {s.total} rows, {s.success} success, "
+              f"{s.failed} failed, {s.invalid} invalid", exit_code=int(result.exit_code), out=str(result.out_dir),
+              report=str(result.report_path), failed_rows=str(result.failed_path) if result.failed_path else None,
+              summary_file=str(result.summary_path), summary=s.to_dict())
 
 
 def input_options(spec: JobSpec, anchor_ms: int) -> InputOptions:
@@ -104,8 +118,9 @@ def validate_batch(spec: JobSpec) -> BatchResult:
     pairs = ((row.cells, validation_outcome(row)) for row in iter_rows(source))
     result = _write_outputs(spec.out, source.headers, source.format, pairs, summary)
     summary.warnings = source.warnings()
-    _finish_summary(result, started)
+    _finish_summary(result, started, title=spec.name)
     result.exit_code = ExitCode.ROWS_FAILED if summary.invalid else ExitCode.OK
+    log_run_finished(result)
     return result
 
 
@@ -176,6 +191,9 @@ async def run_journaled(
         try:
             plan = make_plan(journal)
             counts = journal.sync_rows(plan.entries)
+            log_event("run_started", f"run started: {counts.to_send} of {counts.total} rows to send",
+                      job=spec.name, input=str(spec.input), out=str(spec.out), base_url=spec.base_url,
+                      rows=counts.total, to_send=counts.to_send, already_done=counts.already_done)
             summary.warnings = plan.warnings()
             stats = RunStats()
             work = journal.iter_work(plan.decode)
@@ -187,10 +205,12 @@ async def run_journaled(
             summary.by_code = journal.failed_by_code()
             pairs = zip_outcomes(plan.cells(), journal.iter_outcomes())
             batch = _write_outputs(spec.out, plan.headers, plan.input_format, pairs, summary)
+            latencies = journal.latencies_ms()
         finally:
             journal.close()
-    _finish_summary(batch, started)
+    _finish_summary(batch, started, title=spec.name, stats=stats, latencies_ms=latencies)
     batch.exit_code = _exit_code(summary, result.signal_exit, result.stopped)
+    log_run_finished(batch)
     return batch
 
 
@@ -322,13 +342,33 @@ def _write_outputs(
     report_path = out_dir / "report.csv"
     write_report(report_path, headers, counted())
     failed_path = write_failed_rows(out_dir, input_format, headers, failed)
-    return BatchResult(summary, ExitCode.OK, out_dir, report_path, failed_path, out_dir / "summary.json")
+    html_rows = [(dict(zip(headers, cells, strict=False)), outcome) for cells, outcome in failed[:HTML_FAILED_ROWS]]
+    return BatchResult(summary, ExitCode.OK, out_dir, report_path, failed_path, out_dir / "summary.json",
+                       failed_rows=html_rows)
 
 
-def _finish_summary(result: BatchResult, started: float) -> None:
+def _finish_summary(
+    result: BatchResult,
+    started: float,
+    *,
+    title: str,
+    stats: RunStats | None = None,
+    latencies_ms: list[int] | None = None,
+) -> None:
+    """Close the summary, then write summary.json and the hand-off report.html beside report.csv."""
+    from runner.htmlreport import HtmlReportInput, write_html_report
+
     result.summary.finished_at = utc_now_iso()
     result.summary.duration_s = round(time.monotonic() - started, 3)
     write_summary(result.summary_path, result.summary)
+    sent = stats.send_times if stats is not None else []
+    offsets = [t - sent[0] for t in sent] if sent else []
+    failed_name = result.failed_path.name if result.failed_path is not None else "failed.csv"
+    result.html_path = result.out_dir / "report.html"
+    write_html_report(result.html_path, HtmlReportInput(
+        title=title, summary=result.summary, request_offsets_s=offsets, latencies_ms=latencies_ms or [],
+        failed_rows=result.failed_rows, failed_file_name=failed_name,
+    ))
 
 
 def _rate(stats: RunStats) -> float:

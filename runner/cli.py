@@ -13,14 +13,17 @@ import sys
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, TypeVar
 
 import click
 
 from runner import __version__
 from runner.errors import ExitCode, RunnerError, UsageError
-from runner.logsetup import configure_logging
+from runner.logsetup import LOG_FORMATS, LogFormat, configure_logging, log_event
 from runner.runlock import LockedError
+
+if TYPE_CHECKING:
+    from runner.inbox import InboxResult
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("runner")
@@ -51,31 +54,49 @@ def _handle_errors(func: F) -> F:
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         debug = bool(kwargs.get("debug"))
+        as_json = kwargs.get("log_format") == "json"
         try:
             return func(*args, **kwargs)
         except UsageError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(ExitCode.USAGE)
+            _fail(f"error: {exc}", ExitCode.USAGE, as_json=as_json)
         except LockedError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(ExitCode.LOCKED)
+            _fail(f"error: {exc}", ExitCode.LOCKED, as_json=as_json)
         except RunnerError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(ExitCode.ABORTED)
+            _fail(f"error: {exc}", ExitCode.ABORTED, as_json=as_json)
         except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            sys.exit(ExitCode.INTERRUPTED)
+            _fail("interrupted", ExitCode.INTERRUPTED, as_json=as_json)
         except Exception as exc:
             if debug:
                 raise
             first_line = (str(exc).splitlines() or [""])[0][:300]
-            click.echo(
-                f"error: unexpected {type(exc).__name__}: {first_line} (re-run with --debug for the traceback)",
-                err=True,
-            )
-            sys.exit(ExitCode.ABORTED)
+            _fail(f"error: unexpected {type(exc).__name__}: {first_line} (re-run with --debug for the traceback)",
+                  ExitCode.ABORTED, as_json=as_json)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _fail(line: str, code: ExitCode, *, as_json: bool) -> NoReturn:
+    """One line on stderr and the exit code; under --log-format json the line is an `error` event."""
+    if as_json:
+        configure_logging(log_format="json")  # the error may come before the command configured it
+        log_event("error", line.removeprefix("error: "), level=logging.ERROR, exit_code=int(code))
+    else:
+        click.echo(line, err=True)
+    sys.exit(code)
+
+
+def _output_options(func: F) -> F:
+    """Options of `run`, `validate` and `demo` that choose what goes to stderr."""
+    options = [
+        click.option("--log-format", type=click.Choice(LOG_FORMATS), default="text", show_default=True,
+                     help="json: one JSON object per event on stderr (run_started, progress, retry, row_failed, "
+                     "run_finished, error, ...) and nothing on stdout, for log collectors."),
+        click.option("--quiet", is_flag=True,
+                     help="Only warnings, errors and the final summary: no progress bar or progress lines."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
 
 
 def _job_options(func: F) -> F:
@@ -144,24 +165,40 @@ def main() -> None:
               help="PEM file of extra CA certificates (a corporate TLS proxy). Certificates are always verified.")
 @click.option("--fresh", is_flag=True,
               help="Start a new journal instead of resuming (the old one is kept, renamed, not deleted).")
+@_output_options
 @_handle_errors
-def run(job: Path | None, input_path: Path | None, debug: bool, fresh: bool, **options: Any) -> None:
+def run(
+    job: Path | None, input_path: Path | None, debug: bool, fresh: bool, log_format: str, quiet: bool,
+    **options: Any,
+) -> None:
     from runner.auth import auth_from_env
     from runner.batch import run_batch
+    from runner.inbox import is_glob, run_inbox
     from runner.jobspec import load_job_spec
 
-    configure_logging(debug=debug)
+    configure_logging(debug=debug, log_format=_log_format(log_format), quiet=quiet)
     spec = load_job_spec(job, {"input": input_path, **options})
     auth = auth_from_env(token_file=spec.token_file, login=spec.login)
-    result = asyncio.run(run_batch(spec, auth, interactive=sys.stderr.isatty(), fresh=fresh))
-    _print_result(result)
+    interactive = _interactive(log_format, quiet)
+    if is_glob(str(spec.input)):
+        if fresh:
+            raise UsageError("--fresh does not apply to an inbox (input is a glob); delete a file's out dir instead")
+        inbox = asyncio.run(run_inbox(spec, str(spec.input), auth, interactive=interactive))
+        if log_format == "text":
+            _print_inbox(inbox, quiet=quiet)
+        sys.exit(inbox.exit_code)
+    result = asyncio.run(run_batch(spec, auth, interactive=interactive, fresh=fresh))
+    _print_result(result, log_format)
     sys.exit(result.exit_code)
 
 
 @main.command()
 @_job_options
+@_output_options
 @_handle_errors
-def validate(job: Path | None, input_path: Path | None, debug: bool, **options: Any) -> None:
+def validate(
+    job: Path | None, input_path: Path | None, debug: bool, log_format: str, quiet: bool, **options: Any
+) -> None:
     """Load and validate the input like `run`, send nothing, and write the same report.
 
     Each row's status is valid, invalid or duplicate. Exit 0 when no row is invalid
@@ -170,10 +207,10 @@ def validate(job: Path | None, input_path: Path | None, debug: bool, **options: 
     from runner.batch import validate_batch
     from runner.jobspec import load_job_spec
 
-    configure_logging(debug=debug)
+    configure_logging(debug=debug, log_format=_log_format(log_format), quiet=quiet)
     spec = load_job_spec(job, {"input": input_path, **options})
     result = validate_batch(spec)
-    _print_result(result)
+    _print_result(result, log_format)
     sys.exit(result.exit_code)
 
 
@@ -289,8 +326,9 @@ def status(job: Path | None, out: Path | None, input_path: Path | None, debug: b
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=Path("out/demo"),
               show_default=True, help="Where the demo's report, failed rows and summary go.")
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logging.")
+@_output_options
 @_handle_errors
-def demo(out: Path, debug: bool) -> None:
+def demo(out: Path, debug: bool, log_format: str, quiet: bool) -> None:
     """Run the sample batch against the built-in simulator: no account, no network needed.
 
     Starts the simulator on a free loopback port (a little latency, a few faults), runs the demo
@@ -299,13 +337,46 @@ def demo(out: Path, debug: bool) -> None:
     """
     from runner.demo import run_demo
 
-    configure_logging(debug=debug)
-    result = asyncio.run(run_demo(out, interactive=sys.stderr.isatty()))
-    _print_result(result)
+    configure_logging(debug=debug, log_format=_log_format(log_format), quiet=quiet)
+    result = asyncio.run(run_demo(out, interactive=_interactive(log_format, quiet)))
+    _print_result(result, log_format)
     sys.exit(ExitCode.OK if result.exit_code in (ExitCode.OK, ExitCode.ROWS_FAILED) else result.exit_code)
 
 
-def _print_result(result: Any) -> None:
+def _print_result(result: Any, log_format: str = "text") -> None:
+    """The summary table; under --log-format json the `run_finished` event already carried it."""
     from runner.summary_table import print_summary
 
-    print_summary(result)
+    if log_format == "text":
+        print_summary(result)
+
+
+def _print_inbox(result: InboxResult, *, quiet: bool) -> None:
+    """One line per inbox file, then the pass; --quiet says nothing when there was nothing new."""
+    if not result.files and quiet:
+        return
+    for item in result.files:
+        where = f" -> {item.moved_to}" if item.moved_to else ""
+        line = f"{item.source.name}: {item.outcome.value} (exit {int(item.exit_code)}){where}"
+        if item.batch is not None:
+            s = item.batch.summary
+            line += (f"; {s.total} rows: {s.success} success, {s.failed} failed, {s.invalid} invalid, "
+                     f"{s.not_attempted} not attempted, {s.requests} requests; report {item.batch.report_path}")
+            if s.warnings:
+                line += f"; {len(s.warnings)} warning(s) in {item.batch.summary_path}"
+        if item.reason:
+            line += f"; {item.reason}"
+        click.echo(line)
+    counts = result.counts()
+    left = f", {counts['left']} left for the next pass" if counts["left"] else ""
+    click.echo(f"inbox {result.folder}: {len(result.files)} files: {counts['done']} done, "
+               f"{counts['rejected']} rejected, {counts['kept']} kept{left}")
+
+
+def _log_format(value: str) -> LogFormat:
+    return "json" if value == "json" else "text"
+
+
+def _interactive(log_format: str, quiet: bool) -> bool:
+    """A live progress bar only for a person at a terminal: never in JSON, never with --quiet."""
+    return sys.stderr.isatty() and log_format == "text" and not quiet

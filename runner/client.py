@@ -169,7 +169,9 @@ class PlatformClient:
         raise self._business_error(code, str(envelope.get("msg") or ""), status, applies_change)
 
     def _business_error(self, code: int, msg: str, status: int, applies_change: bool) -> ApiError:
-        text = f"code {describe_code(code)}" + (f": {msg}" if msg else "")
+        described = describe_code(code)
+        # the platform's msg often repeats the meaning we already show
+        text = f"code {described}" + (f": {msg}" if msg and msg.lower() not in described.lower() else "")
         if code in self._retry_codes:
             return TransientApiError(text, code=code, http_status=status, may_have_applied=applies_change)
         kind = classify_code(code)

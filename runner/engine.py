@@ -25,6 +25,7 @@ from tenacity import AsyncRetrying, RetryCallState, stop_after_attempt, stop_whe
 
 from runner.actions import Action, ActionResult
 from runner.errors import ApiError, AuthExpiredError, FatalApiError, TransientApiError
+from runner.logsetup import log_event
 from runner.models import RowOutcome, RowStatus, RunStats
 
 log = logging.getLogger(__name__)
@@ -262,7 +263,11 @@ class Engine(Generic[PayloadT]):
     def _before_retry(self, retry_state: RetryCallState) -> None:
         self._stats.retries += 1
         exc = retry_state.outcome.exception() if retry_state.outcome else None
-        log.debug("retrying after attempt %d: %s", retry_state.attempt_number, exc)
+        state = retry_state.args[0] if retry_state.args else None
+        row = state.row if isinstance(state, _RowState) else None
+        log_event("retry", f"retrying row {row} after attempt {retry_state.attempt_number}: {exc}", row=row,
+                  attempt=retry_state.attempt_number, reason=str(exc),
+                  code=getattr(exc, "code", None), http_status=getattr(exc, "http_status", None))
 
     def _finish_interrupted(self, state: _RowState) -> None:
         """Cancelled after the grace: a request that was out may or may not have been applied."""

@@ -25,3 +25,9 @@ def guard_cell(text: str) -> str:
 
 def unguard_cell(text: str) -> str:
     return text[1:] if text[:1] == "'" and needs_guard(text[1:]) else text
+
+
+def guard_cells(cells: list[str]) -> list[str]:
+    """guard_cell over a row, with the common case (no cell starts with a trigger or `'`) inline."""
+    first = _FIRST_CHARS
+    return [cell if cell[:1] not in first else guard_cell(cell) for cell in cells]

@@ -278,6 +278,11 @@ class Journal:
         )
         return {str(code): count for code, count in found}
 
+    def latencies_ms(self) -> list[int]:
+        """Each row's last-attempt latency, for the report's histogram."""
+        self.flush()
+        return [value for (value,) in self._db.execute("SELECT latency_ms FROM rows WHERE latency_ms IS NOT NULL")]
+
     def counts(self) -> dict[str, int]:
         """Rows per state, journal states (pending, in_flight) included."""
         self.flush()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from array import array
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -143,9 +144,12 @@ class RunStats:
     by_code: dict[str, int] = field(default_factory=dict)  # failed rows per final platform code
     first_sent: float | None = None  # monotonic time of the first request, for rate_achieved
     last_sent: float | None = None
+    #: every send time (8 bytes each), for the request-rate chart of report.html
+    send_times: array[float] = field(default_factory=lambda: array("d"))
 
     def count_request(self, now: float) -> None:
         self.requests += 1
         if self.first_sent is None:
             self.first_sent = now
         self.last_sent = now
+        self.send_times.append(now)

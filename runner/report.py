@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.atomic import atomic_writer
-from runner.formula import guard_cell
+from runner.formula import guard_cell, guard_cells
 from runner.models import RowOutcome, RowStatus
 
 REPORT_COLUMNS = ("row", "status", "code", "message", "share_code", "attempts", "http_status", "latency_ms",
@@ -23,18 +23,22 @@ ERROR_COLUMN = "error"
 
 
 def _outcome_cells(outcome: RowOutcome) -> list[str]:
-    values = (outcome.row, outcome.status.value, outcome.code, outcome.message, outcome.share_code,
-              outcome.attempts, outcome.http_status, outcome.latency_ms, outcome.finished_at)
-    return ["" if value is None else str(value) for value in values]
+    """The report columns of one row; only message and share code can hold text a spreadsheet runs."""
+    def text(value: object) -> str:
+        return "" if value is None else str(value)
+
+    return [str(outcome.row), outcome.status.value, text(outcome.code), guard_cell(outcome.message),
+            guard_cell(outcome.share_code or ""), str(outcome.attempts), text(outcome.http_status),
+            text(outcome.latency_ms), outcome.finished_at or ""]
 
 
 def write_report(path: Path, headers: list[str], rows: Iterable[tuple[list[str], RowOutcome]]) -> None:
     """Every input row in input order: original cells, then the REPORT_COLUMNS."""
     with atomic_writer(path) as handle:
         writer = csv.writer(handle)
-        writer.writerow([guard_cell(h) for h in [*headers, *REPORT_COLUMNS]])
+        writer.writerow(guard_cells([*headers, *REPORT_COLUMNS]))
         for cells, outcome in rows:
-            writer.writerow([guard_cell(cell) for cell in [*cells, *_outcome_cells(outcome)]])
+            writer.writerow([*guard_cells(cells), *_outcome_cells(outcome)])
 
 
 def failed_row_cells(headers: list[str], cells: list[str], outcome: RowOutcome) -> tuple[list[str], list[str]]:

@@ -41,3 +41,5 @@ def print_summary(result: BatchResult, console: Console | None = None) -> None:
     if result.failed_path is not None:
         console.print(f"failed:  {result.failed_path}")
     console.print(f"summary: {result.summary_path}")
+    if result.html_path is not None:
+        console.print(f"html:    {result.html_path}")

@@ -35,7 +35,7 @@ def save_tokens(path: Path, pair: TokenPair, *, base_url: str) -> None:
         "obtained_at": pair.obtained_at,
     }
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    with atomic_writer(path) as handle:  # mkstemp creates the file with mode 0600
+    with atomic_writer(path, private=True) as handle:
         json.dump(content, handle, indent=2)
         handle.write("\n")
     os.chmod(path, 0o600)
