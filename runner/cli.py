@@ -44,7 +44,10 @@ Outputs (in --out, default out/<job name or input file name>):
 \b
 Exit codes: 0 every unique row succeeded; 1 some rows failed or were invalid;
 2 usage, config or input file error (nothing sent); 3 stopped early (rows left
-not_attempted); 130/143 interrupted by Ctrl-C / SIGTERM.
+not_attempted); 4 another run holds the out dir; 130/143 interrupted by Ctrl-C / SIGTERM.
+
+Running the same command again resumes: rows already shared are not sent again. A job
+whose input is a glob (inbox/*.csv) processes each new file once (see README).
 """
 
 
