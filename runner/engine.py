@@ -181,7 +181,7 @@ class Engine(Generic[PayloadT]):
     async def _run_row(self, item: WorkItem[PayloadT]) -> None:
         state = _RowState(row=item.row, ambiguous_since_ms=item.in_flight_since_ms)
         try:
-            result: ActionResult = await self._retrying()(self._attempt, state, item.payload)
+            result: ActionResult = await self._attempt_with_retries(state, item.payload)
         except asyncio.CancelledError:
             self._finish_interrupted(state)
             raise
@@ -218,6 +218,26 @@ class Engine(Generic[PayloadT]):
             state, result.status, result.message, code=result.code, share_code=result.share_code,
             http_status=result.http_status, latency_ms=result.latency_ms,
         )
+
+    async def _attempt_with_retries(self, state: _RowState, payload: PayloadT) -> ActionResult:
+        """The first attempt runs bare; only a transient failure brings in the tenacity policy.
+
+        Most rows succeed at once, and building the retry machinery for each of them was the
+        largest cost of the engine in the profile. On a failure, tenacity sees that same failure
+        as its attempt 1 (replayed), so waits, limits and hooks are exactly those of the policy.
+        """
+        try:
+            return await self._attempt(state, payload)
+        except TransientApiError as first_failure:
+            replay: list[TransientApiError] = [first_failure]
+
+        async def attempt(state: _RowState, payload: PayloadT) -> ActionResult:
+            if replay:
+                raise replay.pop()
+            return await self._attempt(state, payload)
+
+        result: ActionResult = await self._retrying()(attempt, state, payload)
+        return result
 
     def _retrying(self) -> AsyncRetrying:
         settings = self._settings
