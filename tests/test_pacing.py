@@ -236,3 +236,17 @@ async def test_a_waiter_that_gives_up_does_not_hold_up_the_next_one(clock: LoopC
     assert recorder.tasks[0].cancelled()
     assert len(recorder.admitted) == 1
     assert 1.0 <= recorder.admitted[0] < 1.1
+
+
+async def test_late_wake_ups_do_not_slow_the_planned_pace(clock: LoopClock) -> None:
+    # The virtual clock moves in 2 ms steps, so every wake-up at rate 300 (one slot per 3.4 ms) is
+    # late by up to 2 ms; planned slots absorb that instead of adding it to every gap.
+    gate = DispatchGate(300.0, clock=clock)
+    recorder = Recorder(gate, clock)
+    recorder.start(301)
+    await clock.advance(3.0, until=lambda: len(recorder.admitted) == 301)
+    span = recorder.admitted[-1] - recorder.admitted[0]
+    assert span < 300 * 1.02 / 300 + 0.01  # the plan's 1.02 s, give or take one step
+    assert span > 1.0  # and never 301 inside one second
+    for first, last in zip(recorder.admitted, recorder.admitted[300:], strict=False):
+        assert last - first > 1.0

@@ -26,6 +26,9 @@ def test_demo_runs_from_any_folder_and_shows_every_status(tmp_path: Path, monkey
     assert summary["not_attempted"] == 0
     assert (out / "report.csv").exists()
     assert (out / "failed.csv").exists()
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert page.count("<svg") >= 3
+    assert "5360" in page
     assert "report:" in result.output
     assert "sharebatch summary" in result.output
 
