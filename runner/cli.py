@@ -127,18 +127,33 @@ def _job_options(func: F) -> F:
 class _LazyGroup(click.Group):
     """Imports a command's module only when it is used, so `--help` stays fast."""
 
-    lazy_commands: ClassVar[dict[str, str]] = {"simulate": "runner.simulator.cli:simulate"}
+    # name -> (module:attribute, the one-line help shown in `sharebatch --help`)
+    lazy_commands: ClassVar[dict[str, tuple[str, str]]] = {
+        "simulate": ("runner.simulator.cli:simulate", "Run the built-in platform simulator on loopback."),
+    }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted([*super().list_commands(ctx), *self.lazy_commands])
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        target = self.lazy_commands.get(cmd_name)
-        if target is None:
+        if cmd_name not in self.lazy_commands:
             return super().get_command(ctx, cmd_name)
-        module_name, attribute = target.split(":")
+        module_name, attribute = self.lazy_commands[cmd_name][0].split(":")
         command: click.Command = getattr(importlib.import_module(module_name), attribute)
         return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows: list[tuple[str, str]] = []
+        for name in self.list_commands(ctx):
+            if name in self.lazy_commands:
+                rows.append((name, self.lazy_commands[name][1]))
+                continue
+            command = super().get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(formatter.width - 6 - len(name))))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
 
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -150,7 +165,7 @@ def main() -> None:
     """
 
 
-@main.command(help=_RUN_HELP)
+@main.command(short_help="Share devices in bulk from a CSV or XLSX file.", help=_RUN_HELP)
 @_job_options
 @click.option("--base-url", help="Platform base URL, e.g. https://iot-api.acceleronix.io.")
 @click.option("--region", type=click.Choice(["eu", "cn"]), help="Shortcut for the documented EU or CN base URL.")
@@ -195,7 +210,7 @@ def run(
     sys.exit(result.exit_code)
 
 
-@main.command()
+@main.command(short_help="Check an input file; send nothing.")
 @_job_options
 @_output_options
 @_handle_errors
@@ -217,7 +232,7 @@ def validate(
     sys.exit(result.exit_code)
 
 
-@main.command()
+@main.command(short_help="Undo a batch: revoke the shares a run created.")
 @click.argument("report", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--rows", "rows", help="Only these report rows, e.g. 3,7-12. [default: every successful row]")
 @click.option("--base-url", help="Platform base URL, e.g. https://iot-api.acceleronix.io.")
@@ -255,7 +270,7 @@ def revoke(report: Path, rows: str | None, out: Path | None, debug: bool, fresh:
     sys.exit(result.exit_code)
 
 
-@main.command()
+@main.command(short_help="Log in once; save tokens for unattended runs.")
 @click.option("--email", help="Log in with this account email.")
 @click.option("--phone", help="Log in with this account phone number.")
 @click.option("--international-code", default="86", show_default=True, help="Country code of --phone.")
@@ -297,7 +312,7 @@ def _prompt_secret(label: str) -> str:
     return value
 
 
-@main.command()
+@main.command(short_help="Show a job's progress from its journal.")
 @click.argument("job", required=False, type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False),
               help="The job's output folder. [default: out/<job or input name>]")
@@ -325,7 +340,7 @@ def status(job: Path | None, out: Path | None, input_path: Path | None, debug: b
     sys.exit(ExitCode.ROWS_FAILED if unfinished else ExitCode.OK)
 
 
-@main.command()
+@main.command(short_help="Run the sample batch against the built-in simulator.")
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=Path("out/demo"),
               show_default=True, help="Where the demo's report, failed rows and summary go.")
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logging.")

@@ -1,0 +1,42 @@
+"""Every command explains itself, and `sharebatch --help` stays light."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from runner.cli import main
+
+COMMANDS = ["demo", "login", "revoke", "run", "simulate", "status", "validate"]
+
+
+def test_the_group_lists_every_command_with_a_one_line_summary() -> None:
+    result = CliRunner().invoke(main, ["--help"])
+    assert result.exit_code == 0
+    for name in COMMANDS:
+        assert f"  {name} " in result.output
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_each_command_has_help_with_its_options(name: str) -> None:
+    result = CliRunner().invoke(main, [name, "--help"])
+    assert result.exit_code == 0
+    assert result.output.startswith(f"Usage: main {name}") or result.output.startswith(f"Usage: sharebatch {name}")
+    assert "--help" in result.output
+    assert len(result.output.splitlines()) > 5
+
+
+def test_top_level_help_imports_neither_aiohttp_nor_pandas() -> None:
+    code = ("import sys; from click.testing import CliRunner; from runner.cli import main; "
+            "CliRunner().invoke(main, ['--help']); print(sorted({'aiohttp', 'pandas'} & set(sys.modules)))")
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert found.stdout.strip() == "[]"
+
+
+def test_run_help_documents_the_exit_codes_and_the_token_variable() -> None:
+    result = CliRunner().invoke(main, ["run", "--help"])
+    for fragment in ("SHAREBATCH_TOKEN", "130/143", "not_attempted", "resumes"):
+        assert fragment in result.output.replace("\n", " ")
