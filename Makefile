@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean report-png
 
 # The virtualenv is rebuilt whenever pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -21,6 +21,15 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/pytest -q
+
+# Renders the demo's report.html to a PNG in headless Chromium (apt-get install -y chromium).
+report-png: $(STAMP)
+	$(BIN)/sharebatch demo > /dev/null
+	$(BIN)/python tools/render_report_png.py out/demo/report.html out/demo/report.png
+
+# Speed side by side with peers (a few minutes; ARGS=--quick for a smoke run). See bench/README.md.
+bench: $(STAMP)
+	$(BIN)/python bench/run_bench.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache
