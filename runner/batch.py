@@ -102,8 +102,8 @@ class _Sink:
         self._journal = journal
         self._progress = progress
 
-    def attempt_started(self, row: int, started_ms: int) -> None:
-        self._journal.attempt_started(row, started_ms)
+    async def attempt_started(self, row: int, started_ms: int) -> None:
+        await self._journal.attempt_started(row, started_ms)
 
     def row_finished(self, outcome: RowOutcome) -> None:
         self._journal.row_finished(outcome)

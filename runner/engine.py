@@ -53,8 +53,8 @@ class WorkItem(Generic[PayloadT]):
 
 
 class OutcomeSink(Protocol):
-    def attempt_started(self, row: int, started_ms: int) -> None:
-        """Called just before a request for `row` leaves (the journal records in_flight)."""
+    async def attempt_started(self, row: int, started_ms: int) -> None:
+        """Awaited just before a request for `row` leaves (the journal commits in_flight)."""
 
     def row_finished(self, outcome: RowOutcome) -> None:
         """Called once per row with its final outcome."""
@@ -259,7 +259,7 @@ class Engine(Generic[PayloadT]):
                 return found
         state.attempts += 1
         started_ms = now_ms()
-        self._sink.attempt_started(state.row, started_ms)
+        await self._sink.attempt_started(state.row, started_ms)
         state.sending_since_ms = started_ms
         try:
             return await self._action.perform(payload)

@@ -11,6 +11,7 @@ All SQL of the project lives here.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -83,6 +84,8 @@ class Journal:
         self._db = connection
         self.path = path
         self._buffered: list[tuple[object, ...]] = []
+        self._starting: list[tuple[int, int]] = []  # (started_ms, row) waiting for the next commit
+        self._starting_committed: asyncio.Future[None] | None = None
         self._applied: list[tuple[object, ...]] = []
         self._last_flush = time.monotonic()
 
@@ -197,15 +200,38 @@ class Journal:
                 yield WorkItem(row=row, payload=decode(payload), in_flight_since_ms=since)
             last_row = chunk[-1][0]
 
-    def attempt_started(self, row: int, started_ms: int) -> None:
-        """Committed before the request leaves (with any buffered outcomes)."""
-        # An earlier attempt whose outcome is still unknown keeps its (earlier) start time, so that a
-        # reconciliation after a crash looks back far enough to find its share.
-        self._flush(extra=(
-            "UPDATE rows SET started_ms = CASE WHEN state = 'in_flight' AND started_ms IS NOT NULL "
-            "THEN started_ms ELSE ? END, state = 'in_flight' WHERE row = ?",
-            (started_ms, row),
-        ))
+    async def attempt_started(self, row: int, started_ms: int) -> None:
+        """Returns once the row's in_flight state is committed, so the request may leave.
+
+        Rows that start in the same turn of the event loop share one commit (with any buffered
+        outcomes): one SQLite commit per request was a quarter of the run's CPU in the profile.
+        """
+        self._starting.append((started_ms, row))
+        if self._starting_committed is None:
+            loop = asyncio.get_running_loop()
+            self._starting_committed = loop.create_future()
+            loop.call_soon(self._commit_starting)
+        # shielded: one waiter being cancelled must not cancel the commit the others wait for
+        await asyncio.shield(self._starting_committed)
+
+    def _commit_starting(self) -> None:
+        committed, self._starting_committed = self._starting_committed, None
+        starting, self._starting = self._starting, []
+        assert committed is not None
+        try:
+            # An earlier attempt whose outcome is still unknown keeps its (earlier) start time, so
+            # that a reconciliation after a crash looks back far enough to find its share.
+            self._flush(extra=(
+                "UPDATE rows SET started_ms = CASE WHEN state = 'in_flight' AND started_ms IS NOT NULL "
+                "THEN started_ms ELSE ? END, state = 'in_flight' WHERE row = ?",
+                starting,
+            ))
+        except Exception as exc:
+            if not committed.done():
+                committed.set_exception(exc)
+            return
+        if not committed.done():
+            committed.set_result(None)
 
     def row_finished(self, outcome: RowOutcome) -> None:
         in_doubt = outcome.in_doubt_since_ms is not None
@@ -223,7 +249,7 @@ class Journal:
     def flush(self) -> None:
         self._flush(extra=None)
 
-    def _flush(self, extra: tuple[str, tuple[object, ...]] | None) -> None:
+    def _flush(self, extra: tuple[str, list[tuple[int, int]]] | None) -> None:
         if not self._buffered and extra is None:
             return
         db = self._db
@@ -242,7 +268,7 @@ class Journal:
                     self._applied,
                 )
             if extra is not None:
-                db.execute(*extra)
+                db.executemany(*extra)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")

@@ -120,7 +120,7 @@ class RecordingSink:
     started: list[tuple[int, int]] = field(default_factory=list)
     outcomes: list[RowOutcome] = field(default_factory=list)
 
-    def attempt_started(self, row: int, started_ms: int) -> None:
+    async def attempt_started(self, row: int, started_ms: int) -> None:
         self.started.append((row, started_ms))
 
     def row_finished(self, outcome: RowOutcome) -> None:

@@ -35,18 +35,18 @@ def test_rows_to_send_come_back_in_row_order_as_the_same_requests(tmp_path: Path
     assert [(item.row, item.payload) for item in work] == [(2, request(2)), (3, request(3))]
 
 
-def test_in_flight_is_on_disk_before_the_request_leaves(tmp_path: Path) -> None:
+async def test_in_flight_is_on_disk_before_the_request_leaves(tmp_path: Path) -> None:
     journal = Journal.open(tmp_path)
     journal.sync_rows([entry(2)])
-    journal.attempt_started(2, 1234)
+    await journal.attempt_started(2, 1234)
     assert state_on_disk(tmp_path, 2) == ("in_flight", 1234)
     journal.close()
 
 
-def test_outcomes_are_buffered_then_flushed_and_survive_reopening(tmp_path: Path) -> None:
+async def test_outcomes_are_buffered_then_flushed_and_survive_reopening(tmp_path: Path) -> None:
     journal = Journal.open(tmp_path)
     journal.sync_rows([entry(2), entry(3)])
-    journal.attempt_started(2, 1000)
+    await journal.attempt_started(2, 1000)
     journal.row_finished(RowOutcome(2, RowStatus.SUCCESS, code=200, share_code="S2", attempts=1))
     journal.close()
     reopened = Journal.open(tmp_path)
@@ -57,10 +57,10 @@ def test_outcomes_are_buffered_then_flushed_and_survive_reopening(tmp_path: Path
     assert (counts.to_send, counts.already_done) == (1, 1)
 
 
-def test_a_row_left_in_flight_is_handed_out_with_its_start_time_for_reconciliation(tmp_path: Path) -> None:
+async def test_a_row_left_in_flight_is_handed_out_with_its_start_time_for_reconciliation(tmp_path: Path) -> None:
     journal = Journal.open(tmp_path)
     journal.sync_rows([entry(2)])
-    journal.attempt_started(2, 5000)
+    await journal.attempt_started(2, 5000)
     journal.close()  # the process "died" here
     resumed = Journal.open(tmp_path)
     resumed.sync_rows([entry(2)])
@@ -69,11 +69,11 @@ def test_a_row_left_in_flight_is_handed_out_with_its_start_time_for_reconciliati
     assert item.in_flight_since_ms == 5000
 
 
-def test_a_retry_keeps_the_earliest_start_of_an_attempt_still_in_doubt(tmp_path: Path) -> None:
+async def test_a_retry_keeps_the_earliest_start_of_an_attempt_still_in_doubt(tmp_path: Path) -> None:
     journal = Journal.open(tmp_path)
     journal.sync_rows([entry(2)])
-    journal.attempt_started(2, 1000)
-    journal.attempt_started(2, 2000)
+    await journal.attempt_started(2, 1000)
+    await journal.attempt_started(2, 2000)
     assert state_on_disk(tmp_path, 2) == ("in_flight", 1000)
     journal.row_finished(RowOutcome(2, RowStatus.FAILED, message="lost", in_doubt_since_ms=1000))
     journal.flush()
@@ -109,11 +109,11 @@ def test_a_changed_request_in_the_same_row_is_sent_again(tmp_path: Path) -> None
     assert item.payload == request(9)
 
 
-def test_report_statuses_and_failed_codes_come_from_the_journal(tmp_path: Path) -> None:
+async def test_report_statuses_and_failed_codes_come_from_the_journal(tmp_path: Path) -> None:
     journal = Journal.open(tmp_path)
     journal.sync_rows([entry(2), entry(3), entry(4)])
     journal.row_finished(RowOutcome(2, RowStatus.FAILED, code=5360, message="unverified"))
-    journal.attempt_started(3, 10)
+    await journal.attempt_started(3, 10)
     outcomes = [o.status for o in journal.iter_outcomes()]
     by_code = journal.failed_by_code()
     journal.close()
@@ -129,3 +129,24 @@ def test_relative_expiries_keep_the_first_start_as_their_anchor(tmp_path: Path) 
     second = again.anchor_ms(99999)
     again.close()
     assert (first, second) == (1000, 1000)
+
+
+async def test_rows_starting_in_the_same_loop_turn_share_one_commit(tmp_path: Path) -> None:
+    import asyncio
+
+    journal = Journal.open(tmp_path)
+    journal.sync_rows([entry(row) for row in range(2, 12)])
+    commits = 0
+    real_flush = journal._flush
+
+    def counting_flush(extra: object) -> None:
+        nonlocal commits
+        commits += extra is not None
+        real_flush(extra)  # type: ignore[arg-type]
+
+    journal._flush = counting_flush  # type: ignore[method-assign]
+    await asyncio.gather(*(journal.attempt_started(row, 100 + row) for row in range(2, 12)))
+    states = [state_on_disk(tmp_path, row) for row in range(2, 12)]
+    journal.close()
+    assert commits == 1
+    assert states == [("in_flight", 100 + row) for row in range(2, 12)]

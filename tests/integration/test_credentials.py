@@ -222,3 +222,22 @@ def test_a_self_signed_https_simulator_is_refused_without_ca_bundle_and_accepted
     accepted = invoke(["run", "--input", str(source), "--base-url", base_url, "--out", str(tmp_path / "b"),
                        "--ca-bundle", str(cert)], {"SHAREBATCH_TOKEN": token})
     assert accepted.exit_code == 0, accepted.output
+
+
+def test_a_dead_refresh_token_with_login_settings_logs_in_again_and_finishes(
+    sim_thread_factory: Callable[[SimulatorConfig], ThreadedSimulator], write_csv: CsvWriter, tmp_path: Path
+):
+    sim = sim_thread_factory(SimulatorConfig(seed=9, token_ttl_s=2.0, refresh_ttl_s=1.0))
+    token_file = tmp_path / "token.json"
+    assert login(sim, token_file).exit_code == 0
+    write_csv("rows.csv", good_rows(30, cover_mark="2"))
+    job = tmp_path / "job.toml"
+    job.write_text(
+        f'input = "rows.csv"\nbase_url = "{sim.base_url}"\nrate = 8\nconcurrency = 2\n'
+        f'[auth]\ntoken_file = "token.json"\nemail = "owner@example.com"\nuser_domain = "E.DM.SIM.1"\n'
+    )
+    result = invoke(["run", str(job), "--out", str(tmp_path / "o")], {**LOGIN_ENV})
+    assert result.exit_code == 0, result.output
+    assert statuses(tmp_path / "o") == Counter({"success": 30})
+    assert sim.get("/_sim/stats")["logins"] >= 2  # the first login, then at least one by the run
+    assert json.loads(token_file.read_text())["access_expires_at"] > 0

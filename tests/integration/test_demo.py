@@ -39,3 +39,14 @@ def test_demo_runs_from_any_folder_and_shows_every_status(tmp_path: Path, monkey
 )
 def test_packaged_demo_files_match_the_repository_copies(packaged: str, original: str):
     assert (REPO / "runner" / "demo" / packaged).read_bytes() == (REPO / original).read_bytes()
+
+
+@pytest.mark.parametrize("name", ["demo.toml", "example.toml"])
+def test_shipped_job_files_load_with_their_documented_defaults(name: str):
+    from runner.jobspec import load_job_spec
+
+    spec = load_job_spec(REPO / "jobs" / name, {})
+    assert spec.input.parent.name in ("samples", "jobs")
+    if name == "example.toml":
+        assert spec.base_url == "https://iot-api.acceleronix.io"
+        assert (spec.rate, spec.concurrency, spec.max_attempts, spec.cover_mark) == (5.0, 4, 5, 1)
