@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import ssl
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from runner.progress import ProgressDisplay
 from runner.report import Summary, is_failed, write_failed_rows, write_report, write_summary
 from runner.rows import InputOptions, InputSource, open_input
 from runner.runlock import RunLock
+from runner.tls import tls_context
 
 PayloadT = TypeVar("PayloadT")
 HTML_FAILED_ROWS = 501  # report.html shows 500 and says how many more there are
@@ -248,17 +248,6 @@ async def _send(
                 result = await engine.run(work)
     journal.flush()
     return _SendResult(result.stopped, signal_exit[0] if signal_exit else None)
-
-
-def tls_context(ca_bundle: Path | None) -> ssl.SSLContext:
-    """Certificates are always verified; --ca-bundle adds the CAs of a corporate proxy."""
-    context = ssl.create_default_context()
-    if ca_bundle is not None:
-        try:
-            context.load_verify_locations(cafile=str(ca_bundle))
-        except (OSError, ssl.SSLError) as exc:
-            raise UsageError(f"{ca_bundle}: cannot load the CA bundle: {exc}") from None
-    return context
 
 
 def zip_outcomes(

@@ -280,11 +280,12 @@ def revoke(report: Path, rows: str | None, out: Path | None, debug: bool, fresh:
 @click.option("--token-file", type=click.Path(path_type=Path, dir_okay=False),
               help="Where to save the tokens (mode 0600). [default: ~/.config/sharebatch/token.json]")
 @click.option("--allow-insecure-http", is_flag=True, default=None, help="Allow plain http to a non-loopback host.")
+@click.option("--ca-bundle", type=click.Path(path_type=Path, dir_okay=False), help="Extra CA certificates (PEM).")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @_handle_errors
 def login(
     email: str | None, phone: str | None, international_code: str, user_domain: str, base_url: str | None,
-    region: str | None, token_file: Path | None, allow_insecure_http: bool | None, debug: bool,
+    region: str | None, token_file: Path | None, allow_insecure_http: bool | None, ca_bundle: Path | None, debug: bool,
 ) -> None:
     """Log in with email or phone + password and save the tokens for unattended runs.
 
@@ -300,7 +301,7 @@ def login(
     saved = asyncio.run(run_login(
         email=email, phone=phone, international_code=international_code, user_domain=user_domain,
         base_url=base_url, region=region, token_file=token_file, allow_insecure_http=bool(allow_insecure_http),
-        prompt=_prompt_secret,
+        ca_bundle=ca_bundle, prompt=_prompt_secret,
     ))
     click.echo(saved)
 

@@ -36,11 +36,12 @@ from pathlib import Path
 
 from runner.atomic import atomic_writer
 from runner.auth import AuthSettings
-from runner.batch import BatchResult, run_batch, tls_context
+from runner.batch import BatchResult, run_batch
 from runner.errors import ExitCode, UsageError
 from runner.jobspec import JobSpec
 from runner.logsetup import log_event
 from runner.runlock import RunLock
+from runner.tls import tls_context
 
 GLOB_CHARS = "*?["
 DONE_DIR = "done"

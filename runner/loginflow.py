@@ -14,6 +14,7 @@ from runner.authapi import Credentials, password_login
 from runner.errors import UsageError
 from runner.jobspec import REGION_BASE_URLS, check_base_url
 from runner.secrets import Secret
+from runner.tls import tls_context
 from runner.tokenfile import default_token_file, save_tokens
 
 
@@ -28,6 +29,7 @@ async def run_login(
     token_file: Path | None,
     allow_insecure_http: bool,
     prompt: Callable[[str], str],
+    ca_bundle: Path | None = None,
 ) -> str:
     """Log in once and save the pair; returns the line to show (no secret in it)."""
     if (base_url is None) == (region is None):
@@ -38,7 +40,8 @@ async def run_login(
     credentials = Credentials(user_domain=user_domain, password=Secret(password), domain_secret=Secret(secret),
                               email=email, phone=phone, international_code=international_code)
     path = token_file or default_token_file()
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+    connector = aiohttp.TCPConnector(ssl=tls_context(ca_bundle))
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30), connector=connector) as session:
         pair = await password_login(session, url, credentials)
     save_tokens(path, pair, base_url=url)
     until = datetime.fromtimestamp(pair.refresh_expires_at, UTC).isoformat(timespec="minutes")
