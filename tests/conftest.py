@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
@@ -76,6 +77,15 @@ def sim_thread_factory() -> Iterator[Callable[[SimulatorConfig], ThreadedSimulat
 @pytest.fixture
 def sim_thread(sim_thread_factory: Callable[[SimulatorConfig], ThreadedSimulator]) -> ThreadedSimulator:
     return sim_thread_factory(SimulatorConfig(seed=1))
+
+
+def wait_for(condition: Callable[[], bool], deadline_s: float = 30.0) -> None:
+    """Poll until `condition()` holds; fail the test at the deadline."""
+    end = time.monotonic() + deadline_s
+    while not condition():
+        if time.monotonic() > end:
+            raise AssertionError("condition not reached before the deadline")
+        time.sleep(0.01)
 
 
 CsvWriter = Callable[[str, list[list[str]]], Path]

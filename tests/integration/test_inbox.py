@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from runner.inbox import FileOutcome, InboxFileResult, inbox_exit_code, is_glob
 from runner.runlock import RunLock
 from runner.simulator import SimulatorConfig
 
-from ..conftest import ThreadedSimulator, good_rows
+from ..conftest import ThreadedSimulator, good_rows, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -212,10 +211,3 @@ def test_is_glob(text: str, expected: bool):
     assert is_glob(text) is expected
 
 
-def wait_for(condition: Callable[[], bool], deadline_s: float = 30.0) -> None:
-    """Poll until `condition()` holds; fail the test at the deadline."""
-    end = time.monotonic() + deadline_s
-    while not condition():
-        if time.monotonic() > end:
-            raise AssertionError("condition not reached before the deadline")
-        time.sleep(0.01)

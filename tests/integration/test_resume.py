@@ -22,7 +22,7 @@ from runner.cli import main
 from runner.runlock import RunLock
 from runner.simulator import FaultKind, SimulatorConfig
 
-from ..conftest import CsvWriter, ThreadedSimulator, good_rows
+from ..conftest import CsvWriter, ThreadedSimulator, good_rows, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -39,13 +39,6 @@ def start_runner(args: list[str], token: str) -> subprocess.Popen[bytes]:
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def wait_for(condition: Callable[[], bool], deadline_s: float = 30.0) -> None:
-    """Poll until `condition()` holds; fail the test at the deadline."""
-    end = time.monotonic() + deadline_s
-    while not condition():
-        if time.monotonic() > end:
-            raise AssertionError("condition not reached before the deadline")
-        time.sleep(0.01)
 
 
 def share_requests(sim: ThreadedSimulator) -> int:
