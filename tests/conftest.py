@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -72,6 +74,37 @@ def sim_thread_factory() -> Iterator[Callable[[SimulatorConfig], ThreadedSimulat
         thread.join(timeout=10)
     for sim in started:
         sim.loop.close()
+
+
+@dataclass
+class ProcessSimulator:
+    """The simulator as its own process (`sharebatch simulate`): no GIL shared with the client,
+    so its clock measures arrivals the way a real server would."""
+
+    base_url: str
+    token: str
+    process: subprocess.Popen[bytes]
+
+    def get(self, path: str) -> Any:
+        with urllib.request.urlopen(self.base_url + path, timeout=10) as response:
+            return json.load(response)
+
+
+@pytest.fixture
+def sim_process(tmp_path: Path) -> Iterator[ProcessSimulator]:
+    ready = tmp_path / "simulator.json"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "runner", "simulate", "--port", "0", "--ready-file", str(ready), "--seed", "1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(lambda: ready.exists() or process.poll() is not None)
+        assert process.poll() is None, "the simulator process exited at start"
+        info = json.loads(ready.read_text())
+        yield ProcessSimulator(info["base_url"], info["access_token"], process)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
 
 
 @pytest.fixture
