@@ -185,6 +185,8 @@ async def run_journaled(
     started = time.monotonic()
     summary = Summary(started_at=utc_now_iso())
     with RunLock(spec.out):
+        for stray in spec.out.glob(".*.tmp"):  # half-written outputs of a run killed mid-write
+            stray.unlink(missing_ok=True)
         if fresh:
             set_journal_aside(spec.out)
         journal = Journal.open(spec.out)

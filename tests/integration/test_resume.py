@@ -231,3 +231,18 @@ def test_status_without_a_journal_exits_2(tmp_path: Path):
     result = CliRunner().invoke(main, ["status", "--out", str(tmp_path)])
     assert result.exit_code == 2
     assert "no journal" in result.output
+
+
+def test_a_resumed_run_removes_half_written_outputs_of_a_killed_one(
+    sim_thread: ThreadedSimulator, write_csv: CsvWriter, tmp_path: Path
+):
+    out = tmp_path / "o"
+    out.mkdir()
+    stray = out / ".report.csv.abc123.tmp"
+    stray.write_text("half a report")
+    source = write_csv("rows.csv", good_rows(2))
+    result = run_cli(["run", "--input", str(source), "--base-url", sim_thread.base_url, "--out", str(out)],
+                     sim_thread.token)
+    assert result.exit_code == 0, result.output
+    assert not stray.exists()
+    assert (out / "report.csv").exists()
