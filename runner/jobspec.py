@@ -98,11 +98,15 @@ def load_job_spec(job_file: Path | None, overrides: dict[str, Any]) -> JobSpec:
     if "token_file" in auth:
         raw.setdefault("token_file", auth.pop("token_file"))
         file_paths.add("token_file")
-    for key, value in overrides.items():
-        if value is not None:
-            raw[key] = value
-            file_paths.discard(key)
+    from_flags = {key for key, value in overrides.items() if value is not None}
+    for key in from_flags:
+        raw[key] = overrides[key]
+        file_paths.discard(key)
     _check_keys(raw, where)
+
+    def at(key: str) -> str:
+        """Where a value came from, for the message: the flag that set it, else the job file."""
+        return f"option --{key.replace('_', '-')}" if key in from_flags else where
 
     def resolve(key: str) -> Path | None:
         if key not in raw:
@@ -121,14 +125,14 @@ def load_job_spec(job_file: Path | None, overrides: dict[str, Any]) -> JobSpec:
         name=name,
         input=input_path,
         out=out,
-        base_url=_base_url(raw, where),
-        rate=_positive_number(raw, "rate", DEFAULT_RATE, where),
-        concurrency=_at_least(raw, "concurrency", DEFAULT_CONCURRENCY, 1, where),
-        max_attempts=_at_least(raw, "max_attempts", DEFAULT_MAX_ATTEMPTS, 1, where),
-        timeout_s=_positive_number(raw, "timeout_s", DEFAULT_TIMEOUT_S, where),
-        cover_mark=_cover_mark(raw, where),
+        base_url=_base_url(raw, at("region") if "region" in from_flags else at("base_url")),
+        rate=_positive_number(raw, "rate", DEFAULT_RATE, at("rate")),
+        concurrency=_at_least(raw, "concurrency", DEFAULT_CONCURRENCY, 1, at("concurrency")),
+        max_attempts=_at_least(raw, "max_attempts", DEFAULT_MAX_ATTEMPTS, 1, at("max_attempts")),
+        timeout_s=_positive_number(raw, "timeout_s", DEFAULT_TIMEOUT_S, at("timeout_s")),
+        cover_mark=_cover_mark(raw, at("cover_mark")),
         expiry=raw.get("expiry") or None,
-        timezone=_timezone(raw, where),
+        timezone=_timezone(raw, at("timezone")),
         sheet=raw.get("sheet"),
         encoding=raw.get("encoding", "utf-8"),
         retry_codes=_retry_codes(raw, where),

@@ -276,3 +276,12 @@ def test_columns_table_with_an_unknown_canonical_name_is_refused(workdir: Path, 
 def test_columns_table_with_an_empty_header_is_refused(workdir: Path, job_dir: Path) -> None:
     job = write_job(job_dir, 'input = "s.csv"\n[columns]\ndk = ""\n')
     assert "`dk`" in usage_error(job)
+
+
+def test_a_bad_flag_value_is_blamed_on_the_flag_not_the_job_file(tmp_path: Path) -> None:
+    job = tmp_path / "job.toml"
+    job.write_text('input = "x.csv"\nrate = 3\n')
+    with pytest.raises(UsageError) as caught:
+        load_job_spec(job, {"rate": -2.0})
+    assert str(caught.value).startswith("option --rate:")
+    assert str(job) not in str(caught.value)
