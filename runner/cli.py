@@ -331,13 +331,22 @@ def status(job: Path | None, out: Path | None, input_path: Path | None, debug: b
     if job is None and out is None and input_path is None:
         raise UsageError("give a job file or --out DIR")
     out_dir = out if out is not None else load_job_spec(job, {"input": input_path}).out
-    counts = journal_summary(out_dir)
-    total = sum(counts.values())
-    click.echo(f"{out_dir}: {total} rows")
-    for state in ("success", "failed", "invalid", "duplicate", "not_attempted", "pending", "in_flight"):
-        if counts.get(state):
-            click.echo(f"  {state:<14}{counts[state]:>10}")
-    unfinished = counts.get("pending", 0) + counts.get("in_flight", 0) + counts.get("not_attempted", 0)
+    from runner.journal import JOURNAL_NAME
+
+    # An inbox job keeps one out dir per file below its own: show each of them.
+    batches = [out_dir] if (out_dir / JOURNAL_NAME).exists() else sorted(
+        path.parent for path in out_dir.glob(f"*/{JOURNAL_NAME}"))
+    if not batches:
+        batches = [out_dir]  # journal_summary says there is no journal here
+    unfinished = 0
+    for batch_dir in batches:
+        counts = journal_summary(batch_dir)
+        click.echo(f"{batch_dir}: {sum(counts.values())} rows")
+        for state in ("success", "revoked", "already_invalid", "failed", "invalid", "duplicate", "not_attempted",
+                      "pending", "in_flight"):
+            if counts.get(state):
+                click.echo(f"  {state:<16}{counts[state]:>10}")
+        unfinished += counts.get("pending", 0) + counts.get("in_flight", 0) + counts.get("not_attempted", 0)
     sys.exit(ExitCode.ROWS_FAILED if unfinished else ExitCode.OK)
 
 

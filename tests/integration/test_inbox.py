@@ -78,6 +78,11 @@ def test_each_new_file_is_shared_into_its_own_out_dir_and_moved_to_done(sim_thre
     assert again.exit_code == 0, again.output
     assert "0 files" in again.output
     assert share_requests(sim_thread) == 5
+    # `status` of the inbox job shows each file's batch from its journal
+    status = CliRunner().invoke(main, ["status", str(job)])
+    assert status.exit_code == 0, status.output
+    assert status.output.count(" rows") == 2
+    assert f"{out_dirs(tmp_path, 'a')[0]}: 3 rows" in status.output
 
 
 def test_an_unusable_file_goes_to_rejected_with_its_reason_and_the_pass_exits_2(
