@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean report-png
+.PHONY: demo test lint bench clean report-png samples
 
 # The virtualenv is rebuilt whenever pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -30,6 +30,12 @@ report-png: $(STAMP)
 # Speed side by side with peers (a few minutes; ARGS=--quick for a smoke run). See bench/README.md.
 bench: $(STAMP)
 	$(BIN)/python bench/run_bench.py $(ARGS)
+
+# Regenerates the sample inputs and the demo's package data (runner/demo/) from them.
+samples: $(STAMP)
+	$(BIN)/python samples/make_samples.py samples
+	cp samples/shares.csv samples/devices.json runner/demo/
+	cp jobs/demo.toml runner/demo/demo.toml
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache
