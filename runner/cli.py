@@ -102,6 +102,33 @@ def _output_options(func: F) -> F:
     return func
 
 
+def _sending_options(func: F) -> F:
+    """Options shared by `run` and `revoke`: where to send, how fast, with which credentials."""
+    options = [
+        click.option("--base-url", help="Platform base URL, e.g. https://iot-api.acceleronix.io."),
+        click.option("--region", type=click.Choice(["eu", "cn"]),
+                     help="Shortcut for the documented EU or CN base URL."),
+        click.option("--rate", type=float, help="Most requests per second, retries included, in any one-second window. "
+                     "[default: 5]"),
+        click.option("--concurrency", type=int, help="Most requests in flight at once. [default: 4]"),
+        click.option("--max-attempts", type=int, help="Attempts per row for transient failures. [default: 5]"),
+        click.option("--timeout-s", type=float, help="Timeout of one request in seconds. [default: 30]"),
+        click.option("--allow-insecure-http", is_flag=True, default=None,
+                     help="Allow plain http to a non-loopback host (not recommended)."),
+        click.option("--token-file", type=click.Path(path_type=Path, dir_okay=False),
+                     help="Tokens saved by `sharebatch login`; refreshed during the run and written back. "
+                     "[default: SHAREBATCH_TOKEN / SHAREBATCH_REFRESH_TOKEN from the environment]"),
+        click.option("--ca-bundle", type=click.Path(path_type=Path, dir_okay=False),
+                     help="PEM file of extra CA certificates (a corporate TLS proxy). "
+                     "Certificates are always verified."),
+        click.option("--fresh", is_flag=True,
+                     help="Start a new journal instead of resuming (the old one is kept, renamed, not deleted)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
 def _job_options(func: F) -> F:
     """Options shared by `run` and `validate`: where the input is and how to read it."""
     options = [
@@ -167,22 +194,7 @@ def main() -> None:
 
 @main.command(short_help="Share devices in bulk from a CSV or XLSX file.", help=_RUN_HELP)
 @_job_options
-@click.option("--base-url", help="Platform base URL, e.g. https://iot-api.acceleronix.io.")
-@click.option("--region", type=click.Choice(["eu", "cn"]), help="Shortcut for the documented EU or CN base URL.")
-@click.option("--rate", type=float, help="Most requests per second, retries included, in any one-second window. "
-              "[default: 5]")
-@click.option("--concurrency", type=int, help="Most requests in flight at once. [default: 4]")
-@click.option("--max-attempts", type=int, help="Attempts per row for transient failures. [default: 5]")
-@click.option("--timeout-s", type=float, help="Timeout of one request in seconds. [default: 30]")
-@click.option("--allow-insecure-http", is_flag=True, default=None,
-              help="Allow plain http to a non-loopback host (not recommended).")
-@click.option("--token-file", type=click.Path(path_type=Path, dir_okay=False),
-              help="Tokens saved by `sharebatch login`; refreshed during the run and written back. "
-              "[default: SHAREBATCH_TOKEN / SHAREBATCH_REFRESH_TOKEN from the environment]")
-@click.option("--ca-bundle", type=click.Path(path_type=Path, dir_okay=False),
-              help="PEM file of extra CA certificates (a corporate TLS proxy). Certificates are always verified.")
-@click.option("--fresh", is_flag=True,
-              help="Start a new journal instead of resuming (the old one is kept, renamed, not deleted).")
+@_sending_options
 @_output_options
 @_handle_errors
 def run(
@@ -235,19 +247,9 @@ def validate(
 @main.command(short_help="Undo a batch: revoke the shares a run created.")
 @click.argument("report", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--rows", "rows", help="Only these report rows, e.g. 3,7-12. [default: every successful row]")
-@click.option("--base-url", help="Platform base URL, e.g. https://iot-api.acceleronix.io.")
-@click.option("--region", type=click.Choice(["eu", "cn"]), help="Shortcut for the documented EU or CN base URL.")
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False),
               help="Output folder. [default: a `revoke` folder beside the report]")
-@click.option("--rate", type=float, help="Most requests per second in any one-second window. [default: 5]")
-@click.option("--concurrency", type=int, help="Most requests in flight at once. [default: 4]")
-@click.option("--max-attempts", type=int, help="Attempts per row for transient failures. [default: 5]")
-@click.option("--timeout-s", type=float, help="Timeout of one request in seconds. [default: 30]")
-@click.option("--token-file", type=click.Path(path_type=Path, dir_okay=False),
-              help="Tokens saved by `sharebatch login`. [default: SHAREBATCH_TOKEN from the environment]")
-@click.option("--ca-bundle", type=click.Path(path_type=Path, dir_okay=False), help="Extra CA certificates (PEM).")
-@click.option("--allow-insecure-http", is_flag=True, default=None, help="Allow plain http to a non-loopback host.")
-@click.option("--fresh", is_flag=True, help="Start a new journal instead of resuming.")
+@_sending_options
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logging.")
 @_handle_errors
 def revoke(report: Path, rows: str | None, out: Path | None, debug: bool, fresh: bool, **options: Any) -> None:
