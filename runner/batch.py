@@ -366,9 +366,10 @@ def _finish_summary(
 
 
 def _rate(stats: RunStats) -> float:
-    if stats.first_sent is None or stats.last_sent is None or stats.last_sent <= stats.first_sent:
+    sent = stats.send_times
+    if len(sent) < 2 or sent[-1] <= sent[0]:
         return 0.0
-    return round((stats.requests - 1) / (stats.last_sent - stats.first_sent), 2)
+    return round((len(sent) - 1) / (sent[-1] - sent[0]), 2)
 
 
 def _exit_code(summary: Summary, signal_exit: ExitCode | None, stopped: str | None) -> ExitCode:

@@ -142,14 +142,9 @@ class RunStats:
     requests: int = 0  # every HTTP request sent, share-list look-ups included
     retries: int = 0
     by_code: dict[str, int] = field(default_factory=dict)  # failed rows per final platform code
-    first_sent: float | None = None  # monotonic time of the first request, for rate_achieved
-    last_sent: float | None = None
-    #: every send time (8 bytes each), for the request-rate chart of report.html
+    #: every send time (monotonic, 8 bytes each): rate_achieved and the request-rate chart
     send_times: array[float] = field(default_factory=lambda: array("d"))
 
     def count_request(self, now: float) -> None:
         self.requests += 1
-        if self.first_sent is None:
-            self.first_sent = now
-        self.last_sent = now
         self.send_times.append(now)
