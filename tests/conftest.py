@@ -20,6 +20,18 @@ import pytest
 from runner.simulator import RunningSimulator, SimulatorConfig, start_simulator
 
 REPO = Path(__file__).resolve().parent.parent
+NOW = 1_750_000_000.0  # the epoch seconds FakeClock starts at
+
+
+class FakeClock:
+    """Seconds that only move when a test says so."""
+
+    def __init__(self, now: float = NOW) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
 SAMPLES = REPO / "samples"
 
 

@@ -18,7 +18,7 @@ from runner.models import RowOutcome, RowStatus
 from runner.progress import ProgressDisplay
 from runner.simulator import FaultKind, SimulatorConfig
 
-from .conftest import CsvWriter, ThreadedSimulator, good_rows
+from .conftest import CsvWriter, FakeClock, ThreadedSimulator, good_rows
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJ1aWQiOiJDMTIzIn0.c2lnbmF0dXJlX2J5dGVz"
 
@@ -151,14 +151,6 @@ def test_machine_events_stay_out_of_the_default_text_log(capsys: pytest.CaptureF
     assert "run started: 3 of 3 rows to send" in capsys.readouterr().err
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def finish_rows(display: ProgressDisplay, clock: FakeClock, count: int) -> None:
     for row in range(2, count + 2):
         clock.now += 1.0
@@ -167,7 +159,7 @@ def finish_rows(display: ProgressDisplay, clock: FakeClock, count: int) -> None:
 
 def test_the_progress_line_is_a_progress_event_in_json(capsys: pytest.CaptureFixture[str]) -> None:
     configure_logging(log_format="json")
-    clock = FakeClock()
+    clock = FakeClock(0.0)
     with ProgressDisplay(20, interactive=False, clock=clock) as display:
         finish_rows(display, clock, 10)
     [event] = json_lines(capsys.readouterr().err)
@@ -178,7 +170,7 @@ def test_the_progress_line_is_a_progress_event_in_json(capsys: pytest.CaptureFix
 
 @pytest.mark.parametrize("log_format", ["text", "json"])
 def test_quiet_drops_progress_lines(capsys: pytest.CaptureFixture[str], log_format: Any) -> None:
-    clock = FakeClock()
+    clock = FakeClock(0.0)
     configure_logging(log_format=log_format)
     with ProgressDisplay(30, interactive=False, clock=clock) as display:
         finish_rows(display, clock, 10)

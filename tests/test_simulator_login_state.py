@@ -10,8 +10,9 @@ from runner.simulator.codes import PlatformCodeError, message_for
 from runner.simulator.login import FREEZE_S, LoginAccount, LoginChannel, PasswordLogins
 from runner.simulator.server import owner_login_account
 
+from .conftest import NOW, FakeClock
+
 OWNER = "C100001"
-NOW = 1_750_000_000.0
 DOMAIN = "E.DM.TEST.1"
 SECRET = "TestSecret0123456789abcdefghijklmnopqrstuvwx"
 PASSWORD = "Sharebatch1"
@@ -21,16 +22,6 @@ RANDOM = "abcdefABCDEF0123"
 
 EMAIL_WRONG_CODES = [5586, 5585, 5584, 5583]
 PHONE_WRONG_CODES = [5582, 5581, 5580, 5579]
-
-
-class FakeClock:
-    """Epoch seconds that only move when a test says so."""
-
-    def __init__(self, now: float = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

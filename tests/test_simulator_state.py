@@ -15,20 +15,11 @@ from runner.simulator.introspect import apply_config_change
 from runner.simulator.state import ShareEnd
 from runner.simulator.traffic import RequestRecord, Traffic, draw_fault, draw_latency_s, max_in_window
 
+from .conftest import NOW, FakeClock
+
 OWNER = "C100001"
-NOW = 1_750_000_000.0
 DAY_MS = 86_400_000
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
-
-
-class FakeClock:
-    """Epoch seconds that only move when a test says so."""
-
-    def __init__(self, now: float = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
