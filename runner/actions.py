@@ -8,41 +8,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Hashable
-from dataclasses import dataclass
-from typing import Protocol, TypeVar
 
-from runner.client import DeviceShare, PlatformClient
+from runner.engine.protocols import ActionResult
 from runner.errors import RowRejectedError
 from runner.models import RecipientKind, RowStatus, ShareRequest
-
-PayloadT = TypeVar("PayloadT", contravariant=True)
+from runner.platform.client import DeviceShare, PlatformClient
 
 #: the platform's clock may run behind ours: look this much further back for the share
 CLOCK_SKEW_MS = 60_000
 RECONCILED_MESSAGE = "reconciled: an earlier attempt's answer was lost, the share was found in the device's share list"
-
-
-@dataclass(frozen=True, slots=True)
-class ActionResult:
-    """A row's request took effect."""
-
-    share_code: str | None
-    http_status: int | None
-    latency_ms: int | None
-    message: str = ""
-    status: RowStatus = RowStatus.SUCCESS  # an action may report a finer kind of success
-    code: int = 200
-
-
-class Action(Protocol[PayloadT]):
-    async def perform(self, payload: PayloadT) -> ActionResult:
-        """Send the request once; raises an ApiError subclass when it did not succeed."""
-
-    async def reconcile(self, payload: PayloadT, since_ms: int) -> ActionResult | None:
-        """After an ambiguous attempt started at `since_ms`: the result if it took effect, else None."""
-
-    def device(self, payload: PayloadT) -> Hashable:
-        """Rows with the same device never run concurrently and keep their input order."""
 
 
 class ShareAction:

@@ -19,21 +19,22 @@ from typing import Any, Generic, TypeVar
 
 import aiohttp
 
-from runner.actions import Action, ShareAction
-from runner.auth import AuthSettings, build_token_source
-from runner.client import PlatformClient
-from runner.engine import Engine, EngineSettings, WorkItem, now_ms, utc_now_iso
+from runner.actions import ShareAction
+from runner.engine.fanout import Engine, EngineSettings, now_ms, utc_now_iso
+from runner.engine.journal import JOURNAL_NAME, Journal, JournalEntry
+from runner.engine.protocols import Action, WorkItem
+from runner.engine.runlock import RunLock
 from runner.errors import ExitCode, UsageError
+from runner.events import log_event
+from runner.input.rows import InputOptions, InputSource, open_input
 from runner.jobspec import JobSpec
-from runner.journal import JOURNAL_NAME, Journal, JournalEntry
-from runner.logsetup import log_event
 from runner.models import LoadedRow, RowOutcome, RowStatus, RunStats, ShareRequest
-from runner.pacing import DispatchGate
-from runner.progress import ProgressDisplay
-from runner.report import Summary, is_failed, write_failed_rows, write_report, write_summary
-from runner.rows import InputOptions, InputSource, open_input
-from runner.runlock import RunLock
-from runner.tls import tls_context
+from runner.outputs.progress import ProgressDisplay
+from runner.outputs.report import Summary, is_failed, write_failed_rows, write_report, write_summary
+from runner.platform.auth.tokens import AuthSettings, build_token_source
+from runner.platform.client import PlatformClient
+from runner.platform.pacing import DispatchGate
+from runner.platform.tls import tls_context
 
 PayloadT = TypeVar("PayloadT")
 HTML_FAILED_ROWS = 501  # report.html shows 500 and says how many more there are
@@ -348,7 +349,7 @@ def _finish_summary(
     html: bool = True,
 ) -> None:
     """Close the summary, then write summary.json and the hand-off report.html beside report.csv."""
-    from runner.htmlreport import HtmlReportInput, write_html_report
+    from runner.outputs.htmlreport import HtmlReportInput, write_html_report
 
     result.summary.finished_at = utc_now_iso()
     result.summary.duration_s = round(time.monotonic() - started, 3)

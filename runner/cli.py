@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, TypeVar
 import click
 
 from runner import __version__
+from runner.engine.runlock import LockedError
 from runner.errors import ExitCode, RunnerError, UsageError
-from runner.logsetup import LOG_FORMATS, LogFormat, configure_logging, log_event
-from runner.runlock import LockedError
+from runner.events import log_event
+from runner.outputs.logsetup import LOG_FORMATS, LogFormat, configure_logging
 
 if TYPE_CHECKING:
     from runner.inbox import InboxResult
@@ -201,10 +202,10 @@ def run(
     job: Path | None, input_path: Path | None, debug: bool, fresh: bool, log_format: str, quiet: bool,
     **options: Any,
 ) -> None:
-    from runner.auth import auth_from_env
     from runner.batch import run_batch
     from runner.inbox import is_glob, run_inbox
     from runner.jobspec import load_job_spec
+    from runner.platform.auth.tokens import auth_from_env
 
     configure_logging(debug=debug, log_format=_log_format(log_format), quiet=quiet)
     spec = load_job_spec(job, {"input": input_path, **options})
@@ -260,8 +261,8 @@ def revoke(report: Path, rows: str | None, out: Path | None, debug: bool, fresh:
     and writes its own report: revoked, already_invalid (the share had already ended), failed or
     not_attempted. Exit codes as for `run`.
     """
-    from runner.auth import auth_from_env
     from runner.jobspec import load_job_spec
+    from runner.platform.auth.tokens import auth_from_env
     from runner.revoke import revoke_batch
 
     configure_logging(debug=debug)
@@ -333,7 +334,7 @@ def status(job: Path | None, out: Path | None, input_path: Path | None, debug: b
     if job is None and out is None and input_path is None:
         raise UsageError("give a job file or --out DIR")
     out_dir = out if out is not None else load_job_spec(job, {"input": input_path}).out
-    from runner.journal import JOURNAL_NAME
+    from runner.engine.journal import JOURNAL_NAME
 
     # An inbox job keeps one out dir per file below its own: show each of them.
     batches = [out_dir] if (out_dir / JOURNAL_NAME).exists() else sorted(
@@ -375,7 +376,7 @@ def demo(out: Path, debug: bool, log_format: str, quiet: bool) -> None:
 
 def _print_result(result: Any, log_format: str = "text") -> None:
     """The summary table; under --log-format json the `run_finished` event already carried it."""
-    from runner.summary_table import print_summary
+    from runner.outputs.summary_table import print_summary
 
     if log_format == "text":
         print_summary(result)

@@ -9,10 +9,10 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from runner.auth import AuthSettings
 from runner.batch import BatchResult, run_batch
 from runner.jobspec import load_job_spec
-from runner.secrets import Secret
+from runner.platform.auth.tokens import AuthSettings
+from runner.redact import Secret
 from runner.simulator import SimulatorConfig, start_simulator
 
 DEMO_SIMULATOR = SimulatorConfig(latency_ms=5, jitter_ms=5, fault_rate=0.03, slow_fault_s=4.0, seed=1)

@@ -34,14 +34,14 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 
-from runner.atomic import atomic_writer
-from runner.auth import AuthSettings
 from runner.batch import BatchResult, run_batch
+from runner.engine.runlock import RunLock
 from runner.errors import ExitCode, UsageError
+from runner.events import log_event
 from runner.jobspec import JobSpec
-from runner.logsetup import log_event
-from runner.runlock import RunLock
-from runner.tls import tls_context
+from runner.outputs.atomic import atomic_writer
+from runner.platform.auth.tokens import AuthSettings
+from runner.platform.tls import tls_context
 
 GLOB_CHARS = "*?["
 DONE_DIR = "done"

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import aiohttp
 
-from runner.auth import DOMAIN_SECRET_ENV, PASSWORD_ENV
-from runner.authapi import Credentials, password_login
 from runner.errors import UsageError
 from runner.jobspec import REGION_BASE_URLS, check_base_url
-from runner.secrets import Secret
-from runner.tls import tls_context
-from runner.tokenfile import default_token_file, save_tokens
+from runner.platform.auth.api import Credentials, password_login
+from runner.platform.auth.tokenfile import default_token_file, save_tokens
+from runner.platform.auth.tokens import DOMAIN_SECRET_ENV, PASSWORD_ENV
+from runner.platform.tls import tls_context
+from runner.redact import Secret
 
 
 async def run_login(

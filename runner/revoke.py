@@ -16,14 +16,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from runner.actions import RevokeAction
-from runner.auth import AuthSettings
 from runner.batch import BatchResult, JournaledPlan, run_journaled
+from runner.engine.journal import Journal, JournalEntry
 from runner.errors import UsageError
-from runner.formula import unguard_cell
+from runner.input.formula import unguard_cell
 from runner.jobspec import JobSpec
-from runner.journal import Journal, JournalEntry
 from runner.models import RowStatus
-from runner.report import REPORT_COLUMNS
+from runner.outputs.report import REPORT_COLUMNS
+from runner.platform.auth.tokens import AuthSettings
 
 _RANGE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")
 

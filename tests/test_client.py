@@ -14,12 +14,12 @@ from aiohttp.client_reqrep import ConnectionKey
 from aioresponses import aioresponses
 from yarl import URL
 
-from runner.auth import StaticToken, TokenSource
-from runner.client import SHARE_LIST_PATH, SHARE_PATH, DeviceShare, PlatformClient
 from runner.errors import AuthExpiredError, FatalApiError, RowRejectedError, TransientApiError
 from runner.models import RecipientKind, RunStats, ShareRequest
-from runner.pacing import THROTTLE_FACTOR, DispatchGate
-from runner.secrets import Secret
+from runner.platform.auth.tokens import StaticToken, TokenSource
+from runner.platform.client import SHARE_LIST_PATH, SHARE_PATH, DeviceShare, PlatformClient
+from runner.platform.pacing import THROTTLE_FACTOR, DispatchGate
+from runner.redact import Secret
 
 BASE_URL = "https://iot-api.example.test"
 JWT = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJDMTMxMzYyIn0.c2lnbmF0dXJlX3BhcnQ"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from runner.columns import ColumnError, canonical_name, match_columns
+from runner.input.columns import ColumnError, canonical_name, match_columns
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from runner.compactmap import CompactMap
+from runner.input.compactmap import CompactMap
 
 
 def test_setdefault_keeps_the_first_value_stored() -> None:

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from runner.actions import RECONCILED_MESSAGE, ActionResult
-from runner.engine import Engine, EngineResult, EngineSettings, WorkItem
+from runner.actions import RECONCILED_MESSAGE
+from runner.engine.fanout import Engine, EngineResult, EngineSettings
+from runner.engine.protocols import ActionResult, WorkItem
 from runner.errors import (
     ApiError,
     AuthExpiredError,

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from runner.errors import CODE_MEANINGS
-from runner.htmlreport import (
+from runner.models import RowOutcome, RowStatus
+from runner.outputs.htmlreport import (
     MAX_FAILED_ROWS,
     HtmlReportInput,
     outcome_chart_svg,
@@ -20,8 +21,7 @@ from runner.htmlreport import (
     render_html_report,
     write_html_report,
 )
-from runner.models import RowOutcome, RowStatus
-from runner.report import Summary
+from runner.outputs.report import Summary
 
 SCRIPT_CELL = "<script>alert(1)</script>"
 FAILED_ROWS = 620  # more than the page shows
@@ -297,7 +297,7 @@ def test_a_token_in_the_environment_does_not_reach_the_page(html: str) -> None:
 
 
 def test_importing_the_module_does_not_import_the_chart_libraries() -> None:
-    code = ("import sys, runner.htmlreport; "
+    code = ("import sys, runner.outputs.htmlreport; "
             "print(sorted(m for m in ('matplotlib', 'jinja2', 'numpy') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"

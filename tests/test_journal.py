@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from runner.journal import JOURNAL_NAME, Journal, JournalEntry
+from runner.engine.journal import JOURNAL_NAME, Journal, JournalEntry
 from runner.models import RecipientKind, RowOutcome, RowStatus, ShareRequest
 
 

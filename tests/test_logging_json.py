@@ -13,9 +13,10 @@ import pytest
 from click.testing import CliRunner, Result
 
 from runner.cli import main
-from runner.logsetup import configure_logging, log_event
+from runner.events import log_event
 from runner.models import RowOutcome, RowStatus
-from runner.progress import ProgressDisplay
+from runner.outputs.logsetup import configure_logging
+from runner.outputs.progress import ProgressDisplay
 from runner.simulator import FaultKind, SimulatorConfig
 
 from .conftest import CsvWriter, FakeClock, ThreadedSimulator, good_rows

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from runner.login_crypto import (
+from runner.platform.auth.crypto import (
     RANDOM_LENGTH,
     decrypt_password,
     derive_key_iv,

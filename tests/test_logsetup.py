@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
-from runner.logsetup import RedactingFilter
-from runner.secrets import mask_contacts
+from runner.outputs.logsetup import RedactingFilter
+from runner.redact import mask_contacts
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJ1aWQiOiJDMTIzIn0.c2lnbmF0dXJlX2J5dGVz"
 

@@ -14,7 +14,13 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from runner.pacing import MIN_RATE_FRACTION, RECOVERY_FACTOR, RECOVERY_INTERVAL_S, THROTTLE_FACTOR, DispatchGate
+from runner.platform.pacing import (
+    MIN_RATE_FRACTION,
+    RECOVERY_FACTOR,
+    RECOVERY_INTERVAL_S,
+    THROTTLE_FACTOR,
+    DispatchGate,
+)
 
 STEP_S = 0.002  # how far the clock moves between two looks at the loop
 

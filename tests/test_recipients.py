@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from runner.models import RecipientKind
-from runner.recipients import (
+from runner.input.recipients import (
     Recipient,
     RecipientError,
     detect_kind,
@@ -15,6 +14,7 @@ from runner.recipients import (
     parse_kind,
     parse_recipient,
 )
+from runner.models import RecipientKind
 
 UID, EMAIL, PHONE = RecipientKind.UID, RecipientKind.EMAIL, RecipientKind.PHONE
 

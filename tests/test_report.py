@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from runner.atomic import atomic_writer
 from runner.models import RowOutcome, RowStatus
-from runner.report import (
+from runner.outputs.atomic import atomic_writer
+from runner.outputs.report import (
     REPORT_COLUMNS,
     Summary,
     guard_cell,

@@ -12,8 +12,7 @@ import openpyxl
 import pytest
 
 from runner.errors import UsageError
-from runner.models import LoadedRow, RecipientKind, RowStatus, ShareRequest
-from runner.rows import (
+from runner.input.rows import (
     InputOptions,
     InputTable,
     describe_problem,
@@ -22,6 +21,7 @@ from runner.rows import (
     read_input,
     unguard_cell,
 )
+from runner.models import LoadedRow, RecipientKind, RowStatus, ShareRequest
 
 ANCHOR_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 HEADER = "pk,dk,recipient,expiry\n"
@@ -327,7 +327,7 @@ def test_unguard_removes_only_the_one_quote_the_report_adds(cell: str, read: str
 
 @pytest.mark.parametrize("cell", ["=1", "'=1", "''=1", "'abc", "'", "", "\t=cmd", "-", "plain", "+86 138"])
 def test_guarding_then_unguarding_gives_back_the_cell(cell: str) -> None:
-    from runner.formula import guard_cell
+    from runner.input.formula import guard_cell
 
     assert unguard_cell(guard_cell(cell)) == cell
 

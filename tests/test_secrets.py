@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from runner.secrets import Secret, bearer_header, redact
+from runner.redact import Secret, bearer_header, redact
 
 JWT = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJDMTMxMzYyIiwidHlwZSI6IkFjY2Vzc1Rva2VuIn0.c2lnbmF0dXJlX3BhcnQtMTIz"
 

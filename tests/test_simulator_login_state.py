@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from runner.login_crypto import email_login_signature, encrypt_password, phone_login_signature
+from runner.platform.auth.crypto import email_login_signature, encrypt_password, phone_login_signature
 from runner.simulator import SimulatorConfig, SimulatorState
 from runner.simulator.codes import PlatformCodeError, message_for
 from runner.simulator.login import FREEZE_S, LoginAccount, LoginChannel, PasswordLogins

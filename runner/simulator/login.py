@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from runner.login_crypto import decrypt_password, email_login_signature, phone_login_signature
+from runner.platform.auth.crypto import decrypt_password, email_login_signature, phone_login_signature
 from runner.simulator.codes import PlatformCodeError
 
 #: how long an account stays frozen after too many wrong passwords (the platform's 20 min)

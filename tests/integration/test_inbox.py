@@ -14,9 +14,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from runner.cli import main
+from runner.engine.runlock import RunLock
 from runner.errors import ExitCode
 from runner.inbox import FileOutcome, InboxFileResult, inbox_exit_code, is_glob
-from runner.runlock import RunLock
 from runner.simulator import SimulatorConfig
 
 from ..conftest import ThreadedSimulator, good_rows, wait_for

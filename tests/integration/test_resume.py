@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from runner.cli import main
-from runner.runlock import RunLock
+from runner.engine.runlock import RunLock
 from runner.simulator import FaultKind, SimulatorConfig
 
 from ..conftest import CsvWriter, ThreadedSimulator, good_rows, wait_for

@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from runner.login_crypto import (
+from runner.platform.auth.crypto import (
     email_login_signature,
     encrypt_password,
     new_random,

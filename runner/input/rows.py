@@ -20,14 +20,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
 
-from runner.columns import ColumnError, match_columns, normalise_header
-from runner.compactmap import CompactMap
-from runner.csvfile import HEAD_BYTES, Record, check_text, iter_records, resolve_codec, sniff_delimiter
 from runner.errors import UsageError
-from runner.expiry import ExpiryError, ExpiryParser, load_timezone
-from runner.formula import unguard_cell
-from runner.models import LoadedRow, RowProblem, ShareRequest
-from runner.recipients import (
+from runner.input.columns import ColumnError, match_columns, normalise_header
+from runner.input.compactmap import CompactMap
+from runner.input.csvfile import HEAD_BYTES, Record, check_text, iter_records, resolve_codec, sniff_delimiter
+from runner.input.expiry import ExpiryError, ExpiryParser, load_timezone
+from runner.input.formula import unguard_cell
+from runner.input.recipients import (
     Recipient,
     RecipientError,
     kind_from_header,
@@ -36,6 +35,7 @@ from runner.recipients import (
     parse_kind,
     parse_recipient,
 )
+from runner.models import LoadedRow, RowProblem, ShareRequest
 
 _CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 _XLSX_SUFFIXES = (".xlsx", ".xlsm")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from runner.engine import WorkItem
+from runner.engine.protocols import WorkItem
 from runner.models import RowOutcome, RowStatus
 
 PayloadT = TypeVar("PayloadT")

@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runner import __version__
-from runner.atomic import atomic_writer
 from runner.errors import CODE_MEANINGS
 from runner.models import RowOutcome, RowStatus
-from runner.report import Summary
+from runner.outputs.atomic import atomic_writer
+from runner.outputs.report import Summary
 
 if TYPE_CHECKING:
     import numpy as np
@@ -101,7 +101,7 @@ def render_html_report(data: HtmlReportInput) -> str:
 
     # autoescape=True, not select_autoescape(): the template's name ends in .j2, not .html
     env = Environment(
-        loader=PackageLoader("runner", "templates"),
+        loader=PackageLoader("runner.outputs", "templates"),
         autoescape=True,
         undefined=StrictUndefined,
         trim_blocks=True,

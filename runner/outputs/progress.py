@@ -2,7 +2,7 @@
 
 Cron mails whatever a job prints, so off a terminal the display is a line every `log_every_s`.
 The line's figures travel in the record's fields too, for `--log-format json`; a failed row is a
-machine-only `row_failed` event (see runner.logsetup), so people still read failures in the report.
+machine-only `row_failed` event (see runner.outputs.logsetup), so people still read failures in the report.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from types import TracebackType
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
-from runner.logsetup import log_event
+from runner.events import log_event
 from runner.models import RowOutcome, RowStatus
 
 log = logging.getLogger("runner.progress")

@@ -14,8 +14,8 @@ from typing import Any
 import aiohttp
 
 from runner.errors import RunnerError
-from runner.login_crypto import email_login_signature, encrypt_password, new_random, phone_login_signature
-from runner.secrets import Secret
+from runner.platform.auth.crypto import email_login_signature, encrypt_password, new_random, phone_login_signature
+from runner.redact import Secret
 
 EMAIL_LOGIN_PATH = "/v2/enduser/enduserapi/emailPwdLogin"
 PHONE_LOGIN_PATH = "/v2/enduser/enduserapi/phonePwdLogin"

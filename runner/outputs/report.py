@@ -13,9 +13,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from runner.atomic import atomic_writer
-from runner.formula import guard_cell, guard_cells
+from runner.input.formula import guard_cell, guard_cells
 from runner.models import RowOutcome, RowStatus
+from runner.outputs.atomic import atomic_writer
 
 REPORT_COLUMNS = ("row", "status", "code", "message", "share_code", "attempts", "http_status", "latency_ms",
                   "finished_at")

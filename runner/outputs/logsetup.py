@@ -21,13 +21,12 @@ import sys
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from runner.secrets import mask_contacts, redact
+from runner.events import EVENTS
+from runner.redact import mask_contacts, redact
 
 LogFormat = Literal["text", "json"]
 LOG_FORMATS: tuple[LogFormat, ...] = ("text", "json")
 
-#: machine-only events; hidden from the text format unless --debug
-EVENTS = logging.getLogger("runner.events")
 #: events that --quiet keeps besides warnings and errors: the final summaries
 FINAL_EVENTS = frozenset({"run_finished", "inbox_finished"})
 
@@ -35,11 +34,6 @@ FINAL_EVENTS = frozenset({"run_finished", "inbox_finished"})
 _RECORD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
     "message", "asctime", "taskName",
 }
-
-
-def log_event(event: str, message: str, /, *, level: int = logging.INFO, **fields: Any) -> None:
-    """Log a machine-only event; `message` is the line a person reads with --debug."""
-    EVENTS.log(level, message, extra={"event": event, **fields})
 
 
 def event_fields(record: logging.LogRecord) -> dict[str, Any]:

@@ -13,7 +13,6 @@ from typing import Any
 
 import aiohttp
 
-from runner.auth import TokenSource
 from runner.errors import (
     TRANSIENT_HTTP_STATUSES,
     ApiError,
@@ -26,8 +25,9 @@ from runner.errors import (
     describe_code,
 )
 from runner.models import RunStats, ShareRequest
-from runner.pacing import DispatchGate
-from runner.secrets import Secret
+from runner.platform.auth.tokens import TokenSource
+from runner.platform.pacing import DispatchGate
+from runner.redact import Secret
 
 SHARE_PATH = "/v2/binding/enduserapi/shareByUid"
 SHARE_LIST_PATH = "/v2/binding/enduserapi/deviceShareUserList"

@@ -10,10 +10,10 @@ import json
 import os
 from pathlib import Path
 
-from runner.atomic import atomic_writer
-from runner.authapi import TokenPair
 from runner.errors import UsageError
-from runner.secrets import Secret
+from runner.outputs.atomic import atomic_writer
+from runner.platform.auth.api import TokenPair
+from runner.redact import Secret
 
 FILE_VERSION = 1
 

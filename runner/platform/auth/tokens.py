@@ -20,9 +20,9 @@ from typing import Protocol
 
 import aiohttp
 
-from runner.authapi import Credentials, TokenPair, password_login, refresh_tokens
 from runner.errors import AuthExpiredError, RunnerError, UsageError
-from runner.secrets import Secret, bearer_header
+from runner.platform.auth.api import Credentials, TokenPair, password_login, refresh_tokens
+from runner.redact import Secret, bearer_header
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +171,7 @@ def auth_from_env(
 def build_token_source(settings: AuthSettings, session: aiohttp.ClientSession, base_url: str) -> TokenSource:
     """The token source for one run, bound to its HTTP session."""
     if settings.token_file is not None:
-        from runner.tokenfile import load_tokens, save_tokens
+        from runner.platform.auth.tokenfile import load_tokens, save_tokens
 
         path = settings.token_file
         pair, file_base_url = load_tokens(path)

@@ -19,13 +19,13 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, TypeVar
 
 from tenacity import AsyncRetrying, RetryCallState, stop_after_attempt, stop_when_event_set, wait_exponential_jitter
 
-from runner.actions import Action, ActionResult
+from runner.engine.protocols import Action, ActionResult, OutcomeSink, WorkItem
 from runner.errors import ApiError, AuthExpiredError, FatalApiError, TransientApiError
-from runner.logsetup import log_event
+from runner.events import log_event
 from runner.models import RowOutcome, RowStatus, RunStats
 
 log = logging.getLogger(__name__)
@@ -42,22 +42,6 @@ class EngineSettings:
     grace_s: float = 5.0  # how long in-flight rows may finish after a stop
     breaker_window: int = 50  # rows looked at by the circuit breaker
     breaker_ratio: float = 0.5  # more than this share of them exhausting retries stops the run
-
-
-@dataclass(slots=True)
-class WorkItem(Generic[PayloadT]):
-    row: int
-    payload: PayloadT
-    #: set when an earlier run died with this row's request out: reconcile before sending
-    in_flight_since_ms: int | None = None
-
-
-class OutcomeSink(Protocol):
-    async def attempt_started(self, row: int, started_ms: int) -> None:
-        """Awaited just before a request for `row` leaves (the journal commits in_flight)."""
-
-    def row_finished(self, outcome: RowOutcome) -> None:
-        """Called once per row with its final outcome."""
 
 
 @dataclass

@@ -1,0 +1,105 @@
+"""Imports point down: commands on top, then engine / platform / input / outputs, models and errors below.
+
+Every module under runner/ is parsed with `ast`; imports inside functions count (the commands
+import lazily), imports under `if TYPE_CHECKING:` do not (they never run).
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+RUNNER = Path(__file__).resolve().parent.parent / "runner"
+
+COMMANDS = ("runner.cli", "runner.batch", "runner.revoke", "runner.inbox", "runner.demo", "runner.loginflow")
+ENGINE_MAY_NOT_IMPORT = ("aiohttp", "runner.platform", "runner.actions", "runner.input", "runner.outputs", *COMMANDS)
+BELOW_THE_COMMANDS = ("runner/engine/", "runner/platform/", "runner/input/", "runner/outputs/",
+                      "runner/models.py", "runner/errors.py", "runner/events.py")
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(RUNNER.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _imported(path: Path) -> set[str]:
+    """Every module `path` imports at run time; `from a import b` counts as both a and a.b."""
+    found: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.If) and _is_type_checking(node.test):
+            for child in node.orelse:
+                visit(child)
+            return
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:  # relative: resolve against the package `path` belongs to
+                package = _module_name(path).split(".")
+                if path.name != "__init__.py":
+                    package.pop()
+                anchor = package[: len(package) - (node.level - 1)]
+                base = ".".join([*anchor, base] if base else anchor)
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(ast.parse(path.read_text(encoding="utf-8"), filename=str(path)))
+    return found
+
+
+def _names(prefixes: tuple[str, ...], imported: set[str]) -> list[str]:
+    return sorted(name for name in imported if any(name == p or name.startswith(p + ".") for p in prefixes))
+
+
+MODULES = sorted(RUNNER.rglob("*.py"))
+
+
+def _rel(path: Path) -> str:
+    return path.relative_to(RUNNER.parent).as_posix()
+
+
+def test_the_modules_are_found() -> None:
+    names = {_rel(path) for path in MODULES}
+    assert {"runner/engine/fanout.py", "runner/platform/client.py", "runner/outputs/report.py"} <= names
+
+
+@pytest.mark.parametrize("path", [p for p in MODULES if _rel(p).startswith("runner/engine/")], ids=_rel)
+def test_the_engine_imports_neither_http_nor_platform_nor_io_nor_commands(path: Path) -> None:
+    assert _names(ENGINE_MAY_NOT_IMPORT, _imported(path)) == []
+
+
+@pytest.mark.parametrize("path", [p for p in MODULES if _rel(p).startswith(BELOW_THE_COMMANDS)], ids=_rel)
+def test_nothing_below_the_commands_imports_a_command(path: Path) -> None:
+    assert _names(COMMANDS, _imported(path)) == []
+
+
+@pytest.mark.parametrize(("module", "allowed"), [("models", {"runner.errors"}), ("errors", {"runner.models"})])
+def test_models_and_errors_import_no_other_runner_module(module: str, allowed: set[str]) -> None:
+    imported = _imported(RUNNER / f"{module}.py")
+    assert set(_names(("runner",), imported)) <= allowed
+
+
+def test_a_lazy_import_counts_and_a_type_checking_one_does_not(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text(
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n    from runner.batch import BatchResult\n"
+        "def later() -> None:\n    from runner.cli import main\n",
+        encoding="utf-8",
+    )
+    imported = _imported(sample)
+    assert "runner.cli" in imported
+    assert "runner.batch" not in imported
