@@ -14,7 +14,17 @@ How a fault reaches the client (checked against aiohttp 3.14 with a real client)
 - drop_after_apply: the share is applied, then `transport.close()` (FIN, no bytes); the client
   raises `ServerDisconnectedError`.
 - slow_after_apply: the share is applied and the answer is held `slow_fault_s` (or until the
-  simulator closes); a client with a shorter timeout raises a timeout error.
+  simulator closes); a client with a shorter timeout raises a timeout error. A large
+  `slow_fault_s` is "applied, then never answered".
+- html_after_apply: the share is applied, then HTTP 200 with an HTML page, as a captive portal
+  or a misbehaving proxy would answer.
+- truncated_after_apply: the share is applied, then HTTP 200 with the first half of the JSON.
+- empty_data_after_apply: the share is applied and answered `code 200` with `data` null, so the
+  client does not learn the share code.
+- odd_code_after_apply: the share is applied, then answered with code 5999, which no page lists.
+
+Only the first four are drawn by default (`DEFAULT_FAULT_KINDS`); the others are opt-in.
+`fault_budget` caps how many faults fire, so a test can fail exactly the next request.
 
 The handler returns a response after closing the transport; aiohttp fails to write it,
 treats that as a client disconnection and logs nothing.
@@ -24,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import random
 import socket
 import struct
@@ -100,7 +111,8 @@ def _share(sim: Simulator, uid: str | None, params: dict[str, str]) -> tuple[Any
 
 def _list(sim: Simulator, uid: str | None, params: dict[str, str]) -> tuple[Any, str | None]:
     now_ms = sim.state.now_ms()
-    return [share_user_row(s, now_ms) for s in sim.state.device_shares(uid or "", params)], None
+    status = sim.config.listed_status
+    return [share_user_row(s, now_ms, status) for s in sim.state.device_shares(uid or "", params)], None
 
 
 def _revoke(sim: Simulator, uid: str | None, params: dict[str, str]) -> tuple[Any, str | None]:
@@ -190,6 +202,39 @@ def _server_error(sim: Simulator, record: RequestRecord) -> web.Response:
     return web.Response(status=status, text=page, content_type="text/html")
 
 
+#: the body code odd_code_after_apply answers: on no endpoint's list (platform-api.md §5)
+UNDOCUMENTED_CODE = 5999
+
+#: what a proxy in front of the platform might answer with HTTP 200
+PROXY_PAGE = "<html><head><title>Gateway</title></head><body><p>Please sign in to the network.</p></body></html>"
+
+
+def _draw_fault(sim: Simulator) -> FaultKind | None:
+    """A fault for this request, within the config's budget (which counts down as faults fire)."""
+    config = sim.config
+    if config.fault_budget == 0:
+        return None
+    fault = draw_fault(sim.rng, config.fault_rate, config.fault_kinds)
+    if fault is not None and config.fault_budget is not None:
+        config.fault_budget -= 1
+    return fault
+
+
+def _answer_after_apply(fault: FaultKind | None, record: RequestRecord, data: Any) -> web.Response | None:
+    """The answer of a fault that lets the share be applied and then garbles what the client hears."""
+    if fault is FaultKind.HTML_AFTER_APPLY:
+        return web.Response(status=200, text=PROXY_PAGE, content_type="text/html")
+    if fault is FaultKind.TRUNCATED_AFTER_APPLY:
+        whole = json.dumps(envelope(record.code or SUCCESS, data))
+        return web.Response(status=200, text=whole[: len(whole) // 2], content_type="application/json")
+    if fault is FaultKind.EMPTY_DATA_AFTER_APPLY and record.code == SUCCESS:
+        return web.json_response(envelope(SUCCESS, None))
+    if fault is FaultKind.ODD_CODE_AFTER_APPLY and record.code == SUCCESS:
+        record.code = UNDOCUMENTED_CODE
+        return web.json_response(envelope(UNDOCUMENTED_CODE, None))
+    return None
+
+
 def _run(sim: Simulator, request: web.Request, endpoint: Endpoint, params: dict[str, str],
          record: RequestRecord) -> tuple[int, Any]:
     try:
@@ -214,7 +259,7 @@ async def _serve(sim: Simulator, request: web.Request, endpoint: Endpoint) -> we
     delay_s = draw_latency_s(sim.rng, config.latency_ms, config.jitter_ms)
     if delay_s > 0:
         await asyncio.sleep(delay_s)
-    fault = draw_fault(sim.rng, config.fault_rate, config.fault_kinds) if endpoint.faults else None
+    fault = _draw_fault(sim) if endpoint.faults else None
     record.fault = fault
     if fault is FaultKind.SERVER_ERROR:
         return _server_error(sim, record)
@@ -228,6 +273,9 @@ async def _serve(sim: Simulator, request: web.Request, endpoint: Endpoint) -> we
     record.http_status = 200
     if fault is FaultKind.SLOW_AFTER_APPLY:
         await sim.hold(config.slow_fault_s)
+    garbled = _answer_after_apply(fault, record, data)
+    if garbled is not None:
+        return garbled
     return web.json_response(envelope(record.code, data))
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from runner.errors import ExitCode
-from runner.simulator.config import FaultKind, SimulatorConfig
+from runner.simulator.config import DEFAULT_FAULT_KINDS, FaultKind, SimulatorConfig
 from runner.simulator.server import RunningSimulator, start_simulator
 
 
@@ -121,7 +121,12 @@ async def _serve(config: SimulatorConfig, host: str, port: int, ready_file: Path
 @click.option("--fault-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True,
               help="Probability that a shareByUid request meets an injected fault.")
 @click.option("--fault-kind", "fault_kinds", multiple=True, type=click.Choice([k.value for k in FaultKind]),
-              help="A fault that may fire (repeatable). Default: all of them.")
+              help="A fault that may fire (repeatable). Default: server_error, reset_before_apply, "
+                   "drop_after_apply and slow_after_apply.")
+@click.option("--slow-fault-s", type=click.FloatRange(min=0), default=40.0, show_default=True,
+              help="How long slow_after_apply holds its answer; a large value means 'applied, never answered'.")
+@click.option("--listed-status", type=int, default=1, show_default=True,
+              help="shareStatus a valid share is listed with (the docs leave a fresh invite's status open).")
 @click.option("--token-ttl", type=click.FloatRange(min=0, min_open=True), default=7200.0, show_default=True,
               help="Access-token lifetime in seconds (the platform's is 2 h); try 60 to rehearse refreshes.")
 @click.option("--devices", "devices_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -139,6 +144,8 @@ def simulate(
     rate_limit: float | None,
     fault_rate: float,
     fault_kinds: tuple[str, ...],
+    slow_fault_s: float,
+    listed_status: int,
     token_ttl: float,
     devices_file: Path | None,
     seed: int | None,
@@ -159,7 +166,9 @@ def simulate(
             jitter_ms=jitter_ms,
             rate_limit=rate_limit,
             fault_rate=fault_rate,
-            fault_kinds=tuple(FaultKind(k) for k in fault_kinds) if fault_kinds else tuple(FaultKind),
+            fault_kinds=tuple(FaultKind(k) for k in fault_kinds) if fault_kinds else DEFAULT_FAULT_KINDS,
+            slow_fault_s=slow_fault_s,
+            listed_status=listed_status,
             token_ttl_s=token_ttl,
             devices_file=devices_file,
             seed=seed,

@@ -22,6 +22,17 @@ class FaultKind(StrEnum):
     RESET_BEFORE_APPLY = "reset_before_apply"  #: TCP reset with no answer, nothing applied
     DROP_AFTER_APPLY = "drop_after_apply"  #: share applied, then the connection closed with no answer
     SLOW_AFTER_APPLY = "slow_after_apply"  #: share applied, answer held `slow_fault_s` (client times out)
+    HTML_AFTER_APPLY = "html_after_apply"  #: share applied, then HTTP 200 with a proxy's HTML page
+    TRUNCATED_AFTER_APPLY = "truncated_after_apply"  #: share applied, then HTTP 200 with half the JSON
+    EMPTY_DATA_AFTER_APPLY = "empty_data_after_apply"  #: share applied, code 200 but `data` null
+    ODD_CODE_AFTER_APPLY = "odd_code_after_apply"  #: share applied, then a code the docs do not list (5999)
+
+
+#: what `fault_rate` draws from unless told otherwise: the first wave's faults. The later kinds
+#: are opt-in, so a demo or a rehearsal keeps the mix it always had.
+DEFAULT_FAULT_KINDS: tuple[FaultKind, ...] = (
+    FaultKind.SERVER_ERROR, FaultKind.RESET_BEFORE_APPLY, FaultKind.DROP_AFTER_APPLY, FaultKind.SLOW_AFTER_APPLY,
+)
 
 
 @dataclass
@@ -32,8 +43,14 @@ class SimulatorConfig:
     jitter_ms: float = 0.0
     rate_limit: float | None = None  # admitted requests/s over a sliding 1 s window; None = unlimited
     fault_rate: float = 0.0  # probability per shareByUid request that a fault fires
-    fault_kinds: tuple[FaultKind, ...] = tuple(FaultKind)  # which faults may fire, chosen uniformly
+    fault_kinds: tuple[FaultKind, ...] = DEFAULT_FAULT_KINDS  # which faults may fire, chosen uniformly
+    #: at most this many faults fire from now on (None: no limit); counts down as they fire, so a
+    #: test can ask for "exactly the next request fails" with fault_rate 1 and fault_budget 1
+    fault_budget: int | None = None
     slow_fault_s: float = 40.0  # how long SLOW_AFTER_APPLY holds the answer
+    #: the shareStatus a valid share is listed with; the docs do not say what a fresh invite shows
+    #: (platform-api.md §6.13), so tests set another value to prove nothing depends on it
+    listed_status: int = 1
     token_ttl_s: float = 7200.0
     refresh_ttl_s: float = 30 * 86400.0
     devices_file: Path | None = None
@@ -64,6 +81,8 @@ class SimulatorConfig:
         if self.fault_rate > 0 and not self.fault_kinds:
             raise ValueError("fault_rate > 0 needs at least one fault kind")
         self.fault_kinds = tuple(FaultKind(kind) for kind in self.fault_kinds)
+        if self.fault_budget is not None and self.fault_budget < 0:
+            raise ValueError("fault_budget must be >= 0 (or None for no limit)")
         if self.slow_fault_s < 0:
             raise ValueError("slow_fault_s must be >= 0")
         if self.token_ttl_s <= 0 or self.refresh_ttl_s <= 0:

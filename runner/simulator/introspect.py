@@ -12,8 +12,9 @@ No authentication, never rate limited or logged. Answers are plain JSON (no enve
   max_in_any_second (most API arrivals in any 1.0 s window, 429s included) and
   max_admitted_in_any_second (the same, without 429s).
 - `GET /_sim/config` (user_domain_secret and owner_password shown as "***"), `POST /_sim/config`
-  with a JSON object holding any of fault_rate, fault_kinds, latency_ms, jitter_ms, rate_limit,
-  slow_fault_s: changes the running simulator; an invalid change answers 400 and changes nothing.
+  with a JSON object holding any of fault_rate, fault_kinds, fault_budget, latency_ms, jitter_ms,
+  rate_limit, slow_fault_s, listed_status: changes the running simulator; an invalid change
+  answers 400 and changes nothing.
 - `POST /_sim/reset`: forget shares, the request log, login lockouts and made-up users/devices;
   tokens stay valid.
 """
@@ -33,7 +34,8 @@ if TYPE_CHECKING:
 #: config fields GET /_sim/config masks: the demo login's secrets
 SECRET_KEYS = ("user_domain_secret", "owner_password")
 #: what POST /_sim/config may change
-RUNTIME_KEYS = frozenset({"fault_rate", "fault_kinds", "latency_ms", "jitter_ms", "rate_limit", "slow_fault_s"})
+RUNTIME_KEYS = frozenset({"fault_rate", "fault_kinds", "fault_budget", "latency_ms", "jitter_ms", "rate_limit",
+                          "slow_fault_s", "listed_status"})
 
 
 def config_view(sim: Simulator) -> dict[str, Any]:

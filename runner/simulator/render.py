@@ -29,8 +29,8 @@ def _timed(name: str, epoch_ms: int | None) -> dict[str, Any]:
     return {name: _text(epoch_ms), f"{name}Ts": epoch_ms}
 
 
-def share_info(share: Share, now_ms: int) -> dict[str, Any]:
-    """The `shareInfo` object; shareStatus 1 = valid, 0 = revoked, replaced or expired."""
+def share_info(share: Share, now_ms: int, listed_status: int = 1) -> dict[str, Any]:
+    """The `shareInfo` object; shareStatus `listed_status` (1) = valid, 0 = revoked, replaced or expired."""
     deleted_ms = _ms(share.ended_at)
     return {
         "shareId": share.share_id,
@@ -41,7 +41,7 @@ def share_info(share: Share, now_ms: int) -> dict[str, Any]:
         "ownerUid": share.owner_uid,
         "shareUid": share.recipient.uid,
         "coverMark": share.cover_mark,
-        "shareStatus": 1 if share.is_valid(now_ms) else 0,
+        "shareStatus": listed_status if share.is_valid(now_ms) else 0,
         "failureCause": None,
         "fid": None,
         "authKey": share.auth_key,
@@ -73,9 +73,9 @@ def user_info(user: User) -> dict[str, Any]:
     return info
 
 
-def share_user_row(share: Share, now_ms: int) -> dict[str, Any]:
+def share_user_row(share: Share, now_ms: int, listed_status: int = 1) -> dict[str, Any]:
     """One element of deviceShareUserList's `data`."""
-    return {"shareInfo": share_info(share, now_ms), "userInfo": user_info(share.recipient)}
+    return {"shareInfo": share_info(share, now_ms, listed_status), "userInfo": user_info(share.recipient)}
 
 
 def sim_share(share: Share, now_ms: int) -> dict[str, Any]:
