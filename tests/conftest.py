@@ -35,6 +35,14 @@ class FakeClock:
 SAMPLES = REPO / "samples"
 
 
+def sim_call(base_url: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    """GET (or, with a body, POST as JSON) a simulator's /_sim/ endpoint and parse the answer."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(base_url + path, data=data, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)
+
+
 @dataclass
 class ThreadedSimulator:
     """A simulator on its own event loop in a thread, for tests that run the synchronous CLI."""
@@ -52,15 +60,10 @@ class ThreadedSimulator:
 
     def get(self, path: str) -> Any:
         """GET a /_sim/ introspection endpoint."""
-        with urllib.request.urlopen(self.base_url + path, timeout=10) as response:
-            return json.load(response)
+        return sim_call(self.base_url, path)
 
     def post(self, path: str, body: dict[str, Any]) -> Any:
-        request = urllib.request.Request(
-            self.base_url + path, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return json.load(response)
+        return sim_call(self.base_url, path, body)
 
 
 @pytest.fixture
@@ -98,8 +101,11 @@ class ProcessSimulator:
     process: subprocess.Popen[bytes]
 
     def get(self, path: str) -> Any:
-        with urllib.request.urlopen(self.base_url + path, timeout=10) as response:
-            return json.load(response)
+        return sim_call(self.base_url, path)
+
+    def post(self, path: str, body: dict[str, Any]) -> Any:
+        """POST a /_sim/ endpoint, e.g. /_sim/config to switch faults on a running simulator."""
+        return sim_call(self.base_url, path, body)
 
 
 @pytest.fixture
