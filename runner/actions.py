@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Hashable
+from datetime import UTC, datetime
 
 from runner.engine.protocols import ActionResult
 from runner.errors import RowRejectedError
@@ -17,6 +18,10 @@ from runner.platform.client import DeviceShare, PlatformClient
 #: the platform's clock may run behind ours: look this much further back for the share
 CLOCK_SKEW_MS = 60_000
 RECONCILED_MESSAGE = "reconciled: an earlier attempt's answer was lost, the share was found in the device's share list"
+
+
+def _iso_utc(epoch_ms: int) -> str:
+    return datetime.fromtimestamp(epoch_ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class ShareAction:
@@ -30,16 +35,28 @@ class ShareAction:
 
     async def perform(self, payload: ShareRequest) -> ActionResult:
         reply = await self._client.share_by_uid(payload)
-        share_code = reply.data if isinstance(reply.data, str) and reply.data else None
-        return ActionResult(share_code=share_code, http_status=reply.http_status, latency_ms=reply.latency_ms)
+        share_code = reply.data.strip() if isinstance(reply.data, str) and reply.data.strip() else None
+        return ActionResult(share_code=share_code, http_status=reply.http_status, latency_ms=reply.latency_ms,
+                            confirmed=share_code is not None)
 
     async def reconcile(self, payload: ShareRequest, since_ms: int) -> ActionResult | None:
+        """The share to this recipient with this expiry created since `since_ms`, whatever its status.
+
+        The status is not trusted: the docs do not say how a fresh, not yet accepted invite is
+        listed, and a later row of the same device (cover mark 1) may already have replaced it.
+        """
         shares = await self._client.list_device_shares(payload.pk, payload.dk)
         for share in shares:
-            if share.valid and share.created_ms >= since_ms - CLOCK_SKEW_MS and _same_share(share, payload):
+            if share.created_ms >= since_ms - CLOCK_SKEW_MS and _same_share(share, payload):
                 return ActionResult(
                     share_code=share.share_code, http_status=200, latency_ms=None, message=RECONCILED_MESSAGE
                 )
+        return None
+
+    def why_not_send(self, payload: ShareRequest, now_ms: int) -> str | None:
+        if payload.expire_at_ms is not None and payload.expire_at_ms <= now_ms:
+            return (f"not sent: its expiry ({_iso_utc(payload.expire_at_ms)}) had passed when the row was due to be "
+                    "sent; run it again (relative expiries then count from the new run)")
         return None
 
 
@@ -85,4 +102,7 @@ class RevokeAction:
                             status=RowStatus.REVOKED)
 
     async def reconcile(self, payload: str, since_ms: int) -> ActionResult | None:
+        return None
+
+    def why_not_send(self, payload: str, now_ms: int) -> str | None:
         return None

@@ -13,13 +13,13 @@ import signal
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 import aiohttp
 
 from runner.actions import ShareAction
+from runner.batchdir import batch_id, file_sha256, open_batch_journal, take_snapshot
 from runner.engine.fanout import Engine, EngineSettings, now_ms, utc_now_iso
 from runner.engine.journal import JOURNAL_NAME, Journal, JournalEntry
 from runner.engine.protocols import Action, WorkItem
@@ -30,7 +30,7 @@ from runner.input.rows import InputOptions, InputSource, open_input
 from runner.jobspec import JobSpec
 from runner.models import LoadedRow, RowOutcome, RowStatus, RunStats, ShareRequest
 from runner.outputs.progress import ProgressDisplay
-from runner.outputs.report import Summary, is_failed, write_failed_rows, write_report, write_summary
+from runner.outputs.report import Summary, needs_doing, write_failed_rows, write_report, write_summary
 from runner.platform.auth.tokens import AuthSettings, build_token_source
 from runner.platform.client import PlatformClient
 from runner.platform.pacing import DispatchGate
@@ -62,9 +62,10 @@ def log_run_finished(result: BatchResult) -> None:
               summary_file=str(result.summary_path), summary=s.to_dict())
 
 
-def input_options(spec: JobSpec, anchor_ms: int) -> InputOptions:
+def input_options(spec: JobSpec, anchor_ms: int, path: Path | None = None) -> InputOptions:
+    """How to read the job's input; `path` reads another copy of it (the run's snapshot)."""
     return InputOptions(
-        path=spec.input,
+        path=path or spec.input,
         sheet=spec.sheet,
         encoding=spec.encoding,
         columns=spec.columns,
@@ -93,7 +94,18 @@ def validation_outcome(row: LoadedRow) -> RowOutcome:
 def journal_entry(row: LoadedRow) -> JournalEntry:
     if row.request is None:
         return JournalEntry(row.row, None, None, validation_outcome(row))
-    return JournalEntry(row.row, row.request.fingerprint(), row.request.to_json())
+    return JournalEntry(row.row, row.request.fingerprint(), row.request.to_json(),
+                        in_doubt_since_ms=row.in_doubt_since_ms)
+
+
+def share_batch_settings(spec: JobSpec) -> dict[str, object]:
+    """The job settings that change which requests the input becomes; with its bytes they name the batch.
+
+    A setting that only changes how the batch is sent (rate, attempts, base URL...) is not here:
+    changing it resumes the same batch.
+    """
+    return {"sheet": spec.sheet, "encoding": spec.encoding, "columns": dict(sorted(spec.columns.items())),
+            "timezone": spec.timezone, "expiry": spec.expiry, "cover_mark": spec.cover_mark}
 
 
 class _Sink:
@@ -111,15 +123,22 @@ class _Sink:
         self._progress.row_finished(outcome)
 
 
+VALIDATE_DIR = "validate"
+
+
 def validate_batch(spec: JobSpec) -> BatchResult:
-    """`sharebatch validate`: the same loading and report, nothing sent, no journal."""
+    """`sharebatch validate`: the same loading and report, nothing sent, no journal.
+
+    Its outputs go to `<out>/validate/`, never over a run's report, under the out dir's lock.
+    """
     started = time.monotonic()
     summary = Summary(started_at=utc_now_iso())
     source = open_input(input_options(spec, now_ms()))
-    pairs = ((row.cells, validation_outcome(row)) for row in iter_rows(source))
-    result = _write_outputs(spec.out, source.headers, source.format, pairs, summary)
-    summary.warnings = source.warnings()
-    _finish_summary(result, started, title=spec.name, html=False)  # no requests to chart; keeps validate quick
+    with RunLock(spec.out):
+        pairs = ((row.cells, validation_outcome(row)) for row in iter_rows(source))
+        result = _write_outputs(spec.out / VALIDATE_DIR, source.headers, source.format, pairs, summary)
+        summary.warnings = source.warnings()
+        _finish_summary(result, started, title=spec.name, html=False)  # no requests to chart; keeps validate quick
     result.exit_code = ExitCode.ROWS_FAILED if summary.invalid else ExitCode.OK
     log_run_finished(result)
     return result
@@ -154,8 +173,8 @@ async def run_batch(
     """
     open_input(input_options(spec, now_ms()))  # a bad file stops here, before the out dir is touched
 
-    def plan(journal: Journal) -> JournaledPlan[ShareRequest]:
-        source = open_input(input_options(spec, journal.anchor_ms(now_ms())))
+    def plan(journal: Journal, snapshot: Path) -> JournaledPlan[ShareRequest]:
+        source = open_input(input_options(spec, journal.anchor_ms(now_ms()), snapshot))
         return JournaledPlan(
             headers=source.headers,
             input_format=source.format,
@@ -166,21 +185,25 @@ async def run_batch(
             warnings=source.warnings,
         )
 
-    return await run_journaled(spec, auth, plan, interactive=interactive, handle_signals=handle_signals,
-                               settings=settings, fresh=fresh)
+    return await run_journaled(spec, auth, plan, share_batch_settings(spec), interactive=interactive,
+                               handle_signals=handle_signals, settings=settings, fresh=fresh)
 
 
 async def run_journaled(
     spec: JobSpec,
     auth: AuthSettings,
-    make_plan: Callable[[Journal], JournaledPlan[PayloadT]],
+    make_plan: Callable[[Journal, Path], JournaledPlan[PayloadT]],
+    batch_settings: dict[str, object],
     *,
     interactive: bool,
     handle_signals: bool,
     settings: EngineSettings | None,
     fresh: bool,
 ) -> BatchResult:
-    """The journaled run shared by every action: lock, journal, send what is left, write outputs."""
+    """The journaled run shared by every action: lock, journal, send what is left, write outputs.
+
+    `make_plan` reads the input from the snapshot it is given, never from `spec.input` again.
+    """
     if spec.base_url is None:
         raise UsageError("no base URL: give --base-url URL or --region eu|cn (or set it in the job file)")
     started = time.monotonic()
@@ -188,11 +211,14 @@ async def run_journaled(
     with RunLock(spec.out):
         for stray in spec.out.glob(".*.tmp"):  # half-written outputs of a run killed mid-write
             stray.unlink(missing_ok=True)
-        if fresh:
-            set_journal_aside(spec.out)
-        journal = Journal.open(spec.out)
+        snapshot = take_snapshot(spec.input, spec.out)
         try:
-            plan = make_plan(journal)
+            journal = open_batch_journal(spec.out, batch_id(snapshot.sha256, batch_settings), fresh=fresh)
+            snapshot_path = snapshot.keep()
+        finally:
+            snapshot.discard()
+        try:
+            plan = make_plan(journal, snapshot_path)
             counts = journal.sync_rows(plan.entries)
             log_event("run_started", f"run started: {counts.to_send} of {counts.total} rows to send",
                       job=spec.name, input=str(spec.input), out=str(spec.out), base_url=spec.base_url,
@@ -206,6 +232,10 @@ async def run_journaled(
             summary.rate_achieved = _rate(stats)
             summary.stopped = result.stopped
             summary.by_code = journal.failed_by_code()
+            changed = _changed_during_run(spec.input, snapshot.sha256, snapshot_path)
+            if changed:
+                summary.warnings.append(changed)
+                log_event("input_changed", changed, input=str(spec.input))
             pairs = zip_outcomes(plan.cells(), journal.iter_outcomes())
             batch = _write_outputs(spec.out, plan.headers, plan.input_format, pairs, summary)
             latencies = journal.latencies_ms()
@@ -274,18 +304,12 @@ def journal_summary(out_dir: Path) -> dict[str, int]:
         journal.close()
 
 
-def set_journal_aside(out_dir: Path) -> Path | None:
-    """--fresh: keep the old journal under a dated name instead of deleting it."""
-    path = out_dir / JOURNAL_NAME
-    if not path.exists():
+def _changed_during_run(source: Path, loaded_sha256: str, snapshot: Path) -> str | None:
+    """A warning when the input file no longer holds the bytes this run loaded and sent."""
+    if file_sha256(source) == loaded_sha256:
         return None
-    Journal.open(out_dir).close()  # a clean close folds the WAL back into the main file
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    target = out_dir / f"journal-{stamp}.sqlite"
-    path.rename(target)
-    for suffix in ("-wal", "-shm"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
-    return target
+    return (f"{source} changed while the run was going: this report describes the file as it was loaded "
+            f"(kept as {snapshot}); run the new file as a batch of its own")
 
 
 class _StopOnSignals:
@@ -326,7 +350,7 @@ def _write_outputs(
     def counted() -> Iterator[tuple[list[str], RowOutcome]]:
         for cells, outcome in pairs:
             summary.count(outcome.status)
-            if is_failed(outcome):
+            if needs_doing(outcome):
                 failed.append((cells, outcome))
             yield cells, outcome
 
@@ -378,7 +402,7 @@ def _exit_code(summary: Summary, signal_exit: ExitCode | None, stopped: str | No
         return signal_exit
     if stopped:
         return ExitCode.ABORTED
-    if summary.failed or summary.invalid or summary.not_attempted:
+    if summary.failed or summary.invalid or summary.not_attempted or summary.unknown:
         return ExitCode.ROWS_FAILED
     return ExitCode.OK
 

@@ -38,12 +38,14 @@ from the SHAREBATCH_TOKEN environment variable, never from an option.
 \b
 Outputs (in --out, default out/<job name or input file name>):
   report.csv      every input row with status, code, message, share_code, ...
-  failed.csv      failed and invalid rows with an `error` column, to fix and run again
-                  (failed.xlsx when the input is XLSX)
+  failed.csv      every row still to do (failed, invalid, unknown, not attempted) with an
+                  `error` column, to fix and run again (failed.xlsx when the input is XLSX);
+                  rows that may have been applied carry `in_doubt_since` and are looked
+                  up before they are sent again
   summary.json    counts, codes, requests, retries, rate, warnings
 
 \b
-Exit codes: 0 every unique row succeeded; 1 some rows failed or were invalid;
+Exit codes: 0 every unique row succeeded; 1 some rows failed, were invalid or unknown;
 2 usage, config or input file error (nothing sent); 3 stopped early (rows left
 not_attempted); 4 another run holds the out dir; 130/143 interrupted by Ctrl-C / SIGTERM.
 
@@ -232,8 +234,9 @@ def validate(
 ) -> None:
     """Load and validate the input like `run`, send nothing, and write the same report.
 
-    Each row's status is valid, invalid or duplicate. Exit 0 when no row is invalid
-    (duplicates are reported, not counted as errors), 1 otherwise, 2 for a file or config problem.
+    The report goes to OUT/validate/ (never over a run's report in OUT). Each row's status is
+    valid, invalid or duplicate. Exit 0 when no row is invalid (duplicates are reported, not
+    counted as errors), 1 otherwise, 2 for a file or config problem, 4 while a run holds OUT.
     """
     from runner.batch import validate_batch
     from runner.jobspec import load_job_spec
@@ -346,10 +349,10 @@ def status(job: Path | None, out: Path | None, input_path: Path | None, debug: b
         counts = journal_summary(batch_dir)
         click.echo(f"{batch_dir}: {sum(counts.values())} rows")
         for state in ("success", "revoked", "already_invalid", "failed", "invalid", "duplicate", "not_attempted",
-                      "pending", "in_flight"):
+                      "unknown", "pending", "in_flight"):
             if counts.get(state):
                 click.echo(f"  {state:<16}{counts[state]:>10}")
-        unfinished += counts.get("pending", 0) + counts.get("in_flight", 0) + counts.get("not_attempted", 0)
+        unfinished += sum(counts.get(state, 0) for state in ("pending", "in_flight", "not_attempted", "unknown"))
     sys.exit(ExitCode.ROWS_FAILED if unfinished else ExitCode.OK)
 
 
@@ -391,8 +394,10 @@ def _print_inbox(result: InboxResult, *, quiet: bool) -> None:
         line = f"{item.source.name}: {item.outcome.value} (exit {int(item.exit_code)}){where}"
         if item.batch is not None:
             s = item.batch.summary
+            unknown = f", {s.unknown} unknown" if s.unknown else ""
             line += (f"; {s.total} rows: {s.success} success, {s.failed} failed, {s.invalid} invalid, "
-                     f"{s.not_attempted} not attempted, {s.requests} requests; report {item.batch.report_path}")
+                     f"{s.not_attempted} not attempted{unknown}, {s.requests} requests; "
+                     f"report {item.batch.report_path}")
             if s.warnings:
                 line += f"; {len(s.warnings)} warning(s) in {item.batch.summary_path}"
         if item.reason:

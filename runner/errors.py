@@ -63,6 +63,8 @@ class ApiError(RunnerError):
         self.retry_after_s = retry_after_s
         #: a lower cap on attempts than the job's (codes that are "transient once, then final")
         self.attempt_limit = attempt_limit
+        #: raised by a look-up in the share list (reconciliation), not by the row's own request
+        self.during_lookup = False
 
 
 class TransientApiError(ApiError):
@@ -145,6 +147,21 @@ def classify_code(code: int, *, login: bool = False) -> ErrorClass:
     if login and code in _LOGIN_FATAL_CODES:
         return ErrorClass.FATAL
     return ErrorClass.ROW
+
+
+#: every code the platform's pages list (platform-api.md §5.1, §5.2); an answer with any other code
+#: to a request that changes something leaves that change in doubt
+_DOCUMENTED_CODES = frozenset({
+    5000, 5002, 5004, 5013, 5015, 5019, 5021, 5022, 5023, 5026, 5028, 5031, 5032, 5033, 5040, 5041, 5049, 5056,
+    5066, 5067, 5068, 5103, 5104, 5106, 5132, 5133, 5134, 5135, 5136, 5137, 5138, 5139, 5141, 5142, 5145, 5146,
+    5147, 5148, 5151, 5153, 5325, 5333, 5353, 5360, 5371, 5377, 5394, 5411, 5420, 5478, 5550, 5864, 5891, 6084,
+    6085, *range(5579, 5587),
+})
+
+
+def is_documented_code(code: int) -> bool:
+    """True for the codes the platform documents; anything else is "unexpected"."""
+    return code in _DOCUMENTED_CODES
 
 
 #: HTTP statuses that are retried: the request may or may not have been applied. Every 5xx, as

@@ -5,7 +5,7 @@
 One pass, under the job out dir's run lock (an overlapping cron run exits 4 at once), takes the
 matching files in name order (dotfiles skipped: upload under a dot name or elsewhere, then rename
 into the inbox, so a half-written file is never taken) and runs each as its own batch, with its
-own out dir `<job out>/<file stem>-<first 12 hex of the content's SHA-256>`:
+own out dir `<job out>/batch-<first 12 hex of the content's SHA-256>`:
 
 - finished (exit 0 or 1): the file moves to `done/` beside it;
 - unusable (a UsageError naming the file: empty, binary, a column missing...): it moves to
@@ -15,9 +15,10 @@ own out dir `<job out>/<file stem>-<first 12 hex of the content's SHA-256>`:
   all). The next pass resumes it: same content, same out dir, same journal, so rows that already
   succeeded are not sent again.
 
-Because the out dir follows the content, the same file dropped again after it was done is the
-same batch: nothing already shared is sent again (an accidental double upload cannot share
-twice); delete that out dir to send it afresh. A problem with the job itself (no base URL, bad CA
+Because the out dir follows the content only, the same bytes dropped again after they were done,
+under any name (`shares (1).csv` from a mail client, a re-upload), are the same finished batch:
+the file moves to done/ without a request (an accidental double upload cannot share twice); run
+that batch with `--fresh`, or delete its out dir, to send it afresh. A problem with the job itself (no base URL, bad CA
 bundle, unknown encoding, token file) stops the pass with exit 2 and leaves every file in place.
 
 Exit code of a pass, the most severe wins: 130/143 interrupted > 3 a file stopped early > 2 a file
@@ -28,13 +29,14 @@ there was nothing new. Exit 4 (locked) comes as a LockedError before any file is
 from __future__ import annotations
 
 import codecs
-import hashlib
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 
 from runner.batch import BatchResult, run_batch
+from runner.batchdir import file_sha256
+from runner.engine.journal import JOURNAL_NAME, UNFINISHED_STATES, Journal
 from runner.engine.runlock import RunLock
 from runner.errors import ExitCode, UsageError
 from runner.events import log_event
@@ -137,13 +139,31 @@ def list_new_files(folder: Path, name_glob: str) -> list[Path]:
     return sorted(found, key=lambda path: path.name)
 
 
-def out_dir_name(path: Path) -> str:
-    """`<stem>-<content hash>`: the same file always maps to the same out dir, so a pass can resume it."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return f"{path.stem}-{digest.hexdigest()[:12]}"
+def batch_out_dir(job_out: Path, path: Path) -> Path:
+    """`<job out>/batch-<content hash>`: the same bytes under any name are the same batch.
+
+    A copy saved as `shares (1).csv` therefore resumes (or finds finished) the batch of
+    `shares.csv` instead of sharing it again. Out dirs of earlier versions were named
+    `<stem>-<hash>`; one of those for these bytes is used as it is, so its batch resumes.
+    """
+    digest = file_sha256(path)
+    if digest is None:
+        raise UsageError(f"{path}: cannot read the file")
+    short = digest[:12]
+    earlier = sorted(candidate for candidate in job_out.glob(f"*-{short}") if candidate.is_dir())
+    return earlier[0] if earlier else job_out / f"batch-{short}"
+
+
+def finished_batch(out_dir: Path) -> bool:
+    """True when `out_dir` holds a batch with nothing left to send or look up (every row has its final outcome)."""
+    if not (out_dir / JOURNAL_NAME).exists():
+        return False
+    journal = Journal.open(out_dir)
+    try:
+        counts = journal.counts()
+    finally:
+        journal.close()
+    return bool(counts) and not any(counts.get(state) for state in UNFINISHED_STATES)
 
 
 def _check_job(spec: JobSpec) -> None:
@@ -162,7 +182,16 @@ def _check_job(spec: JobSpec) -> None:
 async def _process_file(
     spec: JobSpec, path: Path, auth: AuthSettings, *, interactive: bool, handle_signals: bool
 ) -> InboxFileResult:
-    out_dir = spec.out / out_dir_name(path)
+    try:
+        out_dir = batch_out_dir(spec.out, path)
+    except UsageError as exc:
+        return InboxFileResult(path, FileOutcome.REJECTED, ExitCode.USAGE, spec.out, reject_file(path, str(exc)),
+                               str(exc))
+    if finished_batch(out_dir):
+        # The same bytes were shared before (a copy under another name, or dropped again): no request.
+        moved = move_into(path, DONE_DIR)
+        return InboxFileResult(path, FileOutcome.DONE, ExitCode.OK, out_dir, moved,
+                               reason=f"same content as the batch in {out_dir}, which is finished; nothing sent")
     try:
         batch = await run_batch(replace(spec, input=path, out=out_dir), auth, interactive=interactive,
                                 handle_signals=handle_signals)

@@ -32,7 +32,7 @@ CANONICAL_COLUMNS = ("pk", "dk", "recipient", "expiry", "recipient_type", "cover
 
 @dataclass(frozen=True)
 class JobSpec:
-    """Everything a run needs to know, validated; paths are absolute or relative to the cwd."""
+    """Everything a run needs to know, validated; paths from a job file are relative to its folder."""
 
     name: str
     input: Path
@@ -120,7 +120,8 @@ def load_job_spec(job_file: Path | None, overrides: dict[str, Any]) -> JobSpec:
     name = raw.get("name") or (job_file.stem if job_file is not None else input_path.stem)
     if "/" in name or "\\" in name or name in (".", ".."):
         raise UsageError(f"{where}: `name` {name!r} must be a plain name, not a path (use `out` for a folder)")
-    out = resolve("out") or Path("out") / name
+    # Beside the job file, so cron, `status` and `revoke` find the same out dir from any folder.
+    out = resolve("out") or (base_dir / "out" / name if job_file is not None else Path("out") / name)
     return JobSpec(
         name=name,
         input=input_path,

@@ -20,6 +20,8 @@ class RowStatus(StrEnum):
     INVALID = "invalid"  #: the row failed validation and was never sent
     DUPLICATE = "duplicate"  #: repeats an earlier row's (pk, dk, recipient); never sent
     NOT_ATTEMPTED = "not_attempted"  #: the run stopped before the row was sent
+    #: an attempt may have been applied and no look-up could settle it; never re-sent blindly
+    UNKNOWN = "unknown"
     VALID = "valid"  #: `sharebatch validate` only: the row would be sent
     REVOKED = "revoked"  #: `sharebatch revoke`: the share was revoked
     ALREADY_INVALID = "already_invalid"  #: `sharebatch revoke`: the share had already ended
@@ -107,6 +109,8 @@ class LoadedRow:
     request: ShareRequest | None = None
     problem: RowProblem | None = None
     duplicate_of: int | None = None
+    #: from the failed-rows file of an earlier batch: an attempt then may have been applied
+    in_doubt_since_ms: int | None = None
 
     @property
     def status(self) -> RowStatus:
@@ -130,8 +134,8 @@ class RowOutcome:
     http_status: int | None = None
     latency_ms: int | None = None  # of the last attempt
     finished_at: str | None = None  # UTC ISO 8601
-    #: the request may have been applied but nobody knows: the journal keeps the row in_flight
-    #: from this time, so the next run reconciles it before sending again
+    #: an attempt that started at this time may have been applied: whatever the status, the row is
+    #: looked up in the device's share list (from this time on) before it is ever sent again
     in_doubt_since_ms: int | None = None
 
 

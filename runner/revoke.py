@@ -17,6 +17,7 @@ from pathlib import Path
 
 from runner.actions import RevokeAction
 from runner.batch import BatchResult, JournaledPlan, run_journaled
+from runner.batchdir import mark_revoked
 from runner.engine.journal import Journal, JournalEntry
 from runner.errors import UsageError
 from runner.input.formula import unguard_cell
@@ -107,13 +108,17 @@ async def revoke_batch(
     fresh: bool = False,
 ) -> BatchResult:
     """Revoke the shares of `spec.input` (a report.csv); resumable like a share run."""
-    report = _Report(spec.input, parse_rows(rows))
+    wanted = parse_rows(rows)
+    _Report(spec.input, wanted)  # not a report: stop here, before any out dir is touched
+    mark_revoked(spec.input.parent)  # the share batch must not pass for "success" once this starts
 
-    def plan(journal: Journal) -> JournaledPlan[str]:
+    def plan(journal: Journal, snapshot: Path) -> JournaledPlan[str]:
+        report = _Report(snapshot, wanted)
+
         def warnings() -> list[str]:
             if not report.skipped:
                 return []
-            return [f"{report.skipped} selected rows of {report.path.name} were not successful shares and were "
+            return [f"{report.skipped} selected rows of {spec.input.name} were not successful shares and were "
                     "left alone"]
 
         return JournaledPlan(
@@ -126,5 +131,5 @@ async def revoke_batch(
             warnings=warnings,
         )
 
-    return await run_journaled(spec, auth, plan, interactive=interactive, handle_signals=handle_signals,
-                               settings=None, fresh=fresh)
+    return await run_journaled(spec, auth, plan, {"rows": rows}, interactive=interactive,
+                               handle_signals=handle_signals, settings=None, fresh=fresh)

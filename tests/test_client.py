@@ -315,13 +315,41 @@ async def test_http_404_is_fatal_and_names_the_base_url(client: PlatformClient, 
     ["<html>welcome to nginx</html>", '{"status": "ok"}', "[1, 2]", '{"code": "200"}'],
     ids=["html", "json-without-code", "json-array", "code-not-a-number"],
 )
-async def test_2xx_without_the_platform_envelope_is_fatal(
+async def test_2xx_without_the_platform_envelope_to_a_share_is_in_doubt(
     client: PlatformClient, body: str, fake: aioresponses,
 ) -> None:
+    """A proxy's page or a cut-off body may follow an applied share: retried only after a look-up."""
     fake.post(SHARE_URL, status=200, body=body)
-    with pytest.raises(FatalApiError) as caught:
+    with pytest.raises(TransientApiError) as caught:
         await client.share_by_uid(EMAIL_SHARE)
     assert "envelope" in str(caught.value)
+    assert caught.value.may_have_applied is True
+
+
+@pytest.mark.parametrize("body", ["<html>welcome to nginx</html>", '{"code": 2'], ids=["html", "truncated"])
+async def test_2xx_without_the_platform_envelope_to_a_look_up_is_fatal(
+    client: PlatformClient, body: str, fake: aioresponses,
+) -> None:
+    fake.get(LIST_URL, status=200, body=body)
+    with pytest.raises(FatalApiError) as caught:
+        await client.list_device_shares("p1", "d1")
+    assert "envelope" in str(caught.value)
+
+
+async def test_an_undocumented_code_to_a_share_is_a_rejection_in_doubt(
+    client: PlatformClient, fake: aioresponses
+) -> None:
+    fake.post(SHARE_URL, payload={"code": 5999, "msg": "?"})
+    with pytest.raises(RowRejectedError) as caught:
+        await client.share_by_uid(EMAIL_SHARE)
+    assert (caught.value.code, caught.value.may_have_applied) == (5999, True)
+
+
+async def test_a_documented_rejection_is_not_in_doubt(client: PlatformClient, fake: aioresponses) -> None:
+    fake.post(SHARE_URL, payload={"code": 5360, "msg": "binding"})
+    with pytest.raises(RowRejectedError) as caught:
+        await client.share_by_uid(EMAIL_SHARE)
+    assert caught.value.may_have_applied is False
 
 
 async def test_other_4xx_is_fatal(client: PlatformClient, fake: aioresponses) -> None:

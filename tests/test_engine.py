@@ -62,6 +62,7 @@ class ScriptedAction:
     cleanup_yields: dict[int, int] = field(default_factory=dict)  # yields a cancelled perform takes to clean up
     events: list[tuple[str, int]] = field(default_factory=list)  # ("perform" | "reconcile", row), in order
     reconcile_since: list[int] = field(default_factory=list)
+    unsendable: dict[int, str] = field(default_factory=dict)  # row -> why_not_send's answer
     in_flight: int = 0
     peak: int = 0
     device_overlaps: list[tuple[str, int]] = field(default_factory=list)
@@ -106,6 +107,9 @@ class ScriptedAction:
             raise answer
         return answer
 
+    def why_not_send(self, payload: Job, now_ms: int) -> str | None:
+        return self.unsendable.get(payload.row)
+
     async def reconcile(self, payload: Job, since_ms: int) -> ActionResult | None:
         self.events.append(("reconcile", payload.row))
         self.reconcile_since.append(since_ms)
@@ -139,10 +143,10 @@ async def no_sleep(_seconds: float) -> None:
     return None
 
 
-def items(devices: Sequence[str], *, in_flight_since_ms: dict[int, int] | None = None) -> list[WorkItem[Job]]:
+def items(devices: Sequence[str], *, in_doubt_since_ms: dict[int, int] | None = None) -> list[WorkItem[Job]]:
     """Rows 2, 3, ... (the row numbers a spreadsheet shows), one per device name given."""
-    since = in_flight_since_ms or {}
-    return [WorkItem(row=row, payload=Job(row, device), in_flight_since_ms=since.get(row))
+    since = in_doubt_since_ms or {}
+    return [WorkItem(row=row, payload=Job(row, device), in_doubt_since_ms=since.get(row))
             for row, device in enumerate(devices, start=2)]
 
 
@@ -299,7 +303,7 @@ async def test_ambiguous_row_whose_retries_run_out_gets_one_last_look_before_it_
 async def test_row_left_in_flight_by_an_earlier_run_is_reconciled_before_anything_is_sent() -> None:
     found = ActionResult(share_code="SC-old", http_status=200, latency_ms=None, message=RECONCILED_MESSAGE)
     action = ScriptedAction(found={2: [found]})
-    run = make_run(action, items(["A", "B"], in_flight_since_ms={2: 1_764_000_000_000}))
+    run = make_run(action, items(["A", "B"], in_doubt_since_ms={2: 1_764_000_000_000}))
     _, outcomes = await run.go()
     assert action.events[0] == ("reconcile", 2)
     assert action.reconcile_since == [1_764_000_000_000]
@@ -311,7 +315,7 @@ async def test_row_left_in_flight_by_an_earlier_run_is_reconciled_before_anythin
 
 async def test_row_left_in_flight_that_did_not_apply_is_sent_after_the_look_up() -> None:
     action = ScriptedAction(found={2: [None]})
-    run = make_run(action, items(["A"], in_flight_since_ms={2: 1_764_000_000_000}))
+    run = make_run(action, items(["A"], in_doubt_since_ms={2: 1_764_000_000_000}))
     _, outcomes = await run.go()
     assert action.events == [("reconcile", 2), ("perform", 2)]
     assert outcomes[2].status is RowStatus.SUCCESS
@@ -339,7 +343,7 @@ async def test_row_whose_check_after_an_ambiguous_attempt_fails_stays_in_doubt(e
 async def test_row_left_in_flight_stays_in_doubt_when_its_check_meets_a_rejected_token() -> None:
     expired = AuthExpiredError("the platform rejected the access token", code=5032)
     action = ScriptedAction(found={2: [expired]})
-    run = make_run(action, items(["A", "B"], in_flight_since_ms={2: 1_764_000_000_000}), concurrency=1)
+    run = make_run(action, items(["A", "B"], in_doubt_since_ms={2: 1_764_000_000_000}), concurrency=1)
     result, outcomes = await run.go()
     assert action.performed() == []
     assert outcomes[2].in_doubt_since_ms == 1_764_000_000_000
@@ -438,14 +442,16 @@ async def test_stop_request_keeps_the_waiting_rows_of_a_busy_device_not_attempte
     assert [outcomes[row].status for row in (3, 5)] == [RowStatus.NOT_ATTEMPTED] * 2
 
 
-async def test_rows_still_out_when_the_grace_ends_are_failed_and_every_row_has_its_outcome_on_return() -> None:
+async def test_rows_still_out_when_the_grace_ends_are_unknown_and_every_row_has_its_outcome_on_return() -> None:
     action = ScriptedAction(crowd_size=3, release=asyncio.Event(), cleanup_yields={2: 0, 3: 1, 4: 6})
     run = make_run(action, items(["A", "B", "C", "D"]), concurrency=3, grace_s=0.05)  # real time, kept short
     running = asyncio.create_task(run.go())
     await action.crowd.wait()
     run.engine.request_stop("interrupted by SIGINT")
     result, outcomes = await running
-    assert [outcomes[row].status for row in (2, 3, 4)] == [RowStatus.FAILED] * 3
+    assert [outcomes[row].status for row in (2, 3, 4)] == [RowStatus.UNKNOWN] * 3
+    started = dict(run.sink.started)
+    assert [outcomes[row].in_doubt_since_ms for row in (2, 3, 4)] == [started[2], started[3], started[4]]
     assert all("interrupted" in outcomes[row].message for row in (2, 3, 4))
     assert outcomes[5].status is RowStatus.NOT_ATTEMPTED
     assert result.interrupted is True

@@ -127,11 +127,11 @@ def test_absolute_paths_in_the_job_file_are_kept(workdir: Path, job_dir: Path, t
     assert load(job).input == target
 
 
-def test_default_out_is_named_after_the_job_file(workdir: Path, job_dir: Path) -> None:
+def test_default_out_sits_beside_the_job_file_whatever_the_current_folder(workdir: Path, job_dir: Path) -> None:
     job = write_job(job_dir, 'input = "shares.csv"\n', name="march-rollout.toml")
     spec = load(job)
     assert spec.name == "march-rollout"
-    assert spec.out == Path("out/march-rollout")
+    assert spec.out == job_dir.resolve() / "out" / "march-rollout"
 
 
 def test_default_out_without_a_job_file_is_named_after_the_input(workdir: Path) -> None:

@@ -19,9 +19,9 @@ def entry(row: int, index: int | None = None) -> JournalEntry:
 
 
 def state_on_disk(out: Path, row: int) -> tuple[str, int | None]:
-    """Read with a second connection: what a crash would leave behind."""
+    """Read with a second connection: what a crash would leave behind (state, in doubt since)."""
     with sqlite3.connect(out / JOURNAL_NAME) as other:
-        found = other.execute("SELECT state, started_ms FROM rows WHERE row = ?", (row,)).fetchone()
+        found = other.execute("SELECT state, doubt_ms FROM rows WHERE row = ?", (row,)).fetchone()
     return found[0], found[1]
 
 
@@ -66,7 +66,7 @@ async def test_a_row_left_in_flight_is_handed_out_with_its_start_time_for_reconc
     resumed.sync_rows([entry(2)])
     [item] = list(resumed.iter_work(ShareRequest.from_json))
     resumed.close()
-    assert item.in_flight_since_ms == 5000
+    assert item.in_doubt_since_ms == 5000
 
 
 async def test_a_retry_keeps_the_earliest_start_of_an_attempt_still_in_doubt(tmp_path: Path) -> None:
@@ -77,11 +77,48 @@ async def test_a_retry_keeps_the_earliest_start_of_an_attempt_still_in_doubt(tmp
     assert state_on_disk(tmp_path, 2) == ("in_flight", 1000)
     journal.row_finished(RowOutcome(2, RowStatus.FAILED, message="lost", in_doubt_since_ms=1000))
     journal.flush()
-    assert state_on_disk(tmp_path, 2) == ("in_flight", 1000)
+    assert state_on_disk(tmp_path, 2) == ("failed", 1000)
     [outcome] = list(journal.iter_outcomes())
+    [work] = list(journal.iter_work(str))
     journal.close()
-    assert outcome.status is RowStatus.FAILED
-    assert outcome.message == "lost"
+    assert (outcome.status, outcome.message, outcome.in_doubt_since_ms, outcome.attempts) == (
+        RowStatus.FAILED, "lost", 1000, 2)
+    assert work.in_doubt_since_ms == 1000
+
+
+async def test_a_definite_outcome_clears_the_doubt_an_in_flight_commit_set(tmp_path: Path) -> None:
+    journal = Journal.open(tmp_path)
+    journal.sync_rows([entry(2), entry(3)])
+    await journal.attempt_started(2, 1000)
+    await journal.attempt_started(3, 1000)
+    assert state_on_disk(tmp_path, 2) == ("in_flight", 1000)
+    journal.row_finished(RowOutcome(2, RowStatus.FAILED, code=5360, message="unverified"))
+    journal.row_finished(RowOutcome(3, RowStatus.SUCCESS, code=200, share_code="S3"))
+    journal.close()
+    assert state_on_disk(tmp_path, 2) == ("failed", None)
+    assert state_on_disk(tmp_path, 3) == ("success", None)
+
+
+def test_doubt_from_a_fed_back_file_reaches_the_engine(tmp_path: Path) -> None:
+    journal = Journal.open(tmp_path)
+    journal.sync_rows([JournalEntry(2, "fp-2", "payload-2", in_doubt_since_ms=777)])
+    [work] = list(journal.iter_work(str))
+    journal.close()
+    assert (work.row, work.in_doubt_since_ms) == (2, 777)
+
+
+def test_a_journal_written_before_doubt_ms_keeps_its_in_flight_rows_in_doubt(tmp_path: Path) -> None:
+    with sqlite3.connect(tmp_path / JOURNAL_NAME) as old:
+        old.executescript(
+            "CREATE TABLE rows (row INTEGER PRIMARY KEY, fingerprint TEXT, state TEXT NOT NULL, payload TEXT, "
+            "started_ms INTEGER, code INTEGER, message TEXT NOT NULL DEFAULT '', share_code TEXT, "
+            "attempts INTEGER NOT NULL DEFAULT 0, http_status INTEGER, latency_ms INTEGER, finished_at TEXT);"
+            "INSERT INTO rows (row, fingerprint, state, payload, started_ms) VALUES (2, 'f', 'in_flight', 'p', 4242);"
+        )
+    journal = Journal.open(tmp_path)
+    [work] = list(journal.iter_work(str))
+    journal.close()
+    assert work.in_doubt_since_ms == 4242
 
 
 def test_a_request_that_succeeded_is_not_sent_again_when_its_row_moves(tmp_path: Path) -> None:
@@ -117,8 +154,8 @@ async def test_report_statuses_and_failed_codes_come_from_the_journal(tmp_path: 
     outcomes = [o.status for o in journal.iter_outcomes()]
     by_code = journal.failed_by_code()
     journal.close()
-    assert outcomes == [RowStatus.FAILED, RowStatus.FAILED, RowStatus.NOT_ATTEMPTED]
-    assert by_code == {"5360": 1, "transport": 1}
+    assert outcomes == [RowStatus.FAILED, RowStatus.UNKNOWN, RowStatus.NOT_ATTEMPTED]
+    assert by_code == {"5360": 1}
 
 
 def test_relative_expiries_keep_the_first_start_as_their_anchor(tmp_path: Path) -> None:

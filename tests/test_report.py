@@ -146,7 +146,7 @@ def test_atomic_writer_creates_the_folder_and_replaces_the_file_in_one_step(tmp_
 # --- failed rows -------------------------------------------------------------------------------------
 
 
-def test_failed_csv_holds_only_failed_and_invalid_rows_with_an_error_column(
+def test_failed_csv_holds_every_row_still_to_do_with_an_error_column(
     tmp_path: Path, rows: list[tuple[list[str], RowOutcome]]
 ) -> None:
     path = write_failed_rows(tmp_path, "csv", HEADERS, rows)
@@ -155,8 +155,23 @@ def test_failed_csv_holds_only_failed_and_invalid_rows_with_an_error_column(
         [*HEADERS, "error"],
         ["p1", "d2", "'+8613800138000", "2027-01-01", "code 5360 (device binding not verified, cannot be shared)"],
         ["p1", "d3", "not-an-email", "", 'column "recipient": not an email'],
+        ["p2", "d9", "C200001", "", "stopped: code 5325"],
     ]
     assert leftovers(tmp_path) == []
+
+
+def test_failed_csv_carries_the_doubt_of_rows_that_may_have_been_applied(tmp_path: Path) -> None:
+    rows = [
+        (["p1", "d1", "C1", ""], outcome(2, RowStatus.UNKNOWN, "lost", in_doubt_since_ms=1_764_000_000_123)),
+        (["p1", "d2", "C2", ""], outcome(3, RowStatus.FAILED, "code 5360")),
+    ]
+    path = write_failed_rows(tmp_path, "csv", HEADERS, rows)
+    assert path is not None
+    assert read_csv(path) == [
+        [*HEADERS, "error", "in_doubt_since"],
+        ["p1", "d1", "C1", "", "lost", "2025-11-24T16:00:00.123Z"],
+        ["p1", "d2", "C2", "", "code 5360", ""],
+    ]
 
 
 def test_failed_csv_replaces_an_error_column_the_input_already_had(tmp_path: Path) -> None:
@@ -183,8 +198,8 @@ def test_failed_xlsx_for_an_xlsx_input_keeps_every_cell_as_text(
     sheet = load_workbook(path, read_only=True).worksheets[0]
     values = [list(line) for line in sheet.iter_rows(values_only=True)]
     assert values[0] == [*HEADERS, "error"]
-    assert [line[1] for line in values[1:]] == ["d2", "d3", "00123"]
-    assert values[3] == ["p3", "00123", "'=cmd()", "1e5", "code 5041"]
+    assert [line[1] for line in values[1:]] == ["d2", "d3", "d9", "00123"]
+    assert values[4] == ["p3", "00123", "'=cmd()", "1e5", "code 5041"]
     assert values[1][2] == "'+8613800138000"
     cells = load_workbook(path).worksheets[0]
     assert {cell.data_type for line in cells.iter_rows(min_row=2) for cell in line if cell.value is not None} == {"s"}
@@ -196,7 +211,7 @@ def test_no_failed_rows_means_no_failed_file_and_a_stale_one_is_removed(
 ) -> None:
     stale = tmp_path / "failed.csv"
     stale.write_text("dk,error\nd1,from an earlier run\n", encoding="utf-8")
-    good = [pair for pair in rows if pair[1].status not in (RowStatus.FAILED, RowStatus.INVALID)]
+    good = [pair for pair in rows if pair[1].status in (RowStatus.SUCCESS, RowStatus.DUPLICATE)]
     assert write_failed_rows(tmp_path, "csv", HEADERS, good) is None
     assert not stale.exists()
 
@@ -228,7 +243,8 @@ def test_summary_json_holds_every_field(tmp_path: Path) -> None:
     write_summary(path, summary)
     data = json.loads(path.read_text(encoding="utf-8"))
     assert data == {
-        "total": 3, "success": 1, "failed": 1, "invalid": 0, "duplicate": 0, "not_attempted": 1, "valid": 0,
+        "total": 3, "success": 1, "failed": 1, "invalid": 0, "duplicate": 0, "not_attempted": 1, "unknown": 0,
+        "valid": 0,
         "revoked": 0, "already_invalid": 0,
         "by_code": {"5360": 1}, "requests": 4, "retries": 1, "started_at": "2026-11-25T20:00:00.000Z",
         "finished_at": "2026-11-25T20:00:02.000Z", "duration_s": 2.0, "rate_achieved": 3.5,

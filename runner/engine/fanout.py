@@ -3,7 +3,10 @@
 - at most `concurrency` rows in flight; the rate itself is paced by the client's DispatchGate;
 - rows of one device run one at a time, in input order, without blocking other devices;
 - transient failures are retried with tenacity (exponential backoff with jitter, capped attempts);
-- an attempt whose outcome is unknown is reconciled before anything is sent again;
+- an attempt whose outcome is unknown (timeout, lost connection, 5xx, a garbled or undocumented
+  answer, cancellation) puts the row in doubt: it is looked up before anything is sent again, once
+  more when it ends, and the doubt stays with the row until a look-up finds the share; a row whose
+  doubt no look-up could settle ends `unknown`;
 - a fatal answer, a rejected token or a run of exhausted retries stops the run, and so does
   `request_stop()` (signals); whatever was not sent is reported `not_attempted`.
 
@@ -17,7 +20,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
@@ -54,9 +57,17 @@ class EngineResult:
 class _RowState:
     row: int
     attempts: int = 0
-    ambiguous_since_ms: int | None = None
+    in_doubt_since_ms: int | None = None  # the first attempt whose outcome is unknown
     sending_since_ms: int | None = None  # set while a request of this row is out
-    last_error: ApiError | None = field(default=None)
+    last_started_ms: int | None = None
+
+
+class _NotSendableError(Exception):
+    """The action refused to send the row now (its expiry passed); the row ends `invalid`."""
+
+
+#: the promise every in-doubt message ends with
+_LOOKED_UP_FIRST = "It is looked up in the device's share list before it is ever sent again."
 
 
 def now_ms() -> int:
@@ -163,41 +174,93 @@ class Engine(Generic[PayloadT]):
         return None
 
     async def _run_row(self, item: WorkItem[PayloadT]) -> None:
-        state = _RowState(row=item.row, ambiguous_since_ms=item.in_flight_since_ms)
+        state = _RowState(row=item.row, in_doubt_since_ms=item.in_doubt_since_ms)
         try:
             result: ActionResult = await self._attempt_with_retries(state, item.payload)
         except asyncio.CancelledError:
             self._finish_interrupted(state)
             raise
-        except TransientApiError as exc:
-            reconciled = await self._last_chance_reconcile(state, item.payload)
-            if reconciled is None:
-                self._recent_exhausted.append(True)
-                self._finish(state, RowStatus.FAILED, f"gave up after {state.attempts} attempts: {exc}",
-                             code=exc.code, http_status=exc.http_status, in_doubt_since_ms=state.ambiguous_since_ms)
-                self._check_breaker()
-                return
-            result = reconciled
-        except AuthExpiredError as exc:
-            # After an ambiguous attempt (or a row left in flight) whose check did not get through,
-            # the share may exist: the row stays in doubt so that the next run checks before sending.
-            in_doubt = state.ambiguous_since_ms
-            message = "not applied: the platform rejected the access token" if in_doubt is None else (
-                "the platform rejected the access token; an earlier attempt may have been applied, "
-                "the next run reconciles it before sending again")
-            self._finish(state, RowStatus.NOT_ATTEMPTED, message, http_status=exc.http_status, code=exc.code,
-                         in_doubt_since_ms=in_doubt)
-            self.request_stop(f"stopped: {exc}", interrupted=False)
+        except _NotSendableError as exc:
+            self._finish(state, RowStatus.INVALID, str(exc), in_doubt_since_ms=state.in_doubt_since_ms)
             return
-        except FatalApiError as exc:
-            self._fail(state, exc, str(exc))
+        except AuthExpiredError as exc:
+            # No look-up can get through with a dead token: a row in doubt stays in doubt.
+            if state.in_doubt_since_ms is None:
+                self._finish(state, RowStatus.NOT_ATTEMPTED, "not applied: the platform rejected the access token",
+                             http_status=exc.http_status, code=exc.code)
+            else:
+                self._finish(state, RowStatus.UNKNOWN, "the platform rejected the access token; an earlier attempt "
+                             f"may have been applied. {_LOOKED_UP_FIRST}", http_status=exc.http_status,
+                             code=exc.code, in_doubt_since_ms=state.in_doubt_since_ms)
             self.request_stop(f"stopped: {exc}", interrupted=False)
             return
         except ApiError as exc:
-            self._recent_exhausted.append(False)
-            self._fail(state, exc, str(exc))
+            exhausted = isinstance(exc, TransientApiError)
+            self._recent_exhausted.append(exhausted)
+            message = f"gave up after {state.attempts} attempts: {exc}" if exhausted else str(exc)
+            await self._settle_failure(state, item.payload, exc, message)
+            if isinstance(exc, FatalApiError):
+                self.request_stop(f"stopped: {exc}", interrupted=False)
+            elif exhausted:
+                self._check_breaker()
             return
         self._recent_exhausted.append(False)
+        if not result.confirmed:
+            await self._confirm(state, item.payload, result)
+            return
+        self._finish_success(state, result)
+
+    async def _settle_failure(self, state: _RowState, payload: PayloadT, exc: ApiError, message: str) -> None:
+        """A row that ends without success: if an attempt may have been applied, look before calling it failed.
+
+        Found: the share exists, so the row succeeded. Not found: failed, but the doubt stays with the
+        row (journal and failed-rows file), because a request that timed out may still be applied
+        after our look-up; it is looked up again before it is ever re-sent. The look-up failing
+        leaves the row `unknown`.
+        """
+        since = state.in_doubt_since_ms
+        if since is None:
+            self._finish(state, RowStatus.FAILED, message, code=exc.code, http_status=exc.http_status)
+            return
+        if exc.during_lookup:
+            self._finish(state, RowStatus.UNKNOWN, f"an earlier attempt may have been applied and the share list "
+                         f"could not be read ({exc}). {_LOOKED_UP_FIRST}", code=exc.code,
+                         http_status=exc.http_status, in_doubt_since_ms=since)
+            return
+        try:
+            found = await self._action.reconcile(payload, since)
+        except ApiError as lookup_error:
+            self._finish(state, RowStatus.UNKNOWN, f"{message}; it may have been applied and the share list could "
+                         f"not be read ({lookup_error}). {_LOOKED_UP_FIRST}", code=exc.code,
+                         http_status=exc.http_status, in_doubt_since_ms=since)
+            return
+        if found is not None:
+            self._finish_success(state, found)
+            return
+        self._finish(state, RowStatus.FAILED, f"{message}; the share list does not show it. {_LOOKED_UP_FIRST}",
+                     code=exc.code, http_status=exc.http_status, in_doubt_since_ms=since)
+
+    async def _confirm(self, state: _RowState, payload: PayloadT, answered: ActionResult) -> None:
+        """The platform said "done" without the proof (a share code): find the share before calling it a success."""
+        since = state.last_started_ms if state.last_started_ms is not None else now_ms()
+        try:
+            found = await self._action.reconcile(payload, since)
+        except ApiError as lookup_error:
+            found, why = None, f"the share list could not be read ({lookup_error})"
+        else:
+            why = "the share list does not show it"
+        if found is None:
+            self._finish(state, RowStatus.UNKNOWN, f"the platform answered success without a share code and {why}. "
+                         f"{_LOOKED_UP_FIRST}", code=answered.code, http_status=answered.http_status,
+                         latency_ms=answered.latency_ms, in_doubt_since_ms=state.in_doubt_since_ms or since)
+            return
+        self._finish_success(state, ActionResult(
+            share_code=found.share_code, http_status=answered.http_status, latency_ms=answered.latency_ms,
+            message="the platform answered success without a share code; found it in the device's share list",
+            status=answered.status, code=answered.code,
+        ))
+
+    def _finish_success(self, state: _RowState, result: ActionResult) -> None:
         self._finish(
             state, result.status, result.message, code=result.code, share_code=result.share_code,
             http_status=result.http_status, latency_ms=result.latency_ms,
@@ -237,32 +300,34 @@ class Engine(Generic[PayloadT]):
         )
 
     async def _attempt(self, state: _RowState, payload: PayloadT) -> ActionResult:
-        if state.ambiguous_since_ms is not None:
-            found = await self._action.reconcile(payload, state.ambiguous_since_ms)
+        if state.in_doubt_since_ms is not None:
+            try:
+                found = await self._action.reconcile(payload, state.in_doubt_since_ms)
+            except ApiError as exc:
+                exc.during_lookup = True  # so the row's end does not look it up a second time
+                raise
             if found is not None:
                 return found
-        state.attempts += 1
         started_ms = now_ms()
+        reason = self._action.why_not_send(payload, started_ms)
+        if reason is not None:
+            raise _NotSendableError(reason)
+        state.attempts += 1
         await self._sink.attempt_started(state.row, started_ms)
-        state.sending_since_ms = started_ms
+        state.sending_since_ms = state.last_started_ms = started_ms
         try:
             return await self._action.perform(payload)
         except ApiError as exc:
-            state.last_error = exc
-            if exc.may_have_applied and state.ambiguous_since_ms is None:
-                state.ambiguous_since_ms = started_ms
+            if exc.may_have_applied and state.in_doubt_since_ms is None:
+                state.in_doubt_since_ms = started_ms
+            raise
+        except asyncio.CancelledError:
+            # Cancelled with the request out (a signal's grace ran out): it may have been applied.
+            if state.in_doubt_since_ms is None:
+                state.in_doubt_since_ms = started_ms
             raise
         finally:
             state.sending_since_ms = None
-
-    async def _last_chance_reconcile(self, state: _RowState, payload: PayloadT) -> ActionResult | None:
-        """Retries ran out after an ambiguous attempt: one look before calling the row failed."""
-        if state.ambiguous_since_ms is None:
-            return None
-        try:
-            return await self._action.reconcile(payload, state.ambiguous_since_ms)
-        except ApiError:
-            return None
 
     def _before_retry(self, retry_state: RetryCallState) -> None:
         self._stats.retries += 1
@@ -275,12 +340,12 @@ class Engine(Generic[PayloadT]):
 
     def _finish_interrupted(self, state: _RowState) -> None:
         """Cancelled after the grace: a request that was out may or may not have been applied."""
-        since = state.ambiguous_since_ms or state.sending_since_ms
+        since = state.in_doubt_since_ms or state.sending_since_ms
         if since is not None:
-            self._finish(state, RowStatus.FAILED, "interrupted while the request was in flight; it may have been "
-                         "applied, the next run reconciles it before sending again", in_doubt_since_ms=since)
+            self._finish(state, RowStatus.UNKNOWN, "interrupted while a request was out; it may have been applied. "
+                         f"{_LOOKED_UP_FIRST}", in_doubt_since_ms=since)
         elif state.attempts:
-            self._finish(state, RowStatus.FAILED, "interrupted between retries")
+            self._finish(state, RowStatus.FAILED, "interrupted between retries (no earlier attempt was applied)")
         else:
             self._finish(state, RowStatus.NOT_ATTEMPTED, "interrupted before it was sent")
 
@@ -290,11 +355,6 @@ class Engine(Generic[PayloadT]):
             self.request_stop(
                 f"stopped: {sum(window)} of the last {len(window)} rows exhausted their retries; "
                 "the platform keeps failing", interrupted=False)
-
-    def _fail(self, state: _RowState, exc: ApiError, message: str) -> None:
-        # an ambiguous earlier attempt stays in doubt whatever the final answer: the next run checks first
-        self._finish(state, RowStatus.FAILED, message, code=exc.code, http_status=exc.http_status,
-                     in_doubt_since_ms=state.ambiguous_since_ms)
 
     def _finish(
         self,
@@ -322,7 +382,12 @@ class Engine(Generic[PayloadT]):
         leftovers: list[WorkItem[PayloadT]] = [item for queue in self._waiting.values() for item in queue]
         self._waiting.clear()
         for item in [*leftovers, *self._items]:
-            self._sink.row_finished(RowOutcome(row=item.row, status=RowStatus.NOT_ATTEMPTED, message=reason))
+            if item.in_doubt_since_ms is None:
+                self._sink.row_finished(RowOutcome(row=item.row, status=RowStatus.NOT_ATTEMPTED, message=reason))
+            else:  # in doubt from an earlier run, and not looked up before this one stopped
+                self._sink.row_finished(RowOutcome(
+                    row=item.row, status=RowStatus.UNKNOWN, in_doubt_since_ms=item.in_doubt_since_ms,
+                    message=f"{reason}; an earlier attempt may have been applied. {_LOOKED_UP_FIRST}"))
 
 
 def _should_retry(retry_state: RetryCallState) -> bool:

@@ -6,6 +6,13 @@ the next run reconciles against the platform instead of re-sending blindly. Outc
 and committed in groups (each in_flight commit also carries them), which keeps SQLite off the
 critical path; an outcome lost in a crash leaves its row in_flight, which is safe.
 
+`doubt_ms` is the start of the first attempt whose outcome is unknown. It is set with every
+in_flight commit and kept with whatever outcome the engine reports until a look-up or an answer
+proves the row applied; the engine is handed it back with the row and looks before sending.
+
+One journal holds one batch: `batch_id` in the meta table names the input's content and the
+settings that shape the requests, and the batch layer archives a journal whose batch differs.
+
 All SQL of the project lives here.
 """
 
@@ -31,7 +38,11 @@ PENDING = "pending"
 #: final states of a row whose request took effect: never sent again
 DONE_STATES = (RowStatus.SUCCESS.value, RowStatus.REVOKED.value, RowStatus.ALREADY_INVALID.value)
 #: states whose rows the engine works on
-WORK_STATES = (PENDING, IN_FLIGHT, RowStatus.FAILED.value, RowStatus.NOT_ATTEMPTED.value)
+WORK_STATES = (PENDING, IN_FLIGHT, RowStatus.FAILED.value, RowStatus.NOT_ATTEMPTED.value, RowStatus.UNKNOWN.value)
+#: states of a row that still needs sending or a look-up
+UNFINISHED_STATES = (PENDING, IN_FLIGHT, RowStatus.NOT_ATTEMPTED.value, RowStatus.UNKNOWN.value)
+#: the journal's files: the database and SQLite's write-ahead log beside it
+JOURNAL_FILES = (JOURNAL_NAME, f"{JOURNAL_NAME}-wal", f"{JOURNAL_NAME}-shm")
 FLUSH_EVERY_S = 0.5
 FLUSH_EVERY_ROWS = 500
 
@@ -44,14 +55,15 @@ CREATE TABLE IF NOT EXISTS rows (
     payload TEXT,
     started_ms INTEGER,
     code INTEGER, message TEXT NOT NULL DEFAULT '', share_code TEXT,
-    attempts INTEGER NOT NULL DEFAULT 0, http_status INTEGER, latency_ms INTEGER, finished_at TEXT
+    attempts INTEGER NOT NULL DEFAULT 0, http_status INTEGER, latency_ms INTEGER, finished_at TEXT,
+    doubt_ms INTEGER
 );
 CREATE TABLE IF NOT EXISTS applied (
     fingerprint TEXT PRIMARY KEY, row INTEGER NOT NULL, share_code TEXT, finished_at TEXT, state TEXT NOT NULL
 );
 """
 
-_OUTCOME_COLUMNS = "row, state, code, message, share_code, attempts, http_status, latency_ms, finished_at"
+_OUTCOME_COLUMNS = "row, state, code, message, share_code, attempts, http_status, latency_ms, finished_at, doubt_ms"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +78,8 @@ class JournalEntry:
     fingerprint: str | None
     payload: str | None
     outcome: RowOutcome | None = None
+    #: an earlier batch's attempt at this row may have been applied (from a fed-back failed file)
+    in_doubt_since_ms: int | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +112,7 @@ class Journal:
         # NORMAL in WAL mode survives a killed process; only an OS crash can lose the last commits.
         connection.execute("PRAGMA synchronous=NORMAL")
         connection.executescript(_SCHEMA)
+        _add_doubt_column(connection)
         journal = cls(connection, path)
         journal._set_default("schema_version", SCHEMA_VERSION)
         return journal
@@ -118,6 +133,10 @@ class Journal:
     def _set_default(self, key: str, value: str) -> str:
         self._db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (key, value))
         return self.get_meta(key) or value
+
+    def is_empty(self) -> bool:
+        """True for a journal that has never loaded an input."""
+        return self._db.execute("SELECT 1 FROM rows LIMIT 1").fetchone() is None
 
     def anchor_ms(self, now_ms: int) -> int:
         """The batch's first start: relative expiries count from it in every resumed run."""
@@ -163,6 +182,9 @@ class Journal:
             if previous[1] in DONE_STATES:
                 return False
             if previous[1] in WORK_STATES:
+                if entry.in_doubt_since_ms is not None:
+                    self._db.execute("UPDATE rows SET doubt_ms = min(coalesce(doubt_ms, ?), ?) WHERE row = ?",
+                                     (entry.in_doubt_since_ms, entry.in_doubt_since_ms, entry.row))
                 return True
         applied = self._db.execute(
             "SELECT row, share_code, finished_at, state FROM applied WHERE fingerprint = ?", (fingerprint,)
@@ -176,8 +198,8 @@ class Journal:
             )
             return False
         self._db.execute(
-            "INSERT OR REPLACE INTO rows (row, fingerprint, state, payload) VALUES (?, ?, 'pending', ?)",
-            (entry.row, fingerprint, entry.payload),
+            "INSERT OR REPLACE INTO rows (row, fingerprint, state, payload, doubt_ms) VALUES (?, ?, 'pending', ?, ?)",
+            (entry.row, fingerprint, entry.payload, entry.in_doubt_since_ms),
         )
         return True
 
@@ -189,15 +211,15 @@ class Journal:
         last_row = 0
         while True:
             chunk = self._db.execute(
-                f"SELECT row, state, started_ms, payload FROM rows WHERE row > ? AND state IN ({placeholders}) "
-                "ORDER BY row LIMIT ?",
+                f"SELECT row, state, started_ms, payload, doubt_ms FROM rows WHERE row > ? AND state IN "
+                f"({placeholders}) ORDER BY row LIMIT ?",
                 (last_row, *WORK_STATES, chunk_rows),
             ).fetchall()
             if not chunk:
                 return
-            for row, state, started_ms, payload in chunk:
-                since = started_ms if state == IN_FLIGHT else None
-                yield WorkItem(row=row, payload=decode(payload), in_flight_since_ms=since)
+            for row, state, started_ms, payload, doubt_ms in chunk:
+                since = doubt_ms if doubt_ms is not None else (started_ms if state == IN_FLIGHT else None)
+                yield WorkItem(row=row, payload=decode(payload), in_doubt_since_ms=since)
             last_row = chunk[-1][0]
 
     async def attempt_started(self, row: int, started_ms: int) -> None:
@@ -219,11 +241,11 @@ class Journal:
         starting, self._starting = self._starting, []
         assert committed is not None
         try:
-            # An earlier attempt whose outcome is still unknown keeps its (earlier) start time, so
-            # that a reconciliation after a crash looks back far enough to find its share.
+            # Until the answer comes the attempt is in doubt; an earlier doubt keeps its (earlier)
+            # time, so that a look-up after a crash reaches back far enough to find its share.
             self._flush(extra=(
-                "UPDATE rows SET started_ms = CASE WHEN state = 'in_flight' AND started_ms IS NOT NULL "
-                "THEN started_ms ELSE ? END, state = 'in_flight' WHERE row = ?",
+                "UPDATE rows SET started_ms = ?1, doubt_ms = coalesce(doubt_ms, ?1), state = 'in_flight', "
+                "attempts = attempts + 1 WHERE row = ?2",
                 starting,
             ))
         except Exception as exc:
@@ -234,10 +256,10 @@ class Journal:
             committed.set_result(None)
 
     def row_finished(self, outcome: RowOutcome) -> None:
+        """Buffer a row's outcome; the engine's `in_doubt_since_ms` replaces the journal's doubt."""
         in_doubt = outcome.in_doubt_since_ms is not None
         self._buffered.append((
-            IN_FLIGHT if in_doubt else outcome.status.value, outcome.in_doubt_since_ms, outcome.code,
-            outcome.message, outcome.share_code, outcome.attempts,
+            outcome.status.value, outcome.in_doubt_since_ms, outcome.code, outcome.message, outcome.share_code,
             outcome.http_status, outcome.latency_ms, outcome.finished_at, outcome.row,
         ))
         if outcome.status.value in DONE_STATES and not in_doubt:
@@ -257,8 +279,7 @@ class Journal:
         try:
             if self._buffered:
                 db.executemany(
-                    "UPDATE rows SET state = ?, started_ms = coalesce(?, started_ms), code = ?, message = ?, "
-                    "share_code = ?, attempts = attempts + ?, "
+                    "UPDATE rows SET state = ?, doubt_ms = ?, code = ?, message = ?, share_code = ?, "
                     "http_status = ?, latency_ms = ?, finished_at = ? WHERE row = ?",
                     self._buffered,
                 )
@@ -289,18 +310,17 @@ class Journal:
             ).fetchall()
             if not chunk:
                 return
-            for row, state, code, message, share_code, attempts, http_status, latency_ms, finished_at in chunk:
+            for row, state, code, message, share_code, attempts, http_status, latency_ms, finished_at, doubt in chunk:
                 status, message = _report_status(state, message)
                 yield RowOutcome(row, status, code, message, share_code, attempts, http_status, latency_ms,
-                                 finished_at)
+                                 finished_at, in_doubt_since_ms=doubt)
             last_row = chunk[-1][0]
 
     def failed_by_code(self) -> dict[str, int]:
         """Failed rows per final platform code ("transport" when there was no code)."""
         self.flush()
         found = self._db.execute(
-            "SELECT coalesce(code, 'transport'), count(*) FROM rows WHERE state IN ('failed', 'in_flight') "
-            "GROUP BY 1 ORDER BY 1"
+            "SELECT coalesce(code, 'transport'), count(*) FROM rows WHERE state = 'failed' GROUP BY 1 ORDER BY 1"
         )
         return {str(code): count for code, count in found}
 
@@ -319,6 +339,15 @@ def _report_status(state: str, message: str) -> tuple[RowStatus, str]:
     if state == PENDING:
         return RowStatus.NOT_ATTEMPTED, message or "not sent yet"
     if state == IN_FLIGHT:
-        return RowStatus.FAILED, message or ("in flight when the run stopped; it may have been applied, the next "
-                                             "run reconciles it before sending again")
+        return RowStatus.UNKNOWN, ("in flight when the run was killed; it may have been applied. It is looked up in "
+                                   "the device's share list before it is ever sent again.")
     return RowStatus(state), message
+
+
+def _add_doubt_column(connection: sqlite3.Connection) -> None:
+    """Journals written before `doubt_ms` existed: add it, and carry their in_flight rows' doubt over."""
+    columns = {name for _, name, *_ in connection.execute("PRAGMA table_info(rows)")}
+    if "doubt_ms" in columns:
+        return
+    connection.execute("ALTER TABLE rows ADD COLUMN doubt_ms INTEGER")
+    connection.execute("UPDATE rows SET doubt_ms = started_ms WHERE state = 'in_flight'")

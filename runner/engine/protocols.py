@@ -20,8 +20,9 @@ ActionPayloadT = TypeVar("ActionPayloadT", contravariant=True)
 class WorkItem(Generic[PayloadT]):
     row: int
     payload: PayloadT
-    #: set when an earlier run died with this row's request out: reconcile before sending
-    in_flight_since_ms: int | None = None
+    #: set when an earlier attempt (a crash, a lost answer, a fed-back failed file) may have been
+    #: applied: the engine looks the row up before it sends anything
+    in_doubt_since_ms: int | None = None
 
 
 class OutcomeSink(Protocol):
@@ -42,6 +43,9 @@ class ActionResult:
     message: str = ""
     status: RowStatus = RowStatus.SUCCESS  # an action may report a finer kind of success
     code: int = 200
+    #: False when the answer said "done" but lacked what proves it (a share code): the engine then
+    #: looks the row up, and a row it cannot find ends `unknown`, never `success` without a code
+    confirmed: bool = True
 
 
 class Action(Protocol[ActionPayloadT]):
@@ -49,7 +53,11 @@ class Action(Protocol[ActionPayloadT]):
         """Send the request once; raises an ApiError subclass when it did not succeed."""
 
     async def reconcile(self, payload: ActionPayloadT, since_ms: int) -> ActionResult | None:
-        """After an ambiguous attempt started at `since_ms`: the result if it took effect, else None."""
+        """After an ambiguous attempt started at `since_ms`: the result if it took effect, None if it
+        did not (or sending again is harmless); raises ApiError when the look-up itself fails."""
+
+    def why_not_send(self, payload: ActionPayloadT, now_ms: int) -> str | None:
+        """Why the row must not be sent at `now_ms` (e.g. its expiry has passed), or None."""
 
     def device(self, payload: ActionPayloadT) -> Hashable:
         """Rows with the same device never run concurrently and keep their input order."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 #: every column the loader understands, in the order messages list them
-CANONICAL_COLUMNS = ("pk", "dk", "recipient", "expiry", "recipient_type", "cover_mark", "auth_key")
+CANONICAL_COLUMNS = ("pk", "dk", "recipient", "expiry", "recipient_type", "cover_mark", "auth_key", "in_doubt_since")
 #: a file without one of these cannot be used at all
 REQUIRED_COLUMNS = ("pk", "dk", "recipient")
 
@@ -22,6 +22,8 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "recipient_type": ("recipient_type", "recipient type", "type"),
     "cover_mark": ("cover_mark", "coverMark", "cover mark"),
     "auth_key": ("auth_key", "authKey"),
+    # written by sharebatch into a failed-rows file: an earlier attempt at the row may have been applied
+    "in_doubt_since": ("in_doubt_since",),
 }
 
 

@@ -404,6 +404,7 @@ class _RowValidator:
         self._expiry_at = columns.get("expiry")
         self._cover_mark_at = columns.get("cover_mark")
         self._auth_key_at = columns.get("auth_key")
+        self._doubt_at = columns.get("in_doubt_since")
         recipient_header = headers[self._recipient_at].strip()
         self._recipient_hint = kind_from_header(normalise_header(recipient_header))
         self._hint_reason = f'the column is "{recipient_header}"' if self._recipient_hint else ""
@@ -435,13 +436,16 @@ class _RowValidator:
         if problems or recipient is None:
             message = "; ".join(text for _, text in problems)
             return LoadedRow(row, cells, problem=RowProblem(message, problems[0][0]))
+        in_doubt_since_ms = _doubt_since(_optional_cell(cells, self._doubt_at), problems)
+        if problems:
+            return LoadedRow(row, cells, problem=RowProblem(problems[0][1], problems[0][0]))
         auth_key = _optional_cell(cells, self._auth_key_at) or None
         request = ShareRequest(pk, dk, recipient.kind, recipient.value, expire_at_ms, cover_mark, auth_key)
         first = self._first_row.setdefault(_compact_key(pk, dk, recipient.key), row)
         if first != row:
             return LoadedRow(row, cells, duplicate_of=first)
         self._devices.add(request)
-        return LoadedRow(row, cells, request=request)
+        return LoadedRow(row, cells, request=request, in_doubt_since_ms=in_doubt_since_ms)
 
     def _recipient(self, cells: list[str], problems: list[tuple[str, str]]) -> Recipient | None:
         kind, because = self._recipient_hint, self._hint_reason
@@ -500,3 +504,19 @@ def _check_cover_mark_option(value: int) -> int:
     if value not in _COVER_MARKS.values():
         raise UsageError(f"default cover mark {value} must be 1, 2 or 3")
     return value
+
+
+def _doubt_since(text: str, problems: list[tuple[str, str]]) -> int | None:
+    """The `in_doubt_since` cell of a fed-back failed-rows file: ISO 8601 UTC as sharebatch wrote it."""
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        problems.append(("in_doubt_since", f"{text!r} is not a time as sharebatch writes it "
+                         "(2026-01-31T23:59:59.000Z); leave the cell as the failed-rows file had it, or empty it "
+                         "only if you know the share was not made"))
+        return None
+    return int(moment.timestamp() * 1000)

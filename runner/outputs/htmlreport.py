@@ -43,6 +43,7 @@ OUTCOME_COLOURS: dict[RowStatus, str] = {
     RowStatus.INVALID: "#ef6c00",
     RowStatus.DUPLICATE: "#757575",
     RowStatus.NOT_ATTEMPTED: "#5c6bc0",
+    RowStatus.UNKNOWN: "#6a1b9a",
 }
 # Figure widths in inches (96 CSS px each) of the columns the template gives each chart in a
 # 1200 px page, so that 10 pt chart text shows at about the body's size.
@@ -56,6 +57,7 @@ _SUMMARY_LABELS = {
     "invalid": "invalid (not sent)",
     "duplicate": "duplicate (not sent)",
     "not_attempted": "not attempted",
+    "unknown": "unknown (may have been applied)",
     "valid": "valid",
     "revoked": "revoked",
     "already_invalid": "already ended",
@@ -180,13 +182,14 @@ def _headline(summary: Summary) -> tuple[str, str]:
     """(css class, sentence) for the banner at the top."""
     if summary.stopped:
         return "bad", f"The run stopped early: {summary.stopped}"
-    problems = summary.failed + summary.invalid + summary.not_attempted
+    problems = summary.failed + summary.invalid + summary.not_attempted + summary.unknown
     if summary.total == 0:
         return "neutral", "The file had no rows to share."
     if problems == 0:
         return "good", f"All {summary.success:,} unique rows were shared."
+    unknown = f", {summary.unknown:,} unknown" if summary.unknown else ""
     return "bad", (f"{summary.success:,} of {summary.total:,} rows shared; {summary.failed:,} failed, "
-                   f"{summary.invalid:,} invalid, {summary.not_attempted:,} not attempted.")
+                   f"{summary.invalid:,} invalid, {summary.not_attempted:,} not attempted{unknown}.")
 
 
 def describe_code_key(key: str) -> tuple[str, bool]:

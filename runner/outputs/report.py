@@ -10,6 +10,7 @@ import csv
 import json
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,8 @@ from runner.outputs.atomic import atomic_writer
 REPORT_COLUMNS = ("row", "status", "code", "message", "share_code", "attempts", "http_status", "latency_ms",
                   "finished_at")
 ERROR_COLUMN = "error"
+#: the failed-rows file's column that carries a row's doubt to the next batch (runner.input reads it)
+DOUBT_COLUMN = "in_doubt_since"
 
 
 def _outcome_cells(outcome: RowOutcome) -> list[str]:
@@ -41,17 +44,39 @@ def write_report(path: Path, headers: list[str], rows: Iterable[tuple[list[str],
             writer.writerow([*guard_cells(cells), *_outcome_cells(outcome)])
 
 
-def failed_row_cells(headers: list[str], cells: list[str], outcome: RowOutcome) -> tuple[list[str], list[str]]:
-    """Header and cells of a failed-rows line: the original columns plus `error` (replaced if present)."""
-    error = outcome.message or outcome.status.value
-    if ERROR_COLUMN in headers:
-        index = headers.index(ERROR_COLUMN)
-        return headers, [*cells[:index], error, *cells[index + 1:]]
-    return [*headers, ERROR_COLUMN], [*cells, error]
+def failed_row_cells(
+    headers: list[str], cells: list[str], outcome: RowOutcome, *, with_doubt: bool = False
+) -> tuple[list[str], list[str]]:
+    """Header and cells of a failed-rows line: the original columns plus `error` (replaced if present)
+    and, `with_doubt`, `in_doubt_since`: when an attempt may have been applied, so that feeding the
+    file back looks the row up before sending it (in whichever out dir it runs)."""
+    headers, cells = _set_column(headers, cells, ERROR_COLUMN, outcome.message or outcome.status.value)
+    if with_doubt:
+        since = outcome.in_doubt_since_ms
+        headers, cells = _set_column(headers, cells, DOUBT_COLUMN, "" if since is None else format_doubt(since))
+    return headers, cells
 
 
-def is_failed(outcome: RowOutcome) -> bool:
-    return outcome.status in (RowStatus.FAILED, RowStatus.INVALID)
+def _set_column(headers: list[str], cells: list[str], name: str, value: str) -> tuple[list[str], list[str]]:
+    """Put `value` under `name`: in place when the input already has that column (a fed-back file), else last."""
+    if name in headers:
+        index = headers.index(name)
+        padded = [*cells, *[""] * (len(headers) - len(cells))]
+        return headers, [*padded[:index], value, *padded[index + 1:]]
+    return [*headers, name], [*cells, value]
+
+
+def format_doubt(epoch_ms: int) -> str:
+    """`in_doubt_since` cells: ISO 8601 UTC to the millisecond, which a spreadsheet leaves as text."""
+    return datetime.fromtimestamp(epoch_ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+#: rows that still need doing: the failed-rows file holds every one of them
+NEEDS_DOING = frozenset({RowStatus.FAILED, RowStatus.INVALID, RowStatus.UNKNOWN, RowStatus.NOT_ATTEMPTED})
+
+
+def needs_doing(outcome: RowOutcome) -> bool:
+    return outcome.status in NEEDS_DOING
 
 
 def write_failed_rows(
@@ -63,7 +88,9 @@ def write_failed_rows(
     """
     suffix = "xlsx" if input_format == "xlsx" else "csv"
     path = out_dir / f"failed.{suffix}"
-    failed = [failed_row_cells(headers, cells, outcome) for cells, outcome in rows if is_failed(outcome)]
+    todo = [(cells, outcome) for cells, outcome in rows if needs_doing(outcome)]
+    with_doubt = any(outcome.in_doubt_since_ms is not None for _, outcome in todo)
+    failed = [failed_row_cells(headers, cells, outcome, with_doubt=with_doubt) for cells, outcome in todo]
     for stale in ("failed.csv", "failed.xlsx"):  # from an earlier run, maybe of the other format
         (out_dir / stale).unlink(missing_ok=True)
     if not failed:
@@ -102,6 +129,7 @@ class Summary:
     invalid: int = 0
     duplicate: int = 0
     not_attempted: int = 0
+    unknown: int = 0  # an attempt may have been applied and no look-up could tell
     valid: int = 0  # validate only
     revoked: int = 0  # revoke only
     already_invalid: int = 0  # revoke only

@@ -23,6 +23,7 @@ from runner.errors import (
     TransientApiError,
     classify_code,
     describe_code,
+    is_documented_code,
 )
 from runner.models import RunStats, ShareRequest
 from runner.platform.auth.tokens import TokenSource
@@ -161,6 +162,13 @@ class PlatformClient:
         if not 200 <= status < 300:
             raise FatalApiError(f"HTTP {status} for {path}: unexpected answer from the platform", http_status=status)
         if envelope is None or not isinstance(code, int):
+            if applies_change:
+                # The request reached something that answered 2xx; a proxy's page or a cut-off body
+                # after the platform applied the change looks exactly like this.
+                raise TransientApiError(
+                    f"HTTP {status} but the answer is not the platform's JSON envelope (a proxy's page or a cut-off "
+                    "reply)", http_status=status, may_have_applied=True,
+                )
             raise FatalApiError(
                 f"the answer to {path} is not the platform's JSON envelope: is the base URL right?", http_status=status
             )
@@ -183,7 +191,9 @@ class PlatformClient:
             )
         if kind is ErrorClass.FATAL:
             return FatalApiError(text, code=code, http_status=status)
-        return RowRejectedError(text, code=code, http_status=status)
+        # A code no page lists says nothing about whether a change was made: treat it as in doubt.
+        undocumented = applies_change and not is_documented_code(code)
+        return RowRejectedError(text, code=code, http_status=status, may_have_applied=undocumented)
 
 
 def _envelope(body: bytes) -> dict[str, Any] | None:

@@ -118,14 +118,14 @@ def test_formula_cells_are_neutralised_and_read_back_unchanged(
     source = write_csv("rows.csv", rows)
     result = run_cli(["validate", "--input", str(source), "--out", str(tmp_path / "out")], None)
     assert result.exit_code == 1  # "@evil" is not a valid recipient
-    report = read_report(tmp_path / "out" / "report.csv")
+    report = read_report(tmp_path / "out" / "validate" / "report.csv")
     assert (report[0]["recipient"], report[0]["note"]) == ("'+8613800138000", "'=HYPERLINK(\"x\")")
     assert (report[1]["recipient"], report[1]["note"]) == ("'@evil", "'-2+3")
     # the report itself reads back with the original cells
-    again = run_cli(["validate", "--input", str(tmp_path / "out" / "report.csv"), "--out", str(tmp_path / "again")],
-                    None)
+    first_report = tmp_path / "out" / "validate" / "report.csv"
+    again = run_cli(["validate", "--input", str(first_report), "--out", str(tmp_path / "again")], None)
     assert again.exit_code == 1
-    reread = read_report(tmp_path / "again" / "report.csv")
+    reread = read_report(tmp_path / "again" / "validate" / "report.csv")
     assert [r["recipient"] for r in reread] == ["'+8613800138000", "'@evil"]  # guarded again on the way out
     assert reread[0]["note"] == "'=HYPERLINK(\"x\")"
 
@@ -135,7 +135,7 @@ def test_validate_sends_nothing_and_reports_valid_invalid_duplicate(write_csv: C
             ["p1", "", "U2", ""]]
     result = run_cli(["validate", "--input", str(write_csv("rows.csv", rows)), "--out", str(tmp_path / "o")], None)
     assert result.exit_code == 1
-    report = read_report(tmp_path / "o" / "report.csv")
+    report = read_report(tmp_path / "o" / "validate" / "report.csv")
     assert [r["status"] for r in report] == ["valid", "duplicate", "invalid"]
     assert report[1]["message"] == "duplicate of row 2"
     assert "dk" in report[2]["message"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import os
 import signal
 import subprocess
@@ -57,7 +58,10 @@ def inbox_files(tmp_path: Path) -> list[str]:
 
 
 def out_dirs(tmp_path: Path, stem: str) -> list[Path]:
-    return sorted((tmp_path / "out").glob(f"{stem}-*"))
+    """The batch out dirs of the inbox files named `stem...` (wherever they were filed): out dirs follow content."""
+    files = (tmp_path / "inbox").rglob(f"{stem}*.csv")
+    digests = {hashlib.sha256(path.read_bytes()).hexdigest()[:12] for path in files}
+    return sorted(path for path in (tmp_path / "out").glob("batch-*") if path.name.removeprefix("batch-") in digests)
 
 
 def test_each_new_file_is_shared_into_its_own_out_dir_and_moved_to_done(sim_thread: ThreadedSimulator, tmp_path: Path):

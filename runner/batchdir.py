@@ -1,0 +1,149 @@
+"""A batch's out dir: which batch it holds, the input as it was loaded, and the history of earlier ones.
+
+One out dir holds one batch at a time. A batch is named by the SHA-256 of the input's bytes plus
+the settings that shape its requests (`batch_id`), stored in the journal. A run whose batch
+differs from the journal's (the same cron path with tonight's file, an edited spreadsheet,
+`--fresh`) moves the earlier batch's journal and outputs to `history/<UTC time>-<batch id>/`
+first, so two batches never share a journal and an earlier batch can still be revoked.
+
+The run reads its input from a copy taken under the lock (`input-as-loaded.<ext>`): the rows it
+sends and the rows its report shows come from the same bytes, even if someone replaces the
+original file while the run is going.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from runner.engine.journal import JOURNAL_FILES, Journal
+from runner.engine.runlock import RunLock
+from runner.errors import UsageError
+from runner.events import log_event
+
+SNAPSHOT_STEM = "input-as-loaded"
+HISTORY_DIR = "history"
+#: what a batch leaves in its out dir besides the journal and the snapshot; moved to history with it
+OUTPUT_NAMES = ("report.csv", "failed.csv", "failed.xlsx", "summary.json", "report.html", "revoke", "validate")
+BATCH_ID_KEY = "batch_id"
+REVOKED_KEY = "revoked_at"
+_BLOCK = 1 << 20
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The input copied into the out dir under a temporary name, with the digest of those bytes."""
+
+    temporary: Path
+    final: Path
+    sha256: str
+
+    def keep(self) -> Path:
+        """Put the copy in place (replacing an identical one from an earlier run of the batch)."""
+        self.temporary.replace(self.final)
+        return self.final
+
+    def discard(self) -> None:
+        self.temporary.unlink(missing_ok=True)
+
+
+def take_snapshot(source: Path, out_dir: Path) -> Snapshot:
+    """Copy `source` into `out_dir` while hashing it; the copy is what the run reads."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    final = out_dir / f"{SNAPSHOT_STEM}{source.suffix.lower()}"
+    temporary = out_dir / f".{final.name}.tmp"
+    digest = hashlib.sha256()
+    try:
+        with source.open("rb") as reader, temporary.open("wb") as writer:
+            for block in iter(lambda: reader.read(_BLOCK), b""):
+                digest.update(block)
+                writer.write(block)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        raise UsageError(f"{source}: cannot copy the input into {out_dir}: {exc.strerror or exc}") from None
+    return Snapshot(temporary, final, digest.hexdigest())
+
+
+def file_sha256(path: Path) -> str | None:
+    """The file's digest, or None when it cannot be read (gone, replaced by a folder...)."""
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(_BLOCK), b""):
+                digest.update(block)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def batch_id(content_sha256: str, settings: Mapping[str, object]) -> str:
+    """The batch's name: the input's bytes plus the settings that change what is sent."""
+    shaped = json.dumps({"content": content_sha256, **settings}, sort_keys=True, default=str)
+    return hashlib.sha256(shaped.encode()).hexdigest()[:24]
+
+
+def open_batch_journal(out_dir: Path, batch: str, *, fresh: bool) -> Journal:
+    """The journal of `batch` in `out_dir`; an earlier, different batch (or any, with `fresh`) goes to history.
+
+    Refuses (UsageError) to resume a batch whose shares `sharebatch revoke` has revoked: its
+    journal says `success` for shares that no longer exist.
+    """
+    journal = Journal.open(out_dir)
+    recorded = journal.get_meta(BATCH_ID_KEY)
+    if recorded is None and not journal.is_empty():
+        recorded = batch  # a journal from before batches had names: it is the batch it was resumed as
+        journal.set_meta(BATCH_ID_KEY, batch)
+    if recorded == batch and not fresh:
+        revoked = journal.get_meta(REVOKED_KEY)
+        if revoked is not None:
+            journal.close()
+            raise UsageError(
+                f"{out_dir}: the shares of this batch were revoked (sharebatch revoke, {revoked}); its report would "
+                f"claim shares that no longer exist. To share these rows again, run with --fresh (the revoked "
+                f"batch's record moves to {out_dir / HISTORY_DIR})"
+            )
+        return journal
+    empty = journal.is_empty()
+    journal.close()
+    if not empty:
+        moved = archive_batch(out_dir, recorded or "unnamed")
+        if moved is not None:
+            why = "--fresh" if fresh and recorded == batch else "the input or its settings changed"
+            log_event("batch_archived", f"a new batch starts in {out_dir} ({why}); the earlier one is in {moved}",
+                      out=str(out_dir), history=str(moved), reason=why)
+    journal = Journal.open(out_dir)
+    journal.set_meta(BATCH_ID_KEY, batch)
+    return journal
+
+
+def archive_batch(out_dir: Path, batch: str) -> Path | None:
+    """Move the batch's journal and outputs to `history/<UTC time>-<batch id>/`; None if there was nothing."""
+    Journal.open(out_dir).close()  # a clean close folds the write-ahead log back into the database
+    names = [*JOURNAL_FILES, *OUTPUT_NAMES, *(path.name for path in out_dir.glob(f"{SNAPSHOT_STEM}.*"))]
+    present = [out_dir / name for name in names if (out_dir / name).exists()]
+    if not present:
+        return None
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+    target = out_dir / HISTORY_DIR / f"{stamp}-{batch[:12]}"
+    target.mkdir(parents=True)
+    for path in present:
+        shutil.move(str(path), str(target / path.name))
+    return target
+
+
+def mark_revoked(batch_dir: Path) -> bool:
+    """Record in a share batch's journal that its shares are being revoked; False when there is no journal."""
+    if not (batch_dir / JOURNAL_FILES[0]).exists():
+        return False
+    with RunLock(batch_dir):
+        journal = Journal.open(batch_dir)
+        try:
+            journal.set_meta(REVOKED_KEY, datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"))
+        finally:
+            journal.close()
+    return True
