@@ -40,17 +40,27 @@ class ShareAction:
                             confirmed=share_code is not None)
 
     async def reconcile(self, payload: ShareRequest, since_ms: int) -> ActionResult | None:
-        """The share to this recipient with this expiry created since `since_ms`, whatever its status.
+        """The share to this recipient created since `since_ms`, whatever its status.
 
         The status is not trusted: the docs do not say how a fresh, not yet accepted invite is
         listed, and a later row of the same device (cover mark 1) may already have replaced it.
+        A share with this row's expiry is preferred. One with another expiry still counts: a
+        relative expiry fed back in a failed-rows file counts from the new batch's start, so the
+        attempt in doubt asked for another expiry than the row asks now, and sending again would
+        share the row twice. The message names both expiries.
         """
         shares = await self._client.list_device_shares(payload.pk, payload.dk)
-        for share in shares:
-            if share.created_ms >= since_ms - CLOCK_SKEW_MS and _same_share(share, payload):
-                return ActionResult(
-                    share_code=share.share_code, http_status=200, latency_ms=None, message=RECONCILED_MESSAGE
-                )
+        since_attempt = [s for s in shares if s.created_ms >= since_ms - CLOCK_SKEW_MS and _same_recipient(s, payload)]
+        exact = [s for s in since_attempt if s.expire_at_ms == payload.expire_at_ms]
+        if exact:
+            return ActionResult(share_code=exact[0].share_code, http_status=200, latency_ms=None,
+                                message=RECONCILED_MESSAGE)
+        if since_attempt:
+            found = since_attempt[0]
+            return ActionResult(share_code=found.share_code, http_status=200, latency_ms=None, message=(
+                f"{RECONCILED_MESSAGE}; its expiry is {_expiry_text(found.expire_at_ms)}, not the "
+                f"{_expiry_text(payload.expire_at_ms)} this row asks for now (an earlier batch's attempt): "
+                "change it on the platform if that matters"))
         return None
 
     def why_not_send(self, payload: ShareRequest, now_ms: int) -> str | None:
@@ -63,9 +73,11 @@ class ShareAction:
 _PHONE_SEPARATORS = re.compile(r"[\s\-().]")
 
 
-def _same_share(share: DeviceShare, payload: ShareRequest) -> bool:
-    if share.expire_at_ms != payload.expire_at_ms:
-        return False
+def _expiry_text(expire_at_ms: int | None) -> str:
+    return "permanent" if expire_at_ms is None else _iso_utc(expire_at_ms)
+
+
+def _same_recipient(share: DeviceShare, payload: ShareRequest) -> bool:
     if payload.recipient_kind is RecipientKind.UID:
         return share.share_uid == payload.recipient
     if payload.recipient_kind is RecipientKind.EMAIL:

@@ -300,6 +300,66 @@ async def test_ambiguous_row_whose_retries_run_out_gets_one_last_look_before_it_
     assert outcomes[2].share_code == "SC-late"
 
 
+async def test_ambiguous_row_not_found_at_its_end_fails_but_keeps_its_doubt() -> None:
+    """A timed-out request may still be applied after the look-up: the doubt goes with the row."""
+    action = ScriptedAction(script={2: [unavailable(applied=True)]}, found={2: [None]})
+    run = make_run(action, items(["A"]), max_attempts=2)
+    _, outcomes = await run.go()
+    assert outcomes[2].status is RowStatus.FAILED
+    assert outcomes[2].in_doubt_since_ms == run.sink.started[0][1]
+    assert "looked up" in outcomes[2].message
+
+
+async def test_ambiguous_row_whose_last_look_up_fails_ends_unknown_not_failed() -> None:
+    lookup = TransientApiError("no answer within the timeout")
+    action = ScriptedAction(script={2: [unavailable(applied=True)]}, found={2: [lookup]})
+    run = make_run(action, items(["A"]), max_attempts=1)
+    _, outcomes = await run.go()
+    assert outcomes[2].status is RowStatus.UNKNOWN
+    assert outcomes[2].in_doubt_since_ms == run.sink.started[0][1]
+    assert "could not be read" in outcomes[2].message
+
+
+async def test_a_rejection_in_doubt_is_looked_up_and_adopted_when_the_share_exists() -> None:
+    odd = RowRejectedError("code 5999", code=5999, may_have_applied=True)
+    found = ActionResult(share_code="SC-odd", http_status=200, latency_ms=None, message=RECONCILED_MESSAGE)
+    action = ScriptedAction(script={2: [odd]}, found={2: [found]})
+    run = make_run(action, items(["A"]))
+    _, outcomes = await run.go()
+    assert action.events == [("perform", 2), ("reconcile", 2)]
+    assert (outcomes[2].status, outcomes[2].share_code, outcomes[2].in_doubt_since_ms) == (
+        RowStatus.SUCCESS, "SC-odd", None)
+
+
+async def test_a_success_without_a_share_code_is_confirmed_by_a_look_up() -> None:
+    bare = ActionResult(share_code=None, http_status=200, latency_ms=4, confirmed=False)
+    found = ActionResult(share_code="SC-listed", http_status=200, latency_ms=None)
+    action = ScriptedAction(script={2: [bare], 3: [bare]}, found={2: [found], 3: [None]})
+    run = make_run(action, items(["A", "B"]))
+    _, outcomes = await run.go()
+    assert (outcomes[2].status, outcomes[2].share_code) == (RowStatus.SUCCESS, "SC-listed")
+    assert outcomes[3].status is RowStatus.UNKNOWN
+    assert outcomes[3].in_doubt_since_ms is not None
+
+
+async def test_a_row_the_action_will_not_send_is_invalid_and_nothing_is_sent() -> None:
+    action = ScriptedAction(unsendable={2: "not sent: its expiry had passed"})
+    run = make_run(action, items(["A", "B"]))
+    _, outcomes = await run.go()
+    assert action.performed() == [3]
+    assert (outcomes[2].status, outcomes[2].message) == (RowStatus.INVALID, "not sent: its expiry had passed")
+    assert run.sink.started == [(3, run.sink.started[0][1])]
+
+
+async def test_a_row_in_doubt_from_an_earlier_run_that_this_run_never_reached_stays_unknown() -> None:
+    fatal = FatalApiError("code 5325 (access blocked for 24 hours)", code=5325)
+    action = ScriptedAction(script={2: [fatal]})
+    run = make_run(action, items(["A", "B"], in_doubt_since_ms={3: 1_764_000_000_000}), concurrency=1)
+    _, outcomes = await run.go()
+    assert outcomes[3].status is RowStatus.UNKNOWN
+    assert outcomes[3].in_doubt_since_ms == 1_764_000_000_000
+
+
 async def test_row_left_in_flight_by_an_earlier_run_is_reconciled_before_anything_is_sent() -> None:
     found = ActionResult(share_code="SC-old", http_status=200, latency_ms=None, message=RECONCILED_MESSAGE)
     action = ScriptedAction(found={2: [found]})
@@ -310,7 +370,7 @@ async def test_row_left_in_flight_by_an_earlier_run_is_reconciled_before_anythin
     assert action.performed() == [3]
     assert outcomes[2].status is RowStatus.SUCCESS
     assert outcomes[2].share_code == "SC-old"
-    assert outcomes[2].attempts == 0
+    assert outcomes[2].attempts == 0  # this run's; the journal counts the crashed run's attempt
 
 
 async def test_row_left_in_flight_that_did_not_apply_is_sent_after_the_look_up() -> None:
