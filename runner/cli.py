@@ -125,7 +125,8 @@ def _sending_options(func: F) -> F:
                      help="PEM file of extra CA certificates (a corporate TLS proxy). "
                      "Certificates are always verified."),
         click.option("--fresh", is_flag=True,
-                     help="Start a new journal instead of resuming (the old one is kept, renamed, not deleted)."),
+                     help="Start the batch again instead of resuming: the old journal and outputs move to "
+                     "OUT/history/, nothing is deleted. Rows are shared anew."),
     ]
     for option in reversed(options):
         func = option(func)
