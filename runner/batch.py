@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Hashable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -98,6 +98,27 @@ def journal_entry(row: LoadedRow) -> JournalEntry:
                         in_doubt_since_ms=row.in_doubt_since_ms)
 
 
+def share_subject(payload: str) -> Hashable:
+    """Device and recipient of a share request: the same row for doubt's sake, whatever its expiry."""
+    request = ShareRequest.from_json(payload)
+    return (request.pk, request.dk, request.recipient_kind.value, request.recipient)
+
+
+def with_carried_doubt(
+    entries: Iterable[JournalEntry], subject: Callable[[str], Hashable], carried: list[tuple[str, int]]
+) -> Iterator[JournalEntry]:
+    """Rows of a new batch that an earlier batch in this out dir left in doubt stay in doubt (looked up first)."""
+    doubt: dict[Hashable, int] = {}
+    for payload, since in carried:
+        key = subject(payload)
+        doubt[key] = min(since, doubt.get(key, since))
+    for entry in entries:
+        earlier = doubt.get(subject(entry.payload)) if doubt and entry.payload is not None else None
+        if earlier is not None and (entry.in_doubt_since_ms is None or earlier < entry.in_doubt_since_ms):
+            entry = replace(entry, in_doubt_since_ms=earlier)
+        yield entry
+
+
 def share_batch_settings(spec: JobSpec) -> dict[str, object]:
     """The job settings that change which requests the input becomes; with its bytes they name the batch.
 
@@ -153,6 +174,8 @@ class JournaledPlan(Generic[PayloadT]):
     entries: Iterable[JournalEntry]  # every input row, in row order
     cells: Callable[[], Iterable[tuple[int, list[str]]]]  # a fresh pass of (row, cells) for the report
     decode: Callable[[str], PayloadT]  # a journal payload back into the action's request
+    #: what makes two payloads the same row for doubt's sake (device and recipient, expiry aside)
+    subject: Callable[[str], Hashable]
     action: Callable[[PlatformClient], Action[PayloadT]]
     warnings: Callable[[], list[str]]  # complete once `entries` has been consumed
 
@@ -181,6 +204,7 @@ async def run_batch(
             entries=(journal_entry(row) for row in iter_rows(source)),
             cells=lambda: ((row.row, row.cells) for row in iter_rows(source)),
             decode=ShareRequest.from_json,
+            subject=share_subject,
             action=ShareAction,
             warnings=source.warnings,
         )
@@ -213,17 +237,18 @@ async def run_journaled(
             stray.unlink(missing_ok=True)
         snapshot = take_snapshot(spec.input, spec.out)
         try:
-            journal = open_batch_journal(spec.out, batch_id(snapshot.sha256, batch_settings), fresh=fresh)
+            opened = open_batch_journal(spec.out, batch_id(snapshot.sha256, batch_settings), fresh=fresh)
             snapshot_path = snapshot.keep()
         finally:
             snapshot.discard()
+        journal = opened.journal
         try:
             plan = make_plan(journal, snapshot_path)
-            counts = journal.sync_rows(plan.entries)
+            counts = journal.sync_rows(with_carried_doubt(plan.entries, plan.subject, opened.carried_doubt))
             log_event("run_started", f"run started: {counts.to_send} of {counts.total} rows to send",
                       job=spec.name, input=str(spec.input), out=str(spec.out), base_url=spec.base_url,
                       rows=counts.total, to_send=counts.to_send, already_done=counts.already_done)
-            summary.warnings = plan.warnings()
+            summary.warnings = [*([opened.replaced] if opened.replaced else []), *plan.warnings()]
             stats = RunStats()
             work = journal.iter_work(plan.decode)
             result = await _send(spec, auth, plan.action, work, journal, counts.to_send, stats, interactive,

@@ -17,7 +17,7 @@ import hashlib
 import json
 import shutil
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -33,6 +33,17 @@ OUTPUT_NAMES = ("report.csv", "failed.csv", "failed.xlsx", "summary.json", "repo
 BATCH_ID_KEY = "batch_id"
 REVOKED_KEY = "revoked_at"
 _BLOCK = 1 << 20
+
+
+@dataclass
+class OpenedBatch:
+    """The journal of this run's batch, and what the batch it replaced in this out dir left behind."""
+
+    journal: Journal
+    #: (payload, doubt_ms) of the replaced batch's rows that may have been applied: never forgotten
+    carried_doubt: list[tuple[str, int]] = field(default_factory=list)
+    #: a line for the summary when an earlier batch was moved to history
+    replaced: str | None = None
 
 
 @dataclass(frozen=True)
@@ -87,11 +98,12 @@ def batch_id(content_sha256: str, settings: Mapping[str, object]) -> str:
     return hashlib.sha256(shaped.encode()).hexdigest()[:24]
 
 
-def open_batch_journal(out_dir: Path, batch: str, *, fresh: bool) -> Journal:
+def open_batch_journal(out_dir: Path, batch: str, *, fresh: bool) -> OpenedBatch:
     """The journal of `batch` in `out_dir`; an earlier, different batch (or any, with `fresh`) goes to history.
 
     Refuses (UsageError) to resume a batch whose shares `sharebatch revoke` has revoked: its
-    journal says `success` for shares that no longer exist.
+    journal says `success` for shares that no longer exist. The replaced batch's rows in doubt
+    are handed back, so that the same rows in the new batch are looked up before they are sent.
     """
     journal = Journal.open(out_dir)
     recorded = journal.get_meta(BATCH_ID_KEY)
@@ -107,18 +119,25 @@ def open_batch_journal(out_dir: Path, batch: str, *, fresh: bool) -> Journal:
                 f"claim shares that no longer exist. To share these rows again, run with --fresh (the revoked "
                 f"batch's record moves to {out_dir / HISTORY_DIR})"
             )
-        return journal
+        return OpenedBatch(journal)
     empty = journal.is_empty()
+    carried = journal.in_doubt()
+    counts = journal.counts()
     journal.close()
+    replaced = None
     if not empty:
         moved = archive_batch(out_dir, recorded or "unnamed")
         if moved is not None:
             why = "--fresh" if fresh and recorded == batch else "the input or its settings changed"
             log_event("batch_archived", f"a new batch starts in {out_dir} ({why}); the earlier one is in {moved}",
                       out=str(out_dir), history=str(moved), reason=why)
+            replaced = (f"a new batch started in this out dir ({why}): the earlier one ({sum(counts.values())} rows, "
+                        f"{counts.get('success', 0)} shared) is in {moved}; rows of this input that repeat its "
+                        "shares were shared again. To send only what is left of a batch, feed its failed.csv "
+                        "back instead of an edited input")
     journal = Journal.open(out_dir)
     journal.set_meta(BATCH_ID_KEY, batch)
-    return journal
+    return OpenedBatch(journal, carried, replaced)
 
 
 def archive_batch(out_dir: Path, batch: str) -> Path | None:

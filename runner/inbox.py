@@ -18,8 +18,9 @@ own out dir `<job out>/batch-<first 12 hex of the content's SHA-256>`:
 Because the out dir follows the content only, the same bytes dropped again after they were done,
 under any name (`shares (1).csv` from a mail client, a re-upload), are the same finished batch:
 the file moves to done/ without a request (an accidental double upload cannot share twice); delete
-that out dir (or run the file alone into it with `--fresh`) to send it afresh. A problem with the job itself (no base URL, bad CA
-bundle, unknown encoding, token file) stops the pass with exit 2 and leaves every file in place.
+that out dir (or run the file alone into it with `--fresh`) to send it afresh. A problem with the
+job itself (no base URL, bad CA bundle, unknown encoding, token file) stops the pass with exit 2
+and leaves every file in place.
 
 Exit code of a pass, the most severe wins: 130/143 interrupted > 3 a file stopped early > 2 a file
 was rejected > 1 a file finished with failed or invalid rows > 0 every file fully succeeded, or

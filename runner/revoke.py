@@ -127,6 +127,7 @@ async def revoke_batch(
             entries=(_entry(row, code) for row, _, code in report.rows()),
             cells=lambda: ((row, cells) for row, cells, _ in report.rows()),
             decode=json.loads,
+            subject=json.loads,  # the share code
             action=RevokeAction,
             warnings=warnings,
         )

@@ -329,6 +329,14 @@ class Journal:
         self.flush()
         return [value for (value,) in self._db.execute("SELECT latency_ms FROM rows WHERE latency_ms IS NOT NULL")]
 
+    def in_doubt(self) -> list[tuple[str, int]]:
+        """(payload, doubt_ms) of every row not done whose attempt may have been applied."""
+        self.flush()
+        placeholders = ", ".join("?" for _ in DONE_STATES)
+        return [(payload, doubt) for payload, doubt in self._db.execute(
+            f"SELECT payload, doubt_ms FROM rows WHERE doubt_ms IS NOT NULL AND payload IS NOT NULL "
+            f"AND state NOT IN ({placeholders})", DONE_STATES)]
+
     def counts(self) -> dict[str, int]:
         """Rows per state, journal states (pending, in_flight) included."""
         self.flush()

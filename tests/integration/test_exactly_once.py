@@ -400,3 +400,27 @@ def test_after_a_revoke_the_share_job_refuses_until_fresh_then_shares_anew(
     assert sorted(share["share_code"] for share in valid) == sorted(line["share_code"] for line in report)
     [kept] = list((out / "history").iterdir())
     assert (kept / "revoke" / "report.csv").exists()
+
+
+def test_a_new_batch_in_the_same_out_dir_looks_up_the_rows_the_earlier_batch_left_in_doubt(
+    sim_process: ProcessSimulator, write_csv: CsvWriter, tmp_path: Path,
+) -> None:
+    """An edited input is a new batch; the doubt of the batch it replaces is not forgotten."""
+    rows = good_rows(3, cover_mark="2")
+    source = write_csv("rows.csv", rows)
+    out = tmp_path / "out"
+    sim_process.post("/_sim/config", {"latency_ms": 1500})  # each answer comes after the client gave up
+    first = run_cli(run_args(source, out, sim_process, "--timeout-s", "0.3", "--max-attempts", "1"), sim_process)
+    assert first.exit_code == 1, first.output
+    wait_for(lambda: len(platform_shares(sim_process)) == 3)
+    sim_process.post("/_sim/config", {"latency_ms": 0})
+    edited = [*rows, ["p1test", "00D000009", "U0000009", "30d", "2"]]
+    write_csv("rows.csv", edited)
+    second = run_cli(run_args(source, out, sim_process), sim_process)
+    assert second.exit_code == 0, second.output
+    report = assert_platform_agrees(sim_process, out, edited)
+    assert [line["status"] for line in report] == ["success"] * 4
+    assert all(line["message"].startswith("reconciled") for line in report[:3])
+    assert share_requests(sim_process) == 3 + 1
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert any("a new batch started in this out dir" in warning for warning in summary["warnings"])
