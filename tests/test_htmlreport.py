@@ -312,3 +312,12 @@ def test_the_png_tool_says_how_to_install_chromium_when_it_is_missing(tmp_path: 
     assert done.returncode == 2
     assert "apt-get install -y chromium" in done.stderr
     assert not (tmp_path / "report.png").exists()
+
+
+def test_unknown_rows_are_counted_in_the_banner_and_the_summary() -> None:
+    summary = Summary(total=4, success=2, unknown=2)
+    unknown = RowOutcome(row=3, status=RowStatus.UNKNOWN, message="it may have been applied")
+    page = parse(render_html_report(HtmlReportInput("doubt", summary, [], [], [({"dk": "d3"}, unknown)])))
+    assert "2 unknown" in page.text_by_section[""]
+    assert page.summary["unknown"] == "2"
+    assert "it may have been applied" in page.text_by_section["failed"]
