@@ -188,6 +188,7 @@ async def run_batch(
     handle_signals: bool = True,
     settings: EngineSettings | None = None,
     fresh: bool = False,
+    reshare_revoked: bool = False,
 ) -> BatchResult:
     """`sharebatch run`: validate every row, send the ones still to do, write all outputs.
 
@@ -210,7 +211,8 @@ async def run_batch(
         )
 
     return await run_journaled(spec, auth, plan, share_batch_settings(spec), interactive=interactive,
-                               handle_signals=handle_signals, settings=settings, fresh=fresh)
+                               handle_signals=handle_signals, settings=settings, fresh=fresh,
+                               reshare_revoked=reshare_revoked)
 
 
 async def run_journaled(
@@ -223,6 +225,7 @@ async def run_journaled(
     handle_signals: bool,
     settings: EngineSettings | None,
     fresh: bool,
+    reshare_revoked: bool = False,
 ) -> BatchResult:
     """The journaled run shared by every action: lock, journal, send what is left, write outputs.
 
@@ -237,7 +240,8 @@ async def run_journaled(
             stray.unlink(missing_ok=True)
         snapshot = take_snapshot(spec.input, spec.out)
         try:
-            opened = open_batch_journal(spec.out, batch_id(snapshot.sha256, batch_settings), fresh=fresh)
+            opened = open_batch_journal(spec.out, batch_id(snapshot.sha256, batch_settings), fresh=fresh,
+                                        reshare_revoked=reshare_revoked)
             snapshot_path = snapshot.keep()
         finally:
             snapshot.discard()

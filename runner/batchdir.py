@@ -31,7 +31,8 @@ HISTORY_DIR = "history"
 #: what a batch leaves in its out dir besides the journal and the snapshot; moved to history with it
 OUTPUT_NAMES = ("report.csv", "failed.csv", "failed.xlsx", "summary.json", "report.html", "revoke", "validate")
 BATCH_ID_KEY = "batch_id"
-REVOKED_KEY = "revoked_at"
+REVOKED_KEY = "revoked_at"  # a revoke of this batch started then
+REVOKE_FINISHED_KEY = "revoke_finished_at"  # ... and went through every row it selected
 _BLOCK = 1 << 20
 
 
@@ -98,7 +99,7 @@ def batch_id(content_sha256: str, settings: Mapping[str, object]) -> str:
     return hashlib.sha256(shaped.encode()).hexdigest()[:24]
 
 
-def open_batch_journal(out_dir: Path, batch: str, *, fresh: bool) -> OpenedBatch:
+def open_batch_journal(out_dir: Path, batch: str, *, fresh: bool, reshare_revoked: bool = False) -> OpenedBatch:
     """The journal of `batch` in `out_dir`; an earlier, different batch (or any, with `fresh`) goes to history.
 
     Refuses (UsageError) to resume a batch whose shares `sharebatch revoke` has revoked: its
@@ -113,12 +114,7 @@ def open_batch_journal(out_dir: Path, batch: str, *, fresh: bool) -> OpenedBatch
     if recorded == batch and not fresh:
         revoked = journal.get_meta(REVOKED_KEY)
         if revoked is not None:
-            journal.close()
-            raise UsageError(
-                f"{out_dir}: the shares of this batch were revoked (sharebatch revoke, {revoked}); its report would "
-                f"claim shares that no longer exist. To share these rows again, run with --fresh (the revoked "
-                f"batch's record moves to {out_dir / HISTORY_DIR})"
-            )
+            _resume_revoked(journal, out_dir, revoked, reshare=reshare_revoked)
         return OpenedBatch(journal)
     empty = journal.is_empty()
     carried = journal.in_doubt()
@@ -140,9 +136,32 @@ def open_batch_journal(out_dir: Path, batch: str, *, fresh: bool) -> OpenedBatch
     return OpenedBatch(journal, carried, replaced)
 
 
+def _resume_revoked(journal: Journal, out_dir: Path, revoked_at: str, *, reshare: bool) -> None:
+    """A batch that `sharebatch revoke` has undone is not resumed as if its shares still existed."""
+    count = journal.counts().get("revoked", 0)
+    finished = journal.get_meta(REVOKE_FINISHED_KEY) is not None
+    if (reshare and count) or (finished and not count):  # shared anew, or the revoke took none of its shares
+        journal.reshare_revoked()
+        journal.delete_meta(REVOKED_KEY)
+        journal.delete_meta(REVOKE_FINISHED_KEY)
+        return
+    journal.close()
+    if count:
+        raise UsageError(
+            f"{out_dir}: sharebatch revoke revoked {count} of this batch's shares ({revoked_at}); running it again "
+            "would report shares that no longer exist. --reshare-revoked shares those rows anew (new share codes; "
+            f"the other rows stay as they are); --fresh shares every row anew (the record moves to {HISTORY_DIR}/)"
+        )
+    raise UsageError(
+        f"{out_dir}: a sharebatch revoke of this batch started at {revoked_at} and did not finish, so some of its "
+        "shares may be gone: run that revoke command again to finish it, then run this batch with --reshare-revoked"
+    )
+
+
 def archive_batch(out_dir: Path, batch: str) -> Path | None:
     """Move the batch's journal and outputs to `history/<UTC time>-<batch id>/`; None if there was nothing."""
-    Journal.open(out_dir).close()  # a clean close folds the write-ahead log back into the database
+    if (out_dir / JOURNAL_FILES[0]).exists():
+        Journal.open(out_dir).close()  # a clean close folds the write-ahead log back into the database
     names = [*JOURNAL_FILES, *OUTPUT_NAMES, *(path.name for path in out_dir.glob(f"{SNAPSHOT_STEM}.*"))]
     present = [out_dir / name for name in names if (out_dir / name).exists()]
     if not present:
@@ -155,8 +174,12 @@ def archive_batch(out_dir: Path, batch: str) -> Path | None:
     return target
 
 
-def mark_revoked(batch_dir: Path) -> bool:
-    """Record in a share batch's journal that its shares are being revoked; False when there is no journal."""
+def mark_revoke_started(batch_dir: Path) -> bool:
+    """Record in a share batch's journal that a revoke of it started; False when there is no journal.
+
+    From then on the batch is not resumed as if all its shares existed, even if the revoke is
+    interrupted before it says which shares it revoked (`mark_shares_revoked`).
+    """
     if not (batch_dir / JOURNAL_FILES[0]).exists():
         return False
     with RunLock(batch_dir):
@@ -166,3 +189,23 @@ def mark_revoked(batch_dir: Path) -> bool:
         finally:
             journal.close()
     return True
+
+
+def mark_shares_revoked(batch_dir: Path, share_codes: list[str], revoke_dir: Path, *, finished: bool) -> int:
+    """The share batch's rows whose share was revoked become `revoked`; returns how many rows changed.
+
+    `finished`: the revoke went through every row it selected, so the batch knows all it lost.
+    """
+    if not (batch_dir / JOURNAL_FILES[0]).exists():
+        return 0
+    stamp = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    with RunLock(batch_dir):
+        journal = Journal.open(batch_dir)
+        try:
+            changed = journal.mark_revoked(share_codes, f"shared, then revoked by sharebatch revoke ({revoke_dir}, "
+                                                        f"{stamp})")
+            if finished:
+                journal.set_meta(REVOKE_FINISHED_KEY, stamp)
+            return changed
+        finally:
+            journal.close()

@@ -200,10 +200,13 @@ def main() -> None:
 @_job_options
 @_sending_options
 @_output_options
+@click.option("--reshare-revoked", is_flag=True,
+              help="After `sharebatch revoke` of this batch: share the revoked rows anew (new share codes); "
+              "the other rows stay as they are.")
 @_handle_errors
 def run(
     job: Path | None, input_path: Path | None, debug: bool, fresh: bool, log_format: str, quiet: bool,
-    **options: Any,
+    reshare_revoked: bool, **options: Any,
 ) -> None:
     from runner.batch import run_batch
     from runner.inbox import is_glob, run_inbox
@@ -221,7 +224,7 @@ def run(
         if log_format == "text":
             _print_inbox(inbox, quiet=quiet)
         sys.exit(inbox.exit_code)
-    result = asyncio.run(run_batch(spec, auth, interactive=interactive, fresh=fresh))
+    result = asyncio.run(run_batch(spec, auth, interactive=interactive, fresh=fresh, reshare_revoked=reshare_revoked))
     _print_result(result, log_format)
     sys.exit(result.exit_code)
 

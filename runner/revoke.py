@@ -17,7 +17,7 @@ from pathlib import Path
 
 from runner.actions import RevokeAction
 from runner.batch import BatchResult, JournaledPlan, run_journaled
-from runner.batchdir import mark_revoked
+from runner.batchdir import mark_revoke_started, mark_shares_revoked
 from runner.engine.journal import Journal, JournalEntry
 from runner.errors import UsageError
 from runner.input.formula import unguard_cell
@@ -110,7 +110,8 @@ async def revoke_batch(
     """Revoke the shares of `spec.input` (a report.csv); resumable like a share run."""
     wanted = parse_rows(rows)
     _Report(spec.input, wanted)  # not a report: stop here, before any out dir is touched
-    mark_revoked(spec.input.parent)  # the share batch must not pass for "success" once this starts
+    share_dir = spec.input.parent
+    mark_revoke_started(share_dir)  # the share batch must not pass for "success" once this starts
 
     def plan(journal: Journal, snapshot: Path) -> JournaledPlan[str]:
         report = _Report(snapshot, wanted)
@@ -132,5 +133,15 @@ async def revoke_batch(
             warnings=warnings,
         )
 
-    return await run_journaled(spec, auth, plan, {"rows": rows}, interactive=interactive,
-                               handle_signals=handle_signals, settings=None, fresh=fresh)
+    result = await run_journaled(spec, auth, plan, {"rows": rows}, interactive=interactive,
+                                 handle_signals=handle_signals, settings=None, fresh=fresh)
+    finished = not (result.summary.not_attempted or result.summary.unknown)
+    mark_shares_revoked(share_dir, revoked_share_codes(result.report_path), spec.out, finished=finished)
+    return result
+
+
+def revoked_share_codes(report: Path) -> list[str]:
+    """The share codes a revoke report says it revoked."""
+    with report.open(encoding="utf-8", newline="") as handle:
+        return [line["share_code"] for line in csv.DictReader(handle)
+                if line.get("status") == RowStatus.REVOKED.value and line.get("share_code")]

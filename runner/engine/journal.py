@@ -130,6 +130,9 @@ class Journal:
     def set_meta(self, key: str, value: str) -> None:
         self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
+    def delete_meta(self, key: str) -> None:
+        self._db.execute("DELETE FROM meta WHERE key = ?", (key,))
+
     def _set_default(self, key: str, value: str) -> str:
         self._db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (key, value))
         return self.get_meta(key) or value
@@ -328,6 +331,26 @@ class Journal:
         """Each row's last-attempt latency, for the report's histogram."""
         self.flush()
         return [value for (value,) in self._db.execute("SELECT latency_ms FROM rows WHERE latency_ms IS NOT NULL")]
+
+    def mark_revoked(self, share_codes: Iterable[str], message: str) -> int:
+        """Rows whose share `sharebatch revoke` revoked: `revoked`, no longer `success`; returns how many."""
+        self.flush()
+        db = self._db
+        db.execute("BEGIN")
+        try:
+            changed = sum(db.execute("UPDATE rows SET state = 'revoked', message = ? WHERE share_code = ? AND "
+                                     "state = 'success'", (message, code)).rowcount for code in share_codes)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return changed
+
+    def reshare_revoked(self) -> int:
+        """Put the revoked rows back to pending, to be shared anew; returns how many."""
+        self.flush()
+        return self._db.execute("UPDATE rows SET state = 'pending', share_code = NULL, code = NULL, message = '', "
+                                "doubt_ms = NULL WHERE state = 'revoked'").rowcount
 
     def in_doubt(self) -> list[tuple[str, int]]:
         """(payload, doubt_ms) of every row not done whose attempt may have been applied."""

@@ -374,6 +374,45 @@ def test_a_job_without_out_finds_its_batch_from_any_folder(
 # --- 9. the share job again after a revoke -------------------------------------------------------
 
 
+def test_after_a_partial_revoke_the_share_job_refuses_then_reshares_only_the_revoked_rows(
+    sim_process: ProcessSimulator, write_csv: CsvWriter, tmp_path: Path,
+) -> None:
+    rows = good_rows(4, cover_mark="2")
+    source = write_csv("rows.csv", rows)
+    out = tmp_path / "out"
+    assert run_cli(run_args(source, out, sim_process), sim_process).exit_code == 0
+    first = {line["row"]: line["share_code"] for line in read_csv(out / "report.csv")}
+    revoked = run_cli(["revoke", str(out / "report.csv"), "--rows", "2-3", "--base-url", sim_process.base_url,
+                       "--rate", "500"], sim_process)
+    assert revoked.exit_code == 0, revoked.output
+
+    refused = run_cli(run_args(source, out, sim_process), sim_process)
+    assert refused.exit_code == 2
+    assert "revoked 2 of this batch's shares" in refused.output
+    assert "--reshare-revoked" in refused.output
+    assert share_requests(sim_process) == 4
+
+    again = run_cli(run_args(source, out, sim_process, "--reshare-revoked"), sim_process)
+    assert again.exit_code == 0, again.output
+    report = assert_platform_agrees_on_valid_shares(sim_process, out)
+    now = {line["row"]: line["share_code"] for line in report}
+    assert [now[row] == first[row] for row in ("2", "3", "4", "5")] == [False, False, True, True]
+    assert share_requests(sim_process) == 6
+    # the same command again has nothing to do and nothing to refuse
+    assert run_cli(run_args(source, out, sim_process), sim_process).exit_code == 0
+    assert share_requests(sim_process) == 6
+
+
+def assert_platform_agrees_on_valid_shares(sim: ProcessSimulator, out: Path) -> list[dict[str, str]]:
+    """After a revoke: every success row's share is valid on the platform, one valid share per row."""
+    valid = [share for share in platform_shares(sim) if share["valid"]]
+    assert max(Counter((s["dk"], s["share_uid"]) for s in valid).values()) == 1
+    report = read_csv(out / "report.csv")
+    assert sorted(line["share_code"] for line in report if line["status"] == "success") == sorted(
+        share["share_code"] for share in valid)
+    return report
+
+
 def test_after_a_revoke_the_share_job_refuses_until_fresh_then_shares_anew(
     sim_process: ProcessSimulator, write_csv: CsvWriter, tmp_path: Path,
 ) -> None:
