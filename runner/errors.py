@@ -3,7 +3,6 @@
 ```
 RunnerError             base; str(exc) is one operator-facing line, never holding a secret
 ├── UsageError          job file, options or input unusable; nothing was sent
-├── RunAbortedError     fatal answer, auth failure, tripped breaker; the rest not_attempted
 └── ApiError            raised by client.py once (HTTP status, body code) is classified
     ├── TransientApiError   timeouts, connection errors, 429/5xx: what the retry policy retries
     ├── AuthExpiredError    token rejected (HTTP 401, 5032, 5106)
@@ -35,10 +34,6 @@ class RunnerError(Exception):
 
 class UsageError(RunnerError):
     """The job file, an option or the input file cannot be used; nothing was sent."""
-
-
-class RunAbortedError(RunnerError):
-    """The run must stop: the remaining rows stay not_attempted."""
 
 
 class ApiError(RunnerError):
@@ -99,13 +94,6 @@ _TRANSIENT_ONCE_CODES = frozenset({5103, 5138, 6085})
 # Lockouts, blocks and credential failures halt everything, whichever endpoint returns them
 # (platform-api.md §5.2 lists 5146, 5148 and 5353 as FATAL without naming an endpoint).
 _ALWAYS_FATAL_CODES = frozenset({5146, 5147, 5148, 5325, 5353})
-# Credential and configuration problems; on a login they stop the run. 5004 and 5031 returned by a
-# share call mean the recipient is unknown, which is a row problem.
-_LOGIN_FATAL_CODES = frozenset(
-    {5002, 5004, 5013, 5015, 5019, 5021, 5022, 5023, 5026, 5028, 5031, 5040, 5056, 5104, 5420, 5550, 6084,
-     *range(5579, 5587)}
-)
-
 #: short meanings of the codes a share batch may meet, for messages and reports
 CODE_MEANINGS: dict[int, str] = {
     5000: "service exception",
@@ -134,7 +122,7 @@ CODE_MEANINGS: dict[int, str] = {
 }
 
 
-def classify_code(code: int, *, login: bool = False) -> ErrorClass:
+def classify_code(code: int) -> ErrorClass:
     """Map a body `code` (not 200) to its class; unknown codes are final for the row."""
     if code in _ALWAYS_FATAL_CODES:
         return ErrorClass.FATAL
@@ -144,8 +132,6 @@ def classify_code(code: int, *, login: bool = False) -> ErrorClass:
         return ErrorClass.TRANSIENT
     if code in _TRANSIENT_ONCE_CODES:
         return ErrorClass.TRANSIENT_ONCE
-    if login and code in _LOGIN_FATAL_CODES:
-        return ErrorClass.FATAL
     return ErrorClass.ROW
 
 

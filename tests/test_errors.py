@@ -1,8 +1,8 @@
 """classify_code and describe_code against the tables of platform-api.md §5.1 and §5.2.
 
-One parametrized case per table row: `login=True` where the table says the code is seen on a login,
-`login=False` (the share calls) where it is seen on share or authed endpoints, and both where the
-class does not depend on the endpoint.
+The tables keep the endpoint each code is seen on. classify_code serves the share calls, so it is
+checked on every row seen there; codes seen only on a login never reach it (every refused login is
+one LoginError, see test_auth_api.py, which checks the LOGIN rows).
 """
 
 from __future__ import annotations
@@ -92,27 +92,26 @@ SECTION_5_2 = [
 ]
 
 
-def _cases(table: list[tuple[int, tuple[str, ...], ErrorClass, str]]) -> list[object]:
+def _share_cases(table: list[tuple[int, tuple[str, ...], ErrorClass, str]]) -> list[object]:
     return [
-        pytest.param(code, context == LOGIN, expected, id=f"{code}-{context}-{meaning}")
+        pytest.param(code, expected, id=f"{code}-{meaning}")
         for code, contexts, expected, meaning in table
-        for context in contexts
+        if SHARE in contexts
     ]
 
 
-@pytest.mark.parametrize(("code", "login", "expected"), _cases(SECTION_5_1))
-def test_classify_code_follows_the_endpoint_table(code: int, login: bool, expected: ErrorClass) -> None:
-    assert classify_code(code, login=login) is expected
+@pytest.mark.parametrize(("code", "expected"), _share_cases(SECTION_5_1))
+def test_classify_code_follows_the_endpoint_table(code: int, expected: ErrorClass) -> None:
+    assert classify_code(code) is expected
 
 
-@pytest.mark.parametrize(("code", "login", "expected"), _cases(SECTION_5_2))
-def test_classify_code_follows_the_global_error_list(code: int, login: bool, expected: ErrorClass) -> None:
-    assert classify_code(code, login=login) is expected
+@pytest.mark.parametrize(("code", "expected"), _share_cases(SECTION_5_2))
+def test_classify_code_follows_the_global_error_list(code: int, expected: ErrorClass) -> None:
+    assert classify_code(code) is expected
 
 
-def test_classify_code_defaults_to_the_share_context() -> None:
+def test_a_share_answering_email_not_registered_is_a_row_problem() -> None:
     assert classify_code(5031) is ROW
-    assert classify_code(5031, login=True) is FATAL
 
 
 def test_describe_code_adds_the_meaning_of_a_known_code() -> None:

