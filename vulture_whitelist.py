@@ -24,3 +24,4 @@ _.decode_claims  # runner/simulator/tokens.py
 _.set_meta  # runner/engine/journal.py: the lead's journal/batch identity uses it
 last_error  # runner/engine/fanout.py _RowState: dead, removed by the engine rewrite
 _.last_error  # runner/engine/fanout.py
+_.require_base_url  # runner/jobspec.py: replaces the "no base URL" copies in batch.py and inbox.py

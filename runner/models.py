@@ -39,6 +39,11 @@ class RecipientKind(StrEnum):
         return {"uid": "shareUid", "email": "email", "phone": "phone"}[self.value]
 
 
+#: the platform's coverMark values: 1 replaces the device's shares, 2 adds one alongside, 3 replaces
+#: them only if the new share is used for longer (docs/platform-api.md §4.1)
+COVER_MARKS = (1, 2, 3)
+
+
 @dataclass(frozen=True, slots=True)
 class ShareRequest:
     """One `shareByUid` call, fully resolved: what is sent is exactly this."""

@@ -219,8 +219,6 @@ def test_bad_options_are_usage_errors(write: WriteFile) -> None:
         load(path, timezone="Mars/Olympus")
     with pytest.raises(UsageError, match='default expiry: expiry "soon" is not a date'):
         load(path, default_expiry="soon")
-    with pytest.raises(UsageError, match="default cover mark 4 must be 1, 2 or 3"):
-        load(path, default_cover_mark=4)
 
 
 # --- reading CSV ---------------------------------------------------------------------------------

@@ -33,11 +33,11 @@ from runner.input.recipients import (
     parse_kind,
     parse_recipient,
 )
-from runner.models import LoadedRow, RowProblem, ShareRequest
+from runner.models import COVER_MARKS, LoadedRow, RowProblem, ShareRequest
 
 _CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 _XLSX_SUFFIXES = (".xlsx", ".xlsm")
-_COVER_MARKS = {"1": 1, "2": 2, "3": 3}
+_COVER_MARKS = {str(mark): mark for mark in COVER_MARKS}
 _WARNED_DEVICES_SHOWN = 10
 
 
@@ -51,7 +51,7 @@ class InputOptions:
     columns: Mapping[str, str] = field(default_factory=dict)  # canonical name -> header in the file
     timezone: str = "UTC"  # IANA name, for dates and date-times without an offset
     default_expiry: str | None = None  # for empty expiry cells, same syntax as a cell
-    default_cover_mark: int = 1  # for empty cover_mark cells
+    default_cover_mark: int = 1  # for empty cover_mark cells; one of COVER_MARKS (JobSpec checks it)
     anchor_ms: int = 0  # the run's start: relative expiries count from it, earlier ones are past
 
 
@@ -370,7 +370,7 @@ class _RowValidator:
         recipient_header = headers[self._recipient_at].strip()
         self._recipient_hint = kind_from_header(normalise_header(recipient_header))
         self._hint_reason = f'the column is "{recipient_header}"' if self._recipient_hint else ""
-        self._default_cover_mark = _check_cover_mark_option(options.default_cover_mark)
+        self._default_cover_mark = options.default_cover_mark
         try:
             self._expiry = ExpiryParser(load_timezone(options.timezone), options.anchor_ms)
         except ValueError as exc:
@@ -459,12 +459,6 @@ def _identifier(cell: str, column: str, problems: list[tuple[str, str]]) -> str:
         problems.append((column, f"{column} is empty"))
     elif looks_mangled_number(value):
         problems.append((column, mangled_number_message(column, value)))
-    return value
-
-
-def _check_cover_mark_option(value: int) -> int:
-    if value not in _COVER_MARKS.values():
-        raise UsageError(f"default cover mark {value} must be 1, 2 or 3")
     return value
 
 
