@@ -18,8 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, TypeVar
 import click
 
 from runner import __version__
-from runner.engine.runlock import LockedError
-from runner.errors import ExitCode, RunnerError, UsageError
+from runner.errors import ExitCode, LockedError, LoginError, RunnerError, UsageError
 from runner.events import log_event
 from runner.outputs.logsetup import LOG_FORMATS, LogFormat, configure_logging
 
@@ -47,7 +46,8 @@ Outputs (in --out, default out/<job name or input file name>):
 \b
 Exit codes: 0 every unique row succeeded; 1 some rows failed, were invalid or unknown;
 2 usage, config or input file error (nothing sent); 3 stopped early (rows left
-not_attempted); 4 another run holds the out dir; 130/143 interrupted by Ctrl-C / SIGTERM.
+not_attempted); 4 another run holds the out dir; 5 login refused (`login` only);
+130/143 interrupted by Ctrl-C / SIGTERM.
 
 Running the same command again resumes: rows already shared are not sent again. A job
 whose input is a glob (inbox/*.csv) processes each new file once (see README).
@@ -67,6 +67,8 @@ def _handle_errors(func: F) -> F:
             _fail(f"error: {exc}", ExitCode.USAGE, as_json=as_json)
         except LockedError as exc:
             _fail(f"error: {exc}", ExitCode.LOCKED, as_json=as_json)
+        except LoginError as exc:
+            _fail(f"error: {exc}", ExitCode.REFUSED, as_json=as_json)
         except RunnerError as exc:
             _fail(f"error: {exc}", ExitCode.ABORTED, as_json=as_json)
         except KeyboardInterrupt:

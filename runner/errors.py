@@ -2,7 +2,16 @@
 
 ```
 RunnerError             base; str(exc) is one operator-facing line, never holding a secret
-├── UsageError          job file, options or input unusable; nothing was sent
+├── UsageError          job file or options unusable; nothing was sent
+│   └── InputFileError      the input file itself is unusable; `.path` names it
+├── LockedError         another run holds the out dir's lock
+├── LoginError          the platform refused a password login; never retried
+├── RefreshError        the refresh token was refused, or the refresh call failed
+├── AuthEndpointError   an auth call got no answer, or not the platform's JSON envelope
+├── InputValueError     a value in the input cannot be used (becomes a row's or the file's problem)
+│   ├── ColumnError         the headers do not give the columns needed
+│   ├── RecipientError      a recipient cell cannot be sent
+│   └── ExpiryError         an expiry cell is unreadable or not in the future
 └── ApiError            raised by client.py once (HTTP status, body code) is classified
     ├── TransientApiError   timeouts, connection errors, 429/5xx: what the retry policy retries
     ├── AuthExpiredError    token rejected (HTTP 401, 5032, 5106)
@@ -14,6 +23,7 @@ RunnerError             base; str(exc) is one operator-facing line, never holdin
 from __future__ import annotations
 
 from enum import Enum, IntEnum
+from pathlib import Path
 
 
 class ExitCode(IntEnum):
@@ -24,6 +34,7 @@ class ExitCode(IntEnum):
     USAGE = 2  #: usage, config or input file error; nothing was sent
     ABORTED = 3  #: stopped early; rows left not_attempted
     LOCKED = 4  #: another run holds the out dir's lock
+    REFUSED = 5  #: `login`: the platform refused the login (never retried)
     INTERRUPTED = 130  #: Ctrl-C
     TERMINATED = 143  #: SIGTERM
 
@@ -34,6 +45,51 @@ class RunnerError(Exception):
 
 class UsageError(RunnerError):
     """The job file, an option or the input file cannot be used; nothing was sent."""
+
+
+class InputFileError(UsageError):
+    """The input file itself cannot be used (missing, empty, binary, a column missing); nothing was sent."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        super().__init__(f"{path}: {problem}")
+        self.path = path
+        self.problem = problem
+
+
+class LockedError(RunnerError):
+    """Another run holds the out dir's lock; nothing was touched."""
+
+
+class LoginError(RunnerError):
+    """The platform refused a login; the message says what to check. Never retried automatically."""
+
+    def __init__(self, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class RefreshError(RunnerError):
+    """The refresh token was refused or the refresh call failed."""
+
+
+class AuthEndpointError(RunnerError):
+    """An auth call got no answer, or an answer that is not the platform's JSON envelope."""
+
+
+class InputValueError(RunnerError, ValueError):
+    """A value read from the input cannot be used; the reader turns it into a row or file problem."""
+
+
+class ColumnError(InputValueError):
+    """The headers cannot be matched to the canonical columns; the message is one line."""
+
+
+class RecipientError(InputValueError):
+    """The recipient cell cannot be sent; the message names the value and what is wrong."""
+
+
+class ExpiryError(InputValueError):
+    """An expiry cell (or the default expiry) is unreadable or not in the future."""
 
 
 class ApiError(RunnerError):

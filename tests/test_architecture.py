@@ -103,3 +103,35 @@ def test_a_lazy_import_counts_and_a_type_checking_one_does_not(tmp_path: Path) -
     imported = _imported(sample)
     assert "runner.cli" in imported
     assert "runner.batch" not in imported
+
+
+def _exception_classes(path: Path) -> list[str]:
+    """Classes in `path` whose bases look like exceptions (`...Error`, `...Exception`)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef):
+            bases = [base.id if isinstance(base, ast.Name) else getattr(base, "attr", "") for base in node.bases]
+            if any(name.endswith(("Error", "Exception")) for name in bases):
+                found.append(node.name)
+    return found
+
+
+@pytest.mark.parametrize("path", [p for p in MODULES if not _rel(p).startswith(("runner/simulator/",
+                                                                                   "runner/errors.py"))], ids=_rel)
+def test_every_exception_class_lives_in_errors_py(path: Path) -> None:
+    assert _exception_classes(path) == []
+
+
+def test_every_exception_of_errors_py_is_a_runner_error_with_a_docstring() -> None:
+    import inspect
+
+    from runner import errors
+
+    classes = [value for value in vars(errors).values()
+               if inspect.isclass(value) and issubclass(value, BaseException) and value.__module__ == errors.__name__]
+    assert {cls.__name__ for cls in classes} >= {"LoginError", "RefreshError", "LockedError", "InputFileError"}
+    for cls in classes:
+        assert issubclass(cls, errors.RunnerError), cls
+        assert cls.__doc__, cls
+        assert "\n" not in cls.__doc__.strip(), cls

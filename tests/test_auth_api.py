@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator, Iterator
 import aiohttp
 import pytest
 
-from runner.errors import RunnerError
-from runner.platform.auth.api import Credentials, LoginError, RefreshError, password_login, refresh_tokens
+from runner.errors import AuthEndpointError, LoginError, RefreshError
+from runner.platform.auth.api import Credentials, password_login, refresh_tokens
 from runner.redact import Secret
 
 from .fake_http import FakeHttp, sent
@@ -73,13 +73,13 @@ async def test_an_answer_without_the_envelope_asks_about_the_base_url(
     session: aiohttp.ClientSession, fake: FakeHttp
 ) -> None:
     fake.put(REFRESH_URL, status=404, body="<html>not found</html>", content_type="text/html")
-    with pytest.raises(RunnerError, match="is the base URL right"):
+    with pytest.raises(AuthEndpointError, match="is the base URL right"):
         await refresh_tokens(session, BASE_URL, Secret("Bearer r1"))
 
 
 async def test_a_connection_failure_does_not_show_the_query(session: aiohttp.ClientSession, fake: FakeHttp) -> None:
     fake.put(REFRESH_URL, exception=aiohttp.ServerDisconnectedError())
-    with pytest.raises(RunnerError) as caught:
+    with pytest.raises(AuthEndpointError) as caught:
         await refresh_tokens(session, BASE_URL, Secret("Bearer r1-secret"))
     assert "r1-secret" not in str(caught.value)
     assert "ServerDisconnectedError" in str(caught.value)

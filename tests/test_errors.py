@@ -7,9 +7,11 @@ one LoginError, see test_auth_api.py, which checks the LOGIN rows).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from runner.errors import CODE_MEANINGS, ErrorClass, classify_code, describe_code
+from runner.errors import CODE_MEANINGS, ErrorClass, ExitCode, InputFileError, UsageError, classify_code, describe_code
 
 ROW = ErrorClass.ROW
 AUTH = ErrorClass.AUTH
@@ -131,3 +133,14 @@ def test_describe_code_starts_with_the_number_for_every_listed_code(code: int) -
     text = describe_code(code)
     assert text.startswith(f"{code} (")
     assert text.endswith(")")
+
+
+def test_an_input_file_error_is_a_usage_error_that_names_its_file(tmp_path: Path) -> None:
+    path = tmp_path / "in.csv"
+    error = InputFileError(path, "the file is empty")
+    assert isinstance(error, UsageError)
+    assert (error.path, error.problem, str(error)) == (path, "the file is empty", f"{path}: the file is empty")
+
+
+def test_a_refused_login_has_its_own_exit_code() -> None:
+    assert ExitCode.REFUSED not in (ExitCode.ABORTED, ExitCode.USAGE, ExitCode.ROWS_FAILED, ExitCode.LOCKED)

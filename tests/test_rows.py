@@ -12,7 +12,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from runner.errors import UsageError
+from runner.errors import InputFileError, UsageError
 from runner.input.rows import InputOptions, open_input, unguard_cell
 from runner.models import LoadedRow, RecipientKind, RowStatus, ShareRequest
 
@@ -76,12 +76,13 @@ def load(path: Path, **options: object) -> Loaded:
 
 
 def usage_error(path: Path, **options: object) -> str:
-    """The UsageError message for loading `path`; it must be one line naming the file."""
-    with pytest.raises(UsageError) as caught:
+    """The InputFileError message for loading `path`: one line naming the file, `.path` the file."""
+    with pytest.raises(InputFileError) as caught:
         load(path, **options)
     message = str(caught.value)
     assert "\n" not in message
     assert message.startswith(f"{path}: ")
+    assert caught.value.path == path
     return message
 
 
@@ -162,8 +163,11 @@ def test_another_encoding_is_read_when_named(write: WriteFile) -> None:
     assert load(path, encoding="latin-1").rows[0].cells == ["p", "d", "José", ""]
 
 
-def test_an_unknown_encoding_name_is_a_usage_error(write: WriteFile) -> None:
-    assert 'unknown encoding "klingon"' in usage_error(write(HEADER + "p,d,U,\n"), encoding="klingon")
+def test_an_unknown_encoding_name_is_the_job_s_problem_not_the_file_s(write: WriteFile) -> None:
+    path = write(HEADER + "p,d,U,\n")
+    with pytest.raises(UsageError, match=r'unknown encoding "klingon" \(try utf-8') as caught:
+        load(path, encoding="klingon")
+    assert not isinstance(caught.value, InputFileError)
 
 
 def test_utf16_text_is_recognised_and_read_when_named(write: WriteFile) -> None:
@@ -213,12 +217,14 @@ def test_an_unclosed_quote_at_the_end_is_a_usage_error(write: WriteFile) -> None
     assert usage_error(path) == f'{path}: row 3: a quoted cell is never closed (a stray " ran to the end of the file)'
 
 
-def test_bad_options_are_usage_errors(write: WriteFile) -> None:
+def test_bad_options_are_usage_errors_of_the_job_not_of_the_file(write: WriteFile) -> None:
     path = write(HEADER + "p,d,U1,\n")
-    with pytest.raises(UsageError, match='unknown timezone "Mars/Olympus"'):
+    with pytest.raises(UsageError, match='unknown timezone "Mars/Olympus"') as timezone:
         load(path, timezone="Mars/Olympus")
-    with pytest.raises(UsageError, match='default expiry: expiry "soon" is not a date'):
+    with pytest.raises(UsageError, match='default expiry: expiry "soon" is not a date') as expiry:
         load(path, default_expiry="soon")
+    assert not isinstance(timezone.value, InputFileError)
+    assert not isinstance(expiry.value, InputFileError)
 
 
 # --- reading CSV ---------------------------------------------------------------------------------

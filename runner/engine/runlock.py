@@ -15,13 +15,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
-from runner.errors import RunnerError
+from runner.errors import LockedError
 
 LOCK_NAME = "run.lock"
-
-
-class LockedError(RunnerError):
-    """Another live run holds the out dir."""
 
 
 class RunLock:

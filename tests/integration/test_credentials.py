@@ -17,6 +17,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from runner.cli import main
+from runner.errors import ExitCode
 from runner.simulator import SimulatorConfig, start_simulator
 from runner.simulator.config import DEMO_USER_DOMAIN_SECRET
 
@@ -65,9 +66,17 @@ def test_a_wrong_password_is_refused_once_with_attempts_left_and_never_retried(
     result = invoke(["login", "--email", "owner@example.com", "--user-domain", "E.DM.SIM.1", "--base-url",
                      sim_thread.base_url, "--token-file", str(tmp_path / "t.json")],
                     {**LOGIN_ENV, "SHAREBATCH_PASSWORD": "wrong-password"})
-    assert result.exit_code == 3
+    assert result.exit_code == ExitCode.REFUSED == 5
     assert "4 attempts left" in result.output
     assert sim_thread.get("/_sim/stats")["by_endpoint"].get("emailPwdLogin") == 1
+    assert not (tmp_path / "t.json").exists()
+
+
+def test_a_login_that_reaches_no_platform_is_stopped_early_not_refused(tmp_path: Path):
+    result = invoke(["login", "--email", "owner@example.com", "--user-domain", "E.DM.SIM.1", "--base-url",
+                     "http://127.0.0.1:9", "--token-file", str(tmp_path / "t.json")], LOGIN_ENV)
+    assert result.exit_code == ExitCode.ABORTED
+    assert "cannot reach the platform's auth endpoint" in result.output
     assert not (tmp_path / "t.json").exists()
 
 
@@ -75,7 +84,7 @@ def test_a_wrong_domain_secret_says_what_to_check(sim_thread: ThreadedSimulator,
     result = invoke(["login", "--phone", "13800000000", "--user-domain", "E.DM.SIM.1", "--base-url",
                      sim_thread.base_url, "--token-file", str(tmp_path / "t.json")],
                     {**LOGIN_ENV, "SHAREBATCH_USER_DOMAIN_SECRET": "not-the-secret"})
-    assert result.exit_code == 3
+    assert result.exit_code == ExitCode.REFUSED
     assert "SHAREBATCH_USER_DOMAIN_SECRET" in result.output
 
 

@@ -13,25 +13,13 @@ from typing import Any
 
 import aiohttp
 
-from runner.errors import RunnerError
+from runner.errors import AuthEndpointError, LoginError, RefreshError, UsageError
 from runner.platform.auth.crypto import email_login_signature, encrypt_password, new_random, phone_login_signature
 from runner.redact import Secret
 
 EMAIL_LOGIN_PATH = "/v2/enduser/enduserapi/emailPwdLogin"
 PHONE_LOGIN_PATH = "/v2/enduser/enduserapi/phonePwdLogin"
 REFRESH_PATH = "/v2/enduser/enduserapi/refreshToken"
-
-
-class LoginError(RunnerError):
-    """The platform refused a login; the message says what to check. Never retried automatically."""
-
-    def __init__(self, message: str, code: int | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-class RefreshError(RunnerError):
-    """The refresh token was refused or the refresh call failed."""
 
 
 @dataclass(frozen=True)
@@ -99,27 +87,28 @@ def _token_pair(data: Any, now: float) -> TokenPair:
             refresh_expires_at=float(refresh["expirationTime"]),
             obtained_at=now,
         )
-    except (KeyError, TypeError, ValueError):
-        raise RefreshError("the platform's token answer is not the documented token pair") from None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RefreshError("the platform's token answer is not the documented token pair") from exc
 
 
 async def _post_envelope(
     session: aiohttp.ClientSession, method: str, url: str, params: dict[str, str]
 ) -> tuple[int, str, Any]:
-    """(code, msg, data) of one auth call; transport problems become RunnerError without the URL
-    (the query holds credentials)."""
+    """(code, msg, data) of one auth call; transport problems become AuthEndpointError."""
     try:
         async with session.request(method, url, params=params) as response:
             body = await response.read()
             status = response.status
     except (aiohttp.ClientError, TimeoutError) as exc:
-        raise RunnerError(f"cannot reach the platform's auth endpoint: {type(exc).__name__}") from None
+        # Not chained: some aiohttp errors carry the request URL, whose query holds the encrypted
+        # password and signature, or the refresh token. The type name is all the operator needs.
+        raise AuthEndpointError(f"cannot reach the platform's auth endpoint: {type(exc).__name__}") from None
     try:
         envelope = json.loads(body)
         return int(envelope["code"]), str(envelope.get("msg") or ""), envelope.get("data")
-    except (ValueError, KeyError, TypeError):
-        raise RunnerError(f"the auth endpoint answered HTTP {status} without the platform's JSON envelope: "
-                          "is the base URL right?") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise AuthEndpointError(f"the auth endpoint answered HTTP {status} without the platform's JSON envelope: "
+                                "is the base URL right?") from exc
 
 
 async def password_login(session: aiohttp.ClientSession, base_url: str, credentials: Credentials) -> TokenPair:
@@ -140,7 +129,7 @@ async def password_login(session: aiohttp.ClientSession, base_url: str, credenti
             credentials.international_code, credentials.phone, encrypted, random_str, secret
         )
     else:
-        raise LoginError("give an email or a phone number to log in with")
+        raise UsageError("give an email or a phone number to log in with")
     code, msg, data = await _post_envelope(session, "POST", base_url + path, params)
     if code != 200:
         raise LoginError(_login_message(code, msg), code)
