@@ -89,7 +89,7 @@ class RevokeAction:
     """`ownerUserUnshareDevice` by share code.
 
     Revoking is idempotent on the platform's side: a share that already ended answers 5142, which
-    is reported as `already_invalid`, so an ambiguous attempt is simply sent again (no lookup).
+    is reported as `already_ended`, so an ambiguous attempt is simply sent again (no lookup).
     """
 
     def __init__(self, client: PlatformClient) -> None:
@@ -106,7 +106,7 @@ class RevokeAction:
                 raise
             return ActionResult(share_code=payload, http_status=exc.http_status, latency_ms=None,
                                 message="the share had already ended (revoked, replaced or expired)",
-                                status=RowStatus.ALREADY_INVALID, code=ALREADY_GONE_CODE)
+                                status=RowStatus.ALREADY_ENDED, code=ALREADY_GONE_CODE)
         return ActionResult(share_code=payload, http_status=reply.http_status, latency_ms=reply.latency_ms,
                             status=RowStatus.REVOKED)
 

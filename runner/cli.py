@@ -264,7 +264,7 @@ def revoke(report: Path, rows: str | None, out: Path | None, debug: bool, fresh:
 
     Takes the rows with status success and a share code (or only --rows), revokes them through
     ownerUserUnshareDevice with the same rate limit, retries, journal, resume and lock as `run`,
-    and writes its own report: revoked, already_invalid (the share had already ended), failed or
+    and writes its own report: revoked, already_ended (the share had already ended), failed or
     not_attempted. Exit codes as for `run`.
     """
     from runner.jobspec import load_job_spec
@@ -341,6 +341,7 @@ def status(job: Path | None, out: Path | None, input_path: Path | None, debug: b
         raise UsageError("give a job file or --out DIR")
     out_dir = out if out is not None else load_job_spec(job, {"input": input_path}).out
     from runner.engine.journal import JOURNAL_NAME
+    from runner.models import RENAMED_STATUS_VALUES
 
     # An inbox job keeps one out dir per file below its own: show each of them.
     batches = [out_dir] if (out_dir / JOURNAL_NAME).exists() else sorted(
@@ -349,9 +350,12 @@ def status(job: Path | None, out: Path | None, input_path: Path | None, debug: b
         batches = [out_dir]  # journal_summary says there is no journal here
     unfinished = 0
     for batch_dir in batches:
-        counts = journal_summary(batch_dir)
+        counts: dict[str, int] = {}
+        for state, count in journal_summary(batch_dir).items():  # an older journal may use an older name
+            renamed = RENAMED_STATUS_VALUES.get(state, state)
+            counts[renamed] = counts.get(renamed, 0) + count
         click.echo(f"{batch_dir}: {sum(counts.values())} rows")
-        for state in ("success", "revoked", "already_invalid", "failed", "invalid", "duplicate", "not_attempted",
+        for state in ("success", "revoked", "already_ended", "failed", "invalid", "duplicate", "not_attempted",
                       "unknown", "pending", "in_flight"):
             if counts.get(state):
                 click.echo(f"  {state:<16}{counts[state]:>10}")

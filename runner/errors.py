@@ -135,7 +135,7 @@ class FatalApiError(ApiError):
 
 
 class ErrorClass(Enum):
-    """The classes of platform-api.md §5."""
+    """The classes of docs/platform-api.md §5."""
 
     ROW = "row"
     AUTH = "auth"
@@ -148,7 +148,7 @@ _AUTH_CODES = frozenset({5032, 5106})
 _TRANSIENT_CODES = frozenset({5000, 5394})
 _TRANSIENT_ONCE_CODES = frozenset({5103, 5138, 6085})
 # Lockouts, blocks and credential failures halt everything, whichever endpoint returns them
-# (platform-api.md §5.2 lists 5146, 5148 and 5353 as FATAL without naming an endpoint).
+# (docs/platform-api.md §5.2 lists 5146, 5148 and 5353 as FATAL without naming an endpoint).
 _ALWAYS_FATAL_CODES = frozenset({5146, 5147, 5148, 5325, 5353})
 #: short meanings of the codes a share batch may meet, for messages and reports
 CODE_MEANINGS: dict[int, str] = {
@@ -207,7 +207,7 @@ def is_documented_code(code: int) -> bool:
 
 
 #: HTTP statuses that are retried: the request may or may not have been applied. Every 5xx, as
-#: platform-api.md §5.3 says, so that a proxy's 520-524 in front of the platform is retried too.
+#: docs/platform-api.md §5.3 says, so that a proxy's 520-524 in front of the platform is retried too.
 TRANSIENT_HTTP_STATUSES = frozenset({408, 429, *range(500, 600)})
 
 

@@ -19,7 +19,7 @@ from runner.input.columns import CANONICAL_COLUMNS
 from runner.input.expiry import load_timezone
 from runner.models import COVER_MARKS
 
-#: the data centers the platform documents (platform-api.md §1.1)
+#: the data centers the platform documents (docs/platform-api.md §1.1)
 REGION_BASE_URLS = {
     "eu": "https://iot-api.acceleronix.io",
     "cn": "https://iot-api.quectelcn.com",

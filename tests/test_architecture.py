@@ -135,3 +135,22 @@ def test_every_exception_of_errors_py_is_a_runner_error_with_a_docstring() -> No
         assert issubclass(cls, errors.RunnerError), cls
         assert cls.__doc__, cls
         assert "\n" not in cls.__doc__.strip(), cls
+
+
+PLATFORM_NOTES = RUNNER.parent / "docs" / "platform-api.md"
+
+
+def test_every_citation_of_the_platform_notes_names_a_section_they_have() -> None:
+    import re
+
+    headings = {match.group(1) for match in re.finditer(r"^#{2,3} (\d+(?:\.\d+)?)\.? ",
+                                                         PLATFORM_NOTES.read_text(encoding="utf-8"), re.MULTILINE)}
+    cited: dict[str, set[str]] = {}
+    for path in [*MODULES, *sorted((RUNNER.parent / "tests").rglob("*.py"))]:
+        text = path.read_text(encoding="utf-8")
+        for citation in re.finditer(r"platform-api\.md((?:,? ?§\d+(?:\.\d+)?)+)", text):
+            assert text[citation.start() - 5: citation.start()] == "docs/", f"{path}: cite docs/platform-api.md"
+            for section in re.findall(r"§(\d+(?:\.\d+)?)", citation.group(1)):
+                cited.setdefault(section, set()).add(path.name)
+    assert len(cited) >= 10
+    assert {section: files for section, files in cited.items() if section not in headings} == {}

@@ -181,7 +181,7 @@ async def test_share_http_status_is_transient_and_only_a_5xx_may_have_applied(
 
 @pytest.mark.parametrize("status", [501, 505, 520, 524])
 async def test_share_any_other_5xx_is_transient_too(client: PlatformClient, status: int, fake: aioresponses) -> None:
-    """platform-api.md §5.3: treat 5xx as TRANSIENT (a proxy's 520-524 included)."""
+    """docs/platform-api.md §5.3: treat 5xx as TRANSIENT (a proxy's 520-524 included)."""
     fake.post(SHARE_URL, status=status, body="gateway trouble")
     with pytest.raises(TransientApiError) as caught:
         await client.share_by_uid(EMAIL_SHARE)

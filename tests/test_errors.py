@@ -1,4 +1,4 @@
-"""classify_code and describe_code against the tables of platform-api.md §5.1 and §5.2.
+"""classify_code and describe_code against the tables of docs/platform-api.md §5.1 and §5.2.
 
 The tables keep the endpoint each code is seen on. classify_code serves the share calls, so it is
 checked on every row seen there; codes seen only on a login never reach it (every refused login is

@@ -4,7 +4,7 @@ Every public method takes the caller's uid and the request's parameters (a plain
 strings, as read from the query string) and either returns a result or raises
 `PlatformCodeError` with the code the platform would answer. The validation order of
 `share_by_uid` is the one in the package docstring; coverMark works per DEVICE
-(platform-api.md §6.5). Time comes from `clock` (epoch seconds), which tests replace to expire
+(docs/platform-api.md §6.5). Time comes from `clock` (epoch seconds), which tests replace to expire
 tokens and shares without waiting.
 """
 

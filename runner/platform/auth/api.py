@@ -1,4 +1,4 @@
-"""The platform's auth endpoints: password logins and token refresh (platform-api.md §2.4, §3).
+"""The platform's auth endpoints: password logins and token refresh (docs/platform-api.md §2.4, §3).
 
 A login is never retried here: wrong passwords count down to a 20-minute account freeze, so every
 refusal becomes one clear LoginError and the operator decides.
@@ -112,7 +112,7 @@ async def _post_envelope(
 
 
 async def password_login(session: aiohttp.ClientSession, base_url: str, credentials: Credentials) -> TokenPair:
-    """Email or phone password login, encrypted and signed as platform-api.md §3.1 specifies."""
+    """Email or phone password login, encrypted and signed as docs/platform-api.md §3.1 specifies."""
     random_str = new_random()
     secret = credentials.domain_secret.reveal()
     encrypted = encrypt_password(credentials.password.reveal(), random_str)
