@@ -12,7 +12,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
-from aioresponses import aioresponses
+from aioresponses import CallbackResult, aioresponses
 from yarl import URL
 
 
@@ -30,6 +30,11 @@ class FakeHttp(aioresponses):  # type: ignore[misc]
     def add(self, url: Any, method: str = "GET", **kwargs: Any) -> None:
         kwargs.setdefault("response_class", ResponseWithStreamWriter)
         super().add(url, method, **kwargs)
+
+
+def answer(payload: dict[str, Any], status: int = 200) -> CallbackResult:
+    """What a `callback=` of FakeHttp returns: aioresponses builds callback answers from this."""
+    return CallbackResult(status=status, payload=payload, response_class=ResponseWithStreamWriter)
 
 
 def sent(fake: aioresponses) -> list[tuple[str, URL, dict[str, Any]]]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,7 +112,9 @@ async def _post_envelope(
                                 "is the base URL right?") from exc
 
 
-async def password_login(session: aiohttp.ClientSession, base_url: str, credentials: Credentials) -> TokenPair:
+async def password_login(
+    session: aiohttp.ClientSession, base_url: str, credentials: Credentials, *, clock: Callable[[], float] = time.time
+) -> TokenPair:
     """Email or phone password login, encrypted and signed as docs/platform-api.md §3.1 specifies."""
     random_str = new_random()
     secret = credentials.domain_secret.reveal()
@@ -133,14 +136,19 @@ async def password_login(session: aiohttp.ClientSession, base_url: str, credenti
     code, msg, data = await _post_envelope(session, "POST", base_url + path, params)
     if code != 200:
         raise LoginError(_login_message(code, msg), code)
-    return _token_pair(data, time.time())
+    return _token_pair(data, clock())
 
 
-async def refresh_tokens(session: aiohttp.ClientSession, base_url: str, refresh_token: Secret) -> TokenPair:
-    """Trade a refresh token for a new pair; the platform may rotate both, so keep both."""
+async def refresh_tokens(
+    session: aiohttp.ClientSession, base_url: str, refresh_token: Secret, *, clock: Callable[[], float] = time.time
+) -> TokenPair:
+    """Trade a refresh token for a new pair; the platform may rotate both, so keep both.
+
+    `clock` (epoch seconds) dates the pair, so its lifetime is measured on the caller's clock.
+    """
     code, _msg, data = await _post_envelope(
         session, "PUT", base_url + REFRESH_PATH, {"refreshToken": refresh_token.reveal()}
     )
     if code != 200:
         raise RefreshError(f"the refresh token was refused (code {code}): it has expired or was already used")
-    return _token_pair(data, time.time())
+    return _token_pair(data, clock())

@@ -105,7 +105,7 @@ class RefreshingTokens:
         refresh_error: str
         if self._clock() < self._pair.refresh_expires_at:
             try:
-                pair = await refresh_tokens(self._session, self._base_url, self._pair.refresh_token)
+                pair = await refresh_tokens(self._session, self._base_url, self._pair.refresh_token, clock=self._clock)
             except RunnerError as exc:
                 refresh_error = str(exc)
             else:
@@ -116,7 +116,7 @@ class RefreshingTokens:
         if self._credentials is None:
             raise AuthExpiredError(f"{refresh_error}; {RENEW_HINT}")
         try:
-            pair = await password_login(self._session, self._base_url, self._credentials)
+            pair = await password_login(self._session, self._base_url, self._credentials, clock=self._clock)
         except RunnerError as exc:
             raise AuthExpiredError(f"{refresh_error}, and logging in again failed: {exc}") from None
         log.info("logged in again after the refresh token was refused")
