@@ -23,8 +23,5 @@ _.decode_claims  # runner/simulator/tokens.py
 # hooks the standard library calls by name
 _._missing_  # runner/models.py RowStatus: enum look-up of a value older versions wrote
 
-# issue 10 (lead engineer) rewrites these; remove the lines when that lands
-_.set_meta  # runner/engine/journal.py: the lead's journal/batch identity uses it
-last_error  # runner/engine/fanout.py _RowState: dead, removed by the engine rewrite
-_.last_error  # runner/engine/fanout.py
-_.require_base_url  # runner/jobspec.py: replaces the "no base URL" copies in batch.py and inbox.py
+# until batch.py and inbox.py call it instead of their own "no base URL" copies
+_.require_base_url  # runner/jobspec.py

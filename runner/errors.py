@@ -191,7 +191,7 @@ def classify_code(code: int) -> ErrorClass:
     return ErrorClass.ROW
 
 
-#: every code the platform's pages list (platform-api.md §5.1, §5.2); an answer with any other code
+#: every code the platform's pages list (docs/platform-api.md §5.1, §5.2); an answer with any other code
 #: to a request that changes something leaves that change in doubt
 _DOCUMENTED_CODES = frozenset({
     5000, 5002, 5004, 5013, 5015, 5019, 5021, 5022, 5023, 5026, 5028, 5031, 5032, 5033, 5040, 5041, 5049, 5056,

@@ -21,9 +21,10 @@ class ListingClient:
         return self._shares
 
 
-def listed(phone: str, *, valid: bool = True, created_ms: int = SINCE_MS + 5) -> DeviceShare:
+def listed(phone: str, *, valid: bool = True, created_ms: int = SINCE_MS + 5,
+           expire_at_ms: int | None = None) -> DeviceShare:
     return DeviceShare(share_code="SC-1", share_uid="C1", email="", phone=phone, valid=valid,
-                       created_ms=created_ms, expire_at_ms=None)
+                       created_ms=created_ms, expire_at_ms=expire_at_ms)
 
 
 PHONE_ROW = ShareRequest(pk="p", dk="d", recipient_kind=RecipientKind.PHONE, recipient="+8613800138000",
@@ -38,8 +39,14 @@ async def test_a_listed_phone_matches_whatever_separators_the_platform_shows(sho
     assert (found.share_code, found.message) == ("SC-1", RECONCILED_MESSAGE)
 
 
-@pytest.mark.parametrize("share", [listed("+8613800138001"), listed("+8613800138000", valid=False),
-                                   listed("+8613800138000", created_ms=SINCE_MS - 120_000)])
-async def test_another_number_an_ended_share_or_an_older_one_is_not_ours(share: DeviceShare) -> None:
+async def test_the_listed_status_does_not_decide() -> None:
+    action = ShareAction(ListingClient(listed("+86 138 0013 8000", valid=False)))  # type: ignore[arg-type]
+    assert await action.reconcile(PHONE_ROW, SINCE_MS) is not None
+
+
+@pytest.mark.parametrize("share", [listed("+8613800138001"), listed("+8613800138000", expire_at_ms=SINCE_MS * 2),
+                                   listed("+8613800138000", created_ms=SINCE_MS - 120_000)],
+                         ids=["another-number", "another-expiry", "older"])
+async def test_another_number_another_expiry_or_an_older_share_is_not_ours(share: DeviceShare) -> None:
     action = ShareAction(ListingClient(share))  # type: ignore[arg-type]
     assert await action.reconcile(PHONE_ROW, SINCE_MS) is None

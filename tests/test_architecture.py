@@ -106,13 +106,16 @@ def test_a_lazy_import_counts_and_a_type_checking_one_does_not(tmp_path: Path) -
 
 
 def _exception_classes(path: Path) -> list[str]:
-    """Classes in `path` whose bases look like exceptions (`...Error`, `...Exception`)."""
+    """Public classes in `path` whose bases look like exceptions (`...Error`, `...Exception`).
+
+    A private one (`_Name`) is control flow inside its module and never reaches a caller.
+    """
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.ClassDef):
             bases = [base.id if isinstance(base, ast.Name) else getattr(base, "attr", "") for base in node.bases]
-            if any(name.endswith(("Error", "Exception")) for name in bases):
+            if any(name.endswith(("Error", "Exception")) for name in bases) and not node.name.startswith("_"):
                 found.append(node.name)
     return found
 
