@@ -157,3 +157,18 @@ def test_every_citation_of_the_platform_notes_names_a_section_they_have() -> Non
                 cited.setdefault(section, set()).add(path.name)
     assert len(cited) >= 10
     assert {section: files for section, files in cited.items() if section not in headings} == {}
+
+
+def _catches_aiohttp(path: Path) -> bool:
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if isinstance(node, ast.ExceptHandler) and node.type is not None and any(
+            isinstance(name, ast.Name) and name.id == "aiohttp" for name in ast.walk(node.type)
+        ):
+            return True
+    return False
+
+
+def test_only_the_http_boundary_catches_aiohttp_errors() -> None:
+    catching = {_rel(path) for path in MODULES if not _rel(path).startswith("runner/simulator/")
+                and _catches_aiohttp(path)}
+    assert catching == {"runner/platform/http.py"}

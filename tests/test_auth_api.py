@@ -7,6 +7,9 @@ from collections.abc import AsyncIterator, Iterator
 
 import aiohttp
 import pytest
+from aiohttp.client_reqrep import ConnectionKey
+from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
 
 from runner.errors import AuthEndpointError, LoginError, RefreshError
 from runner.platform.auth.api import Credentials, password_login, refresh_tokens
@@ -82,4 +85,28 @@ async def test_a_connection_failure_does_not_show_the_query(session: aiohttp.Cli
     with pytest.raises(AuthEndpointError) as caught:
         await refresh_tokens(session, BASE_URL, Secret("Bearer r1-secret"))
     assert "r1-secret" not in str(caught.value)
-    assert "ServerDisconnectedError" in str(caught.value)
+    assert str(caught.value) == "cannot reach the platform's auth endpoint: connection lost before the answer: " \
+        "Server disconnected"
+    assert caught.value.__cause__ is None  # the aiohttp error underneath is not kept
+
+
+async def test_an_error_that_carries_the_request_url_does_not_show_the_refresh_token(
+    session: aiohttp.ClientSession, fake: FakeHttp
+) -> None:
+    url = URL(f"{BASE_URL}/v2/enduser/enduserapi/refreshToken?refreshToken=Bearer%20r1-secret")
+    info = aiohttp.RequestInfo(url, "PUT", CIMultiDictProxy(CIMultiDict()), url)
+    assert "r1-secret" in str(aiohttp.TooManyRedirects(info, ()))  # what a careless message would show
+    fake.put(REFRESH_URL, exception=aiohttp.TooManyRedirects(info, ()))
+    with pytest.raises(AuthEndpointError) as caught:
+        await refresh_tokens(session, BASE_URL, Secret("Bearer r1-secret"))
+    assert "r1-secret" not in str(caught.value)
+    assert "TooManyRedirects" in str(caught.value)
+
+
+async def test_a_refused_connection_reads_as_it_does_for_the_share_calls(
+    session: aiohttp.ClientSession, fake: FakeHttp
+) -> None:
+    key = ConnectionKey("iot-api.example.test", 443, True, True, None, None, None)
+    fake.post(LOGIN_URL, exception=aiohttp.ClientConnectorError(key, ConnectionRefusedError(111, "Connection refused")))
+    with pytest.raises(AuthEndpointError, match=r"^cannot reach the platform's auth endpoint: cannot connect: "):
+        await password_login(session, BASE_URL, CREDENTIALS)

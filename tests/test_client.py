@@ -10,6 +10,8 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp.client_reqrep import ConnectionKey
+from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
 
 from runner.errors import AuthExpiredError, FatalApiError, RowRejectedError, TransientApiError
 from runner.models import RecipientKind, RunStats, ShareRequest
@@ -223,6 +225,18 @@ async def test_connection_refused_is_transient_and_was_not_applied(client: Platf
     assert caught.value.may_have_applied is False
     assert "cannot connect" in str(caught.value)
     assert isinstance(caught.value.__cause__, aiohttp.ClientConnectorError)
+
+
+async def test_an_error_carrying_the_request_url_does_not_put_the_recipient_in_the_message(
+    client: PlatformClient, fake: FakeHttp
+) -> None:
+    url = URL("https://iot-api.example.test/v2/binding/enduserapi/shareByUid?email=ops@example.org")
+    info = aiohttp.RequestInfo(url, "POST", CIMultiDictProxy(CIMultiDict()), url)
+    fake.post(SHARE_URL, exception=aiohttp.TooManyRedirects(info, ()))
+    with pytest.raises(TransientApiError) as caught:
+        await client.share_by_uid(EMAIL_SHARE)
+    assert str(caught.value) == "connection lost before the answer: TooManyRedirects"
+    assert caught.value.may_have_applied is True
 
 
 async def test_timeout_is_transient_and_may_have_applied(client: PlatformClient, fake: FakeHttp) -> None:

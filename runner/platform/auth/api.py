@@ -14,8 +14,9 @@ from typing import Any
 
 import aiohttp
 
-from runner.errors import AuthEndpointError, LoginError, RefreshError, UsageError
+from runner.errors import ApiError, AuthEndpointError, LoginError, RefreshError, UsageError
 from runner.platform.auth.crypto import email_login_signature, encrypt_password, new_random, phone_login_signature
+from runner.platform.http import exchange
 from runner.redact import Secret
 
 EMAIL_LOGIN_PATH = "/v2/enduser/enduserapi/emailPwdLogin"
@@ -92,20 +93,20 @@ def _token_pair(data: Any, now: float) -> TokenPair:
         raise RefreshError("the platform's token answer is not the documented token pair") from exc
 
 
-async def _post_envelope(
-    session: aiohttp.ClientSession, method: str, url: str, params: dict[str, str]
+async def _call(
+    session: aiohttp.ClientSession, method: str, base_url: str, path: str, params: dict[str, str]
 ) -> tuple[int, str, Any]:
-    """(code, msg, data) of one auth call; transport problems become AuthEndpointError."""
+    """(code, msg, data) of one auth call; no answer, or not the envelope, is an AuthEndpointError."""
     try:
-        async with session.request(method, url, params=params) as response:
-            body = await response.read()
-            status = response.status
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        # Not chained: some aiohttp errors carry the request URL, whose query holds the encrypted
-        # password and signature, or the refresh token. The type name is all the operator needs.
-        raise AuthEndpointError(f"cannot reach the platform's auth endpoint: {type(exc).__name__}") from None
+        answer = await exchange(session, method, base_url + path, params=params, base_url=base_url,
+                                applies_change=False)
+    except ApiError as exc:
+        # Not chained: the aiohttp error underneath may hold the request URL, whose query carries
+        # the encrypted password and signature, or the refresh token.
+        raise AuthEndpointError(f"cannot reach the platform's auth endpoint: {exc}") from None
+    status = answer.status
     try:
-        envelope = json.loads(body)
+        envelope = json.loads(answer.body)
         return int(envelope["code"]), str(envelope.get("msg") or ""), envelope.get("data")
     except (ValueError, KeyError, TypeError) as exc:
         raise AuthEndpointError(f"the auth endpoint answered HTTP {status} without the platform's JSON envelope: "
@@ -133,7 +134,7 @@ async def password_login(
         )
     else:
         raise UsageError("give an email or a phone number to log in with")
-    code, msg, data = await _post_envelope(session, "POST", base_url + path, params)
+    code, msg, data = await _call(session, "POST", base_url, path, params)
     if code != 200:
         raise LoginError(_login_message(code, msg), code)
     return _token_pair(data, clock())
@@ -146,9 +147,7 @@ async def refresh_tokens(
 
     `clock` (epoch seconds) dates the pair, so its lifetime is measured on the caller's clock.
     """
-    code, _msg, data = await _post_envelope(
-        session, "PUT", base_url + REFRESH_PATH, {"refreshToken": refresh_token.reveal()}
-    )
+    code, _msg, data = await _call(session, "PUT", base_url, REFRESH_PATH, {"refreshToken": refresh_token.reveal()})
     if code != 200:
         raise RefreshError(f"the refresh token was refused (code {code}): it has expired or was already used")
     return _token_pair(data, clock())
