@@ -18,6 +18,7 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check runner tests bench
 	$(BIN)/mypy
+	$(BIN)/vulture runner vulture_whitelist.py --min-confidence 60
 
 test: lint
 	$(BIN)/pytest -q

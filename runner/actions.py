@@ -6,12 +6,12 @@ already took effect, and which device a row touches (rows of one device run one 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Hashable
 from datetime import UTC, datetime
 
 from runner.engine.protocols import ActionResult
 from runner.errors import RowRejectedError
+from runner.input.recipients import normalise_phone
 from runner.models import RecipientKind, RowStatus, ShareRequest
 from runner.platform.client import DeviceShare, PlatformClient
 
@@ -70,9 +70,6 @@ class ShareAction:
         return None
 
 
-_PHONE_SEPARATORS = re.compile(r"[\s\-().]")
-
-
 def _expiry_text(expire_at_ms: int | None) -> str:
     return "permanent" if expire_at_ms is None else _iso_utc(expire_at_ms)
 
@@ -82,7 +79,7 @@ def _same_recipient(share: DeviceShare, payload: ShareRequest) -> bool:
         return share.share_uid == payload.recipient
     if payload.recipient_kind is RecipientKind.EMAIL:
         return share.email.casefold() == payload.recipient.casefold()
-    return _PHONE_SEPARATORS.sub("", share.phone) == _PHONE_SEPARATORS.sub("", payload.recipient)
+    return normalise_phone(share.phone) == normalise_phone(payload.recipient)
 
 
 ALREADY_GONE_CODE = 5142
@@ -92,7 +89,7 @@ class RevokeAction:
     """`ownerUserUnshareDevice` by share code.
 
     Revoking is idempotent on the platform's side: a share that already ended answers 5142, which
-    is reported as `already_invalid`, so an ambiguous attempt is simply sent again (no lookup).
+    is reported as `already_ended`, so an ambiguous attempt is simply sent again (no lookup).
     """
 
     def __init__(self, client: PlatformClient) -> None:
@@ -109,7 +106,7 @@ class RevokeAction:
                 raise
             return ActionResult(share_code=payload, http_status=exc.http_status, latency_ms=None,
                                 message="the share had already ended (revoked, replaced or expired)",
-                                status=RowStatus.ALREADY_INVALID, code=ALREADY_GONE_CODE)
+                                status=RowStatus.ALREADY_ENDED, code=ALREADY_GONE_CODE)
         return ActionResult(share_code=payload, http_status=reply.http_status, latency_ms=reply.latency_ms,
                             status=RowStatus.REVOKED)
 

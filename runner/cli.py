@@ -18,8 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, TypeVar
 import click
 
 from runner import __version__
-from runner.engine.runlock import LockedError
-from runner.errors import ExitCode, RunnerError, UsageError
+from runner.errors import ExitCode, LockedError, LoginError, RunnerError, UsageError
 from runner.events import log_event
 from runner.outputs.logsetup import LOG_FORMATS, LogFormat, configure_logging
 
@@ -47,7 +46,8 @@ Outputs (in --out, default out/<job name or input file name>):
 \b
 Exit codes: 0 every unique row succeeded; 1 some rows failed, were invalid or unknown;
 2 usage, config or input file error (nothing sent); 3 stopped early (rows left
-not_attempted); 4 another run holds the out dir; 130/143 interrupted by Ctrl-C / SIGTERM.
+not_attempted); 4 another run holds the out dir; 5 login refused (`login` only);
+130/143 interrupted by Ctrl-C / SIGTERM.
 
 Running the same command again resumes: rows already shared are not sent again. A job
 whose input is a glob (inbox/*.csv) processes each new file once (see README).
@@ -67,6 +67,8 @@ def _handle_errors(func: F) -> F:
             _fail(f"error: {exc}", ExitCode.USAGE, as_json=as_json)
         except LockedError as exc:
             _fail(f"error: {exc}", ExitCode.LOCKED, as_json=as_json)
+        except LoginError as exc:
+            _fail(f"error: {exc}", ExitCode.REFUSED, as_json=as_json)
         except RunnerError as exc:
             _fail(f"error: {exc}", ExitCode.ABORTED, as_json=as_json)
         except KeyboardInterrupt:
@@ -265,7 +267,7 @@ def revoke(report: Path, rows: str | None, out: Path | None, debug: bool, fresh:
 
     Takes the rows with status success and a share code (or only --rows), revokes them through
     ownerUserUnshareDevice with the same rate limit, retries, journal, resume and lock as `run`,
-    and writes its own report: revoked, already_invalid (the share had already ended), failed or
+    and writes its own report: revoked, already_ended (the share had already ended), failed or
     not_attempted. Exit codes as for `run`.
     """
     from runner.jobspec import load_job_spec
@@ -342,6 +344,7 @@ def status(job: Path | None, out: Path | None, input_path: Path | None, debug: b
         raise UsageError("give a job file or --out DIR")
     out_dir = out if out is not None else load_job_spec(job, {"input": input_path}).out
     from runner.engine.journal import JOURNAL_NAME
+    from runner.models import RENAMED_STATUS_VALUES
 
     # An inbox job keeps one out dir per file below its own: show each of them.
     batches = [out_dir] if (out_dir / JOURNAL_NAME).exists() else sorted(
@@ -350,9 +353,12 @@ def status(job: Path | None, out: Path | None, input_path: Path | None, debug: b
         batches = [out_dir]  # journal_summary says there is no journal here
     unfinished = 0
     for batch_dir in batches:
-        counts = journal_summary(batch_dir)
+        counts: dict[str, int] = {}
+        for state, count in journal_summary(batch_dir).items():  # an older journal may use an older name
+            renamed = RENAMED_STATUS_VALUES.get(state, state)
+            counts[renamed] = counts.get(renamed, 0) + count
         click.echo(f"{batch_dir}: {sum(counts.values())} rows")
-        for state in ("success", "revoked", "already_invalid", "failed", "invalid", "duplicate", "not_attempted",
+        for state in ("success", "revoked", "already_ended", "failed", "invalid", "duplicate", "not_attempted",
                       "unknown", "pending", "in_flight"):
             if counts.get(state):
                 click.echo(f"  {state:<16}{counts[state]:>10}")

@@ -10,6 +10,7 @@ from importlib import resources
 from pathlib import Path
 
 from runner.batch import BatchResult, run_batch
+from runner.engine.journal import JOURNAL_FILES
 from runner.jobspec import load_job_spec
 from runner.platform.auth.tokens import AuthSettings
 from runner.redact import Secret
@@ -29,7 +30,7 @@ async def run_demo(out: Path, *, interactive: bool = False) -> BatchResult:
                 {"input": str(demo_dir / "shares.csv"), "out": str(out), "base_url": simulator.base_url},
             )
             # The demo starts over each time: the simulator is new, so an old journal means nothing.
-            for name in ("journal.sqlite", "journal.sqlite-wal", "journal.sqlite-shm"):
+            for name in JOURNAL_FILES:
                 (spec.out / name).unlink(missing_ok=True)
             auth = AuthSettings(access_token=Secret(simulator.access_token))
             return await run_batch(spec, auth, interactive=interactive)

@@ -2,8 +2,16 @@
 
 ```
 RunnerError             base; str(exc) is one operator-facing line, never holding a secret
-├── UsageError          job file, options or input unusable; nothing was sent
-├── RunAbortedError     fatal answer, auth failure, tripped breaker; the rest not_attempted
+├── UsageError          job file or options unusable; nothing was sent
+│   └── InputFileError      the input file itself is unusable; `.path` names it
+├── LockedError         another run holds the out dir's lock
+├── LoginError          the platform refused a password login; never retried
+├── RefreshError        the refresh token was refused, or the refresh call failed
+├── AuthEndpointError   an auth call got no answer, or not the platform's JSON envelope
+├── InputValueError     a value in the input cannot be used (becomes a row's or the file's problem)
+│   ├── ColumnError         the headers do not give the columns needed
+│   ├── RecipientError      a recipient cell cannot be sent
+│   └── ExpiryError         an expiry cell is unreadable or not in the future
 └── ApiError            raised by client.py once (HTTP status, body code) is classified
     ├── TransientApiError   timeouts, connection errors, 429/5xx: what the retry policy retries
     ├── AuthExpiredError    token rejected (HTTP 401, 5032, 5106)
@@ -15,6 +23,7 @@ RunnerError             base; str(exc) is one operator-facing line, never holdin
 from __future__ import annotations
 
 from enum import Enum, IntEnum
+from pathlib import Path
 
 
 class ExitCode(IntEnum):
@@ -25,6 +34,7 @@ class ExitCode(IntEnum):
     USAGE = 2  #: usage, config or input file error; nothing was sent
     ABORTED = 3  #: stopped early; rows left not_attempted
     LOCKED = 4  #: another run holds the out dir's lock
+    REFUSED = 5  #: `login`: the platform refused the login (never retried)
     INTERRUPTED = 130  #: Ctrl-C
     TERMINATED = 143  #: SIGTERM
 
@@ -37,8 +47,49 @@ class UsageError(RunnerError):
     """The job file, an option or the input file cannot be used; nothing was sent."""
 
 
-class RunAbortedError(RunnerError):
-    """The run must stop: the remaining rows stay not_attempted."""
+class InputFileError(UsageError):
+    """The input file itself cannot be used (missing, empty, binary, a column missing); nothing was sent."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        super().__init__(f"{path}: {problem}")
+        self.path = path
+        self.problem = problem
+
+
+class LockedError(RunnerError):
+    """Another run holds the out dir's lock; nothing was touched."""
+
+
+class LoginError(RunnerError):
+    """The platform refused a login; the message says what to check. Never retried automatically."""
+
+    def __init__(self, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class RefreshError(RunnerError):
+    """The refresh token was refused or the refresh call failed."""
+
+
+class AuthEndpointError(RunnerError):
+    """An auth call got no answer, or an answer that is not the platform's JSON envelope."""
+
+
+class InputValueError(RunnerError, ValueError):
+    """A value read from the input cannot be used; the reader turns it into a row or file problem."""
+
+
+class ColumnError(InputValueError):
+    """The headers cannot be matched to the canonical columns; the message is one line."""
+
+
+class RecipientError(InputValueError):
+    """The recipient cell cannot be sent; the message names the value and what is wrong."""
+
+
+class ExpiryError(InputValueError):
+    """An expiry cell (or the default expiry) is unreadable or not in the future."""
 
 
 class ApiError(RunnerError):
@@ -84,7 +135,7 @@ class FatalApiError(ApiError):
 
 
 class ErrorClass(Enum):
-    """The classes of platform-api.md §5."""
+    """The classes of docs/platform-api.md §5."""
 
     ROW = "row"
     AUTH = "auth"
@@ -97,15 +148,8 @@ _AUTH_CODES = frozenset({5032, 5106})
 _TRANSIENT_CODES = frozenset({5000, 5394})
 _TRANSIENT_ONCE_CODES = frozenset({5103, 5138, 6085})
 # Lockouts, blocks and credential failures halt everything, whichever endpoint returns them
-# (platform-api.md §5.2 lists 5146, 5148 and 5353 as FATAL without naming an endpoint).
+# (docs/platform-api.md §5.2 lists 5146, 5148 and 5353 as FATAL without naming an endpoint).
 _ALWAYS_FATAL_CODES = frozenset({5146, 5147, 5148, 5325, 5353})
-# Credential and configuration problems; on a login they stop the run. 5004 and 5031 returned by a
-# share call mean the recipient is unknown, which is a row problem.
-_LOGIN_FATAL_CODES = frozenset(
-    {5002, 5004, 5013, 5015, 5019, 5021, 5022, 5023, 5026, 5028, 5031, 5040, 5056, 5104, 5420, 5550, 6084,
-     *range(5579, 5587)}
-)
-
 #: short meanings of the codes a share batch may meet, for messages and reports
 CODE_MEANINGS: dict[int, str] = {
     5000: "service exception",
@@ -134,7 +178,7 @@ CODE_MEANINGS: dict[int, str] = {
 }
 
 
-def classify_code(code: int, *, login: bool = False) -> ErrorClass:
+def classify_code(code: int) -> ErrorClass:
     """Map a body `code` (not 200) to its class; unknown codes are final for the row."""
     if code in _ALWAYS_FATAL_CODES:
         return ErrorClass.FATAL
@@ -144,12 +188,10 @@ def classify_code(code: int, *, login: bool = False) -> ErrorClass:
         return ErrorClass.TRANSIENT
     if code in _TRANSIENT_ONCE_CODES:
         return ErrorClass.TRANSIENT_ONCE
-    if login and code in _LOGIN_FATAL_CODES:
-        return ErrorClass.FATAL
     return ErrorClass.ROW
 
 
-#: every code the platform's pages list (platform-api.md §5.1, §5.2); an answer with any other code
+#: every code the platform's pages list (docs/platform-api.md §5.1, §5.2); an answer with any other code
 #: to a request that changes something leaves that change in doubt
 _DOCUMENTED_CODES = frozenset({
     5000, 5002, 5004, 5013, 5015, 5019, 5021, 5022, 5023, 5026, 5028, 5031, 5032, 5033, 5040, 5041, 5049, 5056,
@@ -165,7 +207,7 @@ def is_documented_code(code: int) -> bool:
 
 
 #: HTTP statuses that are retried: the request may or may not have been applied. Every 5xx, as
-#: platform-api.md §5.3 says, so that a proxy's 520-524 in front of the platform is retried too.
+#: docs/platform-api.md §5.3 says, so that a proxy's 520-524 in front of the platform is retried too.
 TRANSIENT_HTTP_STATUSES = frozenset({408, 429, *range(500, 600)})
 
 

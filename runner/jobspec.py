@@ -15,8 +15,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from runner.errors import UsageError
+from runner.input.columns import CANONICAL_COLUMNS
+from runner.input.expiry import load_timezone
+from runner.models import COVER_MARKS
 
-#: the data centers the platform documents (platform-api.md §1.1)
+#: the data centers the platform documents (docs/platform-api.md §1.1)
 REGION_BASE_URLS = {
     "eu": "https://iot-api.acceleronix.io",
     "cn": "https://iot-api.quectelcn.com",
@@ -27,7 +30,6 @@ DEFAULT_CONCURRENCY = 4
 DEFAULT_MAX_ATTEMPTS = 5
 DEFAULT_TIMEOUT_S = 30.0
 DEFAULT_COVER_MARK = 1
-CANONICAL_COLUMNS = ("pk", "dk", "recipient", "expiry", "recipient_type", "cover_mark", "auth_key")
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,12 @@ class JobSpec:
     ca_bundle: Path | None = None  # extra CA certificates (a corporate proxy); the system store otherwise
     #: [auth] login settings for re-login when the refresh token is dead (secrets come from the environment)
     login: dict[str, str] = field(default_factory=dict)
+
+    def require_base_url(self) -> str:
+        """The base URL, for a command that calls the platform: a UsageError when none was given."""
+        if self.base_url is None:
+            raise UsageError("no base URL: give --base-url URL or --region eu|cn (or set it in the job file)")
+        return self.base_url
 
 
 AUTH_KEYS = ("token_file", "email", "phone", "international_code", "user_domain")
@@ -188,7 +196,7 @@ def _at_least(raw: dict[str, Any], key: str, default: int, minimum: int, where: 
 
 def _cover_mark(raw: dict[str, Any], where: str) -> int:
     value = int(raw.get("cover_mark", DEFAULT_COVER_MARK))
-    if value not in (1, 2, 3):
+    if value not in COVER_MARKS:
         raise UsageError(
             f"{where}: `cover_mark` must be 1 (replace), 2 (add alongside) or 3 (replace if later), not {value}"
         )
@@ -196,12 +204,10 @@ def _cover_mark(raw: dict[str, Any], where: str) -> int:
 
 
 def _timezone(raw: dict[str, Any], where: str) -> str:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
     name = raw.get("timezone", "UTC")
     try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+        load_timezone(name)
+    except ValueError:
         raise UsageError(f"{where}: `timezone` {name!r} is not a known IANA timezone (e.g. Asia/Shanghai)") from None
     return str(name)
 

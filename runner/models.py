@@ -24,7 +24,17 @@ class RowStatus(StrEnum):
     UNKNOWN = "unknown"
     VALID = "valid"  #: `sharebatch validate` only: the row would be sent
     REVOKED = "revoked"  #: `sharebatch revoke`: the share was revoked
-    ALREADY_INVALID = "already_invalid"  #: `sharebatch revoke`: the share had already ended
+    ALREADY_ENDED = "already_ended"  #: `sharebatch revoke`: the share had already ended (code 5142)
+
+    @classmethod
+    def _missing_(cls, value: object) -> RowStatus | None:
+        """Read the values older versions wrote (journals, reports) as today's status."""
+        renamed = RENAMED_STATUS_VALUES.get(value) if isinstance(value, str) else None
+        return None if renamed is None else cls(renamed)
+
+
+#: status values older versions wrote -> today's value (`already_invalid` was renamed: it read like `invalid`)
+RENAMED_STATUS_VALUES = {"already_invalid": "already_ended"}
 
 
 class RecipientKind(StrEnum):
@@ -37,6 +47,11 @@ class RecipientKind(StrEnum):
     @property
     def query_param(self) -> str:
         return {"uid": "shareUid", "email": "email", "phone": "phone"}[self.value]
+
+
+#: the platform's coverMark values: 1 replaces the device's shares, 2 adds one alongside, 3 replaces
+#: them only if the new share is used for longer (docs/platform-api.md §4.1)
+COVER_MARKS = (1, 2, 3)
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,7 @@
 It reads a run's report.csv, takes the rows with status `success` and a share code (optionally
 only `--rows 3,7-12`), and runs them through the same journaled engine as a share batch, with
 RevokeAction instead of ShareAction. Its own report lists those rows with status revoked,
-already_invalid, failed or not_attempted.
+already_ended, failed or not_attempted.
 """
 
 from __future__ import annotations

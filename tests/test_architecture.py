@@ -103,3 +103,72 @@ def test_a_lazy_import_counts_and_a_type_checking_one_does_not(tmp_path: Path) -
     imported = _imported(sample)
     assert "runner.cli" in imported
     assert "runner.batch" not in imported
+
+
+def _exception_classes(path: Path) -> list[str]:
+    """Public classes in `path` whose bases look like exceptions (`...Error`, `...Exception`).
+
+    A private one (`_Name`) is control flow inside its module and never reaches a caller.
+    """
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef):
+            bases = [base.id if isinstance(base, ast.Name) else getattr(base, "attr", "") for base in node.bases]
+            if any(name.endswith(("Error", "Exception")) for name in bases) and not node.name.startswith("_"):
+                found.append(node.name)
+    return found
+
+
+@pytest.mark.parametrize("path", [p for p in MODULES if not _rel(p).startswith(("runner/simulator/",
+                                                                                   "runner/errors.py"))], ids=_rel)
+def test_every_exception_class_lives_in_errors_py(path: Path) -> None:
+    assert _exception_classes(path) == []
+
+
+def test_every_exception_of_errors_py_is_a_runner_error_with_a_docstring() -> None:
+    import inspect
+
+    from runner import errors
+
+    classes = [value for value in vars(errors).values()
+               if inspect.isclass(value) and issubclass(value, BaseException) and value.__module__ == errors.__name__]
+    assert {cls.__name__ for cls in classes} >= {"LoginError", "RefreshError", "LockedError", "InputFileError"}
+    for cls in classes:
+        assert issubclass(cls, errors.RunnerError), cls
+        assert cls.__doc__, cls
+        assert "\n" not in cls.__doc__.strip(), cls
+
+
+PLATFORM_NOTES = RUNNER.parent / "docs" / "platform-api.md"
+
+
+def test_every_citation_of_the_platform_notes_names_a_section_they_have() -> None:
+    import re
+
+    headings = {match.group(1) for match in re.finditer(r"^#{2,3} (\d+(?:\.\d+)?)\.? ",
+                                                         PLATFORM_NOTES.read_text(encoding="utf-8"), re.MULTILINE)}
+    cited: dict[str, set[str]] = {}
+    for path in [*MODULES, *sorted((RUNNER.parent / "tests").rglob("*.py"))]:
+        text = path.read_text(encoding="utf-8")
+        for citation in re.finditer(r"platform-api\.md((?:,? ?§\d+(?:\.\d+)?)+)", text):
+            assert text[citation.start() - 5: citation.start()] == "docs/", f"{path}: cite docs/platform-api.md"
+            for section in re.findall(r"§(\d+(?:\.\d+)?)", citation.group(1)):
+                cited.setdefault(section, set()).add(path.name)
+    assert len(cited) >= 10
+    assert {section: files for section, files in cited.items() if section not in headings} == {}
+
+
+def _catches_aiohttp(path: Path) -> bool:
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if isinstance(node, ast.ExceptHandler) and node.type is not None and any(
+            isinstance(name, ast.Name) and name.id == "aiohttp" for name in ast.walk(node.type)
+        ):
+            return True
+    return False
+
+
+def test_only_the_http_boundary_catches_aiohttp_errors() -> None:
+    catching = {_rel(path) for path in MODULES if not _rel(path).startswith("runner/simulator/")
+                and _catches_aiohttp(path)}
+    assert catching == {"runner/platform/http.py"}

@@ -5,13 +5,12 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import AsyncIterator, Iterator
-from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp.client_reqrep import ConnectionKey
-from aioresponses import aioresponses
+from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from runner.errors import AuthExpiredError, FatalApiError, RowRejectedError, TransientApiError
@@ -20,6 +19,8 @@ from runner.platform.auth.tokens import StaticToken, TokenSource
 from runner.platform.client import SHARE_LIST_PATH, SHARE_PATH, DeviceShare, PlatformClient
 from runner.platform.pacing import THROTTLE_FACTOR, DispatchGate
 from runner.redact import Secret
+
+from .fake_http import FakeHttp, sent
 
 BASE_URL = "https://iot-api.example.test"
 JWT = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJDMTMxMzYyIn0.c2lnbmF0dXJlX3BhcnQ"
@@ -30,20 +31,10 @@ EMAIL_SHARE = ShareRequest(pk="p1", dk="d1", recipient_kind=RecipientKind.EMAIL,
                            expire_at_ms=None)
 
 
-class _ResponseWithStreamWriter(aiohttp.ClientResponse):
-    """aioresponses 0.7.9 builds responses without the `stream_writer` that aiohttp 3.14 requires
-    (pnuckowski/aioresponses#289); supply a finished writer so its fake responses can be built."""
-
-    def __init__(self, method: str, url: URL, **kwargs: Any) -> None:
-        kwargs.setdefault("stream_writer", SimpleNamespace(output_size=0))
-        super().__init__(method, url, **kwargs)
-
-
 @pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[aioresponses]:
-    """aioresponses, patched for aiohttp 3.14; every request of the test goes to it."""
-    monkeypatch.setattr("aioresponses.core.ClientResponse", _ResponseWithStreamWriter)
-    with aioresponses() as mocked:
+def fake() -> Iterator[FakeHttp]:
+    """aioresponses (see fake_http.py); every request of the test goes to it."""
+    with FakeHttp() as mocked:
         yield mocked
 
 
@@ -56,11 +47,6 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
 @pytest.fixture
 def client(session: aiohttp.ClientSession) -> PlatformClient:
     return PlatformClient(session, BASE_URL + "/", StaticToken(JWT))
-
-
-def sent(fake: aioresponses) -> list[tuple[str, URL, dict[str, Any]]]:
-    """Every request the fake received: method, full URL (query included) and the call's keywords."""
-    return [(method, url, call.kwargs) for (method, url), calls in fake.requests.items() for call in calls]
 
 
 def connection_refused() -> aiohttp.ClientConnectorError:
@@ -112,7 +98,7 @@ class RefreshingToken:
     ],
 )
 async def test_share_sends_a_post_with_exactly_one_recipient_parameter_in_the_query(
-    client: PlatformClient, kind: RecipientKind, recipient: str, param: str, fake: aioresponses
+    client: PlatformClient, kind: RecipientKind, recipient: str, param: str, fake: FakeHttp
 ) -> None:
     request = ShareRequest(pk="p1", dk="d1", recipient_kind=kind, recipient=recipient, expire_at_ms=None,
                            cover_mark=2)
@@ -127,7 +113,7 @@ async def test_share_sends_a_post_with_exactly_one_recipient_parameter_in_the_qu
 
 
 async def test_share_sends_the_expiry_in_milliseconds_when_it_is_set(
-    client: PlatformClient, fake: aioresponses,
+    client: PlatformClient, fake: FakeHttp,
 ) -> None:
     request = ShareRequest(pk="p1", dk="d1", recipient_kind=RecipientKind.UID, recipient="C2",
                            expire_at_ms=1_798_675_200_000)
@@ -138,7 +124,7 @@ async def test_share_sends_the_expiry_in_milliseconds_when_it_is_set(
     assert url.query["coverMark"] == "1"
 
 
-async def test_share_omits_the_expiry_of_a_permanent_share(client: PlatformClient, fake: aioresponses) -> None:
+async def test_share_omits_the_expiry_of_a_permanent_share(client: PlatformClient, fake: FakeHttp) -> None:
     fake.post(SHARE_URL, payload={"code": 200, "data": "SC-1"})
     await client.share_by_uid(EMAIL_SHARE)
     [(_, url, _)] = sent(fake)
@@ -147,7 +133,7 @@ async def test_share_omits_the_expiry_of_a_permanent_share(client: PlatformClien
 
 @pytest.mark.parametrize("token", [JWT, f"Bearer {JWT}", f"bearer {JWT}"], ids=["bare", "prefixed", "lowercase"])
 async def test_share_sends_a_single_bearer_prefix_whatever_form_the_token_was_given_in(
-    session: aiohttp.ClientSession, token: str, fake: aioresponses
+    session: aiohttp.ClientSession, token: str, fake: FakeHttp
 ) -> None:
     client = PlatformClient(session, BASE_URL, StaticToken(token))
     fake.post(SHARE_URL, payload={"code": 200, "data": "SC-1"})
@@ -156,7 +142,7 @@ async def test_share_sends_a_single_bearer_prefix_whatever_form_the_token_was_gi
     assert kwargs["headers"]["Authorization"] == f"Bearer {JWT}"
 
 
-async def test_share_returns_the_share_code_from_data(client: PlatformClient, fake: aioresponses) -> None:
+async def test_share_returns_the_share_code_from_data(client: PlatformClient, fake: FakeHttp) -> None:
     fake.post(SHARE_URL, status=200, payload={"code": 200, "msg": "", "data": "SC-42", "extMsg": None})
     reply = await client.share_by_uid(EMAIL_SHARE)
     assert reply.data == "SC-42"
@@ -170,7 +156,7 @@ async def test_share_returns_the_share_code_from_data(client: PlatformClient, fa
 @pytest.mark.parametrize(("status", "applied"), [(429, False), (408, False), (500, True), (502, True), (503, True),
                                                  (504, True)])
 async def test_share_http_status_is_transient_and_only_a_5xx_may_have_applied(
-    client: PlatformClient, status: int, applied: bool, fake: aioresponses
+    client: PlatformClient, status: int, applied: bool, fake: FakeHttp
 ) -> None:
     fake.post(SHARE_URL, status=status, body="busy")
     with pytest.raises(TransientApiError) as caught:
@@ -180,15 +166,15 @@ async def test_share_http_status_is_transient_and_only_a_5xx_may_have_applied(
 
 
 @pytest.mark.parametrize("status", [501, 505, 520, 524])
-async def test_share_any_other_5xx_is_transient_too(client: PlatformClient, status: int, fake: aioresponses) -> None:
-    """platform-api.md §5.3: treat 5xx as TRANSIENT (a proxy's 520-524 included)."""
+async def test_share_any_other_5xx_is_transient_too(client: PlatformClient, status: int, fake: FakeHttp) -> None:
+    """docs/platform-api.md §5.3: treat 5xx as TRANSIENT (a proxy's 520-524 included)."""
     fake.post(SHARE_URL, status=status, body="gateway trouble")
     with pytest.raises(TransientApiError) as caught:
         await client.share_by_uid(EMAIL_SHARE)
     assert caught.value.may_have_applied is True
 
 
-async def test_share_list_5xx_never_counts_as_applied(client: PlatformClient, fake: aioresponses) -> None:
+async def test_share_list_5xx_never_counts_as_applied(client: PlatformClient, fake: FakeHttp) -> None:
     fake.get(LIST_URL, status=502)
     with pytest.raises(TransientApiError) as caught:
         await client.list_device_shares("p1", "d1")
@@ -196,7 +182,7 @@ async def test_share_list_5xx_never_counts_as_applied(client: PlatformClient, fa
 
 
 async def test_429_with_retry_after_pauses_the_gate_and_lowers_its_rate(
-    session: aiohttp.ClientSession, fake: aioresponses,
+    session: aiohttp.ClientSession, fake: FakeHttp,
 ) -> None:
     gate = RecordingGate(5.0)
     client = PlatformClient(session, BASE_URL, StaticToken(JWT), gate=gate)
@@ -209,7 +195,7 @@ async def test_429_with_retry_after_pauses_the_gate_and_lowers_its_rate(
 
 
 async def test_503_with_retry_after_pauses_the_gate_without_lowering_its_rate(
-    session: aiohttp.ClientSession, fake: aioresponses,
+    session: aiohttp.ClientSession, fake: FakeHttp,
 ) -> None:
     gate = RecordingGate(5.0)
     client = PlatformClient(session, BASE_URL, StaticToken(JWT), gate=gate)
@@ -221,7 +207,7 @@ async def test_503_with_retry_after_pauses_the_gate_without_lowering_its_rate(
 
 
 async def test_retry_after_as_an_http_date_pauses_for_one_second(
-    session: aiohttp.ClientSession, fake: aioresponses,
+    session: aiohttp.ClientSession, fake: FakeHttp,
 ) -> None:
     gate = RecordingGate(5.0)
     client = PlatformClient(session, BASE_URL, StaticToken(JWT), gate=gate)
@@ -232,7 +218,7 @@ async def test_retry_after_as_an_http_date_pauses_for_one_second(
     assert gate.pauses == [1.0]
 
 
-async def test_connection_refused_is_transient_and_was_not_applied(client: PlatformClient, fake: aioresponses) -> None:
+async def test_connection_refused_is_transient_and_was_not_applied(client: PlatformClient, fake: FakeHttp) -> None:
     fake.post(SHARE_URL, exception=connection_refused())
     with pytest.raises(TransientApiError) as caught:
         await client.share_by_uid(EMAIL_SHARE)
@@ -241,7 +227,19 @@ async def test_connection_refused_is_transient_and_was_not_applied(client: Platf
     assert isinstance(caught.value.__cause__, aiohttp.ClientConnectorError)
 
 
-async def test_timeout_is_transient_and_may_have_applied(client: PlatformClient, fake: aioresponses) -> None:
+async def test_an_error_carrying_the_request_url_does_not_put_the_recipient_in_the_message(
+    client: PlatformClient, fake: FakeHttp
+) -> None:
+    url = URL("https://iot-api.example.test/v2/binding/enduserapi/shareByUid?email=ops@example.org")
+    info = aiohttp.RequestInfo(url, "POST", CIMultiDictProxy(CIMultiDict()), url)
+    fake.post(SHARE_URL, exception=aiohttp.TooManyRedirects(info, ()))
+    with pytest.raises(TransientApiError) as caught:
+        await client.share_by_uid(EMAIL_SHARE)
+    assert str(caught.value) == "connection lost before the answer: TooManyRedirects"
+    assert caught.value.may_have_applied is True
+
+
+async def test_timeout_is_transient_and_may_have_applied(client: PlatformClient, fake: FakeHttp) -> None:
     fake.post(SHARE_URL, exception=TimeoutError())
     with pytest.raises(TransientApiError) as caught:
         await client.share_by_uid(EMAIL_SHARE)
@@ -249,7 +247,7 @@ async def test_timeout_is_transient_and_may_have_applied(client: PlatformClient,
     assert "timeout" in str(caught.value)
 
 
-async def test_server_disconnect_is_transient_and_may_have_applied(client: PlatformClient, fake: aioresponses) -> None:
+async def test_server_disconnect_is_transient_and_may_have_applied(client: PlatformClient, fake: FakeHttp) -> None:
     fake.post(SHARE_URL, exception=aiohttp.ServerDisconnectedError())
     with pytest.raises(TransientApiError) as caught:
         await client.share_by_uid(EMAIL_SHARE)
@@ -266,7 +264,7 @@ async def test_server_disconnect_is_transient_and_may_have_applied(client: Platf
     ids=["http-401", "code-5032"],
 )
 async def test_rejected_static_token_raises_auth_expired_after_one_request(
-    client: PlatformClient, status: int, payload: dict[str, Any] | None, fake: aioresponses
+    client: PlatformClient, status: int, payload: dict[str, Any] | None, fake: FakeHttp
 ) -> None:
     fake.post(SHARE_URL, status=status, payload=payload, repeat=True)
     with pytest.raises(AuthExpiredError):
@@ -275,7 +273,7 @@ async def test_rejected_static_token_raises_auth_expired_after_one_request(
 
 
 async def test_rejected_token_is_replayed_once_with_the_refreshed_header(
-    session: aiohttp.ClientSession, fake: aioresponses,
+    session: aiohttp.ClientSession, fake: FakeHttp,
 ) -> None:
     tokens = RefreshingToken()
     client = PlatformClient(session, BASE_URL, tokens)
@@ -289,7 +287,7 @@ async def test_rejected_token_is_replayed_once_with_the_refreshed_header(
 
 
 async def test_token_rejected_again_after_the_replay_raises_without_a_third_request(
-    session: aiohttp.ClientSession, fake: aioresponses,
+    session: aiohttp.ClientSession, fake: FakeHttp,
 ) -> None:
     tokens: TokenSource = RefreshingToken(renewals=5)
     client = PlatformClient(session, BASE_URL, tokens)
@@ -302,7 +300,7 @@ async def test_token_rejected_again_after_the_replay_raises_without_a_third_requ
 # --- answers that mean the run is misconfigured -----------------------------------------------------
 
 
-async def test_http_404_is_fatal_and_names_the_base_url(client: PlatformClient, fake: aioresponses) -> None:
+async def test_http_404_is_fatal_and_names_the_base_url(client: PlatformClient, fake: FakeHttp) -> None:
     fake.post(SHARE_URL, status=404, body="not found")
     with pytest.raises(FatalApiError) as caught:
         await client.share_by_uid(EMAIL_SHARE)
@@ -316,7 +314,7 @@ async def test_http_404_is_fatal_and_names_the_base_url(client: PlatformClient, 
     ids=["html", "json-without-code", "json-array", "code-not-a-number"],
 )
 async def test_2xx_without_the_platform_envelope_to_a_share_is_in_doubt(
-    client: PlatformClient, body: str, fake: aioresponses,
+    client: PlatformClient, body: str, fake: FakeHttp,
 ) -> None:
     """A proxy's page or a cut-off body may follow an applied share: retried only after a look-up."""
     fake.post(SHARE_URL, status=200, body=body)
@@ -328,7 +326,7 @@ async def test_2xx_without_the_platform_envelope_to_a_share_is_in_doubt(
 
 @pytest.mark.parametrize("body", ["<html>welcome to nginx</html>", '{"code": 2'], ids=["html", "truncated"])
 async def test_2xx_without_the_platform_envelope_to_a_look_up_is_fatal(
-    client: PlatformClient, body: str, fake: aioresponses,
+    client: PlatformClient, body: str, fake: FakeHttp,
 ) -> None:
     fake.get(LIST_URL, status=200, body=body)
     with pytest.raises(FatalApiError) as caught:
@@ -337,7 +335,7 @@ async def test_2xx_without_the_platform_envelope_to_a_look_up_is_fatal(
 
 
 async def test_an_undocumented_code_to_a_share_is_a_rejection_in_doubt(
-    client: PlatformClient, fake: aioresponses
+    client: PlatformClient, fake: FakeHttp
 ) -> None:
     fake.post(SHARE_URL, payload={"code": 5999, "msg": "?"})
     with pytest.raises(RowRejectedError) as caught:
@@ -345,14 +343,14 @@ async def test_an_undocumented_code_to_a_share_is_a_rejection_in_doubt(
     assert (caught.value.code, caught.value.may_have_applied) == (5999, True)
 
 
-async def test_a_documented_rejection_is_not_in_doubt(client: PlatformClient, fake: aioresponses) -> None:
+async def test_a_documented_rejection_is_not_in_doubt(client: PlatformClient, fake: FakeHttp) -> None:
     fake.post(SHARE_URL, payload={"code": 5360, "msg": "binding"})
     with pytest.raises(RowRejectedError) as caught:
         await client.share_by_uid(EMAIL_SHARE)
     assert caught.value.may_have_applied is False
 
 
-async def test_other_4xx_is_fatal(client: PlatformClient, fake: aioresponses) -> None:
+async def test_other_4xx_is_fatal(client: PlatformClient, fake: FakeHttp) -> None:
     fake.post(SHARE_URL, status=403, body="forbidden")
     with pytest.raises(FatalApiError) as caught:
         await client.share_by_uid(EMAIL_SHARE)
@@ -364,7 +362,7 @@ async def test_other_4xx_is_fatal(client: PlatformClient, fake: aioresponses) ->
 
 @pytest.mark.parametrize("code", [5360, 5864, 5134, 5891, 4242])
 async def test_business_code_is_a_row_rejection_with_the_code(
-    client: PlatformClient, code: int, fake: aioresponses,
+    client: PlatformClient, code: int, fake: FakeHttp,
 ) -> None:
     fake.post(SHARE_URL, payload={"code": code, "msg": "refused"})
     with pytest.raises(RowRejectedError) as caught:
@@ -373,14 +371,14 @@ async def test_business_code_is_a_row_rejection_with_the_code(
     assert str(code) in str(caught.value)
 
 
-async def test_code_5325_is_fatal(client: PlatformClient, fake: aioresponses) -> None:
+async def test_code_5325_is_fatal(client: PlatformClient, fake: FakeHttp) -> None:
     fake.post(SHARE_URL, payload={"code": 5325, "msg": "blocked"})
     with pytest.raises(FatalApiError) as caught:
         await client.share_by_uid(EMAIL_SHARE)
     assert caught.value.code == 5325
 
 
-async def test_code_5000_is_transient(client: PlatformClient, fake: aioresponses) -> None:
+async def test_code_5000_is_transient(client: PlatformClient, fake: FakeHttp) -> None:
     fake.post(SHARE_URL, payload={"code": 5000, "msg": "service exception"})
     with pytest.raises(TransientApiError) as caught:
         await client.share_by_uid(EMAIL_SHARE)
@@ -388,7 +386,7 @@ async def test_code_5000_is_transient(client: PlatformClient, fake: aioresponses
     assert caught.value.attempt_limit is None
 
 
-async def test_code_5138_is_transient_with_an_attempt_limit_of_two(client: PlatformClient, fake: aioresponses) -> None:
+async def test_code_5138_is_transient_with_an_attempt_limit_of_two(client: PlatformClient, fake: FakeHttp) -> None:
     fake.post(SHARE_URL, payload={"code": 5138, "msg": "device sharing failed"})
     with pytest.raises(TransientApiError) as caught:
         await client.share_by_uid(EMAIL_SHARE)
@@ -396,7 +394,7 @@ async def test_code_5138_is_transient_with_an_attempt_limit_of_two(client: Platf
 
 
 async def test_code_in_retry_codes_is_transient_and_may_have_applied(
-    session: aiohttp.ClientSession, fake: aioresponses,
+    session: aiohttp.ClientSession, fake: FakeHttp,
 ) -> None:
     client = PlatformClient(session, BASE_URL, StaticToken(JWT), retry_codes=frozenset({5134}))
     fake.post(SHARE_URL, payload={"code": 5134, "msg": "adding the share record failed"})
@@ -419,7 +417,7 @@ def share_entry(code: str, *, status: int, expire_ms: int | None, created_ms: in
 
 
 async def test_list_device_shares_asks_for_the_device_and_parses_each_share(
-    client: PlatformClient, fake: aioresponses,
+    client: PlatformClient, fake: FakeHttp,
 ) -> None:
     now_ms = int(time.time() * 1000)
     future, past = now_ms + 86_400_000, now_ms - 86_400_000
@@ -442,7 +440,7 @@ async def test_list_device_shares_asks_for_the_device_and_parses_each_share(
 
 
 async def test_list_device_shares_of_a_device_without_shares_is_empty(
-    client: PlatformClient, fake: aioresponses,
+    client: PlatformClient, fake: FakeHttp,
 ) -> None:
     fake.get(LIST_URL, payload={"code": 200, "msg": "", "data": None})
     assert await client.list_device_shares("p1", "d1") == []
@@ -452,7 +450,7 @@ async def test_list_device_shares_of_a_device_without_shares_is_empty(
 
 
 async def test_stats_count_every_request_including_replays_failures_and_look_ups(
-    session: aiohttp.ClientSession, fake: aioresponses,
+    session: aiohttp.ClientSession, fake: FakeHttp,
 ) -> None:
     stats = RunStats()
     client = PlatformClient(session, BASE_URL, RefreshingToken(), stats=stats)

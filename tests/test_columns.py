@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from runner.input.columns import ColumnError, canonical_name, match_columns
+from runner.errors import ColumnError
+from runner.input.columns import canonical_name, match_columns
 
 
 @pytest.mark.parametrize(

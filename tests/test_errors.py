@@ -1,15 +1,17 @@
-"""classify_code and describe_code against the tables of platform-api.md §5.1 and §5.2.
+"""classify_code and describe_code against the tables of docs/platform-api.md §5.1 and §5.2.
 
-One parametrized case per table row: `login=True` where the table says the code is seen on a login,
-`login=False` (the share calls) where it is seen on share or authed endpoints, and both where the
-class does not depend on the endpoint.
+The tables keep the endpoint each code is seen on. classify_code serves the share calls, so it is
+checked on every row seen there; codes seen only on a login never reach it (every refused login is
+one LoginError, see test_auth_api.py, which checks the LOGIN rows).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from runner.errors import CODE_MEANINGS, ErrorClass, classify_code, describe_code
+from runner.errors import CODE_MEANINGS, ErrorClass, ExitCode, InputFileError, UsageError, classify_code, describe_code
 
 ROW = ErrorClass.ROW
 AUTH = ErrorClass.AUTH
@@ -92,27 +94,26 @@ SECTION_5_2 = [
 ]
 
 
-def _cases(table: list[tuple[int, tuple[str, ...], ErrorClass, str]]) -> list[object]:
+def _share_cases(table: list[tuple[int, tuple[str, ...], ErrorClass, str]]) -> list[object]:
     return [
-        pytest.param(code, context == LOGIN, expected, id=f"{code}-{context}-{meaning}")
+        pytest.param(code, expected, id=f"{code}-{meaning}")
         for code, contexts, expected, meaning in table
-        for context in contexts
+        if SHARE in contexts
     ]
 
 
-@pytest.mark.parametrize(("code", "login", "expected"), _cases(SECTION_5_1))
-def test_classify_code_follows_the_endpoint_table(code: int, login: bool, expected: ErrorClass) -> None:
-    assert classify_code(code, login=login) is expected
+@pytest.mark.parametrize(("code", "expected"), _share_cases(SECTION_5_1))
+def test_classify_code_follows_the_endpoint_table(code: int, expected: ErrorClass) -> None:
+    assert classify_code(code) is expected
 
 
-@pytest.mark.parametrize(("code", "login", "expected"), _cases(SECTION_5_2))
-def test_classify_code_follows_the_global_error_list(code: int, login: bool, expected: ErrorClass) -> None:
-    assert classify_code(code, login=login) is expected
+@pytest.mark.parametrize(("code", "expected"), _share_cases(SECTION_5_2))
+def test_classify_code_follows_the_global_error_list(code: int, expected: ErrorClass) -> None:
+    assert classify_code(code) is expected
 
 
-def test_classify_code_defaults_to_the_share_context() -> None:
+def test_a_share_answering_email_not_registered_is_a_row_problem() -> None:
     assert classify_code(5031) is ROW
-    assert classify_code(5031, login=True) is FATAL
 
 
 def test_describe_code_adds_the_meaning_of_a_known_code() -> None:
@@ -132,3 +133,14 @@ def test_describe_code_starts_with_the_number_for_every_listed_code(code: int) -
     text = describe_code(code)
     assert text.startswith(f"{code} (")
     assert text.endswith(")")
+
+
+def test_an_input_file_error_is_a_usage_error_that_names_its_file(tmp_path: Path) -> None:
+    path = tmp_path / "in.csv"
+    error = InputFileError(path, "the file is empty")
+    assert isinstance(error, UsageError)
+    assert (error.path, error.problem, str(error)) == (path, "the file is empty", f"{path}: the file is empty")
+
+
+def test_a_refused_login_has_its_own_exit_code() -> None:
+    assert ExitCode.REFUSED not in (ExitCode.ABORTED, ExitCode.USAGE, ExitCode.ROWS_FAILED, ExitCode.LOCKED)

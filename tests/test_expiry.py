@@ -7,7 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from runner.input.expiry import ExpiryError, ExpiryParser, load_timezone
+from runner.errors import ExpiryError
+from runner.input.expiry import ExpiryParser, load_timezone
 
 ANCHOR_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z, the run's start in these tests
 DAY_MS = 86_400_000

@@ -285,3 +285,15 @@ def test_a_bad_flag_value_is_blamed_on_the_flag_not_the_job_file(tmp_path: Path)
         load_job_spec(job, {"rate": -2.0})
     assert str(caught.value).startswith("option --rate:")
     assert str(job) not in str(caught.value)
+
+
+# --- what the commands ask of a spec -----------------------------------------------------------------
+
+
+def test_require_base_url_returns_the_checked_url(workdir: Path) -> None:
+    assert load(input="s.csv", region="eu").require_base_url() == REGION_BASE_URLS["eu"]
+
+
+def test_require_base_url_without_one_says_how_to_give_it(workdir: Path) -> None:
+    with pytest.raises(UsageError, match=r"^no base URL: give --base-url URL or --region eu\|cn"):
+        load(input="s.csv").require_base_url()

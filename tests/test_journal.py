@@ -187,3 +187,43 @@ async def test_rows_starting_in_the_same_loop_turn_share_one_commit(tmp_path: Pa
     journal.close()
     assert commits == 1
     assert states == [("in_flight", 100 + row) for row in range(2, 12)]
+
+
+def test_a_journal_of_an_older_version_saying_already_invalid_reads_as_already_ended(tmp_path: Path) -> None:
+    journal = Journal.open(tmp_path)
+    journal.sync_rows([entry(2), entry(3)])
+    journal.row_finished(RowOutcome(2, RowStatus.ALREADY_ENDED, code=5142, share_code="S2", finished_at="t"))
+    journal.close()
+    with sqlite3.connect(tmp_path / JOURNAL_NAME) as older:  # what an older version left on disk
+        older.execute("UPDATE rows SET state = 'already_invalid' WHERE row = 2")
+        older.execute("UPDATE applied SET state = 'already_invalid'")
+    resumed = Journal.open(tmp_path)
+    counts = resumed.sync_rows([entry(2), entry(3)])
+    outcomes = {o.row: o.status for o in resumed.iter_outcomes()}
+    resumed.close()
+    assert (counts.to_send, counts.already_done) == (1, 1)
+    assert outcomes == {2: RowStatus.ALREADY_ENDED, 3: RowStatus.NOT_ATTEMPTED}
+
+
+def test_the_old_name_of_already_ended_is_read_as_the_new_one() -> None:
+    assert RowStatus("already_invalid") is RowStatus.ALREADY_ENDED
+    assert RowStatus("already_ended") is RowStatus.ALREADY_ENDED
+    assert RowStatus.ALREADY_ENDED.value == "already_ended"
+
+
+def test_status_counts_an_older_journal_s_already_invalid_rows_as_already_ended(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from runner.cli import main
+
+    journal = Journal.open(tmp_path)
+    journal.sync_rows([entry(2), entry(3)])
+    journal.row_finished(RowOutcome(2, RowStatus.ALREADY_ENDED, code=5142, share_code="S2", finished_at="t"))
+    journal.row_finished(RowOutcome(3, RowStatus.ALREADY_ENDED, code=5142, share_code="S3", finished_at="t"))
+    journal.close()
+    with sqlite3.connect(tmp_path / JOURNAL_NAME) as older:
+        older.execute("UPDATE rows SET state = 'already_invalid' WHERE row = 2")
+    result = CliRunner().invoke(main, ["status", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "already_ended            2" in result.output
+    assert "already_invalid" not in result.output

@@ -1,4 +1,4 @@
-"""The login crypto against every worked example of platform-api.md §3.2, plus round trips."""
+"""The login crypto against every worked example of docs/platform-api.md §3.2, plus round trips."""
 
 from __future__ import annotations
 

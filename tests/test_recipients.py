@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from runner.errors import RecipientError
 from runner.input.recipients import (
     Recipient,
-    RecipientError,
     detect_kind,
     kind_from_header,
     looks_mangled_number,

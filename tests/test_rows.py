@@ -5,22 +5,15 @@ from __future__ import annotations
 import calendar
 import zipfile
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
 import openpyxl
 import pytest
 
-from runner.errors import UsageError
-from runner.input.rows import (
-    InputOptions,
-    InputTable,
-    describe_problem,
-    iter_input,
-    open_input,
-    read_input,
-    unguard_cell,
-)
+from runner.errors import InputFileError, UsageError
+from runner.input.rows import InputOptions, open_input, unguard_cell
 from runner.models import LoadedRow, RecipientKind, RowStatus, ShareRequest
 
 ANCHOR_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
@@ -65,21 +58,35 @@ def write_xlsx(tmp_path: Path) -> Callable[..., Path]:
     return write_book
 
 
-def load(path: Path, **options: object) -> InputTable:
-    return read_input(InputOptions(path, anchor_ms=ANCHOR_MS, **options))  # type: ignore[arg-type]
+@dataclass
+class Loaded:
+    """What a whole pass of `open_input(...).chunks()` gave, as the batch reads it."""
+
+    format: str
+    headers: list[str]
+    columns: dict[str, int]
+    rows: list[LoadedRow]
+    warnings: list[str]
+
+
+def load(path: Path, **options: object) -> Loaded:
+    source = open_input(InputOptions(path, anchor_ms=ANCHOR_MS, **options))  # type: ignore[arg-type]
+    rows = [row for chunk in source.chunks() for row in chunk]
+    return Loaded(source.format, source.headers, source.columns, rows, source.warnings())
 
 
 def usage_error(path: Path, **options: object) -> str:
-    """The UsageError message for loading `path`; it must be one line naming the file."""
-    with pytest.raises(UsageError) as caught:
+    """The InputFileError message for loading `path`: one line naming the file, `.path` the file."""
+    with pytest.raises(InputFileError) as caught:
         load(path, **options)
     message = str(caught.value)
     assert "\n" not in message
     assert message.startswith(f"{path}: ")
+    assert caught.value.path == path
     return message
 
 
-def statuses(table: InputTable) -> list[tuple[int, RowStatus]]:
+def statuses(table: Loaded) -> list[tuple[int, RowStatus]]:
     return [(row.row, row.status) for row in table.rows]
 
 
@@ -156,8 +163,11 @@ def test_another_encoding_is_read_when_named(write: WriteFile) -> None:
     assert load(path, encoding="latin-1").rows[0].cells == ["p", "d", "José", ""]
 
 
-def test_an_unknown_encoding_name_is_a_usage_error(write: WriteFile) -> None:
-    assert 'unknown encoding "klingon"' in usage_error(write(HEADER + "p,d,U,\n"), encoding="klingon")
+def test_an_unknown_encoding_name_is_the_job_s_problem_not_the_file_s(write: WriteFile) -> None:
+    path = write(HEADER + "p,d,U,\n")
+    with pytest.raises(UsageError, match=r'unknown encoding "klingon" \(try utf-8') as caught:
+        load(path, encoding="klingon")
+    assert not isinstance(caught.value, InputFileError)
 
 
 def test_utf16_text_is_recognised_and_read_when_named(write: WriteFile) -> None:
@@ -207,14 +217,14 @@ def test_an_unclosed_quote_at_the_end_is_a_usage_error(write: WriteFile) -> None
     assert usage_error(path) == f'{path}: row 3: a quoted cell is never closed (a stray " ran to the end of the file)'
 
 
-def test_bad_options_are_usage_errors(write: WriteFile) -> None:
+def test_bad_options_are_usage_errors_of_the_job_not_of_the_file(write: WriteFile) -> None:
     path = write(HEADER + "p,d,U1,\n")
-    with pytest.raises(UsageError, match='unknown timezone "Mars/Olympus"'):
+    with pytest.raises(UsageError, match='unknown timezone "Mars/Olympus"') as timezone:
         load(path, timezone="Mars/Olympus")
-    with pytest.raises(UsageError, match='default expiry: expiry "soon" is not a date'):
+    with pytest.raises(UsageError, match='default expiry: expiry "soon" is not a date') as expiry:
         load(path, default_expiry="soon")
-    with pytest.raises(UsageError, match="default cover mark 4 must be 1, 2 or 3"):
-        load(path, default_cover_mark=4)
+    assert not isinstance(timezone.value, InputFileError)
+    assert not isinstance(expiry.value, InputFileError)
 
 
 # --- reading CSV ---------------------------------------------------------------------------------
@@ -351,14 +361,13 @@ def test_a_valid_row_becomes_the_request_it_asks_for(write: WriteFile) -> None:
     assert row.cells[0] == " p1 "  # the cell keeps what was typed
 
 
-def test_a_problem_is_described_with_file_row_and_column(write: WriteFile) -> None:
+def test_a_problem_names_its_row_and_column(write: WriteFile) -> None:
     path = write(HEADER + "p,d,U1,2023-02-30\np,d2\n")
     first, second = load(path).rows
-    assert describe_problem(path, first) == (
-        f'{path} row 2, column "expiry": expiry "2023-02-30" is not a date '
-        f"(use YYYY-MM-DD, ISO 8601, epoch ms/s, or 30d/12h/2w/90m)"
+    assert (first.row, *problem(first)) == (
+        2, "expiry", 'expiry "2023-02-30" is not a date (use YYYY-MM-DD, ISO 8601, epoch ms/s, or 30d/12h/2w/90m)'
     )
-    assert describe_problem(path, second) == f"{path} row 3: row has 2 cells, header has 4"
+    assert (second.row, *problem(second)) == (3, None, "row has 2 cells, header has 4")
 
 
 def test_empty_pk_and_dk_are_invalid_and_all_problems_of_a_row_are_reported(write: WriteFile) -> None:
@@ -537,11 +546,12 @@ def test_an_xlsx_with_only_a_header_is_a_usage_error(write_xlsx: Callable[..., P
 # --- streaming -----------------------------------------------------------------------------------
 
 
-def test_iter_input_streams_the_same_rows_in_chunks(write: WriteFile) -> None:
+def test_chunks_stream_the_same_rows_as_one_pass(write: WriteFile) -> None:
     path = write(HEADER + "".join(f"p,d{n},U1,\n" for n in range(7)) + "p,d0,U1,\n")
-    headers, fmt, chunks, warnings = iter_input(InputOptions(path, anchor_ms=ANCHOR_MS), chunk_rows=3)
+    source = open_input(InputOptions(path, anchor_ms=ANCHOR_MS))
+    headers, fmt, warnings = source.headers, source.format, source.warnings
     sizes, rows = [], []
-    for chunk in chunks:
+    for chunk in source.chunks(chunk_rows=3):
         sizes.append(len(chunk))
         rows.extend(chunk)
     assert (headers, fmt, sizes) == (["pk", "dk", "recipient", "expiry"], "csv", [3, 3, 2])

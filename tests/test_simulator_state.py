@@ -146,7 +146,7 @@ def test_another_account_may_neither_list_nor_revoke(state: SimulatorState) -> N
 
 
 def test_reset_forgets_shares_but_keeps_declared_devices(clock: FakeClock) -> None:
-    device = Device(pk="p1", dk="UNV-but-verified", name="x", owner_uid=OWNER, from_file=True)
+    device = Device(pk="p1", dk="UNV-but-verified", name="x", owner_uid=OWNER)
     state = SimulatorState(owner_uid=OWNER, clock=clock, devices=[device])
     state.share_by_uid(OWNER, {"pk": "p1", "dk": "UNV-but-verified", "shareUid": "C2"})
     state.share_by_uid(OWNER, {"pk": "p1", "dk": "D9", "shareUid": "C2"})

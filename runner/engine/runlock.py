@@ -13,16 +13,11 @@ import os
 import socket
 from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
 from typing import IO
 
-from runner.errors import RunnerError
+from runner.errors import LockedError
 
 LOCK_NAME = "run.lock"
-
-
-class LockedError(RunnerError):
-    """Another live run holds the out dir."""
 
 
 class RunLock:
@@ -51,9 +46,7 @@ class RunLock:
         self._handle = handle
         return self
 
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         if self._handle is not None:
             self._handle.close()  # closing the file releases the flock
             self._handle = None

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from runner.errors import ColumnError
+
 #: every column the loader understands, in the order messages list them
 CANONICAL_COLUMNS = ("pk", "dk", "recipient", "expiry", "recipient_type", "cover_mark", "auth_key", "in_doubt_since")
 #: a file without one of these cannot be used at all
@@ -25,10 +27,6 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     # written by sharebatch into a failed-rows file: an earlier attempt at the row may have been applied
     "in_doubt_since": ("in_doubt_since",),
 }
-
-
-class ColumnError(ValueError):
-    """The headers cannot be matched to the canonical columns; the message is one line."""
 
 
 def normalise_header(header: str) -> str:

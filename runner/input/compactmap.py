@@ -93,7 +93,3 @@ class CompactMap:
                     slot = (slot + 1) & mask
                 keys[slot] = key
                 values[slot] = value
-
-
-def _fold(key: int) -> int:
-    return (key & _KEY_MASK) or 1

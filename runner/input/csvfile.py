@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from runner.errors import UsageError
+from runner.errors import InputFileError, UsageError
 
 #: (spreadsheet row number, cells as read, why the record could not be parsed or None)
 Record = tuple[int, list[str], str | None]
@@ -49,17 +49,17 @@ def check_text(path: Path, head: bytes, codec: str) -> None:
     """Refuse images, archives and other binary files before they are parsed as text."""
     for magic, what in _SIGNATURES:
         if head.startswith(magic):
-            raise UsageError(f"{path}: not a text file (it looks like {what})")
+            raise InputFileError(path, f"not a text file (it looks like {what})")
     if codec.startswith(("utf-16", "utf-32")):
         return
     if head.startswith(_UTF16_BOMS):
-        raise UsageError(f"{path}: looks like UTF-16 text; pass --encoding utf-16")
+        raise InputFileError(path, "looks like UTF-16 text; pass --encoding utf-16")
     first_line = head.split(b"\n", 1)[0]
     controls = sum(head.count(byte) for byte in _CONTROL_BYTES)
     if b"\x00" in first_line or controls > _BINARY_SHARE * len(head):
-        raise UsageError(
-            f"{path}: not a text file (it is full of NUL and control bytes; "
-            f"if it is UTF-16 text, pass --encoding utf-16)"
+        raise InputFileError(
+            path, "not a text file (it is full of NUL and control bytes; "
+            "if it is UTF-16 text, pass --encoding utf-16)"
         )
 
 
@@ -78,7 +78,7 @@ def iter_records(path: Path, codec: str, delimiter: str, after_row: int = 0) -> 
     """Every record after row `after_row`, numbered as a spreadsheet numbers rows (header = 1).
 
     A quoted cell spanning lines is one record. A malformed record (a stray quote) is yielded with
-    a problem and no cells; an unclosed quote at the end or an undecodable byte is a UsageError.
+    a problem and no cells; an unclosed quote at the end or an undecodable byte is an InputFileError.
     """
     try:
         with path.open(encoding=codec, newline="") as stream:
@@ -97,19 +97,19 @@ def iter_records(path: Path, codec: str, delimiter: str, after_row: int = 0) -> 
                     if row > after_row:
                         yield row, [], problem
     except UnicodeDecodeError:
-        raise UsageError(describe_decode_error(path, codec)) from None
+        raise InputFileError(path, describe_decode_error(path, codec)) from None
     except OSError as exc:
-        raise UsageError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+        raise InputFileError(path, f"cannot be read ({exc.strerror or exc})") from None
 
 
 def _record_problem(path: Path, row: int, exc: csv.Error) -> str:
-    """A row-level message for a malformed record, or a UsageError when the rest of the file is lost."""
+    """A row-level message for a malformed record, or an InputFileError when the rest of the file is lost."""
     text = str(exc)
     if "unexpected end of data" in text:
-        raise UsageError(f'{path}: row {row}: a quoted cell is never closed (a stray " ran to the end of the file)')
+        raise InputFileError(path, f'row {row}: a quoted cell is never closed (a stray " ran to the end of the file)')
     if "field larger than field limit" in text:
-        raise UsageError(
-            f"{path}: row {row}: a cell is longer than {csv.field_size_limit()} characters "
+        raise InputFileError(
+            path, f"row {row}: a cell is longer than {csv.field_size_limit()} characters "
             f'(probably a stray " that was never closed)'
         )
     if "expected after" in text:
@@ -122,8 +122,8 @@ def describe_decode_error(path: Path, codec: str) -> str:
     found = _first_bad_byte(path, codec)
     where = f" (byte 0x{found[0]:02x} at offset {found[1]}, line {found[2]})" if found else ""
     if codec == "utf-8-sig":
-        return f"{path}: not valid UTF-8{where}; if it is another encoding, pass --encoding latin-1 (or cp1252, gbk...)"
-    return f"{path}: not valid {codec}{where}; pass the file's real encoding with --encoding"
+        return f"not valid UTF-8{where}; if it is another encoding, pass --encoding latin-1 (or cp1252, gbk...)"
+    return f"not valid {codec}{where}; pass the file's real encoding with --encoding"
 
 
 def _first_bad_byte(path: Path, codec: str) -> tuple[int, int, int] | None:

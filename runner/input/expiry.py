@@ -12,6 +12,8 @@ import re
 from datetime import UTC, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from runner.errors import ExpiryError
+
 #: what an unreadable expiry message suggests instead
 EXPIRY_FORMS = "use YYYY-MM-DD, ISO 8601, epoch ms/s, or 30d/12h/2w/90m"
 
@@ -27,10 +29,6 @@ _ONE_MS = timedelta(milliseconds=1)
 _END_OF_DAY = time(23, 59, 59, 999_000)
 _CACHE_LIMIT = 10_000
 _LATEST_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z: the last instant datetime can show
-
-
-class ExpiryError(ValueError):
-    """The expiry cell is unreadable or not in the future; the message quotes the cell."""
 
 
 def load_timezone(name: str) -> ZoneInfo:

@@ -11,6 +11,7 @@ import re
 import unicodedata
 from typing import NamedTuple
 
+from runner.errors import RecipientError
 from runner.models import RecipientKind
 
 _PHONE_SHAPE = re.compile(r"^\+?[\d\s\-().]{6,}$")
@@ -31,10 +32,6 @@ _KIND_BY_HEADER = {
     "email": RecipientKind.EMAIL,
     "phone": RecipientKind.PHONE,
 }
-
-
-class RecipientError(ValueError):
-    """The recipient cell cannot be sent; the message names the value and what is wrong."""
 
 
 class Recipient(NamedTuple):

@@ -1,15 +1,13 @@
 """Load the input spreadsheet (CSV or XLSX) into validated rows; the engine never sees a cell.
 
 Every cell is read as text, so ids like `00A1` and `13800138000` stay as typed. File-level
-problems raise UsageError (one line naming the file); row-level ones become `RowProblem` values,
+problems raise InputFileError (one line naming the file); row-level ones become `RowProblem` values,
 so one pass reports them all.
 
     source = open_input(InputOptions(Path("samples/shares.csv"), anchor_ms=now_ms))
     for chunk in source.chunks():          # lists of LoadedRow, file order, none dropped
         ...
     source.warnings()                      # complete once the chunks are exhausted
-
-`read_input()` does the same in one call for files that fit in memory.
 """
 
 from __future__ import annotations
@@ -20,26 +18,25 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
 
-from runner.errors import UsageError
-from runner.input.columns import ColumnError, match_columns, normalise_header
+from runner.errors import ColumnError, ExpiryError, InputFileError, RecipientError, UsageError
+from runner.input.columns import match_columns, normalise_header
 from runner.input.compactmap import CompactMap
 from runner.input.csvfile import HEAD_BYTES, Record, check_text, iter_records, resolve_codec, sniff_delimiter
-from runner.input.expiry import ExpiryError, ExpiryParser, load_timezone
+from runner.input.expiry import ExpiryParser, load_timezone
 from runner.input.formula import unguard_cell
 from runner.input.recipients import (
     Recipient,
-    RecipientError,
     kind_from_header,
     looks_mangled_number,
     mangled_number_message,
     parse_kind,
     parse_recipient,
 )
-from runner.models import LoadedRow, RowProblem, ShareRequest
+from runner.models import COVER_MARKS, LoadedRow, RowProblem, ShareRequest
 
 _CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 _XLSX_SUFFIXES = (".xlsx", ".xlsm")
-_COVER_MARKS = {"1": 1, "2": 2, "3": 3}
+_COVER_MARKS = {str(mark): mark for mark in COVER_MARKS}
 _WARNED_DEVICES_SHOWN = 10
 
 
@@ -53,29 +50,8 @@ class InputOptions:
     columns: Mapping[str, str] = field(default_factory=dict)  # canonical name -> header in the file
     timezone: str = "UTC"  # IANA name, for dates and date-times without an offset
     default_expiry: str | None = None  # for empty expiry cells, same syntax as a cell
-    default_cover_mark: int = 1  # for empty cover_mark cells
+    default_cover_mark: int = 1  # for empty cover_mark cells; one of COVER_MARKS (JobSpec checks it)
     anchor_ms: int = 0  # the run's start: relative expiries count from it, earlier ones are past
-
-
-@dataclass
-class InputTable:
-    """The whole input, validated: what `read_input` returns."""
-
-    path: Path
-    format: str  # "csv" | "xlsx"
-    headers: list[str]  # original headers, in file order
-    rows: list[LoadedRow]  # every data row, in file order, none dropped
-    warnings: list[str]
-    columns: dict[str, int] = field(default_factory=dict)  # canonical name -> index in headers
-
-
-def describe_problem(path: Path, row: LoadedRow) -> str:
-    """One operator line for an invalid row: `in.csv row 14, column "expiry": expiry "..." is not a date`."""
-    problem = row.problem
-    if problem is None:
-        raise ValueError(f"row {row.row} has no problem to describe")
-    column = f', column "{problem.column}"' if problem.column else ""
-    return f"{path} row {row.row}{column}: {problem.message}"
 
 
 @dataclass(frozen=True)
@@ -107,7 +83,7 @@ class InputSource:
         self._validator = _RowValidator(options, layout.headers, columns)
 
     def chunks(self, chunk_rows: int = 50_000) -> Iterator[list[LoadedRow]]:
-        """Lists of at most `chunk_rows` validated rows; may raise UsageError midway (bad bytes)."""
+        """Lists of at most `chunk_rows` validated rows; may raise InputFileError midway (bad bytes)."""
         if chunk_rows < 1:
             raise ValueError("chunk_rows must be at least 1")
         self._validator = _RowValidator(self._options, self.headers, self.columns)
@@ -155,40 +131,25 @@ def open_input(options: InputOptions) -> InputSource:
     elif suffix in _CSV_SUFFIXES:
         layout = _open_csv(path, options.encoding)
     elif suffix == ".xls":
-        raise UsageError(f"{path}: old Excel .xls files are not supported; save it as .xlsx or CSV")
+        raise InputFileError(path, "old Excel .xls files are not supported; save it as .xlsx or CSV")
     else:
-        raise UsageError(f'{path}: unsupported file type "{path.suffix}" (use .csv, .tsv, .txt, .xlsx or .xlsm)')
+        raise InputFileError(path, f'unsupported file type "{path.suffix}" (use .csv, .tsv, .txt, .xlsx or .xlsm)')
     try:
         columns = match_columns(layout.headers, options.columns)
     except ColumnError as exc:
-        raise UsageError(f"{path}: {exc}") from None
+        raise InputFileError(path, str(exc)) from None
     if not any(True for _ in _non_empty(layout.records())):
-        raise UsageError(f"{path}: has a header row but no data rows")
+        raise InputFileError(path, "has a header row but no data rows")
     return InputSource(options, layout, columns)
-
-
-def iter_input(
-    options: InputOptions, chunk_rows: int = 50_000
-) -> tuple[list[str], str, Iterator[list[LoadedRow]], Callable[[], list[str]]]:
-    """The streaming form as a tuple: headers, format, chunks, and warnings once chunks are read."""
-    source = open_input(options)
-    return source.headers, source.format, source.chunks(chunk_rows), source.warnings
-
-
-def read_input(options: InputOptions) -> InputTable:
-    """Read and validate the whole input; raises UsageError for a file that cannot be used."""
-    source = open_input(options)
-    rows = [row for chunk in source.chunks() for row in chunk]
-    return InputTable(source.path, source.format, source.headers, rows, source.warnings(), source.columns)
 
 
 def _check_path(path: Path) -> None:
     if not path.exists():
-        raise UsageError(f"{path}: no such file")
+        raise InputFileError(path, "no such file")
     if path.is_dir():
-        raise UsageError(f"{path}: is a directory, not a CSV or XLSX file")
+        raise InputFileError(path, "is a directory, not a CSV or XLSX file")
     if path.stat().st_size == 0:
-        raise UsageError(f"{path}: the file is empty")
+        raise InputFileError(path, "the file is empty")
 
 
 def _is_empty(cells: list[str]) -> bool:
@@ -203,11 +164,11 @@ def _header_from(path: Path, records: Iterator[Record]) -> tuple[int, list[str]]
     """The first non-empty record is the header; rows above it keep their numbers."""
     for row, cells, problem in _non_empty(records):
         if problem is not None:
-            raise UsageError(f"{path}: row {row}, the header row, is not valid CSV ({problem})")
+            raise InputFileError(path, f"row {row}, the header row, is not valid CSV ({problem})")
         headers = [unguard_cell(cell) for cell in cells]
         headers[0] = headers[0].lstrip("\ufeff")
         return row, headers
-    raise UsageError(f"{path}: the file is empty")
+    raise InputFileError(path, "the file is empty")
 
 
 # --- CSV -----------------------------------------------------------------------------------------
@@ -218,7 +179,7 @@ def _read_head(path: Path, size: int) -> bytes:
         with path.open("rb") as stream:
             return stream.read(size)
     except OSError as exc:
-        raise UsageError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+        raise InputFileError(path, f"cannot be read ({exc.strerror or exc})") from None
 
 
 def _open_csv(path: Path, encoding: str) -> _Layout:
@@ -260,9 +221,9 @@ def _read_sheet(path: Path, sheet: str | None) -> list[tuple[object, ...]]:
 
     head = _read_head(path, 8)
     if head.startswith(b"\xd0\xcf\x11\xe0"):
-        raise UsageError(f"{path}: an old .xls or encrypted workbook; save it as a plain .xlsx or CSV")
+        raise InputFileError(path, "an old .xls or encrypted workbook; save it as a plain .xlsx or CSV")
     if not head.startswith(b"PK\x03\x04"):
-        raise UsageError(f"{path}: not an XLSX file (is it a CSV saved with an .xlsx name?)")
+        raise InputFileError(path, "not an XLSX file (is it a CSV saved with an .xlsx name?)")
     try:
         with warnings.catch_warnings():
             # openpyxl warns about styles and extensions it skips; they do not affect the values.
@@ -271,25 +232,16 @@ def _read_sheet(path: Path, sheet: str | None) -> list[tuple[object, ...]]:
                 names = [str(name) for name in book.sheet_names]
                 chosen = names[0] if sheet is None else sheet
                 if chosen not in names:
-                    raise _NoSuchSheetError(chosen, names)
+                    raise InputFileError(path, f'no sheet named "{chosen}" (sheets: {", ".join(names)})')
                 # dtype=object keeps numbers and dates typed: 13800138000 must not become "13800138000.0".
                 frame = pd.read_excel(
                     book, sheet_name=chosen, header=None, dtype=object, keep_default_na=False, na_filter=False
                 )
                 return list(frame.itertuples(index=False, name=None))
-    except _NoSuchSheetError as exc:
-        raise UsageError(f'{path}: no sheet named "{exc.sheet}" (sheets: {", ".join(exc.names)})') from None
+    except InputFileError:
+        raise
     except Exception as exc:  # zipfile, XML and openpyxl errors alike: a broken workbook
-        raise UsageError(f"{path}: not a readable XLSX file ({type(exc).__name__}: {exc})") from None
-
-
-class _NoSuchSheetError(Exception):
-    """The requested sheet is not in the workbook (translated to UsageError outside the catch-all)."""
-
-    def __init__(self, sheet: str, names: list[str]) -> None:
-        super().__init__(sheet)
-        self.sheet = sheet
-        self.names = names
+        raise InputFileError(path, f"not a readable XLSX file ({type(exc).__name__}: {exc})") from None
 
 
 def _xlsx_text(value: object) -> str:
@@ -408,7 +360,7 @@ class _RowValidator:
         recipient_header = headers[self._recipient_at].strip()
         self._recipient_hint = kind_from_header(normalise_header(recipient_header))
         self._hint_reason = f'the column is "{recipient_header}"' if self._recipient_hint else ""
-        self._default_cover_mark = _check_cover_mark_option(options.default_cover_mark)
+        self._default_cover_mark = options.default_cover_mark
         try:
             self._expiry = ExpiryParser(load_timezone(options.timezone), options.anchor_ms)
         except ValueError as exc:
@@ -497,12 +449,6 @@ def _identifier(cell: str, column: str, problems: list[tuple[str, str]]) -> str:
         problems.append((column, f"{column} is empty"))
     elif looks_mangled_number(value):
         problems.append((column, mangled_number_message(column, value)))
-    return value
-
-
-def _check_cover_mark_option(value: int) -> int:
-    if value not in _COVER_MARKS.values():
-        raise UsageError(f"default cover mark {value} must be 1, 2 or 3")
     return value
 
 

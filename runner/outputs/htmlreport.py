@@ -60,7 +60,7 @@ _SUMMARY_LABELS = {
     "unknown": "unknown (may have been applied)",
     "valid": "valid",
     "revoked": "revoked",
-    "already_invalid": "already ended",
+    "already_ended": "already ended",
     "requests": "HTTP requests",
     "retries": "retries",
     "started_at": "started",
@@ -70,7 +70,7 @@ _SUMMARY_LABELS = {
     "stopped": "stopped early",
 }
 # summary.json fields of other commands (validate, revoke): shown only when they count something
-_OTHER_COMMAND_FIELDS = frozenset({"valid", "revoked", "already_invalid"})
+_OTHER_COMMAND_FIELDS = frozenset({"valid", "revoked", "already_ended"})
 _TRANSPORT_MEANING = "no answer from the platform: timeout or connection error, after retries"
 
 

@@ -1,7 +1,8 @@
 """PlatformClient: one aiohttp session, one method per endpoint, every failure classified.
 
-This is the only module that knows aiohttp's exceptions and the platform's envelope; everything
-above it sees `ApiReply` values or `ApiError` subclasses (errors.py).
+It reads the platform's envelope and classifies every answer; sending goes through
+`http.exchange`, the one place that knows aiohttp's exceptions. Everything above sees `ApiReply`
+values or `ApiError` subclasses (errors.py).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from runner.errors import (
 )
 from runner.models import RunStats, ShareRequest
 from runner.platform.auth.tokens import TokenSource
+from runner.platform.http import exchange
 from runner.platform.pacing import DispatchGate
 from runner.redact import Secret
 
@@ -108,29 +110,15 @@ class PlatformClient:
             await self._gate.acquire()
         started = time.monotonic()
         self.stats.count_request(started)
-        try:
-            async with self._session.request(
-                method, self._base_url + path, params=params, headers={"Authorization": header.reveal()}
-            ) as response:
-                body = await response.read()
-                status = response.status
-                retry_after = _retry_after_s(response.headers.get("Retry-After"))
-        except (aiohttp.ClientConnectorCertificateError, aiohttp.ClientConnectorSSLError) as exc:
-            raise FatalApiError(
-                f"TLS check of {self._base_url} failed ({_reason(exc)}); behind a corporate proxy pass --ca-bundle"
-            ) from exc
-        except aiohttp.ClientConnectorError as exc:
-            # The connection was never made, so nothing reached the platform.
-            raise TransientApiError(f"cannot connect: {_reason(exc)}") from exc
-        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
-            raise TransientApiError("no answer within the timeout", may_have_applied=applies_change) from exc
-        except aiohttp.ClientError as exc:
-            raise TransientApiError(
-                f"connection lost before the answer: {_reason(exc)}", may_have_applied=applies_change
-            ) from exc
+        answer = await exchange(
+            self._session, method, self._base_url + path, params=params, base_url=self._base_url,
+            applies_change=applies_change, headers={"Authorization": header.reveal()},
+        )
         latency_ms = int((time.monotonic() - started) * 1000)
-        self._react_to_throttling(status, retry_after)
-        return self._interpret(status, body, retry_after, latency_ms, path, applies_change=applies_change)
+        retry_after = _retry_after_s(answer.retry_after)
+        self._react_to_throttling(answer.status, retry_after)
+        return self._interpret(answer.status, answer.body, retry_after, latency_ms, path,
+                               applies_change=applies_change)
 
     def _react_to_throttling(self, status: int, retry_after: float | None) -> None:
         """A Retry-After holds every request of the run, not only this one; a 429 slows the run."""
@@ -214,11 +202,6 @@ def _retry_after_s(value: str | None) -> float | None:
         return 1.0
     # A pause longer than this, or a nonsense value, is not worth holding a whole run for.
     return min(max(seconds, 0.0), MAX_RETRY_AFTER_S) if seconds == seconds else 1.0
-
-
-def _reason(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
-    return text.splitlines()[0][:200]
 
 
 def _device_share(entry: dict[str, Any], now_ms: int) -> DeviceShare:

@@ -30,7 +30,7 @@ parameters from the query string, else a form body):
   `POST /v2/enduser/enduserapi/phonePwdLogin` (phone, internationalCode default "86", pwd,
   random, userDomain, signature) -> a token pair for the owner account, whose credentials and
   user domain are in `SimulatorConfig` (owner_email, owner_phone, owner_password, user_domain,
-  user_domain_secret). pwd and signature follow platform-api.md §3.1 (`runner.platform.auth.crypto`);
+  user_domain_secret). pwd and signature follow docs/platform-api.md §3.1 (`runner.platform.auth.crypto`);
   the check order, codes and the 5-wrong-passwords / 20-minute freeze are in `login.py`.
 
 Load: each API request waits latency_ms ± uniform jitter_ms. Above `rate_limit` admitted

@@ -100,7 +100,7 @@ class Endpoint:
 
 
 def envelope(code: int, data: Any = None) -> dict[str, Any]:
-    """The platform's response body (platform-api.md §1.2)."""
+    """The platform's response body (docs/platform-api.md §1.2)."""
     return {"code": code, "msg": message_for(code), "data": data, "extMsg": None}
 
 
@@ -202,7 +202,7 @@ def _server_error(sim: Simulator, record: RequestRecord) -> web.Response:
     return web.Response(status=status, text=page, content_type="text/html")
 
 
-#: the body code odd_code_after_apply answers: on no endpoint's list (platform-api.md §5)
+#: the body code odd_code_after_apply answers: on no endpoint's list (docs/platform-api.md §5)
 UNDOCUMENTED_CODE = 5999
 
 #: what a proxy in front of the platform might answer with HTTP 200

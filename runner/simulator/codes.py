@@ -14,7 +14,7 @@ SUCCESS = 200
 _EXTRA_MEANINGS: dict[int, str] = {
     5135: "no permission to share this device",
     5136: "shareCode missing",
-    # password logins (platform-api.md §3.3, §3.4)
+    # password logins (docs/platform-api.md §3.3, §3.4)
     5015: "user domain does not exist",
     5021: "phone missing",
     5022: "password missing",
@@ -29,7 +29,7 @@ _EXTRA_MEANINGS: dict[int, str] = {
 
 
 def message_for(code: int) -> str:
-    """The `msg` text of an envelope; clients must not branch on it (platform-api.md §1.2)."""
+    """The `msg` text of an envelope; clients must not branch on it (docs/platform-api.md §1.2)."""
     if code == SUCCESS:
         return "success"
     return _EXTRA_MEANINGS.get(code) or CODE_MEANINGS.get(code) or "error"

@@ -49,7 +49,7 @@ class SimulatorConfig:
     fault_budget: int | None = None
     slow_fault_s: float = 40.0  # how long SLOW_AFTER_APPLY holds the answer
     #: the shareStatus a valid share is listed with; the docs do not say what a fresh invite shows
-    #: (platform-api.md §6.13), so tests set another value to prove nothing depends on it
+    #: (docs/platform-api.md §6.13), so tests set another value to prove nothing depends on it
     listed_status: int = 1
     token_ttl_s: float = 7200.0
     refresh_ttl_s: float = 30 * 86400.0

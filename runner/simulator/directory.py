@@ -49,14 +49,13 @@ _DEVICE_KEYS = frozenset({"pk", "dk", "name", "owner", "verified", "add_fails"})
 
 @dataclass(slots=True)
 class User:
-    """An account that can receive shares; `synthetic` ones were made up on first use."""
+    """An account that can receive shares (declared in the devices file, or made up on first use)."""
 
     uid: str
     email: str | None = None
     phone: str | None = None
     nickname: str = ""
     family: bool = False
-    synthetic: bool = False
 
 
 @dataclass(slots=True)
@@ -69,7 +68,6 @@ class Device:
     owner_uid: str
     verified: bool = True
     add_fails: bool = False
-    from_file: bool = False
 
 
 def device_by_rules(pk: str, dk: str, caller_uid: str) -> Device:
@@ -149,5 +147,4 @@ def _device(path: Path, index: int, entry: Any, default_owner: str) -> Device:
         owner_uid=data.get("owner") or default_owner,
         verified=data.get("verified", True) is not False,
         add_fails=bool(data.get("add_fails", False)),
-        from_file=True,
     )

@@ -1,4 +1,4 @@
-"""Password logins (platform-api.md §3.3, §3.4) as pure logic: no aiohttp, no sockets, no sleeping.
+"""Password logins (docs/platform-api.md §3.3, §3.4) as pure logic: no aiohttp, no sockets, no sleeping.
 
 `PasswordLogins.check` takes the request's parameters (strings, as read from the query string or
 a form body) and returns the uid to issue tokens for, or raises `PlatformCodeError`. Checked in

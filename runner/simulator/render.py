@@ -1,6 +1,6 @@
 """JSON shapes: the platform's `deviceShareUserList` rows and the simulator's own views.
 
-Field names follow platform-api.md §4.3, typos included (`nikeName`). Formatted time strings
+Field names follow docs/platform-api.md §4.3, typos included (`nikeName`). Formatted time strings
 are UTC `YYYY-MM-DD HH:MM:SS` (the platform does not state its timezone); clients should read
 the `*Ts` milliseconds instead.
 """

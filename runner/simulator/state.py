@@ -4,7 +4,7 @@ Every public method takes the caller's uid and the request's parameters (a plain
 strings, as read from the query string) and either returns a result or raises
 `PlatformCodeError` with the code the platform would answer. The validation order of
 `share_by_uid` is the one in the package docstring; coverMark works per DEVICE
-(platform-api.md §6.5). Time comes from `clock` (epoch seconds), which tests replace to expire
+(docs/platform-api.md §6.5). Time comes from `clock` (epoch seconds), which tests replace to expire
 tokens and shares without waiting.
 """
 
@@ -214,15 +214,15 @@ class SimulatorState:
         if kind == "uid":
             if value.startswith("GHOST"):
                 raise PlatformCodeError(5033)
-            user = User(uid=value, synthetic=True)
+            user = User(uid=value)
         elif kind == "email":
             if value.split("@", 1)[0].casefold().startswith("ghost"):
                 raise PlatformCodeError(5031)
-            user = User(uid=synthetic_uid(kind, value), email=value, synthetic=True)
+            user = User(uid=synthetic_uid(kind, value), email=value)
         else:
             if value.startswith("000"):
                 raise PlatformCodeError(5004)
-            user = User(uid=synthetic_uid(kind, value), phone=value, synthetic=True)
+            user = User(uid=synthetic_uid(kind, value), phone=value)
         existing = self.users_by_uid.get(user.uid)
         if existing is not None:  # same synthetic uid seen through another channel
             return existing

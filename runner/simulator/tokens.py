@@ -1,4 +1,4 @@
-"""JWT-like access and refresh tokens, shaped like the platform's (platform-api.md §2.2).
+"""JWT-like access and refresh tokens, shaped like the platform's (docs/platform-api.md §2.2).
 
 The platform signs RS256; we sign HS256 with a per-simulator random secret that never leaves
 this module's object (it is not printed, logged or exposed). Claims match the platform's:

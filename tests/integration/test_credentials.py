@@ -17,6 +17,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from runner.cli import main
+from runner.errors import ExitCode
 from runner.simulator import SimulatorConfig, start_simulator
 from runner.simulator.config import DEMO_USER_DOMAIN_SECRET
 
@@ -65,9 +66,17 @@ def test_a_wrong_password_is_refused_once_with_attempts_left_and_never_retried(
     result = invoke(["login", "--email", "owner@example.com", "--user-domain", "E.DM.SIM.1", "--base-url",
                      sim_thread.base_url, "--token-file", str(tmp_path / "t.json")],
                     {**LOGIN_ENV, "SHAREBATCH_PASSWORD": "wrong-password"})
-    assert result.exit_code == 3
+    assert result.exit_code == ExitCode.REFUSED == 5
     assert "4 attempts left" in result.output
     assert sim_thread.get("/_sim/stats")["by_endpoint"].get("emailPwdLogin") == 1
+    assert not (tmp_path / "t.json").exists()
+
+
+def test_a_login_that_reaches_no_platform_is_stopped_early_not_refused(tmp_path: Path):
+    result = invoke(["login", "--email", "owner@example.com", "--user-domain", "E.DM.SIM.1", "--base-url",
+                     "http://127.0.0.1:9", "--token-file", str(tmp_path / "t.json")], LOGIN_ENV)
+    assert result.exit_code == ExitCode.ABORTED
+    assert "cannot reach the platform's auth endpoint" in result.output
     assert not (tmp_path / "t.json").exists()
 
 
@@ -75,30 +84,27 @@ def test_a_wrong_domain_secret_says_what_to_check(sim_thread: ThreadedSimulator,
     result = invoke(["login", "--phone", "13800000000", "--user-domain", "E.DM.SIM.1", "--base-url",
                      sim_thread.base_url, "--token-file", str(tmp_path / "t.json")],
                     {**LOGIN_ENV, "SHAREBATCH_USER_DOMAIN_SECRET": "not-the-secret"})
-    assert result.exit_code == 3
+    assert result.exit_code == ExitCode.REFUSED
     assert "SHAREBATCH_USER_DOMAIN_SECRET" in result.output
 
 
-def test_a_batch_outliving_its_access_token_refreshes_once_per_expiry_and_saves_the_newest_tokens(
+def test_a_batch_outliving_its_access_token_refreshes_in_flight_and_saves_the_newest_tokens(
     sim_thread_factory: Callable[[SimulatorConfig], ThreadedSimulator], write_csv: CsvWriter, tmp_path: Path
 ):
-    sim = sim_thread_factory(SimulatorConfig(seed=2, token_ttl_s=3.0))
+    # When and how often RefreshingTokens refreshes is tested on a fake clock (tests/test_tokens.py);
+    # this checks the whole path: a 1 s token, 12 rows paced at 8/s (1.375 s at least), the token file.
+    sim = sim_thread_factory(SimulatorConfig(seed=2, token_ttl_s=1.0))
     token_file = tmp_path / "token.json"
     assert login(sim, token_file).exit_code == 0
     first_tokens = json.loads(token_file.read_text())
-    source = write_csv("rows.csv", good_rows(66, devices=20))
+    source = write_csv("rows.csv", good_rows(12, devices=12))
     result = invoke(["run", "--input", str(source), "--base-url", sim.base_url, "--token-file", str(token_file),
-                     "--out", str(tmp_path / "o"), "--rate", "6", "--concurrency", "3"], {"SHAREBATCH_TOKEN": ""})
+                     "--out", str(tmp_path / "o"), "--rate", "8", "--concurrency", "2"], {"SHAREBATCH_TOKEN": ""})
     assert result.exit_code == 0, result.output
-    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
-    assert summary["duration_s"] >= 10
-    assert statuses(tmp_path / "o") == Counter({"success": 66})
-    stats = sim.get("/_sim/stats")
-    refreshes = stats["refreshes"]
-    # at most one refresh per access-token lifetime (3 s), and at least a few
-    assert 3 <= refreshes <= summary["duration_s"] / 3.0 + 2
+    assert statuses(tmp_path / "o") == Counter({"success": 12})
     refresh_codes = [r["code"] for r in sim.get("/_sim/requests") if r["path"].endswith("/refreshToken")]
-    assert refresh_codes == [200] * refreshes  # no stampede: no refresh token was used twice
+    assert len(refresh_codes) >= 1
+    assert refresh_codes == [200] * len(refresh_codes)  # no stampede: no refresh token was used twice
     newest = json.loads(token_file.read_text())
     assert newest["refresh_token"] != first_tokens["refresh_token"]
     assert newest["access_expires_at"] > first_tokens["access_expires_at"]

@@ -40,7 +40,7 @@ def share_run(sim: ThreadedSimulator, source: Path, out: Path) -> Path:
     return out / "report.csv"
 
 
-def test_revoke_leaves_no_valid_share_from_the_run_and_a_second_revoke_says_already_invalid(
+def test_revoke_leaves_no_valid_share_from_the_run_and_a_second_revoke_says_already_ended(
     sim_thread: ThreadedSimulator, write_csv: CsvWriter, tmp_path: Path
 ):
     rows = [*good_rows(12, cover_mark="2"), ["p1test", "UNV1", "U1", "", ""]]
@@ -58,7 +58,7 @@ def test_revoke_leaves_no_valid_share_from_the_run_and_a_second_revoke_says_alre
                      str(tmp_path / "again")], sim_thread.token)
     assert second.exit_code == 0, second.output
     statuses = Counter(r["status"] for r in report_rows(tmp_path / "again" / "report.csv"))
-    assert statuses == Counter({"already_invalid": 12})
+    assert statuses == Counter({"already_ended": 12})
 
 
 def test_revoke_rows_picks_only_the_named_rows(sim_thread: ThreadedSimulator, write_csv: CsvWriter, tmp_path: Path):

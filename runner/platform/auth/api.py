@@ -1,4 +1,4 @@
-"""The platform's auth endpoints: password logins and token refresh (platform-api.md §2.4, §3).
+"""The platform's auth endpoints: password logins and token refresh (docs/platform-api.md §2.4, §3).
 
 A login is never retried here: wrong passwords count down to a 20-minute account freeze, so every
 refusal becomes one clear LoginError and the operator decides.
@@ -8,30 +8,20 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 
-from runner.errors import RunnerError
+from runner.errors import ApiError, AuthEndpointError, LoginError, RefreshError, UsageError
 from runner.platform.auth.crypto import email_login_signature, encrypt_password, new_random, phone_login_signature
+from runner.platform.http import exchange
 from runner.redact import Secret
 
 EMAIL_LOGIN_PATH = "/v2/enduser/enduserapi/emailPwdLogin"
 PHONE_LOGIN_PATH = "/v2/enduser/enduserapi/phonePwdLogin"
 REFRESH_PATH = "/v2/enduser/enduserapi/refreshToken"
-
-
-class LoginError(RunnerError):
-    """The platform refused a login; the message says what to check. Never retried automatically."""
-
-    def __init__(self, message: str, code: int | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-class RefreshError(RunnerError):
-    """The refresh token was refused or the refresh call failed."""
 
 
 @dataclass(frozen=True)
@@ -99,31 +89,34 @@ def _token_pair(data: Any, now: float) -> TokenPair:
             refresh_expires_at=float(refresh["expirationTime"]),
             obtained_at=now,
         )
-    except (KeyError, TypeError, ValueError):
-        raise RefreshError("the platform's token answer is not the documented token pair") from None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RefreshError("the platform's token answer is not the documented token pair") from exc
 
 
-async def _post_envelope(
-    session: aiohttp.ClientSession, method: str, url: str, params: dict[str, str]
+async def _call(
+    session: aiohttp.ClientSession, method: str, base_url: str, path: str, params: dict[str, str]
 ) -> tuple[int, str, Any]:
-    """(code, msg, data) of one auth call; transport problems become RunnerError without the URL
-    (the query holds credentials)."""
+    """(code, msg, data) of one auth call; no answer, or not the envelope, is an AuthEndpointError."""
     try:
-        async with session.request(method, url, params=params) as response:
-            body = await response.read()
-            status = response.status
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        raise RunnerError(f"cannot reach the platform's auth endpoint: {type(exc).__name__}") from None
+        answer = await exchange(session, method, base_url + path, params=params, base_url=base_url,
+                                applies_change=False)
+    except ApiError as exc:
+        # Not chained: the aiohttp error underneath may hold the request URL, whose query carries
+        # the encrypted password and signature, or the refresh token.
+        raise AuthEndpointError(f"cannot reach the platform's auth endpoint: {exc}") from None
+    status = answer.status
     try:
-        envelope = json.loads(body)
+        envelope = json.loads(answer.body)
         return int(envelope["code"]), str(envelope.get("msg") or ""), envelope.get("data")
-    except (ValueError, KeyError, TypeError):
-        raise RunnerError(f"the auth endpoint answered HTTP {status} without the platform's JSON envelope: "
-                          "is the base URL right?") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise AuthEndpointError(f"the auth endpoint answered HTTP {status} without the platform's JSON envelope: "
+                                "is the base URL right?") from exc
 
 
-async def password_login(session: aiohttp.ClientSession, base_url: str, credentials: Credentials) -> TokenPair:
-    """Email or phone password login, encrypted and signed as platform-api.md §3.1 specifies."""
+async def password_login(
+    session: aiohttp.ClientSession, base_url: str, credentials: Credentials, *, clock: Callable[[], float] = time.time
+) -> TokenPair:
+    """Email or phone password login, encrypted and signed as docs/platform-api.md §3.1 specifies."""
     random_str = new_random()
     secret = credentials.domain_secret.reveal()
     encrypted = encrypt_password(credentials.password.reveal(), random_str)
@@ -140,18 +133,21 @@ async def password_login(session: aiohttp.ClientSession, base_url: str, credenti
             credentials.international_code, credentials.phone, encrypted, random_str, secret
         )
     else:
-        raise LoginError("give an email or a phone number to log in with")
-    code, msg, data = await _post_envelope(session, "POST", base_url + path, params)
+        raise UsageError("give an email or a phone number to log in with")
+    code, msg, data = await _call(session, "POST", base_url, path, params)
     if code != 200:
         raise LoginError(_login_message(code, msg), code)
-    return _token_pair(data, time.time())
+    return _token_pair(data, clock())
 
 
-async def refresh_tokens(session: aiohttp.ClientSession, base_url: str, refresh_token: Secret) -> TokenPair:
-    """Trade a refresh token for a new pair; the platform may rotate both, so keep both."""
-    code, _msg, data = await _post_envelope(
-        session, "PUT", base_url + REFRESH_PATH, {"refreshToken": refresh_token.reveal()}
-    )
+async def refresh_tokens(
+    session: aiohttp.ClientSession, base_url: str, refresh_token: Secret, *, clock: Callable[[], float] = time.time
+) -> TokenPair:
+    """Trade a refresh token for a new pair; the platform may rotate both, so keep both.
+
+    `clock` (epoch seconds) dates the pair, so its lifetime is measured on the caller's clock.
+    """
+    code, _msg, data = await _call(session, "PUT", base_url, REFRESH_PATH, {"refreshToken": refresh_token.reveal()})
     if code != 200:
         raise RefreshError(f"the refresh token was refused (code {code}): it has expired or was already used")
-    return _token_pair(data, time.time())
+    return _token_pair(data, clock())

@@ -1,4 +1,4 @@
-"""The password-login crypto of platform-api.md §3.1: AES-128-CBC password, SHA-256 signatures.
+"""The password-login crypto of docs/platform-api.md §3.1: AES-128-CBC password, SHA-256 signatures.
 
 Pure functions, no I/O. The client encrypts and signs; the simulator decrypts and checks::
 

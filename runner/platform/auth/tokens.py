@@ -79,8 +79,6 @@ class RefreshingTokens:
         self._credentials = credentials
         self._clock = clock
         self._lock = asyncio.Lock()
-        self.refreshes = 0
-        self.logins = 0
 
     async def header(self) -> Secret:
         if self._expiring():
@@ -88,13 +86,13 @@ class RefreshingTokens:
         return Secret(bearer_header(self._pair.access_token.reveal()))
 
     async def after_rejection(self, rejected: Secret) -> None:
-        await self._renew(rejected, rejected_by_platform=True)
+        await self._renew(rejected)
 
     def _expiring(self) -> bool:
         margin = min(REFRESH_MARGIN_S, REFRESH_MARGIN_FRACTION * self._pair.access_lifetime_s)
         return self._clock() >= self._pair.access_expires_at - margin
 
-    async def _renew(self, stale: Secret, *, rejected_by_platform: bool = False) -> None:
+    async def _renew(self, stale: Secret) -> None:
         async with self._lock:
             current = Secret(bearer_header(self._pair.access_token.reveal()))
             if current != Secret(bearer_header(stale.reveal())) and not self._expiring():
@@ -107,11 +105,10 @@ class RefreshingTokens:
         refresh_error: str
         if self._clock() < self._pair.refresh_expires_at:
             try:
-                pair = await refresh_tokens(self._session, self._base_url, self._pair.refresh_token)
+                pair = await refresh_tokens(self._session, self._base_url, self._pair.refresh_token, clock=self._clock)
             except RunnerError as exc:
                 refresh_error = str(exc)
             else:
-                self.refreshes += 1
                 log.info("access token refreshed")
                 return pair
         else:
@@ -119,10 +116,9 @@ class RefreshingTokens:
         if self._credentials is None:
             raise AuthExpiredError(f"{refresh_error}; {RENEW_HINT}")
         try:
-            pair = await password_login(self._session, self._base_url, self._credentials)
+            pair = await password_login(self._session, self._base_url, self._credentials, clock=self._clock)
         except RunnerError as exc:
             raise AuthExpiredError(f"{refresh_error}, and logging in again failed: {exc}") from None
-        self.logins += 1
         log.info("logged in again after the refresh token was refused")
         return pair
 

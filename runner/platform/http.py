@@ -1,0 +1,64 @@
+"""The one place that sends a request with aiohttp and turns its exceptions into errors.py types.
+
+Both the share client (client.py) and the auth calls (auth/api.py) go through `exchange`, so a
+refused connection, a timeout or a failed TLS check reads the same whichever endpoint met it.
+What an answer means (the envelope, the body code) stays with each caller.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import aiohttp
+
+from runner.errors import FatalApiError, TransientApiError
+
+
+@dataclass(frozen=True, slots=True)
+class HttpAnswer:
+    """What came back: the status, the whole body, and the raw Retry-After header if any."""
+
+    status: int
+    body: bytes
+    retry_after: str | None
+
+
+async def exchange(
+    session: aiohttp.ClientSession,
+    method: str,
+    url: str,
+    *,
+    params: dict[str, str],
+    base_url: str,
+    applies_change: bool,
+    headers: dict[str, str] | None = None,
+) -> HttpAnswer:
+    """Send one request and read the answer; no answer raises TransientApiError or FatalApiError.
+
+    `applies_change` says whether the request changes state on the platform: when the connection
+    is lost after it left, the error says it may have been applied.
+    """
+    try:
+        async with session.request(method, url, params=params, headers=headers) as response:
+            return HttpAnswer(response.status, await response.read(), response.headers.get("Retry-After"))
+    except (aiohttp.ClientConnectorCertificateError, aiohttp.ClientConnectorSSLError) as exc:
+        raise FatalApiError(
+            f"TLS check of {base_url} failed ({_reason(exc)}); behind a corporate proxy pass --ca-bundle"
+        ) from exc
+    except aiohttp.ClientConnectorError as exc:
+        # The connection was never made, so nothing reached the platform.
+        raise TransientApiError(f"cannot connect: {_reason(exc)}") from exc
+    except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
+        raise TransientApiError("no answer within the timeout", may_have_applied=applies_change) from exc
+    except aiohttp.ClientError as exc:
+        raise TransientApiError(
+            f"connection lost before the answer: {_reason(exc)}", may_have_applied=applies_change
+        ) from exc
+
+
+def _reason(exc: BaseException) -> str:
+    """One short line about `exc`, never its request URL: the query holds recipients and tokens."""
+    if isinstance(exc, aiohttp.ClientResponseError):  # its str() ends with the full URL
+        return type(exc).__name__ + (f" (HTTP {exc.status})" if exc.status else "")
+    text = str(exc) or type(exc).__name__
+    return text.splitlines()[0][:200]
