@@ -48,6 +48,11 @@ def mask_contacts(text: str) -> str:
     return _PHONE.sub(r"***\1", _EMAIL.sub(r"\1***@\2", text))
 
 
+def has_line_break(value: str) -> bool:
+    """True when a credential holds CR, LF or another control character: it cannot go in a header."""
+    return any(ord(char) < 0x20 or ord(char) == 0x7F for char in value)
+
+
 def bearer_header(token: str) -> str:
     """The Authorization value for a token given with or without its `Bearer ` prefix."""
     token = token.strip()
