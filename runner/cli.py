@@ -22,6 +22,7 @@ from runner.engine.runlock import LockedError
 from runner.errors import ExitCode, RunnerError, UsageError
 from runner.events import log_event
 from runner.outputs.logsetup import LOG_FORMATS, LogFormat, configure_logging
+from runner.redact import redact
 
 if TYPE_CHECKING:
     from runner.inbox import InboxResult
@@ -83,6 +84,7 @@ def _handle_errors(func: F) -> F:
 
 def _fail(line: str, code: ExitCode, *, as_json: bool) -> NoReturn:
     """One line on stderr and the exit code; under --log-format json the line is an `error` event."""
+    line = redact(line)
     if as_json:
         configure_logging(log_format="json")  # the error may come before the command configured it
         log_event("error", line.removeprefix("error: "), level=logging.ERROR, exit_code=int(code))

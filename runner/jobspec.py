@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from runner.errors import UsageError
+from runner.redact import redact, register_secret
 
 #: the data centers the platform documents (platform-api.md §1.1)
 REGION_BASE_URLS = {
@@ -258,6 +259,11 @@ def _base_url(raw: dict[str, Any], where: str) -> str | None:
 def check_base_url(url: str, *, allow_insecure_http: bool, where: str = "option") -> str:
     """Accept https anywhere, http only on loopback unless explicitly allowed."""
     parts = urlsplit(url)
+    if parts.username or parts.password:
+        if parts.password:
+            register_secret(parts.password)
+        raise UsageError(f"{where}: `base_url` {redact(url)!r} holds a user name or password; the platform "
+                         "authenticates with tokens: give the URL without them")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UsageError(f"{where}: `base_url` {url!r} is not an http(s) URL such as https://iot-api.acceleronix.io")
     if parts.scheme == "http" and not allow_insecure_http and not is_loopback(parts.hostname):

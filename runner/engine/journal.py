@@ -28,6 +28,7 @@ from typing import TypeVar
 
 from runner.engine.protocols import WorkItem
 from runner.models import RowOutcome, RowStatus
+from runner.redact import redact
 
 PayloadT = TypeVar("PayloadT")
 
@@ -259,7 +260,7 @@ class Journal:
         """Buffer a row's outcome; the engine's `in_doubt_since_ms` replaces the journal's doubt."""
         in_doubt = outcome.in_doubt_since_ms is not None
         self._buffered.append((
-            outcome.status.value, outcome.in_doubt_since_ms, outcome.code, outcome.message, outcome.share_code,
+            outcome.status.value, outcome.in_doubt_since_ms, outcome.code, redact(outcome.message), outcome.share_code,
             outcome.http_status, outcome.latency_ms, outcome.finished_at, outcome.row,
         ))
         if outcome.status.value in DONE_STATES and not in_doubt:

@@ -24,6 +24,7 @@ from runner.errors import CODE_MEANINGS
 from runner.models import RowOutcome, RowStatus
 from runner.outputs.atomic import atomic_writer
 from runner.outputs.report import Summary
+from runner.redact import redact
 
 if TYPE_CHECKING:
     import numpy as np
@@ -92,7 +93,7 @@ class HtmlReportInput:
 
 def write_html_report(path: Path, data: HtmlReportInput) -> None:
     """Write report.html atomically, so a mail script never picks up half a page."""
-    page = render_html_report(data)
+    page = redact(render_html_report(data))  # a platform message may echo a credential
     with atomic_writer(path) as handle:
         handle.write(page)
 

@@ -28,7 +28,7 @@ from runner.errors import (
 from runner.models import RunStats, ShareRequest
 from runner.platform.auth.tokens import TokenSource
 from runner.platform.pacing import DispatchGate
-from runner.redact import Secret
+from runner.redact import Secret, redact
 
 SHARE_PATH = "/v2/binding/enduserapi/shareByUid"
 SHARE_LIST_PATH = "/v2/binding/enduserapi/deviceShareUserList"
@@ -179,6 +179,7 @@ class PlatformClient:
     def _business_error(self, code: int, msg: str, status: int, applies_change: bool) -> ApiError:
         described = describe_code(code)
         # the platform's msg often repeats the meaning we already show
+        msg = redact(msg)  # the platform's text may echo the request's Authorization header
         text = f"code {described}" + (f": {msg}" if msg and msg.lower() not in described.lower() else "")
         if code in self._retry_codes:
             return TransientApiError(text, code=code, http_status=status, may_have_applied=applies_change)
@@ -218,7 +219,7 @@ def _retry_after_s(value: str | None) -> float | None:
 
 def _reason(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
-    return text.splitlines()[0][:200]
+    return redact(text.splitlines()[0][:200])
 
 
 def _device_share(entry: dict[str, Any], now_ms: int) -> DeviceShare:
