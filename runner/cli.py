@@ -21,6 +21,7 @@ from runner import __version__
 from runner.engine.runlock import LockedError
 from runner.errors import ExitCode, RunnerError, UsageError
 from runner.events import log_event
+from runner.outputs.inert import escape_controls
 from runner.outputs.logsetup import LOG_FORMATS, LogFormat, configure_logging
 from runner.redact import redact
 
@@ -84,13 +85,17 @@ def _handle_errors(func: F) -> F:
 
 def _fail(line: str, code: ExitCode, *, as_json: bool) -> NoReturn:
     """One line on stderr and the exit code; under --log-format json the line is an `error` event."""
-    line = redact(line)
     if as_json:
         configure_logging(log_format="json")  # the error may come before the command configured it
-        log_event("error", line.removeprefix("error: "), level=logging.ERROR, exit_code=int(code))
+        log_event("error", redact(line.removeprefix("error: ")), level=logging.ERROR, exit_code=int(code))
     else:
-        click.echo(line, err=True)
+        _echo(line, err=True)
     sys.exit(code)
+
+
+def _echo(line: str, *, err: bool = False) -> None:
+    """Print one line of ours; paths and messages in it may hold outside text or an echoed secret."""
+    click.echo(escape_controls(redact(line)), err=err)
 
 
 def _output_options(func: F) -> F:
@@ -312,7 +317,7 @@ def login(
         base_url=base_url, region=region, token_file=token_file, allow_insecure_http=bool(allow_insecure_http),
         ca_bundle=ca_bundle, prompt=_prompt_secret,
     ))
-    click.echo(saved)
+    _echo(saved)
 
 
 def _prompt_secret(label: str) -> str:
@@ -350,11 +355,11 @@ def status(job: Path | None, out: Path | None, input_path: Path | None, debug: b
     unfinished = 0
     for batch_dir in batches:
         counts = journal_summary(batch_dir)
-        click.echo(f"{batch_dir}: {sum(counts.values())} rows")
+        _echo(f"{batch_dir}: {sum(counts.values())} rows")
         for state in ("success", "revoked", "already_invalid", "failed", "invalid", "duplicate", "not_attempted",
                       "unknown", "pending", "in_flight"):
             if counts.get(state):
-                click.echo(f"  {state:<16}{counts[state]:>10}")
+                _echo(f"  {state:<16}{counts[state]:>10}")
         unfinished += sum(counts.get(state, 0) for state in ("pending", "in_flight", "not_attempted", "unknown"))
     sys.exit(ExitCode.ROWS_FAILED if unfinished else ExitCode.OK)
 
@@ -405,10 +410,10 @@ def _print_inbox(result: InboxResult, *, quiet: bool) -> None:
                 line += f"; {len(s.warnings)} warning(s) in {item.batch.summary_path}"
         if item.reason:
             line += f"; {item.reason}"
-        click.echo(line)
+        _echo(line)
     counts = result.counts()
     left = f", {counts['left']} left for the next pass" if counts["left"] else ""
-    click.echo(f"inbox {result.folder}: {len(result.files)} files: {counts['done']} done, "
+    _echo(f"inbox {result.folder}: {len(result.files)} files: {counts['done']} done, "
                f"{counts['rejected']} rejected, {counts['kept']} kept{left}")
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from runner.input.formula import guard_cell, guard_cells
 from runner.models import RowOutcome, RowStatus
 from runner.outputs.atomic import atomic_writer
+from runner.outputs.inert import xlsx_safe
 from runner.redact import redact
 
 REPORT_COLUMNS = ("row", "status", "code", "message", "share_code", "attempts", "http_status", "latency_ms",
@@ -112,10 +113,11 @@ def _write_xlsx(path: Path, header: list[str], rows: Iterable[list[str]]) -> Non
 
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("failed")
-    sheet.append([guard_cell(h) for h in header])
+    sheet.append([xlsx_safe(guard_cell(h)) for h in header])
     for cells in rows:
-        # text cells only: a device key or phone number must not turn into a number
-        sheet.append([guard_cell(cell) for cell in cells])
+        # text cells only: a device key or phone number must not turn into a number; characters the
+        # format forbids (a control character in a platform message) are shown escaped
+        sheet.append([xlsx_safe(guard_cell(cell)) for cell in cells])
     with atomic_writer(path, binary=True) as handle:
         workbook.save(handle)
 
