@@ -299,10 +299,11 @@ async def _send(
         async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
             tokens = build_token_source(auth, session, spec.base_url)
             client = PlatformClient(
-                session, spec.base_url, tokens, retry_codes=spec.retry_codes, gate=DispatchGate(spec.rate), stats=stats
+                session, spec.base_url, tokens, retry_codes=spec.retry_codes, gate=DispatchGate(spec.rate), stats=stats,
+                max_retry_after_s=spec.max_retry_after_s,
             )
             engine = Engine(make_action(client), _Sink(journal, progress), settings, stats)
-            with _StopOnSignals(engine, signal_exit, enabled=handle_signals):
+            with _StopOnSignals(engine, signal_exit, enabled=handle_signals), _StopAtDeadline(engine, spec.deadline_s):
                 result = await engine.run(work)
     journal.flush()
     return _SendResult(result.stopped, signal_exit[0] if signal_exit else None)
@@ -363,6 +364,27 @@ class _StopOnSignals:
         loop = asyncio.get_running_loop()
         for signum in self._installed:
             loop.remove_signal_handler(signum)
+
+
+class _StopAtDeadline:
+    """While active, asks the engine to stop once `seconds` have passed (--deadline); None: never."""
+
+    def __init__(self, engine: Engine[Any], seconds: float | None) -> None:
+        self._engine = engine
+        self._seconds = seconds
+        self._timer: asyncio.TimerHandle | None = None
+
+    def __enter__(self) -> None:
+        if self._seconds is not None:
+            self._timer = asyncio.get_running_loop().call_later(self._seconds, self._stop)
+
+    def _stop(self) -> None:
+        self._engine.request_stop(f"stopped: the run's deadline ({self._seconds:g} s of sending) was reached; "
+                                  "run the same command again to send the rest", interrupted=False)
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
 
 
 def _write_outputs(

@@ -123,6 +123,11 @@ def _sending_options(func: F) -> F:
         click.option("--concurrency", type=int, help="Most requests in flight at once. [default: 4]"),
         click.option("--max-attempts", type=int, help="Attempts per row for transient failures. [default: 5]"),
         click.option("--timeout-s", type=float, help="Timeout of one request in seconds. [default: 30]"),
+        click.option("--deadline", help="Stop sending after this long, e.g. 90s, 20m or 2h: rows not sent are "
+                     "reported not_attempted, every output is written, exit 3; the next run sends them. "
+                     "[default: none]"),
+        click.option("--max-retry-after", type=float, help="Longest pause in seconds a Retry-After from the "
+                     "platform may impose on the run. [default: 120]"),
         click.option("--allow-insecure-http", is_flag=True, default=None,
                      help="Allow plain http to a non-loopback host (not recommended)."),
         click.option("--token-file", type=click.Path(path_type=Path, dir_okay=False),

@@ -28,12 +28,18 @@ from runner.errors import (
 from runner.models import RunStats, ShareRequest
 from runner.platform.auth.tokens import TokenSource
 from runner.platform.pacing import DispatchGate
+from runner.platform.replies import (
+    DEFAULT_MAX_RETRY_AFTER_S,
+    MAX_BODY_BYTES,
+    BodyTooLargeError,
+    read_capped,
+    retry_after_s,
+)
 from runner.redact import Secret, redact
 
 SHARE_PATH = "/v2/binding/enduserapi/shareByUid"
 SHARE_LIST_PATH = "/v2/binding/enduserapi/deviceShareUserList"
 UNSHARE_PATH = "/v2/binding/enduserapi/ownerUserUnshareDevice"
-MAX_RETRY_AFTER_S = 300.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,8 +76,12 @@ class PlatformClient:
         retry_codes: frozenset[int] = frozenset(),
         gate: DispatchGate | None = None,
         stats: RunStats | None = None,
+        max_retry_after_s: float = DEFAULT_MAX_RETRY_AFTER_S,
+        max_body_bytes: int = MAX_BODY_BYTES,
     ) -> None:
         self._session = session
+        self._max_retry_after_s = max_retry_after_s
+        self._max_body_bytes = max_body_bytes
         self._gate = gate
         self.stats = stats if stats is not None else RunStats()
         self._base_url = base_url.rstrip("/")
@@ -112,9 +122,12 @@ class PlatformClient:
             async with self._session.request(
                 method, self._base_url + path, params=params, headers={"Authorization": header.reveal()}
             ) as response:
-                body = await response.read()
                 status = response.status
-                retry_after = _retry_after_s(response.headers.get("Retry-After"))
+                retry_after = retry_after_s(response.headers.get("Retry-After"), cap_s=self._max_retry_after_s)
+                body = await read_capped(response, self._max_body_bytes)
+        except BodyTooLargeError as exc:
+            # The answer started, so the request arrived: for a share, in doubt like a lost answer.
+            raise TransientApiError(str(exc), http_status=status, may_have_applied=applies_change) from exc
         except (aiohttp.ClientConnectorCertificateError, aiohttp.ClientConnectorSSLError) as exc:
             raise FatalApiError(
                 f"TLS check of {self._base_url} failed ({_reason(exc)}); behind a corporate proxy pass --ca-bundle"
@@ -203,18 +216,6 @@ def _envelope(body: bytes) -> dict[str, Any] | None:
     except ValueError:
         return None
     return parsed if isinstance(parsed, dict) and "code" in parsed else None
-
-
-def _retry_after_s(value: str | None) -> float | None:
-    """Seconds from a Retry-After header; the HTTP-date form is rare enough to treat as 1 s."""
-    if value is None:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        return 1.0
-    # A pause longer than this, or a nonsense value, is not worth holding a whole run for.
-    return min(max(seconds, 0.0), MAX_RETRY_AFTER_S) if seconds == seconds else 1.0
 
 
 def _reason(exc: BaseException) -> str:

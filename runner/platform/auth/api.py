@@ -15,6 +15,7 @@ import aiohttp
 
 from runner.errors import RunnerError
 from runner.platform.auth.crypto import email_login_signature, encrypt_password, new_random, phone_login_signature
+from runner.platform.replies import BodyTooLargeError, read_capped
 from runner.redact import Secret, redact
 
 EMAIL_LOGIN_PATH = "/v2/enduser/enduserapi/emailPwdLogin"
@@ -110,10 +111,12 @@ async def _post_envelope(
     (the query holds credentials)."""
     try:
         async with session.request(method, url, params=params) as response:
-            body = await response.read()
             status = response.status
+            body = await read_capped(response)
     except (aiohttp.ClientError, TimeoutError) as exc:
         raise RunnerError(f"cannot reach the platform's auth endpoint: {type(exc).__name__}") from None
+    except BodyTooLargeError as exc:
+        raise RunnerError(f"the auth endpoint's answer is too large ({exc}): is the base URL right?") from None
     try:
         envelope = json.loads(body)
         return int(envelope["code"]), str(envelope.get("msg") or ""), envelope.get("data")
