@@ -19,7 +19,7 @@ from typing import Any, Generic, TypeVar
 import aiohttp
 
 from runner.actions import ShareAction
-from runner.batchdir import batch_id, file_sha256, open_batch_journal, take_snapshot
+from runner.batchdir import OUTPUT_NAMES, SNAPSHOT_STEM, batch_id, file_sha256, open_batch_journal, take_snapshot
 from runner.engine.fanout import Engine, EngineSettings, now_ms, utc_now_iso
 from runner.engine.journal import JOURNAL_NAME, Journal, JournalEntry
 from runner.engine.protocols import Action, WorkItem
@@ -233,7 +233,7 @@ async def run_journaled(
     started = time.monotonic()
     summary = Summary(started_at=utc_now_iso())
     with RunLock(spec.out):
-        for stray in spec.out.glob(".*.tmp"):  # half-written outputs of a run killed mid-write
+        for stray in _stray_temporaries(spec.out):  # half-written files of a run killed mid-write; nothing else
             stray.unlink(missing_ok=True)
         snapshot = take_snapshot(spec.input, spec.out)
         try:
@@ -323,7 +323,7 @@ def journal_summary(out_dir: Path) -> dict[str, int]:
     """Rows per journal state, for `sharebatch status`; reads the journal, sends nothing."""
     if not (out_dir / JOURNAL_NAME).exists():
         raise UsageError(f"{out_dir}: no journal here (has this job been run with this --out?)")
-    journal = Journal.open(out_dir)
+    journal = Journal.open_read_only(out_dir)
     try:
         return journal.counts()
     finally:
@@ -336,6 +336,13 @@ def _changed_during_run(source: Path, loaded_sha256: str, snapshot: Path) -> str
         return None
     return (f"{source} changed while the run was going: this report describes the file as it was loaded "
             f"(kept as {snapshot}); run the new file as a batch of its own")
+
+
+def _stray_temporaries(out_dir: Path) -> Iterator[Path]:
+    """Temporaries the run itself creates (`.NAME.*.tmp` of its outputs and input snapshot), nothing else:
+    an out dir may hold other people's dot files."""
+    for name in (*OUTPUT_NAMES, SNAPSHOT_STEM):
+        yield from out_dir.glob(f".{name}.*.tmp")
 
 
 class _StopOnSignals:

@@ -7,10 +7,14 @@ line on stderr; anything unexpected becomes one line too, with --debug for the t
 from __future__ import annotations
 
 import asyncio
+import errno
 import importlib
 import logging
+import sqlite3
 import sys
-from collections.abc import Callable
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, TypeVar
@@ -23,6 +27,7 @@ from runner.errors import ExitCode, RunnerError, UsageError
 from runner.events import log_event
 from runner.outputs.inert import escape_controls
 from runner.outputs.logsetup import LOG_FORMATS, LogFormat, configure_logging
+from runner.outputs.outdir import check_out_dir
 from runner.redact import redact
 
 if TYPE_CHECKING:
@@ -66,6 +71,8 @@ def _handle_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except UsageError as exc:
+            if isinstance(exc.__cause__, OSError | sqlite3.Error):
+                _show_traceback(debug)
             _fail(f"error: {exc}", ExitCode.USAGE, as_json=as_json)
         except LockedError as exc:
             _fail(f"error: {exc}", ExitCode.LOCKED, as_json=as_json)
@@ -73,14 +80,54 @@ def _handle_errors(func: F) -> F:
             _fail(f"error: {exc}", ExitCode.ABORTED, as_json=as_json)
         except KeyboardInterrupt:
             _fail("interrupted", ExitCode.INTERRUPTED, as_json=as_json)
+        except (OSError, sqlite3.Error) as exc:
+            # The machine, not the input: a read-only or full disk, a name too long, a damaged journal.
+            _show_traceback(debug)
+            _fail(f"error: {environment_fault(exc)}", ExitCode.USAGE, as_json=as_json)
         except Exception as exc:
-            if debug:
-                raise
+            _show_traceback(debug)
             first_line = (str(exc).splitlines() or [""])[0][:300]
-            _fail(f"error: unexpected {type(exc).__name__}: {first_line} (re-run with --debug for the traceback)",
-                  ExitCode.ABORTED, as_json=as_json)
+            hint = "" if debug else " (re-run with --debug for the traceback)"
+            _fail(f"error: unexpected {type(exc).__name__}: {first_line}{hint}", ExitCode.ABORTED, as_json=as_json)
 
     return wrapper  # type: ignore[return-value]
+
+
+def environment_fault(exc: OSError | sqlite3.Error) -> str:
+    """One line naming the path and the problem, with what to do about it."""
+    if isinstance(exc, sqlite3.Error):
+        reason = str(exc)
+        hint = ("free some space, then run the same command again" if "full" in reason
+                else "check the out dir's permissions and free space")
+        return f"the journal cannot be written ({reason}); {hint}"
+    where = " -> ".join(str(name) for name in (exc.filename, exc.filename2) if name is not None) or "a file"
+    reason = exc.strerror or type(exc).__name__
+    hints = {
+        errno.EROFS: "the file system is read-only: choose another --out",
+        errno.EACCES: "permission denied: choose a folder you can write, or fix its permissions",
+        errno.EPERM: "not permitted (an immutable or foreign file?): choose another folder",
+        errno.ENOSPC: "the disk is full: free some space, then run the same command again",
+        errno.EDQUOT: "the disk quota is used up: free some space, then run the same command again",
+        errno.ENAMETOOLONG: "the name is too long: use a shorter job name, input name or --out",
+        errno.ELOOP: "a symbolic link is in the way: sharebatch does not follow it here",
+    }
+    hint = hints.get(exc.errno or 0, "fix it, then run the same command again")
+    return f"{where}: {reason}; {hint}"
+
+
+@contextmanager
+def _journal_faults(out_dir: Path) -> Iterator[None]:
+    """A journal that fails mid-run (a full disk) is named in the one line."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise UsageError(f"{out_dir}: {environment_fault(exc)}") from exc
+
+
+def _show_traceback(debug: bool) -> None:
+    """--debug adds the traceback (masked) before the one line; the exit code stays the same."""
+    if debug:
+        click.echo(redact(traceback.format_exc()).rstrip(), err=True)
 
 
 def _fail(line: str, code: ExitCode, *, as_json: bool) -> NoReturn:
@@ -224,16 +271,19 @@ def run(
 
     configure_logging(debug=debug, log_format=_log_format(log_format), quiet=quiet)
     spec = load_job_spec(job, {"input": input_path, **options})
+    check_out_dir(spec.out)
     auth = auth_from_env(token_file=spec.token_file, login=spec.login)
     interactive = _interactive(log_format, quiet)
     if is_glob(str(spec.input)):
         if fresh:
             raise UsageError("--fresh does not apply to an inbox (input is a glob); delete a file's out dir instead")
-        inbox = asyncio.run(run_inbox(spec, str(spec.input), auth, interactive=interactive))
+        with _journal_faults(spec.out):
+            inbox = asyncio.run(run_inbox(spec, str(spec.input), auth, interactive=interactive))
         if log_format == "text":
             _print_inbox(inbox, quiet=quiet)
         sys.exit(inbox.exit_code)
-    result = asyncio.run(run_batch(spec, auth, interactive=interactive, fresh=fresh))
+    with _journal_faults(spec.out):
+        result = asyncio.run(run_batch(spec, auth, interactive=interactive, fresh=fresh))
     _print_result(result, log_format)
     sys.exit(result.exit_code)
 
@@ -256,6 +306,7 @@ def validate(
 
     configure_logging(debug=debug, log_format=_log_format(log_format), quiet=quiet)
     spec = load_job_spec(job, {"input": input_path, **options})
+    check_out_dir(spec.out)
     result = validate_batch(spec)
     _print_result(result, log_format)
     sys.exit(result.exit_code)
@@ -283,8 +334,10 @@ def revoke(report: Path, rows: str | None, out: Path | None, debug: bool, fresh:
 
     configure_logging(debug=debug)
     spec = load_job_spec(None, {"input": report, "out": out or report.parent / "revoke", "name": "revoke", **options})
+    check_out_dir(spec.out)
     auth = auth_from_env(token_file=spec.token_file)
-    result = asyncio.run(revoke_batch(spec, auth, rows=rows, interactive=sys.stderr.isatty(), fresh=fresh))
+    with _journal_faults(spec.out):
+        result = asyncio.run(revoke_batch(spec, auth, rows=rows, interactive=sys.stderr.isatty(), fresh=fresh))
     _print_result(result)
     sys.exit(result.exit_code)
 

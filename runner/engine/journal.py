@@ -19,6 +19,7 @@ All SQL of the project lives here.
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from runner.engine.protocols import WorkItem
+from runner.errors import UsageError
 from runner.models import RowOutcome, RowStatus
 from runner.redact import redact
 
@@ -65,6 +67,22 @@ CREATE TABLE IF NOT EXISTS applied (
 """
 
 _OUTCOME_COLUMNS = "row, state, code, message, share_code, attempts, http_status, latency_ms, finished_at, doubt_ms"
+
+
+class JournalUnusableError(UsageError):
+    """The journal file cannot be opened: damaged, not a journal, read-only or on a full disk."""
+
+    def __init__(self, path: Path, exc: sqlite3.Error) -> None:
+        reason = str(exc)
+        if "not a database" in reason or "malformed" in reason:
+            hint = "it is damaged: `--fresh` moves it to history/ (kept as it is) and starts a new journal"
+        elif "full" in reason:
+            hint = "the disk is full: free some space, then run the same command again"
+        elif "readonly" in reason or "read-only" in reason or "unable to open" in reason:
+            hint = "it cannot be written here: check the folder's permissions, or choose another --out"
+        else:
+            hint = "move it aside or run with --fresh"
+        super().__init__(f"{path}: the journal cannot be used ({reason}); {hint}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,15 +126,40 @@ class Journal:
     def open(cls, out_dir: Path) -> Journal:
         out_dir.mkdir(parents=True, exist_ok=True)
         path = out_dir / JOURNAL_NAME
-        connection = sqlite3.connect(path, isolation_level=None)
-        connection.execute("PRAGMA journal_mode=WAL")
-        # NORMAL in WAL mode survives a killed process; only an OS crash can lose the last commits.
-        connection.execute("PRAGMA synchronous=NORMAL")
-        connection.executescript(_SCHEMA)
-        _add_doubt_column(connection)
-        journal = cls(connection, path)
-        journal._set_default("schema_version", SCHEMA_VERSION)
+        # Created 0600 before SQLite opens it (its -wal and -shm files take the same mode): the
+        # journal holds recipients' emails, phones, share codes and auth keys.
+        os.close(os.open(path, os.O_CREAT | os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600))
+        try:
+            connection = sqlite3.connect(path, isolation_level=None)
+            connection.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode survives a killed process; only an OS crash can lose the last commits.
+            connection.execute("PRAGMA synchronous=NORMAL")
+            connection.executescript(_SCHEMA)
+            _add_doubt_column(connection)
+            journal = cls(connection, path)
+            journal._set_default("schema_version", SCHEMA_VERSION)
+        except sqlite3.DatabaseError as exc:
+            raise JournalUnusableError(path, exc) from None
         return journal
+
+    @classmethod
+    def open_read_only(cls, out_dir: Path) -> Journal:
+        """For `status`: reads a journal that this user may not write (or another run is writing)."""
+        path = out_dir / JOURNAL_NAME
+        try:
+            connection = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True, isolation_level=None)
+            connection.execute("SELECT count(*) FROM rows").fetchone()
+        except sqlite3.OperationalError:
+            # A read-only folder cannot hold WAL's -shm file: read the file as it is, without WAL.
+            try:
+                connection = sqlite3.connect(f"{path.absolute().as_uri()}?immutable=1", uri=True,
+                                             isolation_level=None)
+                connection.execute("SELECT count(*) FROM rows").fetchone()
+            except sqlite3.DatabaseError as exc:
+                raise JournalUnusableError(path, exc) from None
+        except sqlite3.DatabaseError as exc:
+            raise JournalUnusableError(path, exc) from None
+        return cls(connection, path)
 
     def close(self) -> None:
         self.flush()

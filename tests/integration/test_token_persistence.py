@@ -16,9 +16,7 @@ import csv
 import errno
 import json
 import os
-import shutil
 import stat
-import subprocess
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -34,6 +32,7 @@ from runner.simulator import SimulatorConfig
 from runner.simulator.config import DEMO_USER_DOMAIN_SECRET
 
 from ..conftest import CsvWriter, ThreadedSimulator, good_rows
+from ..fsfaults import make_read_only
 
 pytestmark = pytest.mark.integration
 
@@ -68,26 +67,16 @@ def refresh_codes(sim: ThreadedSimulator) -> list[int]:
     return [r["code"] for r in sim.get("/_sim/requests") if r["path"].endswith("/refreshToken")]
 
 
-def _immutable(folder: Path, on: bool) -> bool:
-    if shutil.which("chattr") is None:
-        return False
-    done = subprocess.run(["chattr", "+i" if on else "-i", str(folder)], capture_output=True, check=False)
-    return done.returncode == 0
-
-
 @pytest.fixture
 def read_only_folder(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[Path], str]]:
     """Make a folder refuse new files; returns how (for the test's record)."""
-    undo: list[Callable[[], Any]] = []
+    undo: list[Callable[[], None]] = []
 
     def make(folder: Path) -> str:
-        if _immutable(folder, True):
-            undo.append(lambda: _immutable(folder, False))
-            return "chattr +i"
-        if os.geteuid() != 0:
-            folder.chmod(0o500)
-            undo.append(lambda: folder.chmod(0o700))
-            return "chmod 0500"
+        restore = make_read_only(folder)
+        if restore is not None:
+            undo.append(restore)
+            return "chattr +i or chmod 0500"
         real_mkstemp = tempfile.mkstemp
 
         def refusing_mkstemp(*args: Any, **kwargs: Any) -> Any:

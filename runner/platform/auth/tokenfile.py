@@ -62,7 +62,7 @@ def save_tokens(path: Path, pair: TokenPair, *, base_url: str) -> None:
     """Write the pair to `path` (through a symlink), 0600, durably; OSError when that is impossible."""
     target = real_path(path)
     target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    with atomic_writer(target, private=True, durable=True) as handle:
+    with atomic_writer(target, durable=True) as handle:
         json.dump(_content(pair, base_url), handle, indent=2)
         handle.write("\n")
 
