@@ -279,6 +279,8 @@ def _read_sheet(path: Path, sheet: str | None) -> list[tuple[object, ...]]:
                 return list(frame.itertuples(index=False, name=None))
     except _NoSuchSheetError as exc:
         raise UsageError(f'{path}: no sheet named "{exc.sheet}" (sheets: {", ".join(exc.names)})') from None
+    except OSError as exc:  # the disk, not the workbook: say so instead of calling the file broken
+        raise UsageError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     except Exception as exc:  # zipfile, XML and openpyxl errors alike: a broken workbook
         raise UsageError(f"{path}: not a readable XLSX file ({type(exc).__name__}: {exc})") from None
 
