@@ -18,6 +18,7 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check runner tests bench
 	$(BIN)/mypy
+	$(BIN)/bandit -q -r runner
 
 test: lint
 	$(BIN)/pytest -q

@@ -290,7 +290,8 @@ async def _send(
     handle_signals: bool,
     settings: EngineSettings | None,
 ) -> _SendResult:
-    assert spec.base_url is not None
+    if spec.base_url is None:  # checked by run_journaled; an explicit check survives python -O
+        raise UsageError("no base URL: give --base-url URL or --region eu|cn (or set it in the job file)")
     settings = settings or EngineSettings(concurrency=spec.concurrency, max_attempts=spec.max_attempts)
     timeout = aiohttp.ClientTimeout(total=spec.timeout_s)
     connector = aiohttp.TCPConnector(limit=max(100, 2 * spec.concurrency), ssl=tls_context(spec.ca_bundle))

@@ -12,10 +12,12 @@ from pathlib import Path
 
 from runner.errors import UsageError
 
+#: shared temporary folders: refused as out dirs below, never written to (bandit B108 reads them as a temp file use)
+_SHARED_TEMP = ("/tmp", "/var/tmp", "/dev/shm")  # nosec B108
 #: folders that are never an out dir themselves
 SYSTEM_FOLDERS = frozenset({
     "/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/libx32", "/media", "/mnt", "/opt",
-    "/proc", "/root", "/run", "/sbin", "/srv", "/sys", "/tmp", "/usr", "/var", "/var/lib", "/var/log", "/var/tmp",
+    "/proc", "/root", "/run", "/sbin", "/srv", "/sys", "/usr", "/var", "/var/lib", "/var/log", *_SHARED_TEMP,
 })
 #: trees that no out dir may be inside
 SYSTEM_TREES = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/proc", "/sbin", "/sys",

@@ -26,10 +26,11 @@ from runner.redact import Secret, bearer_header, has_line_break
 
 log = logging.getLogger(__name__)
 
-TOKEN_ENV = "SHAREBATCH_TOKEN"
-REFRESH_TOKEN_ENV = "SHAREBATCH_REFRESH_TOKEN"
-PASSWORD_ENV = "SHAREBATCH_PASSWORD"
-DOMAIN_SECRET_ENV = "SHAREBATCH_USER_DOMAIN_SECRET"
+# Names of environment variables, not their values (bandit B105 reads "TOKEN" as a hard-coded password).
+TOKEN_ENV = "SHAREBATCH_TOKEN"  # nosec B105
+REFRESH_TOKEN_ENV = "SHAREBATCH_REFRESH_TOKEN"  # nosec B105
+PASSWORD_ENV = "SHAREBATCH_PASSWORD"  # nosec B105
+DOMAIN_SECRET_ENV = "SHAREBATCH_USER_DOMAIN_SECRET"  # nosec B105
 REFRESH_MARGIN_S = 600.0  # refresh when less than this much access-token life remains ...
 REFRESH_MARGIN_FRACTION = 0.25  # ... or less than this share of its lifetime, for short-lived tokens
 RENEW_HINT = (
@@ -184,7 +185,8 @@ def build_token_source(settings: AuthSettings, session: aiohttp.ClientSession, b
                              "data center with `sharebatch login --token-file ...`")
         return RefreshingTokens(pair, session=session, base_url=base_url, credentials=settings.credentials,
                                 on_renewed=lambda new: save_tokens_somewhere(path, new, base_url=base_url))
-    assert settings.access_token is not None
+    if settings.access_token is None:  # auth_from_env guarantees one; an explicit check survives python -O
+        raise UsageError(f"no access token: set {TOKEN_ENV} or give --token-file; nothing was sent")
     if settings.refresh_token is None:
         return StaticToken(settings.access_token.reveal())
     now = time.time()
