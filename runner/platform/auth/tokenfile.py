@@ -117,6 +117,10 @@ def load_tokens(path: Path) -> tuple[TokenPair, str | None]:
         log.info("using the newer tokens saved in %s by an earlier run that could not write %s", source, path)
         if base_url is not None:
             save_tokens_somewhere(path, pair, base_url=base_url)
+    elif not os.access(real_path(path).parent, os.W_OK | os.X_OK):
+        # Said before the platform spends the refresh token, so the operator can fix it in time.
+        log.warning("%s is in a folder this run cannot write: a refreshed pair will be saved to %s instead",
+                    path, " or ".join(map(str, fallback_paths(path))))
     return pair, base_url
 
 
