@@ -119,7 +119,9 @@ def open_batch_journal(out_dir: Path, batch: str, *, fresh: bool) -> OpenedBatch
                   f"{moved}", out=str(out_dir), history=str(moved), reason="--fresh on a damaged journal")
         journal = Journal.open(out_dir)
         journal.set_meta(BATCH_ID_KEY, batch)
-        return journal
+        return OpenedBatch(journal, [], f"the journal of this out dir was damaged and is kept in {moved}; what it "
+                           "recorded cannot be read, so rows it had already shared may be shared again: check the "
+                           "devices' share lists if that matters")
     recorded = journal.get_meta(BATCH_ID_KEY)
     if recorded is None and not journal.is_empty():
         recorded = batch  # a journal from before batches had names: it is the batch it was resumed as

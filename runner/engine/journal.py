@@ -71,6 +71,8 @@ _OUTCOME_COLUMNS = "row, state, code, message, share_code, attempts, http_status
 # would make it an f-string, which bandit cannot be told about on one line).
 _WORK_STATE_MARKS = ", ".join("?" for _ in WORK_STATES)
 _WORK_QUERY = "SELECT row, state, started_ms, payload, doubt_ms FROM rows WHERE row > ? AND state IN ({}) ORDER BY row LIMIT ?".format(_WORK_STATE_MARKS)  # noqa: E501, UP032  # nosec B608
+_DONE_STATE_MARKS = ", ".join("?" for _ in DONE_STATES)
+_IN_DOUBT_QUERY = "SELECT payload, doubt_ms FROM rows WHERE doubt_ms IS NOT NULL AND payload IS NOT NULL AND state NOT IN ({})".format(_DONE_STATE_MARKS)  # noqa: E501, UP032  # nosec B608
 _OUTCOMES_QUERY = "SELECT {} FROM rows WHERE row > ? ORDER BY row LIMIT ?".format(_OUTCOME_COLUMNS)  # noqa: UP032  # nosec B608
 
 
@@ -375,10 +377,7 @@ class Journal:
     def in_doubt(self) -> list[tuple[str, int]]:
         """(payload, doubt_ms) of every row not done whose attempt may have been applied."""
         self.flush()
-        placeholders = ", ".join("?" for _ in DONE_STATES)
-        return [(payload, doubt) for payload, doubt in self._db.execute(
-            f"SELECT payload, doubt_ms FROM rows WHERE doubt_ms IS NOT NULL AND payload IS NOT NULL "
-            f"AND state NOT IN ({placeholders})", DONE_STATES)]
+        return [(payload, doubt) for payload, doubt in self._db.execute(_IN_DOUBT_QUERY, DONE_STATES)]
 
     def counts(self) -> dict[str, int]:
         """Rows per state, journal states (pending, in_flight) included."""

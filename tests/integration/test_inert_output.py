@@ -62,6 +62,15 @@ def test_markup_and_escapes_from_the_input_and_platform_are_printed_inert(
         assert "\\x1b[2J" in failed["error"]
 
 
+def test_a_header_with_escapes_is_named_inert_in_the_error_line(write_csv: CsvWriter, tmp_path: Path):
+    source = write_csv("rows.csv", [[f"pk{TITLE}", "dk", "recipient"], ["p1", "D1", "U1"]])
+    result = run(["--input", str(source), "--base-url", "http://127.0.0.1:9", "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2, result.output
+    for char in RAW_CONTROLS:
+        assert char not in result.output
+    assert "\\x1b]0;pwned\\x07" in result.output
+
+
 def test_a_file_name_with_a_newline_cannot_forge_a_line(tmp_path: Path):
     inbox = tmp_path / "inbox"
     inbox.mkdir()
