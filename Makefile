@@ -19,6 +19,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check runner tests bench
 	$(BIN)/mypy
 	$(BIN)/vulture runner vulture_whitelist.py --min-confidence 60
+	$(BIN)/bandit -q -r runner
 
 test: lint
 	$(BIN)/pytest -q

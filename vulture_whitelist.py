@@ -24,4 +24,3 @@ _.decode_claims  # runner/simulator/tokens.py
 _._missing_  # runner/models.py RowStatus: enum look-up of a value older versions wrote
 
 # until batch.py and inbox.py call it instead of their own "no base URL" copies
-_.require_base_url  # runner/jobspec.py

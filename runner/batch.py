@@ -19,7 +19,7 @@ from typing import Any, Generic, TypeVar
 import aiohttp
 
 from runner.actions import ShareAction
-from runner.batchdir import batch_id, file_sha256, open_batch_journal, take_snapshot
+from runner.batchdir import OUTPUT_NAMES, SNAPSHOT_STEM, batch_id, file_sha256, open_batch_journal, take_snapshot
 from runner.engine.fanout import Engine, EngineSettings, now_ms, utc_now_iso
 from runner.engine.journal import JOURNAL_NAME, Journal, JournalEntry
 from runner.engine.protocols import Action, WorkItem
@@ -231,12 +231,11 @@ async def run_journaled(
 
     `make_plan` reads the input from the snapshot it is given, never from `spec.input` again.
     """
-    if spec.base_url is None:
-        raise UsageError("no base URL: give --base-url URL or --region eu|cn (or set it in the job file)")
+    spec.require_base_url()
     started = time.monotonic()
     summary = Summary(started_at=utc_now_iso())
     with RunLock(spec.out):
-        for stray in spec.out.glob(".*.tmp"):  # half-written outputs of a run killed mid-write
+        for stray in _stray_temporaries(spec.out):  # half-written files of a run killed mid-write; nothing else
             stray.unlink(missing_ok=True)
         snapshot = take_snapshot(spec.input, spec.out)
         try:
@@ -294,19 +293,20 @@ async def _send(
     handle_signals: bool,
     settings: EngineSettings | None,
 ) -> _SendResult:
-    assert spec.base_url is not None
+    base_url = spec.require_base_url()
     settings = settings or EngineSettings(concurrency=spec.concurrency, max_attempts=spec.max_attempts)
     timeout = aiohttp.ClientTimeout(total=spec.timeout_s)
     connector = aiohttp.TCPConnector(limit=max(100, 2 * spec.concurrency), ssl=tls_context(spec.ca_bundle))
     signal_exit: list[ExitCode] = []
     with ProgressDisplay(to_send, interactive=interactive) as progress:
         async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
-            tokens = build_token_source(auth, session, spec.base_url)
+            tokens = build_token_source(auth, session, base_url)
             client = PlatformClient(
-                session, spec.base_url, tokens, retry_codes=spec.retry_codes, gate=DispatchGate(spec.rate), stats=stats
+                session, base_url, tokens, retry_codes=spec.retry_codes, gate=DispatchGate(spec.rate), stats=stats,
+                max_retry_after_s=spec.max_retry_after_s,
             )
             engine = Engine(make_action(client), _Sink(journal, progress), settings, stats)
-            with _StopOnSignals(engine, signal_exit, enabled=handle_signals):
+            with _StopOnSignals(engine, signal_exit, enabled=handle_signals), _StopAtDeadline(engine, spec.deadline_s):
                 result = await engine.run(work)
     journal.flush()
     return _SendResult(result.stopped, signal_exit[0] if signal_exit else None)
@@ -326,7 +326,7 @@ def journal_summary(out_dir: Path) -> dict[str, int]:
     """Rows per journal state, for `sharebatch status`; reads the journal, sends nothing."""
     if not (out_dir / JOURNAL_NAME).exists():
         raise UsageError(f"{out_dir}: no journal here (has this job been run with this --out?)")
-    journal = Journal.open(out_dir)
+    journal = Journal.open_read_only(out_dir)
     try:
         return journal.counts()
     finally:
@@ -339,6 +339,13 @@ def _changed_during_run(source: Path, loaded_sha256: str, snapshot: Path) -> str
         return None
     return (f"{source} changed while the run was going: this report describes the file as it was loaded "
             f"(kept as {snapshot}); run the new file as a batch of its own")
+
+
+def _stray_temporaries(out_dir: Path) -> Iterator[Path]:
+    """Temporaries the run itself creates (`.NAME.*.tmp` of its outputs and input snapshot), nothing else:
+    an out dir may hold other people's dot files."""
+    for name in (*OUTPUT_NAMES, SNAPSHOT_STEM):
+        yield from out_dir.glob(f".{name}.*.tmp")
 
 
 class _StopOnSignals:
@@ -367,6 +374,27 @@ class _StopOnSignals:
         loop = asyncio.get_running_loop()
         for signum in self._installed:
             loop.remove_signal_handler(signum)
+
+
+class _StopAtDeadline:
+    """While active, asks the engine to stop once `seconds` have passed (--deadline); None: never."""
+
+    def __init__(self, engine: Engine[Any], seconds: float | None) -> None:
+        self._engine = engine
+        self._seconds = seconds
+        self._timer: asyncio.TimerHandle | None = None
+
+    def __enter__(self) -> None:
+        if self._seconds is not None:
+            self._timer = asyncio.get_running_loop().call_later(self._seconds, self._stop)
+
+    def _stop(self) -> None:
+        self._engine.request_stop(f"stopped: the run's deadline ({self._seconds:g} s of sending) was reached; "
+                                  "run the same command again to send the rest", interrupted=False)
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
 
 
 def _write_outputs(

@@ -13,8 +13,10 @@ original file while the run is going.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -23,7 +25,7 @@ from pathlib import Path
 
 from runner.engine.journal import JOURNAL_FILES, Journal
 from runner.engine.runlock import RunLock
-from runner.errors import UsageError
+from runner.errors import InputFileError, JournalUnusableError, UsageError
 from runner.events import log_event
 
 SNAPSHOT_STEM = "input-as-loaded"
@@ -71,7 +73,13 @@ def take_snapshot(source: Path, out_dir: Path) -> Snapshot:
     temporary = out_dir / f".{final.name}.tmp"
     digest = hashlib.sha256()
     try:
-        with source.open("rb") as reader, temporary.open("wb") as writer:
+        reader = source.open("rb")
+    except OSError as exc:  # the file's own problem (gone, unreadable): an inbox rejects the file
+        raise InputFileError(source, f"cannot be read ({exc.strerror or exc})") from None
+    try:
+        # 0600 like every output: the copy holds the recipients' emails and phones
+        private = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        with reader, os.fdopen(private, "wb") as writer:
             for block in iter(lambda: reader.read(_BLOCK), b""):
                 digest.update(block)
                 writer.write(block)
@@ -106,7 +114,19 @@ def open_batch_journal(out_dir: Path, batch: str, *, fresh: bool, reshare_revoke
     journal says `success` for shares that no longer exist. The replaced batch's rows in doubt
     are handed back, so that the same rows in the new batch are looked up before they are sent.
     """
-    journal = Journal.open(out_dir)
+    try:
+        journal = Journal.open(out_dir)
+    except JournalUnusableError:
+        if not fresh or not (out_dir / JOURNAL_FILES[0]).exists():
+            raise  # the message says --fresh sets a damaged journal aside
+        moved = archive_batch(out_dir, "damaged")
+        log_event("batch_archived", f"a new batch starts in {out_dir} (--fresh); the damaged journal is kept in "
+                  f"{moved}", out=str(out_dir), history=str(moved), reason="--fresh on a damaged journal")
+        journal = Journal.open(out_dir)
+        journal.set_meta(BATCH_ID_KEY, batch)
+        return OpenedBatch(journal, [], f"the journal of this out dir was damaged and is kept in {moved}; what it "
+                           "recorded cannot be read, so rows it had already shared may be shared again: check the "
+                           "devices' share lists if that matters")
     recorded = journal.get_meta(BATCH_ID_KEY)
     if recorded is None and not journal.is_empty():
         recorded = batch  # a journal from before batches had names: it is the batch it was resumed as
@@ -161,7 +181,8 @@ def _resume_revoked(journal: Journal, out_dir: Path, revoked_at: str, *, reshare
 def archive_batch(out_dir: Path, batch: str) -> Path | None:
     """Move the batch's journal and outputs to `history/<UTC time>-<batch id>/`; None if there was nothing."""
     if (out_dir / JOURNAL_FILES[0]).exists():
-        Journal.open(out_dir).close()  # a clean close folds the write-ahead log back into the database
+        with contextlib.suppress(JournalUnusableError):  # a damaged journal moves as it is, WAL and all
+            Journal.open(out_dir).close()  # a clean close folds the write-ahead log back into the database
     names = [*JOURNAL_FILES, *OUTPUT_NAMES, *(path.name for path in out_dir.glob(f"{SNAPSHOT_STEM}.*"))]
     present = [out_dir / name for name in names if (out_dir / name).exists()]
     if not present:

@@ -7,10 +7,14 @@ line on stderr; anything unexpected becomes one line too, with --debug for the t
 from __future__ import annotations
 
 import asyncio
+import errno
 import importlib
 import logging
+import sqlite3
 import sys
-from collections.abc import Callable
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, TypeVar
@@ -20,7 +24,10 @@ import click
 from runner import __version__
 from runner.errors import ExitCode, LockedError, LoginError, RunnerError, UsageError
 from runner.events import log_event
+from runner.outputs.inert import escape_controls
 from runner.outputs.logsetup import LOG_FORMATS, LogFormat, configure_logging
+from runner.outputs.outdir import check_out_dir
+from runner.redact import redact
 
 if TYPE_CHECKING:
     from runner.inbox import InboxResult
@@ -64,6 +71,8 @@ def _handle_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except UsageError as exc:
+            if isinstance(exc.__cause__, OSError | sqlite3.Error):
+                _show_traceback(debug)
             _fail(f"error: {exc}", ExitCode.USAGE, as_json=as_json)
         except LockedError as exc:
             _fail(f"error: {exc}", ExitCode.LOCKED, as_json=as_json)
@@ -73,24 +82,69 @@ def _handle_errors(func: F) -> F:
             _fail(f"error: {exc}", ExitCode.ABORTED, as_json=as_json)
         except KeyboardInterrupt:
             _fail("interrupted", ExitCode.INTERRUPTED, as_json=as_json)
+        except (OSError, sqlite3.Error) as exc:
+            # The machine, not the input: a read-only or full disk, a name too long, a damaged journal.
+            _show_traceback(debug)
+            _fail(f"error: {environment_fault(exc)}", ExitCode.USAGE, as_json=as_json)
         except Exception as exc:
-            if debug:
-                raise
+            _show_traceback(debug)
             first_line = (str(exc).splitlines() or [""])[0][:300]
-            _fail(f"error: unexpected {type(exc).__name__}: {first_line} (re-run with --debug for the traceback)",
-                  ExitCode.ABORTED, as_json=as_json)
+            hint = "" if debug else " (re-run with --debug for the traceback)"
+            _fail(f"error: unexpected {type(exc).__name__}: {first_line}{hint}", ExitCode.ABORTED, as_json=as_json)
 
     return wrapper  # type: ignore[return-value]
+
+
+def environment_fault(exc: OSError | sqlite3.Error) -> str:
+    """One line naming the path and the problem, with what to do about it."""
+    if isinstance(exc, sqlite3.Error):
+        reason = str(exc)
+        hint = ("free some space, then run the same command again" if "full" in reason
+                else "check the out dir's permissions and free space")
+        return f"the journal cannot be written ({reason}); {hint}"
+    where = " -> ".join(str(name) for name in (exc.filename, exc.filename2) if name is not None) or "a file"
+    reason = exc.strerror or type(exc).__name__
+    hints = {
+        errno.EROFS: "the file system is read-only: choose another --out",
+        errno.EACCES: "permission denied: choose a folder you can write, or fix its permissions",
+        errno.EPERM: "not permitted (an immutable or foreign file?): choose another folder",
+        errno.ENOSPC: "the disk is full: free some space, then run the same command again",
+        errno.EDQUOT: "the disk quota is used up: free some space, then run the same command again",
+        errno.ENAMETOOLONG: "the name is too long: use a shorter job name, input name or --out",
+        errno.ELOOP: "a symbolic link is in the way: sharebatch does not follow it here",
+    }
+    hint = hints.get(exc.errno or 0, "fix it, then run the same command again")
+    return f"{where}: {reason}; {hint}"
+
+
+@contextmanager
+def _journal_faults(out_dir: Path) -> Iterator[None]:
+    """A journal that fails mid-run (a full disk) is named in the one line."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise UsageError(f"{out_dir}: {environment_fault(exc)}") from exc
+
+
+def _show_traceback(debug: bool) -> None:
+    """--debug adds the traceback (masked) before the one line; the exit code stays the same."""
+    if debug:
+        click.echo(redact(traceback.format_exc()).rstrip(), err=True)
 
 
 def _fail(line: str, code: ExitCode, *, as_json: bool) -> NoReturn:
     """One line on stderr and the exit code; under --log-format json the line is an `error` event."""
     if as_json:
         configure_logging(log_format="json")  # the error may come before the command configured it
-        log_event("error", line.removeprefix("error: "), level=logging.ERROR, exit_code=int(code))
+        log_event("error", redact(line.removeprefix("error: ")), level=logging.ERROR, exit_code=int(code))
     else:
-        click.echo(line, err=True)
+        _echo(line, err=True)
     sys.exit(code)
+
+
+def _echo(line: str, *, err: bool = False) -> None:
+    """Print one line of ours; paths and messages in it may hold outside text or an echoed secret."""
+    click.echo(escape_controls(redact(line)), err=err)
 
 
 def _output_options(func: F) -> F:
@@ -118,6 +172,11 @@ def _sending_options(func: F) -> F:
         click.option("--concurrency", type=int, help="Most requests in flight at once. [default: 4]"),
         click.option("--max-attempts", type=int, help="Attempts per row for transient failures. [default: 5]"),
         click.option("--timeout-s", type=float, help="Timeout of one request in seconds. [default: 30]"),
+        click.option("--deadline", help="Stop sending after this long, e.g. 90s, 20m or 2h: rows not sent are "
+                     "reported not_attempted, every output is written, exit 3; the next run sends them. "
+                     "[default: none]"),
+        click.option("--max-retry-after", type=float, help="Longest pause in seconds a Retry-After from the "
+                     "platform may impose on the run. [default: 120]"),
         click.option("--allow-insecure-http", is_flag=True, default=None,
                      help="Allow plain http to a non-loopback host (not recommended)."),
         click.option("--token-file", type=click.Path(path_type=Path, dir_okay=False),
@@ -217,16 +276,20 @@ def run(
 
     configure_logging(debug=debug, log_format=_log_format(log_format), quiet=quiet)
     spec = load_job_spec(job, {"input": input_path, **options})
+    check_out_dir(spec.out)
     auth = auth_from_env(token_file=spec.token_file, login=spec.login)
     interactive = _interactive(log_format, quiet)
     if is_glob(str(spec.input)):
         if fresh:
             raise UsageError("--fresh does not apply to an inbox (input is a glob); delete a file's out dir instead")
-        inbox = asyncio.run(run_inbox(spec, str(spec.input), auth, interactive=interactive))
+        with _journal_faults(spec.out):
+            inbox = asyncio.run(run_inbox(spec, str(spec.input), auth, interactive=interactive))
         if log_format == "text":
             _print_inbox(inbox, quiet=quiet)
         sys.exit(inbox.exit_code)
-    result = asyncio.run(run_batch(spec, auth, interactive=interactive, fresh=fresh, reshare_revoked=reshare_revoked))
+    with _journal_faults(spec.out):
+        result = asyncio.run(run_batch(spec, auth, interactive=interactive, fresh=fresh,
+                                       reshare_revoked=reshare_revoked))
     _print_result(result, log_format)
     sys.exit(result.exit_code)
 
@@ -249,6 +312,7 @@ def validate(
 
     configure_logging(debug=debug, log_format=_log_format(log_format), quiet=quiet)
     spec = load_job_spec(job, {"input": input_path, **options})
+    check_out_dir(spec.out)
     result = validate_batch(spec)
     _print_result(result, log_format)
     sys.exit(result.exit_code)
@@ -276,8 +340,10 @@ def revoke(report: Path, rows: str | None, out: Path | None, debug: bool, fresh:
 
     configure_logging(debug=debug)
     spec = load_job_spec(None, {"input": report, "out": out or report.parent / "revoke", "name": "revoke", **options})
+    check_out_dir(spec.out)
     auth = auth_from_env(token_file=spec.token_file)
-    result = asyncio.run(revoke_batch(spec, auth, rows=rows, interactive=sys.stderr.isatty(), fresh=fresh))
+    with _journal_faults(spec.out):
+        result = asyncio.run(revoke_batch(spec, auth, rows=rows, interactive=sys.stderr.isatty(), fresh=fresh))
     _print_result(result)
     sys.exit(result.exit_code)
 
@@ -315,7 +381,7 @@ def login(
         base_url=base_url, region=region, token_file=token_file, allow_insecure_http=bool(allow_insecure_http),
         ca_bundle=ca_bundle, prompt=_prompt_secret,
     ))
-    click.echo(saved)
+    _echo(saved)
 
 
 def _prompt_secret(label: str) -> str:
@@ -357,11 +423,11 @@ def status(job: Path | None, out: Path | None, input_path: Path | None, debug: b
         for state, count in journal_summary(batch_dir).items():  # an older journal may use an older name
             renamed = RENAMED_STATUS_VALUES.get(state, state)
             counts[renamed] = counts.get(renamed, 0) + count
-        click.echo(f"{batch_dir}: {sum(counts.values())} rows")
+        _echo(f"{batch_dir}: {sum(counts.values())} rows")
         for state in ("success", "revoked", "already_ended", "failed", "invalid", "duplicate", "not_attempted",
                       "unknown", "pending", "in_flight"):
             if counts.get(state):
-                click.echo(f"  {state:<16}{counts[state]:>10}")
+                _echo(f"  {state:<16}{counts[state]:>10}")
         unfinished += sum(counts.get(state, 0) for state in ("pending", "in_flight", "not_attempted", "unknown"))
     sys.exit(ExitCode.ROWS_FAILED if unfinished else ExitCode.OK)
 
@@ -412,10 +478,10 @@ def _print_inbox(result: InboxResult, *, quiet: bool) -> None:
                 line += f"; {len(s.warnings)} warning(s) in {item.batch.summary_path}"
         if item.reason:
             line += f"; {item.reason}"
-        click.echo(line)
+        _echo(line)
     counts = result.counts()
     left = f", {counts['left']} left for the next pass" if counts["left"] else ""
-    click.echo(f"inbox {result.folder}: {len(result.files)} files: {counts['done']} done, "
+    _echo(f"inbox {result.folder}: {len(result.files)} files: {counts['done']} done, "
                f"{counts['rejected']} rejected, {counts['kept']} kept{left}")
 
 

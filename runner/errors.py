@@ -56,6 +56,29 @@ class InputFileError(UsageError):
         self.problem = problem
 
 
+class JournalUnusableError(UsageError):
+    """The journal file cannot be opened: damaged, not a journal, read-only or on a full disk."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        if "not a database" in reason or "malformed" in reason:
+            hint = "it is damaged: `--fresh` moves it to history/ (kept as it is) and starts a new journal"
+        elif "full" in reason:
+            hint = "the disk is full: free some space, then run the same command again"
+        elif "readonly" in reason or "read-only" in reason or "unable to open" in reason:
+            hint = "it cannot be written here: check the folder's permissions, or choose another --out"
+        else:
+            hint = "move it aside or run with --fresh"
+        super().__init__(f"{path}: the journal cannot be used ({reason}); {hint}")
+
+
+class BodyTooLargeError(RunnerError):
+    """The answer is longer than the limit; what was read is dropped."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the answer is larger than {limit} bytes; sharebatch read no further")
+        self.limit = limit
+
+
 class LockedError(RunnerError):
     """Another run holds the out dir's lock; nothing was touched."""
 

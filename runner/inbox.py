@@ -39,7 +39,7 @@ from runner.batch import BatchResult, run_batch
 from runner.batchdir import file_sha256
 from runner.engine.journal import JOURNAL_NAME, UNFINISHED_STATES, Journal
 from runner.engine.runlock import RunLock
-from runner.errors import ExitCode, UsageError
+from runner.errors import ExitCode, InputFileError, UsageError
 from runner.events import log_event
 from runner.jobspec import JobSpec
 from runner.outputs.atomic import atomic_writer
@@ -149,7 +149,7 @@ def batch_out_dir(job_out: Path, path: Path) -> Path:
     """
     digest = file_sha256(path)
     if digest is None:
-        raise UsageError(f"{path}: cannot read the file")
+        raise InputFileError(path, "cannot read the file")
     short = digest[:12]
     earlier = sorted(candidate for candidate in job_out.glob(f"*-{short}") if candidate.is_dir())
     return earlier[0] if earlier else job_out / f"batch-{short}"
@@ -169,8 +169,7 @@ def finished_batch(out_dir: Path) -> bool:
 
 def _check_job(spec: JobSpec) -> None:
     """Problems of the job, not of a file: found before any file is touched, so none is rejected for them."""
-    if spec.base_url is None:
-        raise UsageError("no base URL: give --base-url URL or --region eu|cn (or set it in the job file)")
+    spec.require_base_url()
     if is_glob(str(spec.out)):
         raise UsageError(f"an inbox job needs an out dir without * ? [ (now {spec.out}): set `name` or `out`")
     try:
@@ -185,7 +184,7 @@ async def _process_file(
 ) -> InboxFileResult:
     try:
         out_dir = batch_out_dir(spec.out, path)
-    except UsageError as exc:
+    except InputFileError as exc:
         return InboxFileResult(path, FileOutcome.REJECTED, ExitCode.USAGE, spec.out, reject_file(path, str(exc)),
                                str(exc))
     if finished_batch(out_dir):
@@ -196,11 +195,11 @@ async def _process_file(
     try:
         batch = await run_batch(replace(spec, input=path, out=out_dir), auth, interactive=interactive,
                                 handle_signals=handle_signals)
-    except UsageError as exc:
-        reason = str(exc)
-        # Input problems name the file first (rows.py); anything else is the job's, and stops the pass.
-        if not reason.startswith(f"{path}:"):
+    except InputFileError as exc:
+        # A problem of this file rejects it; anything else is the job's, and stops the pass.
+        if exc.path != path:
             raise
+        reason = str(exc)
         moved = reject_file(path, reason)
         return InboxFileResult(path, FileOutcome.REJECTED, ExitCode.USAGE, out_dir, moved, reason)
     if batch.exit_code in (ExitCode.OK, ExitCode.ROWS_FAILED):

@@ -8,6 +8,7 @@ bad value in a file and the same value on the command line get the same message.
 from __future__ import annotations
 
 import ipaddress
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ from runner.errors import UsageError
 from runner.input.columns import CANONICAL_COLUMNS
 from runner.input.expiry import load_timezone
 from runner.models import COVER_MARKS
+from runner.redact import redact, register_secret
 
 #: the data centers the platform documents (docs/platform-api.md §1.1)
 REGION_BASE_URLS = {
@@ -30,6 +32,9 @@ DEFAULT_CONCURRENCY = 4
 DEFAULT_MAX_ATTEMPTS = 5
 DEFAULT_TIMEOUT_S = 30.0
 DEFAULT_COVER_MARK = 1
+DEFAULT_MAX_RETRY_AFTER_S = 120.0
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(s|m|h)?")
+_DURATION_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,10 @@ class JobSpec:
     ca_bundle: Path | None = None  # extra CA certificates (a corporate proxy); the system store otherwise
     #: [auth] login settings for re-login when the refresh token is dead (secrets come from the environment)
     login: dict[str, str] = field(default_factory=dict)
+    #: stop sending after this many seconds (--deadline); None: no deadline
+    deadline_s: float | None = None
+    #: the longest pause a Retry-After may impose on the whole run
+    max_retry_after_s: float = DEFAULT_MAX_RETRY_AFTER_S
 
     def require_base_url(self) -> str:
         """The base URL, for a command that calls the platform: a UsageError when none was given."""
@@ -88,6 +97,8 @@ _KEY_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "auth": ((dict,), "a table"),
     "token_file": ((str, Path), "a path string"),
     "ca_bundle": ((str, Path), "a path string"),
+    "deadline": ((str, int, float), "a duration such as 90s, 20m or 2h"),
+    "max_retry_after": ((int, float), "a number of seconds"),
 }
 
 
@@ -136,6 +147,8 @@ def load_job_spec(job_file: Path | None, overrides: dict[str, Any]) -> JobSpec:
         out=out,
         base_url=_base_url(raw, at("region") if "region" in from_flags else at("base_url")),
         rate=_positive_number(raw, "rate", DEFAULT_RATE, at("rate")),
+        deadline_s=_duration(raw, "deadline", at("deadline")),
+        max_retry_after_s=_positive_number(raw, "max_retry_after", DEFAULT_MAX_RETRY_AFTER_S, at("max_retry_after")),
         concurrency=_at_least(raw, "concurrency", DEFAULT_CONCURRENCY, 1, at("concurrency")),
         max_attempts=_at_least(raw, "max_attempts", DEFAULT_MAX_ATTEMPTS, 1, at("max_attempts")),
         timeout_s=_positive_number(raw, "timeout_s", DEFAULT_TIMEOUT_S, at("timeout_s")),
@@ -261,9 +274,26 @@ def _base_url(raw: dict[str, Any], where: str) -> str | None:
     return check_base_url(url, allow_insecure_http=bool(raw.get("allow_insecure_http", False)), where=where)
 
 
+def _duration(raw: dict[str, Any], key: str, where: str) -> float | None:
+    """`90s`, `20m`, `2h` or a number of seconds; None when the key is not set."""
+    value = raw.get(key)
+    if value is None:
+        return None
+    match = _DURATION.fullmatch(str(value).strip().lower())
+    seconds = float(match.group(1)) * _DURATION_UNITS[match.group(2) or "s"] if match else 0.0
+    if seconds <= 0:
+        raise UsageError(f"{where}: `{key}` {value!r} is not a duration such as 90s, 20m or 2h")
+    return seconds
+
+
 def check_base_url(url: str, *, allow_insecure_http: bool, where: str = "option") -> str:
     """Accept https anywhere, http only on loopback unless explicitly allowed."""
     parts = urlsplit(url)
+    if parts.username or parts.password:
+        if parts.password:
+            register_secret(parts.password)
+        raise UsageError(f"{where}: `base_url` {redact(url)!r} holds a user name or password; the platform "
+                         "authenticates with tokens: give the URL without them")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UsageError(f"{where}: `base_url` {url!r} is not an http(s) URL such as https://iot-api.acceleronix.io")
     if parts.scheme == "http" and not allow_insecure_http and not is_loopback(parts.hostname):

@@ -43,6 +43,10 @@ async def run_login(
     connector = aiohttp.TCPConnector(ssl=tls_context(ca_bundle))
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30), connector=connector) as session:
         pair = await password_login(session, url, credentials)
-    save_tokens(path, pair, base_url=url)
+    try:
+        save_tokens(path, pair, base_url=url)
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot write the token file ({exc.strerror or type(exc).__name__}); "
+                         "give a --token-file in a folder you can write, then log in again") from None
     until = datetime.fromtimestamp(pair.refresh_expires_at, UTC).isoformat(timespec="minutes")
     return f"logged in; tokens saved to {path} (mode 0600); the refresh token is valid until {until}"

@@ -43,6 +43,14 @@ def sim_call(base_url: str, path: str, body: dict[str, Any] | None = None) -> An
         return json.load(response)
 
 
+@pytest.fixture(autouse=True)
+def private_state_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Token fallbacks of the last resort go to $XDG_STATE_HOME: keep them inside each test."""
+    folder = tmp_path / "xdg-state"
+    monkeypatch.setenv("XDG_STATE_HOME", str(folder))
+    return folder
+
+
 @dataclass
 class ThreadedSimulator:
     """A simulator on its own event loop in a thread, for tests that run the synchronous CLI."""

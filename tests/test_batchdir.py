@@ -15,7 +15,7 @@ from runner.batchdir import (
     take_snapshot,
 )
 from runner.engine.journal import Journal, JournalEntry
-from runner.errors import UsageError
+from runner.errors import InputFileError, UsageError
 from runner.models import RowOutcome, RowStatus
 
 
@@ -110,6 +110,6 @@ def test_the_snapshot_is_the_bytes_that_were_read(tmp_path: Path) -> None:
 
 
 def test_a_snapshot_of_a_missing_file_is_one_line_naming_it(tmp_path: Path) -> None:
-    with pytest.raises(UsageError, match=r"gone\.csv: cannot copy the input"):
+    with pytest.raises(InputFileError, match=r"gone\.csv: cannot be read"):
         take_snapshot(tmp_path / "gone.csv", tmp_path / "out")
     assert list((tmp_path / "out").iterdir()) == []

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from typing import Any
 
 import aiohttp
@@ -18,6 +21,7 @@ from runner.models import RecipientKind, RunStats, ShareRequest
 from runner.platform.auth.tokens import StaticToken, TokenSource
 from runner.platform.client import SHARE_LIST_PATH, SHARE_PATH, DeviceShare, PlatformClient
 from runner.platform.pacing import THROTTLE_FACTOR, DispatchGate
+from runner.platform.replies import retry_after_s
 from runner.redact import Secret
 
 from .fake_http import FakeHttp, sent
@@ -206,16 +210,51 @@ async def test_503_with_retry_after_pauses_the_gate_without_lowering_its_rate(
     assert gate.current_rate == 5.0
 
 
-async def test_retry_after_as_an_http_date_pauses_for_one_second(
+async def test_retry_after_as_an_http_date_pauses_until_that_date(
     session: aiohttp.ClientSession, fake: FakeHttp,
 ) -> None:
     gate = RecordingGate(5.0)
     client = PlatformClient(session, BASE_URL, StaticToken(JWT), gate=gate)
-    fake.post(SHARE_URL, status=429, headers={"Retry-After": "Wed, 21 Oct 2026 07:28:00 GMT"})
+    when = format_datetime(datetime.now(UTC) + timedelta(seconds=40), usegmt=True)
+    fake.post(SHARE_URL, status=429, headers={"Retry-After": when})
     with pytest.raises(TransientApiError) as caught:
         await client.share_by_uid(EMAIL_SHARE)
-    assert caught.value.retry_after_s == 1.0
-    assert gate.pauses == [1.0]
+    assert caught.value.retry_after_s == pytest.approx(40, abs=2)
+    assert gate.pauses == [caught.value.retry_after_s]
+
+
+@pytest.mark.parametrize("header", ["99999", "Fri, 01 Jan 2100 00:00:00 GMT"], ids=["seconds", "http-date"])
+async def test_a_long_retry_after_is_capped(session: aiohttp.ClientSession, fake: FakeHttp, header: str) -> None:
+    gate = RecordingGate(5.0)
+    client = PlatformClient(session, BASE_URL, StaticToken(JWT), gate=gate, max_retry_after_s=45.0)
+    fake.post(SHARE_URL, status=429, headers={"Retry-After": header})
+    with pytest.raises(TransientApiError):
+        await client.share_by_uid(EMAIL_SHARE)
+    assert gate.pauses == [45.0]
+
+
+@pytest.mark.parametrize(("header", "seconds"), [
+    ("3", 3.0), (" 2.5 ", 2.5), ("-4", 0.0), ("nan", None), ("soon", None), (None, None),
+    ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0), ("Wed, 21 Oct 2015 07:28:30 GMT", 30.0),
+])
+def test_retry_after_parsing(header: str | None, seconds: float | None) -> None:
+    now = datetime(2015, 10, 21, 7, 28, tzinfo=UTC).timestamp()
+    assert retry_after_s(header, cap_s=60.0, now=now) == seconds
+
+
+@pytest.mark.parametrize(("call", "applied"), [("share", True), ("list", False)])
+async def test_an_oversized_answer_is_not_read_and_is_transient(
+    session: aiohttp.ClientSession, fake: FakeHttp, call: str, applied: bool,
+) -> None:
+    client = PlatformClient(session, BASE_URL, StaticToken(JWT), max_body_bytes=1000)
+    big = json.dumps({"code": 200, "msg": "x" * 5000, "data": []})
+    fake.post(SHARE_URL, status=200, body=big)
+    fake.get(LIST_URL, status=200, body=big)
+    request = client.share_by_uid(EMAIL_SHARE) if call == "share" else client.list_device_shares("p1", "d1")
+    with pytest.raises(TransientApiError) as caught:
+        await request
+    assert "larger than 1000 bytes" in str(caught.value)
+    assert caught.value.may_have_applied is applied
 
 
 async def test_connection_refused_is_transient_and_was_not_applied(client: PlatformClient, fake: FakeHttp) -> None:

@@ -632,3 +632,18 @@ def test_the_sample_generator_recreates_the_committed_files(tmp_path: Path) -> N
         assert (tmp_path / name).read_bytes() == (SAMPLES / name).read_bytes(), name
     fresh, committed = load(tmp_path / "shares.xlsx"), load(SAMPLES / "shares.xlsx")
     assert [row.cells for row in fresh.rows] == [row.cells for row in committed.rows]
+
+
+def test_a_disk_fault_while_reading_an_xlsx_names_the_cause_not_a_broken_file(
+    write_xlsx: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pandas as pd
+
+    def disk_full(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    source = write_xlsx({"s": [["pk", "dk", "uid"], ["p", "d", "U"]]})
+    monkeypatch.setattr(pd, "ExcelFile", disk_full)
+    message = usage_error(source)
+    assert "No space left on device" in message
+    assert "not a readable XLSX" not in message

@@ -48,3 +48,23 @@ def test_redact_leaves_ordinary_text_alone() -> None:
 )
 def test_bearer_header_has_exactly_one_bearer_prefix(given: str) -> None:
     assert bearer_header(given) == f"Bearer {JWT}"
+
+
+def test_every_secret_made_is_masked_by_value_whatever_its_shape() -> None:
+    Secret("Bearer opaque-9f3Kq")
+    Secret("pass word&=\"<x>")
+    assert redact("a Bearer opaque-9f3Kq b") == "a *** b"
+    assert redact("bare opaque-9f3Kq") == "bare ***"
+    assert redact("query pwd=pass%20word%26%3D%22%3Cx%3E") == "query pwd=***"
+    assert redact('json "pass word&=\\"<x>"') == 'json "***"'
+    assert redact("html pass word&amp;=&quot;&lt;x&gt;") == "html ***"
+
+
+def test_short_values_are_not_masked_everywhere() -> None:
+    Secret("abc")
+    assert redact("abc def") == "abc def"
+
+
+def test_credentials_in_a_url_are_masked() -> None:
+    assert redact("GET https://ops:s3cret@host.example/x?a=b@c") == "GET https://***@host.example/x?a=b@c"
+    assert redact("mail ops@example.org") == "mail ops@example.org"

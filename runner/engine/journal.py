@@ -19,6 +19,7 @@ All SQL of the project lives here.
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -27,7 +28,9 @@ from pathlib import Path
 from typing import TypeVar
 
 from runner.engine.protocols import WorkItem
+from runner.errors import JournalUnusableError
 from runner.models import RowOutcome, RowStatus
+from runner.redact import redact
 
 PayloadT = TypeVar("PayloadT")
 
@@ -64,6 +67,13 @@ CREATE TABLE IF NOT EXISTS applied (
 """
 
 _OUTCOME_COLUMNS = "row, state, code, message, share_code, attempts, http_status, latency_ms, finished_at, doubt_ms"
+# Built once from this module's constants, every value bound as "?" (bandit B608 flags the formatting; ruff UP032
+# would make it an f-string, which bandit cannot be told about on one line).
+_WORK_STATE_MARKS = ", ".join("?" for _ in WORK_STATES)
+_WORK_QUERY = "SELECT row, state, started_ms, payload, doubt_ms FROM rows WHERE row > ? AND state IN ({}) ORDER BY row LIMIT ?".format(_WORK_STATE_MARKS)  # noqa: E501, UP032  # nosec B608
+_DONE_STATE_MARKS = ", ".join("?" for _ in DONE_STATES)
+_IN_DOUBT_QUERY = "SELECT payload, doubt_ms FROM rows WHERE doubt_ms IS NOT NULL AND payload IS NOT NULL AND state NOT IN ({})".format(_DONE_STATE_MARKS)  # noqa: E501, UP032  # nosec B608
+_OUTCOMES_QUERY = "SELECT {} FROM rows WHERE row > ? ORDER BY row LIMIT ?".format(_OUTCOME_COLUMNS)  # noqa: UP032  # nosec B608
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,15 +117,40 @@ class Journal:
     def open(cls, out_dir: Path) -> Journal:
         out_dir.mkdir(parents=True, exist_ok=True)
         path = out_dir / JOURNAL_NAME
-        connection = sqlite3.connect(path, isolation_level=None)
-        connection.execute("PRAGMA journal_mode=WAL")
-        # NORMAL in WAL mode survives a killed process; only an OS crash can lose the last commits.
-        connection.execute("PRAGMA synchronous=NORMAL")
-        connection.executescript(_SCHEMA)
-        _add_doubt_column(connection)
-        journal = cls(connection, path)
-        journal._set_default("schema_version", SCHEMA_VERSION)
+        # Created 0600 before SQLite opens it (its -wal and -shm files take the same mode): the
+        # journal holds recipients' emails, phones, share codes and auth keys.
+        os.close(os.open(path, os.O_CREAT | os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600))
+        try:
+            connection = sqlite3.connect(path, isolation_level=None)
+            connection.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode survives a killed process; only an OS crash can lose the last commits.
+            connection.execute("PRAGMA synchronous=NORMAL")
+            connection.executescript(_SCHEMA)
+            _add_doubt_column(connection)
+            journal = cls(connection, path)
+            journal._set_default("schema_version", SCHEMA_VERSION)
+        except sqlite3.DatabaseError as exc:
+            raise JournalUnusableError(path, str(exc)) from None
         return journal
+
+    @classmethod
+    def open_read_only(cls, out_dir: Path) -> Journal:
+        """For `status`: reads a journal that this user may not write (or another run is writing)."""
+        path = out_dir / JOURNAL_NAME
+        try:
+            connection = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True, isolation_level=None)
+            connection.execute("SELECT count(*) FROM rows").fetchone()
+        except sqlite3.OperationalError:
+            # A read-only folder cannot hold WAL's -shm file: read the file as it is, without WAL.
+            try:
+                connection = sqlite3.connect(f"{path.absolute().as_uri()}?immutable=1", uri=True,
+                                             isolation_level=None)
+                connection.execute("SELECT count(*) FROM rows").fetchone()
+            except sqlite3.DatabaseError as exc:
+                raise JournalUnusableError(path, str(exc)) from None
+        except sqlite3.DatabaseError as exc:
+            raise JournalUnusableError(path, str(exc)) from None
+        return cls(connection, path)
 
     def close(self) -> None:
         self.flush()
@@ -210,14 +245,9 @@ class Journal:
 
     def iter_work(self, decode: Callable[[str], PayloadT], chunk_rows: int = 1000) -> Iterator[WorkItem[PayloadT]]:
         """Rows still to do, in row order, read in chunks so memory stays flat."""
-        placeholders = ", ".join("?" for _ in WORK_STATES)
         last_row = 0
         while True:
-            chunk = self._db.execute(
-                f"SELECT row, state, started_ms, payload, doubt_ms FROM rows WHERE row > ? AND state IN "
-                f"({placeholders}) ORDER BY row LIMIT ?",
-                (last_row, *WORK_STATES, chunk_rows),
-            ).fetchall()
+            chunk = self._db.execute(_WORK_QUERY, (last_row, *WORK_STATES, chunk_rows)).fetchall()
             if not chunk:
                 return
             for row, state, started_ms, payload, doubt_ms in chunk:
@@ -242,7 +272,8 @@ class Journal:
     def _commit_starting(self) -> None:
         committed, self._starting_committed = self._starting_committed, None
         starting, self._starting = self._starting, []
-        assert committed is not None
+        if committed is None:  # an explicit check survives python -O
+            raise RuntimeError("journal: no commit was pending for the starting rows")
         try:
             # Until the answer comes the attempt is in doubt; an earlier doubt keeps its (earlier)
             # time, so that a look-up after a crash reaches back far enough to find its share.
@@ -262,7 +293,7 @@ class Journal:
         """Buffer a row's outcome; the engine's `in_doubt_since_ms` replaces the journal's doubt."""
         in_doubt = outcome.in_doubt_since_ms is not None
         self._buffered.append((
-            outcome.status.value, outcome.in_doubt_since_ms, outcome.code, outcome.message, outcome.share_code,
+            outcome.status.value, outcome.in_doubt_since_ms, outcome.code, redact(outcome.message), outcome.share_code,
             outcome.http_status, outcome.latency_ms, outcome.finished_at, outcome.row,
         ))
         if outcome.status.value in DONE_STATES and not in_doubt:
@@ -308,9 +339,7 @@ class Journal:
         self.flush()
         last_row = 0
         while True:
-            chunk = self._db.execute(
-                f"SELECT {_OUTCOME_COLUMNS} FROM rows WHERE row > ? ORDER BY row LIMIT ?", (last_row, chunk_rows)
-            ).fetchall()
+            chunk = self._db.execute(_OUTCOMES_QUERY, (last_row, chunk_rows)).fetchall()
             if not chunk:
                 return
             for row, state, code, message, share_code, attempts, http_status, latency_ms, finished_at, doubt in chunk:
@@ -355,10 +384,7 @@ class Journal:
     def in_doubt(self) -> list[tuple[str, int]]:
         """(payload, doubt_ms) of every row not done whose attempt may have been applied."""
         self.flush()
-        placeholders = ", ".join("?" for _ in DONE_STATES)
-        return [(payload, doubt) for payload, doubt in self._db.execute(
-            f"SELECT payload, doubt_ms FROM rows WHERE doubt_ms IS NOT NULL AND payload IS NOT NULL "
-            f"AND state NOT IN ({placeholders})", DONE_STATES)]
+        return [(payload, doubt) for payload, doubt in self._db.execute(_IN_DOUBT_QUERY, DONE_STATES)]
 
     def counts(self) -> dict[str, int]:
         """Rows per state, journal states (pending, in_flight) included."""

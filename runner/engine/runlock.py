@@ -7,6 +7,7 @@ taken over; the file's content only names the holder for the error message.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -15,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
-from runner.errors import LockedError
+from runner.errors import LockedError, UsageError
 
 LOCK_NAME = "run.lock"
 
@@ -29,7 +30,15 @@ class RunLock:
 
     def __enter__(self) -> RunLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = self.path.open("a+", encoding="utf-8")
+        # Never through a symlink: a planted run.lock -> ~/.bashrc must not be truncated and rewritten.
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise UsageError(f"{self.path}: is a symbolic link; sharebatch does not follow it: remove it "
+                                 "(it is only a lock) and run again") from None
+            raise
+        handle = os.fdopen(fd, "r+", encoding="utf-8")
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -240,6 +240,8 @@ def _read_sheet(path: Path, sheet: str | None) -> list[tuple[object, ...]]:
                 return list(frame.itertuples(index=False, name=None))
     except InputFileError:
         raise
+    except OSError as exc:  # the disk, not the workbook: say so instead of calling the file broken
+        raise InputFileError(path, f"cannot be read ({exc.strerror or exc})") from None
     except Exception as exc:  # zipfile, XML and openpyxl errors alike: a broken workbook
         raise InputFileError(path, f"not a readable XLSX file ({type(exc).__name__}: {exc})") from None
 

@@ -11,10 +11,14 @@ from typing import IO, Any
 
 
 @contextmanager
-def atomic_writer(path: Path, *, binary: bool = False, private: bool = False) -> Iterator[IO[Any]]:
+def atomic_writer(
+    path: Path, *, binary: bool = False, durable: bool = False
+) -> Iterator[IO[Any]]:
     """A temporary file beside `path`; on success it replaces `path` in one rename.
 
-    The file gets the usual permissions (0666 less the umask), or 0600 when `private`.
+    The file is 0600 (mkstemp's mode): outputs hold recipients' contacts and share codes, the token
+    file holds the account (README, Security, says how to share outputs with a group). `durable`
+    also syncs the folder, so the rename itself survives a power loss (the token file needs that).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -24,14 +28,18 @@ def atomic_writer(path: Path, *, binary: bool = False, private: bool = False) ->
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp_name, 0o600 if private else 0o666 & ~_umask())
         os.replace(tmp_name, path)
+        if durable:
+            _sync_folder(path.parent)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
 
 
-def _umask() -> int:
-    current = os.umask(0)
-    os.umask(current)
-    return current
+def _sync_folder(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+

@@ -1,7 +1,8 @@
 """Logging to stderr, for people (text lines) or machines (one JSON object per line).
 
-Every record passes a filter that masks anything token-shaped and recipients' contacts, in the
-message and in every structured field, as a last line of defence.
+Every record passes a filter that masks every known secret, anything token-shaped and
+recipients' contacts, and escapes control characters (a file name with a newline must not
+forge a line), in the message and in every structured field, as a last line of defence.
 
 Structured events are ordinary log records whose `extra` holds `event` and its fields::
 
@@ -22,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from runner.events import EVENTS
+from runner.outputs.inert import escape_controls
 from runner.redact import mask_contacts, redact
 
 LogFormat = Literal["text", "json"]
@@ -42,7 +44,7 @@ def event_fields(record: logging.LogRecord) -> dict[str, Any]:
 
 
 def _mask(text: str) -> str:
-    return mask_contacts(redact(text))
+    return escape_controls(mask_contacts(redact(text)))
 
 
 def _mask_value(value: Any) -> Any:
@@ -81,8 +83,15 @@ class JsonFormatter(logging.Formatter):
         for key, value in fields.items():
             entry.setdefault(key, value)
         if record.exc_info:
-            entry["traceback"] = _mask(self.formatException(record.exc_info))
+            entry["traceback"] = mask_contacts(redact(self.formatException(record.exc_info)))
         return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+class _TextFormatter(logging.Formatter):
+    """The text line; a traceback (--debug) keeps its lines but not the secrets in them."""
+
+    def formatException(self, ei: Any) -> str:
+        return mask_contacts(redact(super().formatException(ei)))
 
 
 class _TextEvents(logging.Filter):
@@ -120,7 +129,7 @@ def configure_logging(*, debug: bool = False, log_format: LogFormat = "text", qu
         handler.setFormatter(JsonFormatter())
         handler.addFilter(_JsonThreshold(threshold, quiet=quiet and not debug))
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S"))
+        handler.setFormatter(_TextFormatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S"))
         handler.setLevel(threshold)
         if not debug:
             handler.addFilter(_TextEvents())

@@ -17,6 +17,8 @@ from typing import Any
 from runner.input.formula import guard_cell, guard_cells
 from runner.models import RowOutcome, RowStatus
 from runner.outputs.atomic import atomic_writer
+from runner.outputs.inert import xlsx_safe
+from runner.redact import redact
 
 REPORT_COLUMNS = ("row", "status", "code", "message", "share_code", "attempts", "http_status", "latency_ms",
                   "finished_at")
@@ -30,7 +32,7 @@ def _outcome_cells(outcome: RowOutcome) -> list[str]:
     def text(value: object) -> str:
         return "" if value is None else str(value)
 
-    return [str(outcome.row), outcome.status.value, text(outcome.code), guard_cell(outcome.message),
+    return [str(outcome.row), outcome.status.value, text(outcome.code), guard_cell(redact(outcome.message)),
             guard_cell(outcome.share_code or ""), str(outcome.attempts), text(outcome.http_status),
             text(outcome.latency_ms), outcome.finished_at or ""]
 
@@ -50,7 +52,7 @@ def failed_row_cells(
     """Header and cells of a failed-rows line: the original columns plus `error` (replaced if present)
     and, `with_doubt`, `in_doubt_since`: when an attempt may have been applied, so that feeding the
     file back looks the row up before sending it (in whichever out dir it runs)."""
-    headers, cells = _set_column(headers, cells, ERROR_COLUMN, outcome.message or outcome.status.value)
+    headers, cells = _set_column(headers, cells, ERROR_COLUMN, redact(outcome.message) or outcome.status.value)
     if with_doubt:
         since = outcome.in_doubt_since_ms
         headers, cells = _set_column(headers, cells, DOUBT_COLUMN, "" if since is None else format_doubt(since))
@@ -111,10 +113,11 @@ def _write_xlsx(path: Path, header: list[str], rows: Iterable[list[str]]) -> Non
 
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("failed")
-    sheet.append([guard_cell(h) for h in header])
+    sheet.append([xlsx_safe(guard_cell(h)) for h in header])
     for cells in rows:
-        # text cells only: a device key or phone number must not turn into a number
-        sheet.append([guard_cell(cell) for cell in cells])
+        # text cells only: a device key or phone number must not turn into a number; characters the
+        # format forbids (a control character in a platform message) are shown escaped
+        sheet.append([xlsx_safe(guard_cell(cell)) for cell in cells])
     with atomic_writer(path, binary=True) as handle:
         workbook.save(handle)
 
@@ -153,5 +156,4 @@ class Summary:
 
 def write_summary(path: Path, summary: Summary) -> None:
     with atomic_writer(path) as handle:
-        json.dump(summary.to_dict(), handle, indent=2)
-        handle.write("\n")
+        handle.write(redact(json.dumps(summary.to_dict(), indent=2)) + "\n")

@@ -1,4 +1,8 @@
-"""The end-of-run summary as a table on stdout, with where the outputs went."""
+"""The end-of-run summary as a table on stdout, with where the outputs went.
+
+Warnings and paths can hold text from the input (a pk, a file name): it is printed as plain
+text, never as rich markup, with control characters escaped.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,19 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from runner.errors import describe_code
+from runner.outputs.inert import escape_controls
+from runner.redact import redact
 
 if TYPE_CHECKING:
     from runner.batch import BatchResult
+
+
+def plain(value: object) -> Text:
+    """Outside text as a rich Text: no markup, no emoji codes, no control characters, no secrets."""
+    return Text(escape_controls(redact(str(value))))
 
 
 def print_summary(result: BatchResult, console: Console | None = None) -> None:
@@ -31,15 +43,15 @@ def print_summary(result: BatchResult, console: Console | None = None) -> None:
     table.add_row("rate achieved", f"{summary.rate_achieved:.1f} req/s")
     for code, count in summary.by_code.items():
         label = describe_code(int(code)) if code.isdigit() else code
-        table.add_row(f"failed: {label}", str(count))
+        table.add_row(plain(f"failed: {label}"), str(count))
     console.print(table)
     for warning in summary.warnings:
-        console.print(f"warning: {warning}")
+        console.print(plain(f"warning: {warning}"))
     if summary.stopped:
-        print(f"stopped early: {summary.stopped}", file=sys.stderr)
-    console.print(f"report:  {result.report_path}")
+        print(f"stopped early: {escape_controls(redact(summary.stopped))}", file=sys.stderr)
+    console.print(plain(f"report:  {result.report_path}"))
     if result.failed_path is not None:
-        console.print(f"failed:  {result.failed_path}")
-    console.print(f"summary: {result.summary_path}")
+        console.print(plain(f"failed:  {result.failed_path}"))
+    console.print(plain(f"summary: {result.summary_path}"))
     if result.html_path is not None:
-        console.print(f"html:    {result.html_path}")
+        console.print(plain(f"html:    {result.html_path}"))

@@ -30,12 +30,12 @@ from runner.models import RunStats, ShareRequest
 from runner.platform.auth.tokens import TokenSource
 from runner.platform.http import exchange
 from runner.platform.pacing import DispatchGate
-from runner.redact import Secret
+from runner.platform.replies import DEFAULT_MAX_RETRY_AFTER_S, MAX_BODY_BYTES, retry_after_s
+from runner.redact import Secret, redact
 
 SHARE_PATH = "/v2/binding/enduserapi/shareByUid"
 SHARE_LIST_PATH = "/v2/binding/enduserapi/deviceShareUserList"
 UNSHARE_PATH = "/v2/binding/enduserapi/ownerUserUnshareDevice"
-MAX_RETRY_AFTER_S = 300.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +72,12 @@ class PlatformClient:
         retry_codes: frozenset[int] = frozenset(),
         gate: DispatchGate | None = None,
         stats: RunStats | None = None,
+        max_retry_after_s: float = DEFAULT_MAX_RETRY_AFTER_S,
+        max_body_bytes: int = MAX_BODY_BYTES,
     ) -> None:
         self._session = session
+        self._max_retry_after_s = max_retry_after_s
+        self._max_body_bytes = max_body_bytes
         self._gate = gate
         self.stats = stats if stats is not None else RunStats()
         self._base_url = base_url.rstrip("/")
@@ -113,9 +117,10 @@ class PlatformClient:
         answer = await exchange(
             self._session, method, self._base_url + path, params=params, base_url=self._base_url,
             applies_change=applies_change, headers={"Authorization": header.reveal()},
+            max_body_bytes=self._max_body_bytes,
         )
         latency_ms = int((time.monotonic() - started) * 1000)
-        retry_after = _retry_after_s(answer.retry_after)
+        retry_after = retry_after_s(answer.retry_after, cap_s=self._max_retry_after_s)
         self._react_to_throttling(answer.status, retry_after)
         return self._interpret(answer.status, answer.body, retry_after, latency_ms, path,
                                applies_change=applies_change)
@@ -167,6 +172,7 @@ class PlatformClient:
     def _business_error(self, code: int, msg: str, status: int, applies_change: bool) -> ApiError:
         described = describe_code(code)
         # the platform's msg often repeats the meaning we already show
+        msg = redact(msg)  # the platform's text may echo the request's Authorization header
         text = f"code {described}" + (f": {msg}" if msg and msg.lower() not in described.lower() else "")
         if code in self._retry_codes:
             return TransientApiError(text, code=code, http_status=status, may_have_applied=applies_change)
@@ -192,16 +198,6 @@ def _envelope(body: bytes) -> dict[str, Any] | None:
     return parsed if isinstance(parsed, dict) and "code" in parsed else None
 
 
-def _retry_after_s(value: str | None) -> float | None:
-    """Seconds from a Retry-After header; the HTTP-date form is rare enough to treat as 1 s."""
-    if value is None:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        return 1.0
-    # A pause longer than this, or a nonsense value, is not worth holding a whole run for.
-    return min(max(seconds, 0.0), MAX_RETRY_AFTER_S) if seconds == seconds else 1.0
 
 
 def _device_share(entry: dict[str, Any], now_ms: int) -> DeviceShare:

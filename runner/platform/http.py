@@ -11,7 +11,9 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from runner.errors import FatalApiError, TransientApiError
+from runner.errors import BodyTooLargeError, FatalApiError, TransientApiError
+from runner.platform.replies import MAX_BODY_BYTES, read_capped
+from runner.redact import redact
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,15 +34,23 @@ async def exchange(
     base_url: str,
     applies_change: bool,
     headers: dict[str, str] | None = None,
+    max_body_bytes: int = MAX_BODY_BYTES,
 ) -> HttpAnswer:
     """Send one request and read the answer; no answer raises TransientApiError or FatalApiError.
 
     `applies_change` says whether the request changes state on the platform: when the connection
-    is lost after it left, the error says it may have been applied.
+    is lost after it left, the error says it may have been applied. A body longer than
+    `max_body_bytes` is read no further and counts as no answer.
     """
+    status: int | None = None
     try:
         async with session.request(method, url, params=params, headers=headers) as response:
-            return HttpAnswer(response.status, await response.read(), response.headers.get("Retry-After"))
+            status = response.status
+            body = await read_capped(response, max_body_bytes)
+            return HttpAnswer(response.status, body, response.headers.get("Retry-After"))
+    except BodyTooLargeError as exc:
+        # The answer started, so the request arrived: for a change, in doubt like a lost answer.
+        raise TransientApiError(str(exc), http_status=status, may_have_applied=applies_change) from exc
     except (aiohttp.ClientConnectorCertificateError, aiohttp.ClientConnectorSSLError) as exc:
         raise FatalApiError(
             f"TLS check of {base_url} failed ({_reason(exc)}); behind a corporate proxy pass --ca-bundle"
@@ -61,4 +71,4 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, aiohttp.ClientResponseError):  # its str() ends with the full URL
         return type(exc).__name__ + (f" (HTTP {exc.status})" if exc.status else "")
     text = str(exc) or type(exc).__name__
-    return text.splitlines()[0][:200]
+    return redact(text.splitlines()[0][:200])

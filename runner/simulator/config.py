@@ -12,7 +12,7 @@ from enum import StrEnum
 from pathlib import Path
 
 #: the simulator's demo user-domain secret (44 characters, like the platform's); not a real one
-DEMO_USER_DOMAIN_SECRET = "SimDemo0nly4LocalTestsNotAPlatformSecret0001"
+DEMO_USER_DOMAIN_SECRET = "SimDemo0nly4LocalTestsNotAPlatformSecret0001"  # nosec B105  # public, simulator only
 
 
 class FaultKind(StrEnum):

@@ -84,7 +84,7 @@ class SimulatorState:
         self.owner_uid = owner_uid
         self.clock = clock
         # A stream of its own, so share codes don't depend on how many faults were rolled.
-        self._rng = random.Random(f"state-{seed}") if seed is not None else random.Random()
+        self._rng = random.Random(f"state-{seed}") if seed is not None else random.Random()  # nosec B311  # fake share codes
         self.tokens = TokenIssuer(
             clock=lambda: self.clock(), access_ttl_s=access_ttl_s, refresh_ttl_s=refresh_ttl_s
         )

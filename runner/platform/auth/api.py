@@ -17,7 +17,7 @@ import aiohttp
 from runner.errors import ApiError, AuthEndpointError, LoginError, RefreshError, UsageError
 from runner.platform.auth.crypto import email_login_signature, encrypt_password, new_random, phone_login_signature
 from runner.platform.http import exchange
-from runner.redact import Secret
+from runner.redact import Secret, redact
 
 EMAIL_LOGIN_PATH = "/v2/enduser/enduserapi/emailPwdLogin"
 PHONE_LOGIN_PATH = "/v2/enduser/enduserapi/phonePwdLogin"
@@ -76,7 +76,7 @@ def _login_message(code: int, msg: str) -> str:
         5056: "the password format is invalid (6 to 20 letters, digits or symbols)",
         6084: "this account belongs to another data center: use the other --region",
     }
-    return messages.get(code, f"login refused with code {code}" + (f": {msg}" if msg else ""))
+    return messages.get(code, f"login refused with code {code}" + (f": {redact(msg)}" if msg else ""))
 
 
 def _token_pair(data: Any, now: float) -> TokenPair:

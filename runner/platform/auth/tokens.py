@@ -22,14 +22,15 @@ import aiohttp
 
 from runner.errors import AuthExpiredError, RunnerError, UsageError
 from runner.platform.auth.api import Credentials, TokenPair, password_login, refresh_tokens
-from runner.redact import Secret, bearer_header
+from runner.redact import Secret, bearer_header, has_line_break
 
 log = logging.getLogger(__name__)
 
-TOKEN_ENV = "SHAREBATCH_TOKEN"
-REFRESH_TOKEN_ENV = "SHAREBATCH_REFRESH_TOKEN"
-PASSWORD_ENV = "SHAREBATCH_PASSWORD"
-DOMAIN_SECRET_ENV = "SHAREBATCH_USER_DOMAIN_SECRET"
+# Names of environment variables, not their values (bandit B105 reads "TOKEN" as a hard-coded password).
+TOKEN_ENV = "SHAREBATCH_TOKEN"  # nosec B105
+REFRESH_TOKEN_ENV = "SHAREBATCH_REFRESH_TOKEN"  # nosec B105
+PASSWORD_ENV = "SHAREBATCH_PASSWORD"  # nosec B105
+DOMAIN_SECRET_ENV = "SHAREBATCH_USER_DOMAIN_SECRET"  # nosec B105
 REFRESH_MARGIN_S = 600.0  # refresh when less than this much access-token life remains ...
 REFRESH_MARGIN_FRACTION = 0.25  # ... or less than this share of its lifetime, for short-lived tokens
 RENEW_HINT = (
@@ -68,7 +69,7 @@ class RefreshingTokens:
         *,
         session: aiohttp.ClientSession,
         base_url: str,
-        on_renewed: Callable[[TokenPair], None] | None = None,
+        on_renewed: Callable[[TokenPair], object] | None = None,
         credentials: Credentials | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -160,6 +161,10 @@ def auth_from_env(
             "after `sharebatch login`; nothing was sent"
         )
     refresh = env.get(REFRESH_TOKEN_ENV, "").strip()
+    for name, value in ((TOKEN_ENV, access), (REFRESH_TOKEN_ENV, refresh)):
+        if has_line_break(value):
+            raise UsageError(f"{name} contains a line break or control character (copied with the line end?): "
+                             "set it to the token alone; nothing was sent")
     return AuthSettings(access_token=Secret(access), refresh_token=Secret(refresh) if refresh else None,
                         credentials=credentials)
 
@@ -167,7 +172,7 @@ def auth_from_env(
 def build_token_source(settings: AuthSettings, session: aiohttp.ClientSession, base_url: str) -> TokenSource:
     """The token source for one run, bound to its HTTP session."""
     if settings.token_file is not None:
-        from runner.platform.auth.tokenfile import load_tokens, save_tokens
+        from runner.platform.auth.tokenfile import load_tokens, save_tokens_somewhere
 
         path = settings.token_file
         pair, file_base_url = load_tokens(path)
@@ -175,8 +180,9 @@ def build_token_source(settings: AuthSettings, session: aiohttp.ClientSession, b
             raise UsageError(f"{path}: these tokens are for {file_base_url}, not {base_url}; log in to that "
                              "data center with `sharebatch login --token-file ...`")
         return RefreshingTokens(pair, session=session, base_url=base_url, credentials=settings.credentials,
-                                on_renewed=lambda new: save_tokens(path, new, base_url=base_url))
-    assert settings.access_token is not None
+                                on_renewed=lambda new: save_tokens_somewhere(path, new, base_url=base_url))
+    if settings.access_token is None:  # auth_from_env guarantees one; an explicit check survives python -O
+        raise UsageError(f"no access token: set {TOKEN_ENV} or give --token-file; nothing was sent")
     if settings.refresh_token is None:
         return StaticToken(settings.access_token.reveal())
     now = time.time()
