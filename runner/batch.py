@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from collections.abc import Callable, Hashable, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -22,7 +23,7 @@ from runner.actions import ShareAction
 from runner.batchdir import OUTPUT_NAMES, SNAPSHOT_STEM, batch_id, file_sha256, open_batch_journal, take_snapshot
 from runner.engine.fanout import Engine, EngineSettings, now_ms, utc_now_iso
 from runner.engine.journal import JOURNAL_NAME, Journal, JournalEntry
-from runner.engine.protocols import Action, WorkItem
+from runner.engine.protocols import Action, OutcomeSink, WorkItem
 from runner.engine.runlock import RunLock
 from runner.errors import ExitCode, UsageError
 from runner.events import log_event
@@ -35,8 +36,13 @@ from runner.platform.auth.tokens import AuthSettings, build_token_source
 from runner.platform.client import PlatformClient
 from runner.platform.pacing import DispatchGate
 from runner.platform.tls import tls_context
+from runner.replacements import RepeatedDevices, ReplacementNotes
+from runner.skipexisting import skip_existing
 
 PayloadT = TypeVar("PayloadT")
+#: a step between loading the journal and sending: may finish rows itself (through the sink) and
+#: returns a reason to send nothing at all, or None
+Prepare = Callable[[Journal, PlatformClient, OutcomeSink, EngineSettings], Awaitable[str | None]]
 HTML_FAILED_ROWS = 501  # report.html shows 500 and says how many more there are
 
 
@@ -178,6 +184,10 @@ class JournaledPlan(Generic[PayloadT]):
     subject: Callable[[str], Hashable]
     action: Callable[[PlatformClient], Action[PayloadT]]
     warnings: Callable[[], list[str]]  # complete once `entries` has been consumed
+    prepare: Prepare | None = None  # e.g. run --skip-existing's look-ups
+    #: the report's pairs from the input's rows and the journal's outcomes (default: zip_outcomes of `cells`),
+    #: for a kind of batch whose report adds to an outcome (extend names its status, run notes replaced shares)
+    report_pairs: Callable[[Iterator[RowOutcome]], Iterable[tuple[list[str], RowOutcome]]] | None = None
 
 
 async def run_batch(
@@ -199,15 +209,30 @@ async def run_batch(
 
     def plan(journal: Journal, snapshot: Path) -> JournaledPlan[ShareRequest]:
         source = open_input(input_options(spec, journal.anchor_ms(now_ms()), snapshot))
+        repeats = RepeatedDevices()
+
+        def entries() -> Iterator[JournalEntry]:
+            for row in iter_rows(source):
+                if row.request is not None:
+                    repeats.add(row.request.device)
+                yield journal_entry(row)
+
+        def report_pairs(outcomes: Iterator[RowOutcome]) -> Iterator[tuple[list[str], RowOutcome]]:
+            notes = ReplacementNotes(repeats)
+            for row, outcome in zip_rows(iter_rows(source), outcomes):
+                yield row.cells, notes.noted(row.request, outcome)
+
         return JournaledPlan(
             headers=source.headers,
             input_format=source.format,
-            entries=(journal_entry(row) for row in iter_rows(source)),
+            entries=entries(),
             cells=lambda: ((row.row, row.cells) for row in iter_rows(source)),
             decode=ShareRequest.from_json,
             subject=share_subject,
             action=ShareAction,
             warnings=source.warnings,
+            prepare=skip_existing if spec.skip_existing else None,
+            report_pairs=report_pairs,
         )
 
     return await run_journaled(spec, auth, plan, share_batch_settings(spec), interactive=interactive,
@@ -255,7 +280,7 @@ async def run_journaled(
             stats = RunStats()
             work = journal.iter_work(plan.decode)
             result = await _send(spec, auth, plan.action, work, journal, counts.to_send, stats, interactive,
-                                 handle_signals, settings)
+                                 handle_signals, settings, plan.prepare)
             summary.requests, summary.retries = stats.requests, stats.retries
             summary.rate_achieved = _rate(stats)
             summary.stopped = result.stopped
@@ -264,7 +289,8 @@ async def run_journaled(
             if changed:
                 summary.warnings.append(changed)
                 log_event("input_changed", changed, input=str(spec.input))
-            pairs = zip_outcomes(plan.cells(), journal.iter_outcomes())
+            outcomes = journal.iter_outcomes()
+            pairs = plan.report_pairs(outcomes) if plan.report_pairs else zip_outcomes(plan.cells(), outcomes)
             batch = _write_outputs(spec.out, plan.headers, plan.input_format, pairs, summary)
             latencies = journal.latencies_ms()
         finally:
@@ -292,24 +318,43 @@ async def _send(
     interactive: bool,
     handle_signals: bool,
     settings: EngineSettings | None,
+    prepare: Prepare | None = None,
 ) -> _SendResult:
-    base_url = spec.require_base_url()
     settings = settings or EngineSettings(concurrency=spec.concurrency, max_attempts=spec.max_attempts)
-    timeout = aiohttp.ClientTimeout(total=spec.timeout_s)
-    connector = aiohttp.TCPConnector(limit=max(100, 2 * spec.concurrency), ssl=tls_context(spec.ca_bundle))
     signal_exit: list[ExitCode] = []
     with ProgressDisplay(to_send, interactive=interactive) as progress:
-        async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
-            tokens = build_token_source(auth, session, base_url)
-            client = PlatformClient(
-                session, base_url, tokens, retry_codes=spec.retry_codes, gate=DispatchGate(spec.rate), stats=stats,
-                max_retry_after_s=spec.max_retry_after_s,
-            )
-            engine = Engine(make_action(client), _Sink(journal, progress), settings, stats)
+        async with platform_client(spec, auth, stats) as client:
+            sink = _Sink(journal, progress)
+            stop_before = await prepare(journal, client, sink, settings) if prepare is not None else None
+            engine = Engine(make_action(client), sink, settings, stats)
+            if stop_before is not None:  # every row left ends not_attempted (or unknown if in doubt)
+                engine.request_stop(stop_before, interrupted=False)
             with _StopOnSignals(engine, signal_exit, enabled=handle_signals), _StopAtDeadline(engine, spec.deadline_s):
                 result = await engine.run(work)
     journal.flush()
     return _SendResult(result.stopped, signal_exit[0] if signal_exit else None)
+
+
+@asynccontextmanager
+async def platform_client(spec: JobSpec, auth: AuthSettings, stats: RunStats) -> AsyncIterator[PlatformClient]:
+    """One aiohttp session, token source and client for a command, under the job's rate, timeout and TLS."""
+    base_url = spec.require_base_url()
+    timeout = aiohttp.ClientTimeout(total=spec.timeout_s)
+    connector = aiohttp.TCPConnector(limit=max(100, 2 * spec.concurrency), ssl=tls_context(spec.ca_bundle))
+    async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
+        tokens = build_token_source(auth, session, base_url)
+        yield PlatformClient(
+            session, base_url, tokens, retry_codes=spec.retry_codes, gate=DispatchGate(spec.rate), stats=stats,
+            max_retry_after_s=spec.max_retry_after_s,
+        )
+
+
+def zip_rows(rows: Iterable[LoadedRow], outcomes: Iterable[RowOutcome]) -> Iterator[tuple[LoadedRow, RowOutcome]]:
+    """Pair the input's rows with the journal's outcomes; both are in row order."""
+    for row, outcome in zip(rows, outcomes, strict=True):
+        if row.row != outcome.row:
+            raise RuntimeError(f"journal and input disagree at row {row.row} (journal row {outcome.row})")
+        yield row, outcome
 
 
 def zip_outcomes(

@@ -162,7 +162,7 @@ def _output_options(func: F) -> F:
 
 
 def _sending_options(func: F) -> F:
-    """Options shared by `run` and `revoke`: where to send, how fast, with which credentials."""
+    """Options of every command that talks to the platform: where to send, how fast, with which credentials."""
     options = [
         click.option("--base-url", help="Platform base URL, e.g. https://iot-api.acceleronix.io."),
         click.option("--region", type=click.Choice(["eu", "cn"]),
@@ -185,13 +185,17 @@ def _sending_options(func: F) -> F:
         click.option("--ca-bundle", type=click.Path(path_type=Path, dir_okay=False),
                      help="PEM file of extra CA certificates (a corporate TLS proxy). "
                      "Certificates are always verified."),
-        click.option("--fresh", is_flag=True,
-                     help="Start the batch again instead of resuming: the old journal and outputs move to "
-                     "OUT/history/, nothing is deleted. Rows are shared anew."),
     ]
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def _fresh_option(func: F) -> F:
+    """`--fresh` of the journaled commands (run, revoke, extend)."""
+    return click.option("--fresh", is_flag=True,
+                        help="Start the batch again instead of resuming: the old journal and outputs move to "
+                        "OUT/history/, nothing is deleted. Rows are sent anew.")(func)
 
 
 def _job_options(func: F) -> F:
@@ -260,6 +264,11 @@ def main() -> None:
 @main.command(short_help="Share devices in bulk from a CSV or XLSX file.", help=_RUN_HELP)
 @_job_options
 @_sending_options
+@_fresh_option
+@click.option("--skip-existing", is_flag=True, default=None,
+              help="Look each device's shares up first; rows whose share (same recipient, same expiry) is already "
+              "in place are not sent and end success with its share code; rows of devices the platform will not "
+              "show (5141) end failed. See `sharebatch plan`.")
 @_output_options
 @click.option("--reshare-revoked", is_flag=True,
               help="After `sharebatch revoke` of this batch: share the revoked rows anew (new share codes); "
@@ -324,6 +333,7 @@ def validate(
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False),
               help="Output folder. [default: a `revoke` folder beside the report]")
 @_sending_options
+@_fresh_option
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logging.")
 @_handle_errors
 def revoke(report: Path, rows: str | None, out: Path | None, debug: bool, fresh: bool, **options: Any) -> None:
@@ -344,6 +354,128 @@ def revoke(report: Path, rows: str | None, out: Path | None, debug: bool, fresh:
     auth = auth_from_env(token_file=spec.token_file)
     with _journal_faults(spec.out):
         result = asyncio.run(revoke_batch(spec, auth, rows=rows, interactive=sys.stderr.isatty(), fresh=fresh))
+    _print_result(result)
+    sys.exit(result.exit_code)
+
+
+_PLAN_HELP = """Show what a batch would do to the shares that already exist, before running it.
+
+Loads and validates the input like `run` (same JOB file and options), reads each distinct
+device's share list once (deviceShareUserList, under the same rate limit, retries and token
+handling as `run`) and writes OUT/plan/plan.csv: every input row, its columns, then row,
+action and detail. Nothing is shared or changed, and a run's outputs in OUT are not touched.
+
+\b
+Actions:
+  create         nothing like it exists: it will be shared
+  in_place       this recipient already has a share of the device with this expiry
+                 (detail: its share code); `run --skip-existing` will not send it
+  change_expiry  this recipient has a share with another expiry (detail: both)
+  replaces       cover mark 1: this row ENDS the shares of other recipients of the
+                 device (from the platform or earlier rows; detail names each)
+  no_permission  the platform will not show this device (5141: not this account's)
+  lookup_failed  the device's share list could not be read
+  invalid / duplicate  as `validate` says; never sent
+
+\b
+Exit codes: 0 every row is create or in_place; 1 some row needs a look (change_expiry,
+replaces, no_permission, lookup_failed, invalid); 2 usage, config or input file error;
+3 the look-ups stopped (fatal answer, rejected token); 4 another run holds OUT.
+"""
+
+
+@main.command(short_help="Show what a batch would do to existing shares; change nothing.", help=_PLAN_HELP)
+@_job_options
+@_sending_options
+@_handle_errors
+def plan(job: Path | None, input_path: Path | None, debug: bool, **options: Any) -> None:
+    from runner.jobspec import load_job_spec
+    from runner.plan import plan_batch
+    from runner.platform.auth.tokens import auth_from_env
+
+    configure_logging(debug=debug)
+    spec = load_job_spec(job, {"input": input_path, **options})
+    auth = auth_from_env(token_file=spec.token_file, login=spec.login)
+    result = asyncio.run(plan_batch(spec, auth))
+    for action, count in sorted(result.counts.items()):
+        click.echo(f"  {action:<15}{count:>10}")
+    click.echo(f"{sum(result.counts.values())} rows, {result.requests} requests")
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}")
+    if result.stopped:
+        click.echo(f"stopped early: {result.stopped}", err=True)
+    click.echo(f"plan: {result.plan_path}")
+    sys.exit(result.exit_code)
+
+
+@main.command(short_help="Who has accepted: the state of each share a run created.")
+@click.argument("report", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False),
+              help="Output folder. [default: a `track` folder beside the report]")
+@_sending_options
+@click.option("--debug", is_flag=True, help="Show tracebacks and debug logging.")
+@_handle_errors
+def track(report: Path, out: Path | None, debug: bool, **options: Any) -> None:
+    """Read the share list of every device a run's report.csv shared, and say where each share stands.
+
+    For every row with status success, writes OUT/track.csv: the report's columns plus
+    share_state (accepted, pending, ended, missing; unknown when the device's list could not be
+    read) and accepted_at (UTC). Rate limit, retries and tokens as `run`; nothing changes on
+    the platform. Exit 0 when every state was read, 1 when some could not be, 3 when the
+    look-ups stopped, 2 for a file or option problem.
+    """
+    from runner.jobspec import load_job_spec
+    from runner.platform.auth.tokens import auth_from_env
+    from runner.track import STATES, track_report
+
+    configure_logging(debug=debug)
+    spec = load_job_spec(None, {"input": report, "out": out or report.parent / "track", "name": "track", **options})
+    auth = auth_from_env(token_file=spec.token_file)
+    result = asyncio.run(track_report(spec, auth))
+    for state in STATES:
+        if result.counts[state] or state in ("accepted", "pending", "ended"):
+            click.echo(f"  {state:<10}{result.counts[state]:>10}")
+    click.echo(f"{sum(result.counts.values())} shares, {result.requests} requests")
+    if result.stopped:
+        click.echo(f"stopped early: {result.stopped}", err=True)
+    click.echo(f"track: {result.track_path}")
+    sys.exit(result.exit_code)
+
+
+@main.command(short_help="Change the expiry of the shares a run created.")
+@click.argument("report", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--expiry", "new_expiry", metavar="WHEN",
+              help="The new expiry, in any form an expiry cell takes: 2027-03-31, an ISO date-time, epoch ms, "
+              "90d (from the first start of this extend). Required; it cannot be permanent.")
+@click.option("--rows", "rows", help="Only these report rows, e.g. 3,7-12. [default: every successful row]")
+@click.option("--timezone", help="IANA timezone for a WHEN without an offset. [default: UTC]")
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False),
+              help="Output folder. [default: an `extend` folder beside the report]")
+@_sending_options
+@_fresh_option
+@click.option("--debug", is_flag=True, help="Show tracebacks and debug logging.")
+@_handle_errors
+def extend(
+    report: Path, new_expiry: str | None, rows: str | None, out: Path | None, debug: bool, fresh: bool,
+    **options: Any,
+) -> None:
+    """Change the expiry of every share a run's report.csv says it created (setShareTime).
+
+    Takes the rows with status success and a share code (or only --rows) and sets each share's
+    expiry to WHEN, with the same rate limit, retries, journal, resume and lock as `run`. Its
+    own report lists extended, already_invalid (the share had already ended), failed or
+    not_attempted. The platform's setShareTime always needs an expiry, so "permanent" or an
+    empty WHEN is refused (exit 2). Exit codes as for `run`.
+    """
+    from runner.extend import extend_batch
+    from runner.jobspec import load_job_spec
+    from runner.platform.auth.tokens import auth_from_env
+
+    configure_logging(debug=debug)
+    spec = load_job_spec(None, {"input": report, "out": out or report.parent / "extend", "name": "extend", **options})
+    auth = auth_from_env(token_file=spec.token_file)
+    result = asyncio.run(extend_batch(spec, auth, expiry=new_expiry, rows=rows, interactive=sys.stderr.isatty(),
+                                      fresh=fresh))
     _print_result(result)
     sys.exit(result.exit_code)
 

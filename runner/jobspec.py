@@ -65,6 +65,8 @@ class JobSpec:
     deadline_s: float | None = None
     #: the longest pause a Retry-After may impose on the whole run
     max_retry_after_s: float = DEFAULT_MAX_RETRY_AFTER_S
+    #: run: look each device up first and leave out the rows whose share is already in place
+    skip_existing: bool = False
 
     def require_base_url(self) -> str:
         """The base URL, for a command that calls the platform: a UsageError when none was given."""
@@ -99,6 +101,7 @@ _KEY_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "ca_bundle": ((str, Path), "a path string"),
     "deadline": ((str, int, float), "a duration such as 90s, 20m or 2h"),
     "max_retry_after": ((int, float), "a number of seconds"),
+    "skip_existing": ((bool,), "true or false"),
 }
 
 
@@ -163,6 +166,7 @@ def load_job_spec(job_file: Path | None, overrides: dict[str, Any]) -> JobSpec:
         token_file=resolve("token_file"),
         ca_bundle=resolve("ca_bundle"),
         login=auth,
+        skip_existing=bool(raw.get("skip_existing", False)),
     )
 
 

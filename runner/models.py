@@ -24,7 +24,8 @@ class RowStatus(StrEnum):
     UNKNOWN = "unknown"
     VALID = "valid"  #: `sharebatch validate` only: the row would be sent
     REVOKED = "revoked"  #: `sharebatch revoke`: the share was revoked
-    ALREADY_ENDED = "already_ended"  #: `sharebatch revoke`: the share had already ended (code 5142)
+    ALREADY_ENDED = "already_ended"  #: `sharebatch revoke` / `extend`: the share had already ended (code 5142)
+    EXTENDED = "extended"  #: `sharebatch extend`: the share's expiry was changed
 
     @classmethod
     def _missing_(cls, value: object) -> RowStatus | None:

@@ -478,11 +478,12 @@ def test_duplicates_alone_do_not_trigger_the_cover_mark_warning(write: WriteFile
     assert load(write(HEADER + "p,d,U1,\np,d,U1,\n")).warnings == []
 
 
-def test_the_cover_mark_warning_names_ten_devices_and_counts_the_rest(write: WriteFile) -> None:
+def test_the_cover_mark_warning_names_every_device(write: WriteFile) -> None:
     rows = "".join(f"p,d{n:02d},U1,\np,d{n:02d},U2,\n" for n in range(12))
     (warning,) = load(write(HEADER + rows)).warnings
     assert warning.startswith("12 devices are shared")
-    assert warning.endswith("p/d00, p/d01, p/d02, p/d03, p/d04, p/d05, p/d06, p/d07, p/d08, p/d09 and 2 more")
+    assert warning.endswith(": " + ", ".join(f"p/d{n:02d}" for n in range(12)))
+    assert "more" not in warning
 
 
 # --- XLSX ----------------------------------------------------------------------------------------

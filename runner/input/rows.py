@@ -37,7 +37,6 @@ from runner.models import COVER_MARKS, LoadedRow, RowProblem, ShareRequest
 _CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 _XLSX_SUFFIXES = (".xlsx", ".xlsm")
 _COVER_MARKS = {str(mark): mark for mark in COVER_MARKS}
-_WARNED_DEVICES_SHOWN = 10
 
 
 @dataclass(frozen=True)
@@ -313,7 +312,7 @@ class _DeviceTracker:
 
     def __init__(self) -> None:
         self._state = CompactMap()
-        self.flagged: list[tuple[str, str]] = []  # the first few, named in the warning
+        self.flagged: list[tuple[str, str]] = []  # every one of them, named in the warning
         self.flagged_count = 0
 
     def add(self, request: ShareRequest) -> None:
@@ -326,16 +325,12 @@ class _DeviceTracker:
         if new & self._CONFLICT == self._CONFLICT and not new & self._FLAGGED:
             self._state.add_bits(key, self._FLAGGED)
             self.flagged_count += 1
-            if len(self.flagged) < _WARNED_DEVICES_SHOWN:
-                self.flagged.append((request.pk, request.dk))
+            self.flagged.append((request.pk, request.dk))
 
     def warning(self) -> str | None:
         if not self.flagged_count:
             return None
         names = ", ".join(f"{pk}/{dk}" for pk, dk in self.flagged)
-        more = self.flagged_count - len(self.flagged)
-        if more:
-            names += f" and {more} more"
         devices = "device is" if self.flagged_count == 1 else "devices are"
         return (
             f"{self.flagged_count} {devices} shared with several recipients while a row uses "

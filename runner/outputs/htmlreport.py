@@ -63,6 +63,7 @@ _SUMMARY_LABELS = {
     "valid": "valid",
     "revoked": "revoked",
     "already_ended": "already ended",
+    "extended": "expiry changed",
     "requests": "HTTP requests",
     "retries": "retries",
     "started_at": "started",
@@ -72,7 +73,7 @@ _SUMMARY_LABELS = {
     "stopped": "stopped early",
 }
 # summary.json fields of other commands (validate, revoke): shown only when they count something
-_OTHER_COMMAND_FIELDS = frozenset({"valid", "revoked", "already_ended"})
+_OTHER_COMMAND_FIELDS = frozenset({"valid", "revoked", "already_ended", "extended"})
 _TRANSPORT_MEANING = "no answer from the platform: timeout or connection error, after retries"
 
 

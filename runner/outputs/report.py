@@ -135,7 +135,8 @@ class Summary:
     unknown: int = 0  # an attempt may have been applied and no look-up could tell
     valid: int = 0  # validate only
     revoked: int = 0  # revoke only
-    already_ended: int = 0  # revoke only
+    already_ended: int = 0  # revoke and extend only
+    extended: int = 0  # extend only
     by_code: dict[str, int] = field(default_factory=dict)
     requests: int = 0
     retries: int = 0

@@ -36,6 +36,7 @@ from runner.redact import Secret, redact
 SHARE_PATH = "/v2/binding/enduserapi/shareByUid"
 SHARE_LIST_PATH = "/v2/binding/enduserapi/deviceShareUserList"
 UNSHARE_PATH = "/v2/binding/enduserapi/ownerUserUnshareDevice"
+SET_SHARE_TIME_PATH = "/v2/binding/enduserapi/setShareTime"
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +50,7 @@ class ApiReply:
 
 @dataclass(frozen=True, slots=True)
 class DeviceShare:
-    """One entry of a device's share list, reduced to what reconciliation compares."""
+    """One entry of a device's share list, reduced to what reconciliation, plan and track compare."""
 
     share_code: str
     share_uid: str
@@ -58,6 +59,33 @@ class DeviceShare:
     valid: bool  # shareStatus 1 and not past its expiry
     created_ms: int
     expire_at_ms: int | None
+    accepted_ms: int | None = None  # acceptTimeTs: when the recipient accepted, None while pending
+    ended_ms: int | None = None  # deleteTimeTs: when it was revoked or replaced
+    expired: bool = False  # past its sharingExpireAtTs when it was listed
+
+    @property
+    def state(self) -> str:
+        """accepted | pending | ended, from the times rather than `shareStatus` alone.
+
+        The docs do not say which `shareStatus` a fresh, not yet accepted invite is listed with
+        (platform-api.md §6.13), so a share that is neither expired, deleted nor accepted counts as
+        a pending invite whatever its status; an accepted one counts while its status is 1.
+        """
+        if self.expired or self.ended_ms is not None:
+            return "ended"
+        if self.accepted_ms is not None:
+            return "accepted" if self.valid else "ended"
+        return "pending"
+
+    @property
+    def open(self) -> bool:
+        """Still giving (or offering) the recipient the device: what a cover mark 1 share would end."""
+        return self.state != "ended"
+
+    @property
+    def recipient_name(self) -> str:
+        """How a person recognises the recipient: the email or phone when listed, else the user id."""
+        return self.email or self.phone or self.share_uid
 
 
 class PlatformClient:
@@ -96,6 +124,11 @@ class PlatformClient:
 
     async def revoke_share(self, share_code: str) -> ApiReply:
         return await self._call("DELETE", UNSHARE_PATH, {"shareCode": share_code}, applies_change=True)
+
+    async def set_share_time(self, share_code: str, expire_at_ms: int) -> ApiReply:
+        """Change a share's expiry (`setShareTime`); the endpoint cannot make a share permanent."""
+        params = {"shareCode": share_code, "sharingExpireAt": str(expire_at_ms)}
+        return await self._call("PUT", SET_SHARE_TIME_PATH, params, applies_change=True)
 
     async def _call(self, method: str, path: str, params: dict[str, str], *, applies_change: bool) -> ApiReply:
         """Send once; on a rejected token, replay once if the token source has a newer one."""
@@ -203,9 +236,9 @@ def _envelope(body: bytes) -> dict[str, Any] | None:
 def _device_share(entry: dict[str, Any], now_ms: int) -> DeviceShare:
     share = entry.get("shareInfo") or {}
     user = entry.get("userInfo") or {}
-    expire = share.get("sharingExpireAtTs")
-    expire_ms = int(expire) if isinstance(expire, int | float) and expire > 0 else None
-    valid = share.get("shareStatus") == 1 and (expire_ms is None or expire_ms > now_ms)
+    expire_ms = _positive_ms(share.get("sharingExpireAtTs"))
+    expired = expire_ms is not None and expire_ms <= now_ms
+    valid = share.get("shareStatus") == 1 and not expired
     return DeviceShare(
         share_code=str(share.get("shareCode") or ""),
         share_uid=str(share.get("shareUid") or user.get("uid") or ""),
@@ -214,6 +247,14 @@ def _device_share(entry: dict[str, Any], now_ms: int) -> DeviceShare:
         valid=valid,
         created_ms=int(share.get("shareTimeTs") or 0),
         expire_at_ms=expire_ms,
+        accepted_ms=_positive_ms(share.get("acceptTimeTs")),
+        ended_ms=_positive_ms(share.get("deleteTimeTs")),
+        expired=expired,
     )
+
+
+def _positive_ms(value: Any) -> int | None:
+    """A `*Ts` field: milliseconds, or None when absent, null or 0."""
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) and value > 0 else None
 
 

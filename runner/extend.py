@@ -1,0 +1,107 @@
+"""`sharebatch extend`: change the expiry of the shares a run created, through `setShareTime`.
+
+Like `revoke`, it reads a run's report.csv, takes the rows with status success and a share code
+(optionally only `--rows 3,7-12`) and runs them through the journaled engine, here with
+SetExpiryAction: same rate limit, retries, journal, resume, lock and exit codes. Its report
+lists `extended`, `already_invalid` (the share had already ended), `failed` or `not_attempted`.
+The new expiry is one `--expiry WHEN` for every row, in any form an expiry cell takes; relative
+forms (`90d`) count from the batch's first start, so a resumed extend asks for the same instant.
+`setShareTime` requires an expiry, so it cannot make a share permanent (platform-api.md §4.4).
+It marks nothing in the run's journal: the shares it touches still exist.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+from runner.actions import SetExpiryAction
+from runner.batch import BatchResult, JournaledPlan, run_journaled, zip_outcomes
+from runner.engine.fanout import now_ms
+from runner.engine.journal import Journal, JournalEntry
+from runner.errors import UsageError
+from runner.input.expiry import ExpiryError, ExpiryParser, load_timezone
+from runner.jobspec import JobSpec
+from runner.models import RowOutcome, RowStatus
+from runner.platform.auth.tokens import AuthSettings
+from runner.reportfile import RunReport
+from runner.revoke import parse_rows
+
+#: what an operator might type for "no expiry"; setShareTime has no way to say it
+_PERMANENT_WORDS = frozenset({"", "permanent", "never", "none", "no expiry"})
+
+
+def parse_new_expiry(text: str | None, timezone: str, anchor_ms: int) -> int:
+    """`--expiry WHEN` as epoch ms; UsageError for an unreadable, past or permanent value."""
+    if text is None or text.strip().casefold() in _PERMANENT_WORDS:
+        raise UsageError("--expiry: setShareTime cannot make a share permanent (the platform requires an expiry); "
+                         "give a date or a duration such as 2027-03-31 or 90d, or revoke and share again without "
+                         "an expiry")
+    try:
+        parsed = ExpiryParser(load_timezone(timezone), anchor_ms).parse(text)
+    except (ExpiryError, ValueError) as exc:
+        raise UsageError(f"--expiry: {exc}") from None
+    assert parsed is not None  # empty text was refused above
+    return parsed
+
+
+def _payload(share_code: str, expire_at_ms: int) -> str:
+    return json.dumps([share_code, expire_at_ms])
+
+
+def _decode(payload: str) -> tuple[str, int]:
+    share_code, expire_at_ms = json.loads(payload)
+    return str(share_code), int(expire_at_ms)
+
+
+def _entry(row: int, share_code: str, expire_at_ms: int) -> JournalEntry:
+    fingerprint = hashlib.sha256(f"extend\x1f{share_code}\x1f{expire_at_ms}".encode()).hexdigest()[:32]
+    return JournalEntry(row, fingerprint, _payload(share_code, expire_at_ms))
+
+
+def _as_extended(outcome: RowOutcome) -> RowOutcome:
+    """The journal keeps `success` (a done state it knows); the report says what it was."""
+    return replace(outcome, status=RowStatus.EXTENDED) if outcome.status is RowStatus.SUCCESS else outcome
+
+
+async def extend_batch(
+    spec: JobSpec,
+    auth: AuthSettings,
+    *,
+    expiry: str | None,
+    rows: str | None = None,
+    interactive: bool = False,
+    handle_signals: bool = True,
+    fresh: bool = False,
+) -> BatchResult:
+    """Set the expiry of the shares of `spec.input` (a report.csv); resumable like a share run."""
+    wanted = parse_rows(rows)
+    parse_new_expiry(expiry, spec.timezone, now_ms())  # a bad or permanent expiry stops before any out dir
+    RunReport(spec.input, wanted)  # not a report: stop here too
+
+    def plan(journal: Journal, snapshot: Path) -> JournaledPlan[tuple[str, int]]:
+        expire_at_ms = parse_new_expiry(expiry, spec.timezone, journal.anchor_ms(now_ms()))
+        report = RunReport(snapshot, wanted)
+
+        def report_pairs(outcomes: Iterator[RowOutcome]) -> Iterator[tuple[list[str], RowOutcome]]:
+            cells = ((r.row, r.cells) for r in report.rows())
+            return ((line, _as_extended(outcome)) for line, outcome in zip_outcomes(cells, outcomes))
+
+        return JournaledPlan(
+            headers=report.headers,
+            input_format="csv",
+            entries=(_entry(r.row, r.share_code, expire_at_ms) for r in report.rows()),
+            cells=lambda: ((r.row, r.cells) for r in report.rows()),
+            decode=_decode,
+            subject=lambda payload: _decode(payload)[0],  # the share code
+            action=SetExpiryAction,
+            warnings=lambda: report.skipped_warning(spec.input.name, "left alone"),
+            report_pairs=report_pairs,
+        )
+
+    settings: dict[str, object] = {"rows": rows, "expiry": expiry, "timezone": spec.timezone}
+    return await run_journaled(spec, auth, plan, settings, interactive=interactive,
+                               handle_signals=handle_signals, settings=None, fresh=fresh)

@@ -1,0 +1,48 @@
+"""`run --skip-existing`: before sending, leave out the rows whose share is already in place.
+
+After the journal is loaded and before the engine runs, the devices of the rows still to send
+are looked up once each. In input order, with the model of `runner.sharemodel` (the platform's
+open shares, then this batch's earlier rows), a row whose recipient already holds an open share
+of the device with the same expiry ends `success` with that share code and is not sent, and a
+row whose device the platform will not show (5141) ends `failed` with that code. Every other row
+is left to the engine. Nothing here sends a share.
+"""
+
+from __future__ import annotations
+
+from runner.engine.fanout import EngineSettings, utc_now_iso
+from runner.engine.journal import Journal
+from runner.engine.protocols import OutcomeSink
+from runner.lookups import look_up_devices
+from runner.models import RowOutcome, RowStatus, ShareRequest
+from runner.platform.client import PlatformClient
+from runner.sharemodel import IN_PLACE_MESSAGE, DeviceModel, PlanAction
+
+
+async def skip_existing(journal: Journal, client: PlatformClient, sink: OutcomeSink,
+                        settings: EngineSettings) -> str | None:
+    """Finish the in-place and no-permission rows through `sink`; a reason to send nothing if look-ups stopped."""
+    devices = (item.payload.device for item in journal.iter_work(ShareRequest.from_json))
+    found = await look_up_devices(client, devices, settings)
+    if found.stopped:
+        return f"not sent: the share-list look-ups of --skip-existing stopped ({found.stopped})"
+    model = DeviceModel(found.shares)
+    for item in journal.iter_work(ShareRequest.from_json):
+        device = item.payload.device
+        refused = found.refused(device)
+        if refused is not None:
+            sink.row_finished(RowOutcome(
+                row=item.row, status=RowStatus.FAILED, code=refused.code, http_status=refused.http_status,
+                message=f"not sent: the platform will not show this device's shares ({refused.message})",
+                finished_at=utc_now_iso(), in_doubt_since_ms=item.in_doubt_since_ms))
+            continue
+        if device not in found.shares:
+            continue  # its look-up failed otherwise: the row is sent as without the option
+        planned = model.plan(item.row, item.payload)
+        if planned.action is PlanAction.IN_PLACE:
+            sink.row_finished(RowOutcome(
+                row=item.row, status=RowStatus.SUCCESS, code=200, share_code=planned.share_code,
+                message=f"{IN_PLACE_MESSAGE}: {planned.detail}, to this recipient with the same expiry; not sent",
+                finished_at=utc_now_iso()))
+    journal.flush()
+    return None
