@@ -19,7 +19,14 @@ from yarl import URL
 from runner.errors import AuthExpiredError, FatalApiError, RowRejectedError, TransientApiError
 from runner.models import RecipientKind, RunStats, ShareRequest
 from runner.platform.auth.tokens import StaticToken, TokenSource
-from runner.platform.client import SHARE_LIST_PATH, SHARE_PATH, DeviceShare, PlatformClient
+from runner.platform.client import (
+    SET_SHARE_TIME_PATH,
+    SHARE_LIST_PATH,
+    SHARE_PATH,
+    DeviceShare,
+    PlatformClient,
+    _device_share,
+)
 from runner.platform.pacing import THROTTLE_FACTOR, DispatchGate
 from runner.platform.replies import retry_after_s
 from runner.redact import Secret
@@ -473,7 +480,7 @@ async def test_list_device_shares_asks_for_the_device_and_parses_each_share(
     assert shares == [
         DeviceShare("SC-A", "C2", "a@example.org", "", valid=True, created_ms=1000, expire_at_ms=None),
         DeviceShare("SC-B", "C2", "", "17132136550", valid=True, created_ms=2000, expire_at_ms=future),
-        DeviceShare("SC-C", "C2", "", "", valid=False, created_ms=3000, expire_at_ms=past),
+        DeviceShare("SC-C", "C2", "", "", valid=False, created_ms=3000, expire_at_ms=past, expired=True),
         DeviceShare("SC-D", "C2", "", "", valid=False, created_ms=4000, expire_at_ms=None),
     ]
 
@@ -483,6 +490,58 @@ async def test_list_device_shares_of_a_device_without_shares_is_empty(
 ) -> None:
     fake.get(LIST_URL, payload={"code": 200, "msg": "", "data": None})
     assert await client.list_device_shares("p1", "d1") == []
+
+
+def test_a_share_is_accepted_pending_or_ended_from_its_times_not_its_status_alone() -> None:
+    now_ms = int(time.time() * 1000)
+    accepted = share_entry("SC-A", status=1, expire_ms=None, created_ms=1000)
+    accepted["shareInfo"]["acceptTimeTs"] = 5000
+    pending_odd_status = share_entry("SC-P", status=3, expire_ms=now_ms + 60_000, created_ms=1000)
+    replaced = share_entry("SC-R", status=0, expire_ms=None, created_ms=1000)
+    replaced["shareInfo"]["deleteTimeTs"] = 6000
+    expired = share_entry("SC-E", status=1, expire_ms=now_ms - 60_000, created_ms=1000)
+    shares = [_device_share(entry, now_ms) for entry in (accepted, pending_odd_status, replaced, expired)]
+    assert [(s.share_code, s.state, s.accepted_ms, s.open) for s in shares] == [
+        ("SC-A", "accepted", 5000, True), ("SC-P", "pending", None, True), ("SC-R", "ended", None, False),
+        ("SC-E", "ended", None, False),
+    ]
+
+
+# --- setShareTime -----------------------------------------------------------------------------------
+
+SET_TIME_URL = re.compile(r"^https://iot-api\.example\.test/v2/binding/enduserapi/setShareTime(\?.*)?$")
+
+
+async def test_set_share_time_puts_the_code_and_the_expiry_in_the_query(
+    client: PlatformClient, fake: aioresponses,
+) -> None:
+    fake.put(SET_TIME_URL, payload={"code": 200, "msg": "", "data": {}})
+    reply = await client.set_share_time("SC-1", 1_900_000_000_000)
+    [(method, url, kwargs)] = sent(fake)
+    assert (method, url.path) == ("PUT", SET_SHARE_TIME_PATH)
+    assert dict(url.query) == {"shareCode": "SC-1", "sharingExpireAt": "1900000000000"}
+    assert not kwargs.get("data")
+    assert not kwargs.get("json")
+    assert reply.data == {}
+
+
+async def test_set_share_time_of_an_ended_share_is_a_row_error_with_its_code(
+    client: PlatformClient, fake: aioresponses,
+) -> None:
+    fake.put(SET_TIME_URL, payload={"code": 5142, "msg": "share no longer valid", "data": None})
+    with pytest.raises(RowRejectedError) as caught:
+        await client.set_share_time("SC-1", 1_900_000_000_000)
+    assert caught.value.code == 5142
+    assert caught.value.may_have_applied is False
+
+
+async def test_set_share_time_without_an_answer_may_have_applied(
+    client: PlatformClient, fake: aioresponses,
+) -> None:
+    fake.put(SET_TIME_URL, exception=aiohttp.ServerDisconnectedError())
+    with pytest.raises(TransientApiError) as caught:
+        await client.set_share_time("SC-1", 1_900_000_000_000)
+    assert caught.value.may_have_applied is True
 
 
 # --- counting ---------------------------------------------------------------------------------------

@@ -145,6 +145,68 @@ def test_another_account_may_neither_list_nor_revoke(state: SimulatorState) -> N
     assert [s.share_code for s in state.device_shares(OWNER, {"pk": "p1", "dk": "D1"})] == [code]
 
 
+def set_time_code(state: SimulatorState, params: dict[str, str], uid: str = OWNER) -> int:
+    with pytest.raises(PlatformCodeError) as info:
+        state.set_share_time(uid, params)
+    return info.value.code
+
+
+def test_set_share_time_changes_the_expiry_of_a_valid_share(state: SimulatorState, clock: FakeClock) -> None:
+    code = share_code_of(state, sharingExpireAt=str(later_ms(1)))
+    clock.now += 60
+    share = state.set_share_time(OWNER, {"shareCode": code, "sharingExpireAt": str(later_ms(90))})
+    assert share.expire_at_ms == later_ms(90)
+    assert share.updated_at == clock.now
+    assert share.is_valid(later_ms(30))
+
+
+def test_set_share_time_refuses_missing_unknown_foreign_ended_and_bad_expiries(state: SimulatorState) -> None:
+    code = share_code_of(state)
+    theirs = state.share_by_uid("C300000", {"pk": "p1", "dk": "THEIRS", "shareUid": "C2"}).share_code
+    good = str(later_ms(5))
+    assert set_time_code(state, {"sharingExpireAt": good}) == 5136
+    assert set_time_code(state, {"shareCode": "NOPE", "sharingExpireAt": good}) == 5041
+    assert set_time_code(state, {"shareCode": theirs, "sharingExpireAt": good}) == 5041
+    assert set_time_code(state, {"shareCode": code}) == 5145  # no expiry: cannot make a share permanent
+    assert set_time_code(state, {"shareCode": code, "sharingExpireAt": "soon"}) == 5145
+    assert set_time_code(state, {"shareCode": code, "sharingExpireAt": str(int(NOW * 1000) - 1)}) == 5145
+    state.revoke(OWNER, {"shareCode": code})
+    assert set_time_code(state, {"shareCode": code, "sharingExpireAt": good}) == 5142
+
+
+def test_accept_marks_an_invite_accepted_once_and_refuses_an_ended_share(
+    state: SimulatorState, clock: FakeClock
+) -> None:
+    first = share_code_of(state)
+    clock.now += 30
+    accepted = state.accept(first)
+    clock.now += 30
+    assert state.accept(first).accepted_at == accepted.accepted_at == NOW + 30
+    share_code_of(state, shareUid="C3")  # cover mark 1 replaces the first share
+    with pytest.raises(ValueError, match="replaced"):
+        state.accept(first)
+    with pytest.raises(KeyError):
+        state.accept("NOPE")
+
+
+def test_the_share_list_shows_acceptance_and_lists_a_pending_invite_with_the_configured_status(
+    state: SimulatorState, clock: FakeClock
+) -> None:
+    from runner.simulator.render import share_info
+
+    pending = state.share_by_uid(OWNER, {"pk": "p1", "dk": "D1", "shareUid": "C2", "coverMark": "2"})
+    accepted = state.share_by_uid(OWNER, {"pk": "p1", "dk": "D1", "shareUid": "C3", "coverMark": "2"})
+    clock.now += 10
+    state.accept(accepted.share_code)
+    now_ms = state.now_ms()
+    assert share_info(pending, now_ms, listed_status=7)["shareStatus"] == 7
+    assert share_info(pending, now_ms, listed_status=7)["acceptTimeTs"] is None
+    info = share_info(accepted, now_ms, listed_status=7)
+    assert (info["shareStatus"], info["acceptTimeTs"]) == (1, int((NOW + 10) * 1000))
+    state.revoke(OWNER, {"shareCode": accepted.share_code})
+    assert share_info(accepted, state.now_ms(), listed_status=7)["shareStatus"] == 0
+
+
 def test_reset_forgets_shares_but_keeps_declared_devices(clock: FakeClock) -> None:
     device = Device(pk="p1", dk="UNV-but-verified", name="x", owner_uid=OWNER)
     state = SimulatorState(owner_uid=OWNER, clock=clock, devices=[device])

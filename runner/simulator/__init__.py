@@ -23,6 +23,12 @@ parameters from the query string, else a form body):
   shares included with shareStatus 0; 5066/5067, 5141 for another owner's device.
 - `DELETE /v2/binding/enduserapi/ownerUserUnshareDevice` (shareCode) -> {}; 5136 missing,
   5041 unknown or another owner's, 5142 already revoked/replaced/expired.
+- `PUT /v2/binding/enduserapi/setShareTime` (shareCode, sharingExpireAt ms) -> {}; 5136 missing
+  code, 5041 unknown or another owner's, then the ASSUMPTIONS (the docs list neither code for this
+  endpoint): 5142 for a share that has ended, 5145 for a missing, unreadable or past expiry.
+- Invites are pending until accepted. The share list shows `acceptTime`/`acceptTimeTs` once the
+  `/_sim/accept` test aid accepted one; a valid accepted share is listed with shareStatus 1 and a
+  valid pending one with `listed_status` (default 1; ASSUMPTION: the docs do not say, §6.13).
 - `PUT /v2/enduser/enduserapi/refreshToken` (refreshToken, no Authorization needed) -> a new
   token pair; the used refresh token dies (reuse -> 5032); missing -> 5106. Old access tokens
   stay valid until they expire.

@@ -55,6 +55,7 @@ from runner.simulator.traffic import RequestRecord, Traffic, draw_fault, draw_la
 SHARE_PATH = "/v2/binding/enduserapi/shareByUid"
 LIST_PATH = "/v2/binding/enduserapi/deviceShareUserList"
 REVOKE_PATH = "/v2/binding/enduserapi/ownerUserUnshareDevice"
+SET_SHARE_TIME_PATH = "/v2/binding/enduserapi/setShareTime"
 REFRESH_PATH = "/v2/enduser/enduserapi/refreshToken"
 EMAIL_LOGIN_PATH = "/v2/enduser/enduserapi/emailPwdLogin"
 PHONE_LOGIN_PATH = "/v2/enduser/enduserapi/phonePwdLogin"
@@ -120,6 +121,11 @@ def _revoke(sim: Simulator, uid: str | None, params: dict[str, str]) -> tuple[An
     return {}, None
 
 
+def _set_share_time(sim: Simulator, uid: str | None, params: dict[str, str]) -> tuple[Any, str | None]:
+    sim.state.set_share_time(uid or "", params)
+    return {}, None
+
+
 def _refresh(sim: Simulator, uid: str | None, params: dict[str, str]) -> tuple[Any, str | None]:
     return sim.state.tokens.refresh(params.get("refreshToken")).as_platform_data(), None
 
@@ -138,6 +144,7 @@ ENDPOINTS = (
     Endpoint("POST", SHARE_PATH, _share, faults=True),
     Endpoint("GET", LIST_PATH, _list),
     Endpoint("DELETE", REVOKE_PATH, _revoke),
+    Endpoint("PUT", SET_SHARE_TIME_PATH, _set_share_time),
     Endpoint("PUT", REFRESH_PATH, _refresh, needs_auth=False),
     Endpoint("POST", EMAIL_LOGIN_PATH, _email_login, needs_auth=False, masked_params=_PASSWORD),
     Endpoint("POST", PHONE_LOGIN_PATH, _phone_login, needs_auth=False, masked_params=_PASSWORD),

@@ -15,6 +15,9 @@ No authentication, never rate limited or logged. Answers are plain JSON (no enve
   with a JSON object holding any of fault_rate, fault_kinds, fault_budget, latency_ms, jitter_ms,
   rate_limit, slow_fault_s, listed_status: changes the running simulator; an invalid change
   answers 400 and changes nothing.
+- `POST /_sim/accept` with `{"share_code": ...}`: the recipient accepts that invite, as they would
+  in the app (there is no recipient app here); the share list then shows its acceptTime and
+  shareStatus 1. Answers the share's view, 404 for an unknown code, 409 for an ended share.
 - `POST /_sim/reset`: forget shares, the request log, login lockouts and made-up users/devices;
   tokens stay valid.
 """
@@ -90,6 +93,20 @@ def add_introspection_routes(app: web.Application, sim: Simulator) -> None:
             return web.json_response({"error": str(exc)}, status=400)
         return web.json_response(config_view(sim))
 
+    async def accept(request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+            code = body["share_code"]
+        except (ValueError, KeyError, TypeError):
+            return web.json_response({"error": 'expected {"share_code": "..."}'}, status=400)
+        try:
+            share = sim.state.accept(str(code))
+        except KeyError:
+            return web.json_response({"error": f"no share {code}"}, status=404)
+        except ValueError as exc:
+            return web.json_response({"error": str(exc)}, status=409)
+        return web.json_response(sim_share(share, sim.state.now_ms()))
+
     async def reset(request: web.Request) -> web.Response:
         sim.state.reset()
         sim.traffic.reset()
@@ -100,4 +117,5 @@ def add_introspection_routes(app: web.Application, sim: Simulator) -> None:
     app.router.add_get("/_sim/stats", stats)
     app.router.add_get("/_sim/config", get_config)
     app.router.add_post("/_sim/config", set_config)
+    app.router.add_post("/_sim/accept", accept)
     app.router.add_post("/_sim/reset", reset)

@@ -30,8 +30,11 @@ def _timed(name: str, epoch_ms: int | None) -> dict[str, Any]:
 
 
 def share_info(share: Share, now_ms: int, listed_status: int = 1) -> dict[str, Any]:
-    """The `shareInfo` object; shareStatus `listed_status` (1) = valid, 0 = revoked, replaced or expired."""
+    """The `shareInfo` object; shareStatus 0 = revoked, replaced or expired, 1 = valid and accepted, and
+    `listed_status` (default 1) for a valid invite not yet accepted (the docs do not say, §6.13)."""
     deleted_ms = _ms(share.ended_at)
+    pending_status = 1 if share.accepted_at is not None else listed_status
+    status = pending_status if share.is_valid(now_ms) else 0
     return {
         "shareId": share.share_id,
         "shareCode": share.share_code,
@@ -41,13 +44,13 @@ def share_info(share: Share, now_ms: int, listed_status: int = 1) -> dict[str, A
         "ownerUid": share.owner_uid,
         "shareUid": share.recipient.uid,
         "coverMark": share.cover_mark,
-        "shareStatus": listed_status if share.is_valid(now_ms) else 0,
+        "shareStatus": status,
         "failureCause": None,
         "fid": None,
         "authKey": share.auth_key,
         **_timed("shareTime", _ms(share.created_at)),
         **_timed("acceptingExpireAt", None),  # invite shares have no accept deadline
-        **_timed("acceptTime", None),  # nobody accepts inside the simulator
+        **_timed("acceptTime", _ms(share.accepted_at)),  # set by the /_sim/accept test aid
         **_timed("sharingExpireAt", share.expire_at_ms),
         **_timed("updateTime", _ms(share.updated_at)),
         **_timed("deleteTime", deleted_ms),
@@ -95,6 +98,7 @@ def sim_share(share: Share, now_ms: int) -> dict[str, Any]:
         "created_ms": _ms(share.created_at),
         "expire_at_ms": share.expire_at_ms,
         "ended_ms": _ms(share.ended_at),
+        "accepted_ms": _ms(share.accepted_at),
     }
 
 

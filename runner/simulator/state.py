@@ -48,6 +48,9 @@ class Share:
     updated_at: float
     ended_at: float | None = None
     end_reason: ShareEnd | None = None
+    #: when the recipient accepted the invite (epoch s); None while pending. Set by the /_sim/accept
+    #: test aid: the simulator has no recipient app
+    accepted_at: float | None = None
 
     def is_valid(self, now_ms: int) -> bool:
         """Valid = neither revoked nor replaced, and not past its expiry."""
@@ -182,6 +185,40 @@ class SimulatorState:
             raise PlatformCodeError(5142)
         share.end(now, ShareEnd.REVOKED)
         self._open_by_device[(share.device.pk, share.device.dk)].remove(share)
+        return share
+
+    def set_share_time(self, caller_uid: str, params: Mapping[str, str]) -> Share:
+        """PUT setShareTime: 5136 missing code, 5041 unknown or not yours, 5142 ended, 5145 bad expiry.
+
+        The docs list 5032, 5041, 5106 and 5136 only (platform-api.md §4.4); 5142 for an ended share
+        and 5145 for a missing, unreadable or past expiry are the simulator's assumptions, borrowed
+        from ownerUserUnshareDevice and shareByUid.
+        """
+        code = _required(params, "shareCode", 5136)
+        share = self._shares_by_code.get(code)
+        if share is None or share.owner_uid != caller_uid:
+            raise PlatformCodeError(5041)
+        now = self.clock()
+        now_ms = int(now * 1000)
+        if not share.is_valid(now_ms):
+            raise PlatformCodeError(5142)
+        expire_at_ms = _parse_expiry(params.get("sharingExpireAt"), now_ms)
+        if expire_at_ms is None:
+            raise PlatformCodeError(5145)  # required here: the endpoint cannot make a share permanent
+        share.expire_at_ms = expire_at_ms
+        share.updated_at = now
+        return share
+
+    def accept(self, share_code: str) -> Share:
+        """Test aid: the recipient accepts the invite in the app. KeyError for an unknown code,
+        ValueError for a share that is no longer valid."""
+        share = self._shares_by_code[share_code]
+        now = self.clock()
+        if not share.is_valid(int(now * 1000)):
+            raise ValueError(f"share {share_code} is {share.state_name(int(now * 1000))}: it cannot be accepted")
+        if share.accepted_at is None:
+            share.accepted_at = now
+            share.updated_at = now
         return share
 
     def _apply_cover_mark(

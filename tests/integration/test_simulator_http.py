@@ -17,6 +17,7 @@ SHARE = "/v2/binding/enduserapi/shareByUid"
 LIST = "/v2/binding/enduserapi/deviceShareUserList"
 REVOKE = "/v2/binding/enduserapi/ownerUserUnshareDevice"
 REFRESH = "/v2/enduser/enduserapi/refreshToken"
+SET_TIME = "/v2/binding/enduserapi/setShareTime"
 DAY_MS = 86_400_000
 
 SimulatorFactory = Callable[[SimulatorConfig], Awaitable[RunningSimulator]]
@@ -236,6 +237,40 @@ async def test_revoke_refuses_unknown_missing_and_foreign_codes(
     assert (await call(http, simulator, "DELETE", REVOKE, {}))[1]["code"] == 5136
     # the owner of THEIRS is now C300000, so the simulator's owner may not list it either
     assert (await call(http, simulator, "GET", LIST, {"pk": "p1", "dk": "THEIRS"}))[1]["code"] == 5141
+
+
+# --- setShareTime and acceptance -------------------------------------------------------------------
+
+
+async def test_set_share_time_over_http_changes_the_listed_expiry_and_refuses_an_ended_share(
+    http: aiohttp.ClientSession, simulator: RunningSimulator
+) -> None:
+    code = (await share(http, simulator, sharingExpireAt=future_ms(1)))["data"]
+    new_expiry = future_ms(60)
+    _status, body = await call(http, simulator, "PUT", SET_TIME, {"shareCode": code, "sharingExpireAt": new_expiry})
+    assert body == {"code": 200, "msg": "success", "data": {}, "extMsg": None}
+    assert (await share_infos(http, simulator))[0]["sharingExpireAtTs"] == new_expiry
+    assert (await call(http, simulator, "PUT", SET_TIME, {"sharingExpireAt": new_expiry}))[1]["code"] == 5136
+    assert (await call(http, simulator, "PUT", SET_TIME, {"shareCode": code}))[1]["code"] == 5145
+    await call(http, simulator, "DELETE", REVOKE, {"shareCode": code})
+    assert (await call(http, simulator, "PUT", SET_TIME, {"shareCode": code, "sharingExpireAt": new_expiry})
+            )[1]["code"] == 5142
+
+
+async def test_sim_accept_shows_the_acceptance_in_the_share_list(
+    http: aiohttp.ClientSession, simulator_factory: SimulatorFactory
+) -> None:
+    sim = await simulator_factory(SimulatorConfig(seed=3, listed_status=2))
+    code = (await share(http, sim))["data"]
+    assert (await share_infos(http, sim))[0]["shareStatus"] == 2  # pending: the configured status
+    async with http.post(sim.base_url + "/_sim/accept", json={"share_code": code}) as resp:
+        assert resp.status == 200
+        view = await resp.json()
+    [info] = await share_infos(http, sim)
+    assert info["acceptTimeTs"] == view["accepted_ms"] is not None
+    assert info["shareStatus"] == 1
+    async with http.post(sim.base_url + "/_sim/accept", json={"share_code": "NOPE"}) as resp:
+        assert resp.status == 404
 
 
 # --- tokens -------------------------------------------------------------------------------------
