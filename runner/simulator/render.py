@@ -33,8 +33,8 @@ def share_info(share: Share, now_ms: int, listed_status: int = 1) -> dict[str, A
     """The `shareInfo` object; shareStatus 0 = revoked, replaced or expired, 1 = valid and accepted, and
     `listed_status` (default 1) for a valid invite not yet accepted (the docs do not say, §6.13)."""
     deleted_ms = _ms(share.ended_at)
-    pending_status = 1 if share.accepted_at is not None else listed_status
-    status = pending_status if share.is_valid(now_ms) else 0
+    valid_status = 1 if share.accepted_at is not None else listed_status
+    status = valid_status if share.is_valid(now_ms) else 0
     return {
         "shareId": share.share_id,
         "shareCode": share.share_code,
