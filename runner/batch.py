@@ -37,12 +37,13 @@ from runner.platform.client import PlatformClient
 from runner.platform.pacing import DispatchGate
 from runner.platform.tls import tls_context
 from runner.replacements import RepeatedDevices, ReplacementNotes
-from runner.skipexisting import skip_existing
+from runner.skipexisting import Prepared, skip_existing
 
 PayloadT = TypeVar("PayloadT")
-#: a step between loading the journal and sending: may finish rows itself (through the sink) and
-#: returns a reason to send nothing at all, or None
-Prepare = Callable[[Journal, PlatformClient, OutcomeSink, EngineSettings], Awaitable[str | None]]
+
+
+#: a step between loading the journal and sending (run --skip-existing's look-ups)
+Prepare = Callable[[Journal, PlatformClient, OutcomeSink, EngineSettings], Awaitable[Prepared]]
 HTML_FAILED_ROWS = 501  # report.html shows 500 and says how many more there are
 
 
@@ -325,10 +326,13 @@ async def _send(
     with ProgressDisplay(to_send, interactive=interactive) as progress:
         async with platform_client(spec, auth, stats) as client:
             sink = _Sink(journal, progress)
-            stop_before = await prepare(journal, client, sink, settings) if prepare is not None else None
             engine = Engine(make_action(client), sink, settings, stats)
-            if stop_before is not None:  # every row left ends not_attempted (or unknown if in doubt)
-                engine.request_stop(stop_before, interrupted=False)
+            if prepare is not None:
+                prepared = await prepare(journal, client, sink, settings)
+                if prepared.finished_rows:
+                    work = (item for item in work if item.row not in prepared.finished_rows)
+                if prepared.stop is not None:  # every row left ends not_attempted (or unknown if in doubt)
+                    engine.request_stop(prepared.stop, interrupted=False)
             with _StopOnSignals(engine, signal_exit, enabled=handle_signals), _StopAtDeadline(engine, spec.deadline_s):
                 result = await engine.run(work)
     journal.flush()

@@ -10,6 +10,8 @@ is left to the engine. Nothing here sends a share.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from runner.engine.fanout import EngineSettings, utc_now_iso
 from runner.engine.journal import Journal
 from runner.engine.protocols import OutcomeSink
@@ -19,13 +21,23 @@ from runner.platform.client import PlatformClient
 from runner.sharemodel import IN_PLACE_MESSAGE, DeviceModel, PlanAction
 
 
+@dataclass
+class Prepared:
+    """What a step before sending decided: rows it finished itself, or a reason to send nothing."""
+
+    finished_rows: set[int] = field(default_factory=set)  # reported through the sink; the engine skips them
+    stop: str | None = None
+
+
 async def skip_existing(journal: Journal, client: PlatformClient, sink: OutcomeSink,
-                        settings: EngineSettings) -> str | None:
-    """Finish the in-place and no-permission rows through `sink`; a reason to send nothing if look-ups stopped."""
+                        settings: EngineSettings) -> Prepared:
+    """Finish the in-place and no-permission rows through `sink`; send nothing if the look-ups stopped."""
     devices = (item.payload.device for item in journal.iter_work(ShareRequest.from_json))
     found = await look_up_devices(client, devices, settings)
+    prepared = Prepared()
     if found.stopped:
-        return f"not sent: the share-list look-ups of --skip-existing stopped ({found.stopped})"
+        prepared.stop = f"not sent: the share-list look-ups of --skip-existing stopped ({found.stopped})"
+        return prepared
     model = DeviceModel(found.shares)
     for item in journal.iter_work(ShareRequest.from_json):
         device = item.payload.device
@@ -35,6 +47,7 @@ async def skip_existing(journal: Journal, client: PlatformClient, sink: OutcomeS
                 row=item.row, status=RowStatus.FAILED, code=refused.code, http_status=refused.http_status,
                 message=f"not sent: the platform will not show this device's shares ({refused.message})",
                 finished_at=utc_now_iso(), in_doubt_since_ms=item.in_doubt_since_ms))
+            prepared.finished_rows.add(item.row)
             continue
         if device not in found.shares:
             continue  # its look-up failed otherwise: the row is sent as without the option
@@ -42,7 +55,9 @@ async def skip_existing(journal: Journal, client: PlatformClient, sink: OutcomeS
         if planned.action is PlanAction.IN_PLACE:
             sink.row_finished(RowOutcome(
                 row=item.row, status=RowStatus.SUCCESS, code=200, share_code=planned.share_code,
-                message=f"{IN_PLACE_MESSAGE}: {planned.detail}, to this recipient with the same expiry; not sent",
+                message=(f"{IN_PLACE_MESSAGE}: share {planned.share_code} to this recipient with the same "
+                         "expiry is in the device's share list; not sent (--skip-existing)"),
                 finished_at=utc_now_iso()))
+            prepared.finished_rows.add(item.row)
     journal.flush()
-    return None
+    return prepared
