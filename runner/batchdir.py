@@ -31,7 +31,8 @@ from runner.events import log_event
 SNAPSHOT_STEM = "input-as-loaded"
 HISTORY_DIR = "history"
 #: what a batch leaves in its out dir besides the journal and the snapshot; moved to history with it
-OUTPUT_NAMES = ("report.csv", "failed.csv", "failed.xlsx", "summary.json", "report.html", "revoke", "validate")
+OUTPUT_NAMES = ("report.csv", "failed.csv", "failed.xlsx", "summary.json", "report.html", "revoke", "validate",
+                "track", "extend")
 BATCH_ID_KEY = "batch_id"
 REVOKED_KEY = "revoked_at"  # a revoke of this batch started then
 REVOKE_FINISHED_KEY = "revoke_finished_at"  # ... and went through every row it selected
