@@ -295,3 +295,16 @@ def test_an_interrupted_extend_resumes_without_a_second_request_per_share(
     assert set(puts.values()) == {1}
     # "90d" counts from the extend's first start: the resumed half asked for the same instant
     assert len({r["params"]["sharingExpireAt"] for r in sim.get("/_sim/requests") if r["path"].endswith(SET_TIME)}) == 1
+
+
+def test_skip_existing_sends_nothing_when_the_look_ups_stop(
+    prepared: tuple[ThreadedSimulator, Path, dict[str, str]], tmp_path: Path
+) -> None:
+    sim, source, _codes = prepared
+    since = len(sim.get("/_sim/requests"))
+    result = invoke(["run", "--input", str(source), "--base-url", sim.base_url, "--rate", "500", "--skip-existing",
+                     "--out", str(tmp_path / "out")], "Bearer not-a-token")
+    assert result.exit_code == 3, result.output
+    assert shares_posted(sim, since) == []
+    statuses = Counter(r["status"] for r in read_csv(tmp_path / "out" / "report.csv"))
+    assert statuses == Counter({"not_attempted": 7, "invalid": 1, "duplicate": 1})
