@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from runner.cli import main
 
-COMMANDS = ["demo", "login", "revoke", "run", "simulate", "status", "validate"]
+COMMANDS = ["demo", "extend", "login", "plan", "revoke", "run", "simulate", "status", "track", "validate"]
 
 
 def test_the_group_lists_every_command_with_a_one_line_summary() -> None:
@@ -40,3 +40,26 @@ def test_run_help_documents_the_exit_codes_and_the_token_variable() -> None:
     result = CliRunner().invoke(main, ["run", "--help"])
     for fragment in ("SHAREBATCH_TOKEN", "130/143", "not_attempted", "resumes"):
         assert fragment in result.output.replace("\n", " ")
+
+
+@pytest.mark.parametrize("name", ["plan", "track", "extend"])
+def test_the_before_and_after_commands_help_imports_neither_aiohttp_nor_pandas(name: str) -> None:
+    code = ("import sys; from click.testing import CliRunner; from runner.cli import main; "
+            f"CliRunner().invoke(main, [{name!r}, '--help']); "
+            "print(sorted({'aiohttp', 'pandas'} & set(sys.modules)))")
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert found.stdout.strip() == "[]"
+
+
+def test_plan_help_lists_its_actions_and_exit_codes() -> None:
+    result = CliRunner().invoke(main, ["plan", "--help"])
+    text = result.output.replace("\n", " ")
+    for fragment in ("create", "in_place", "change_expiry", "replaces", "no_permission", "--skip-existing",
+                     "Exit codes"):
+        assert fragment in text
+
+
+def test_extend_help_says_it_cannot_make_a_share_permanent() -> None:
+    result = CliRunner().invoke(main, ["extend", "--help"])
+    assert "permanent" in result.output
+    assert "--expiry" in result.output
