@@ -297,3 +297,14 @@ def test_require_base_url_returns_the_checked_url(workdir: Path) -> None:
 def test_require_base_url_without_one_says_how_to_give_it(workdir: Path) -> None:
     with pytest.raises(UsageError, match=r"^no base URL: give --base-url URL or --region eu\|cn"):
         load(input="s.csv").require_base_url()
+
+
+def test_skip_existing_comes_from_the_job_file_or_the_flag(tmp_path: Path) -> None:
+    job = tmp_path / "job.toml"
+    job.write_text('input = "shares.csv"\nskip_existing = true\n')
+    assert load_job_spec(job, {}).skip_existing is True
+    assert load_job_spec(None, {"input": "x.csv"}).skip_existing is False
+    assert load_job_spec(None, {"input": "x.csv", "skip_existing": True}).skip_existing is True
+    job.write_text('input = "shares.csv"\nskip_existing = "yes"\n')
+    with pytest.raises(UsageError, match="`skip_existing` must be true or false"):
+        load_job_spec(job, {})
