@@ -8,6 +8,8 @@ _ = object()
 
 # click: commands registered by decorators, and the help hook click calls on a group
 demo  # runner/cli.py, @main.command
+track  # runner/cli.py, @main.command
+extend  # runner/cli.py, @main.command
 simulate  # runner/simulator/cli.py, `sharebatch simulate`, loaded by name by cli.py's LazyGroup
 _.format_commands  # runner/cli.py, LazyGroup: click.Group's help hook
 
@@ -15,6 +17,7 @@ _.format_commands  # runner/cli.py, LazyGroup: click.Group's help hook
 duplicate  # runner/outputs/report.py Summary
 revoked  # runner/outputs/report.py Summary
 already_ended  # runner/outputs/report.py Summary
+extended  # runner/outputs/report.py Summary
 started_at  # runner/outputs/report.py Summary
 
 # the simulator's test aid: tests decode the tokens it issued

@@ -398,13 +398,13 @@ def plan(job: Path | None, input_path: Path | None, debug: bool, **options: Any)
     auth = auth_from_env(token_file=spec.token_file, login=spec.login)
     result = asyncio.run(plan_batch(spec, auth))
     for action, count in sorted(result.counts.items()):
-        click.echo(f"  {action:<15}{count:>10}")
-    click.echo(f"{sum(result.counts.values())} rows, {result.requests} requests")
+        _echo(f"  {action:<15}{count:>10}")
+    _echo(f"{sum(result.counts.values())} rows, {result.requests} requests")
     for warning in result.warnings:
-        click.echo(f"warning: {warning}")
+        _echo(f"warning: {warning}")
     if result.stopped:
-        click.echo(f"stopped early: {result.stopped}", err=True)
-    click.echo(f"plan: {result.plan_path}")
+        _echo(f"stopped early: {result.stopped}", err=True)
+    _echo(f"plan: {result.plan_path}")
     sys.exit(result.exit_code)
 
 
@@ -434,11 +434,11 @@ def track(report: Path, out: Path | None, debug: bool, **options: Any) -> None:
     result = asyncio.run(track_report(spec, auth))
     for state in STATES:
         if result.counts[state] or state in ("accepted", "pending", "ended"):
-            click.echo(f"  {state:<10}{result.counts[state]:>10}")
-    click.echo(f"{sum(result.counts.values())} shares, {result.requests} requests")
+            _echo(f"  {state:<10}{result.counts[state]:>10}")
+    _echo(f"{sum(result.counts.values())} shares, {result.requests} requests")
     if result.stopped:
-        click.echo(f"stopped early: {result.stopped}", err=True)
-    click.echo(f"track: {result.track_path}")
+        _echo(f"stopped early: {result.stopped}", err=True)
+    _echo(f"track: {result.track_path}")
     sys.exit(result.exit_code)
 
 
@@ -463,7 +463,7 @@ def extend(
 
     Takes the rows with status success and a share code (or only --rows) and sets each share's
     expiry to WHEN, with the same rate limit, retries, journal, resume and lock as `run`. Its
-    own report lists extended, already_invalid (the share had already ended), failed or
+    own report lists extended, already_ended (the share had already ended), failed or
     not_attempted. The platform's setShareTime always needs an expiry, so "permanent" or an
     empty WHEN is refused (exit 2). Exit codes as for `run`.
     """

@@ -3,10 +3,10 @@
 Like `revoke`, it reads a run's report.csv, takes the rows with status success and a share code
 (optionally only `--rows 3,7-12`) and runs them through the journaled engine, here with
 SetExpiryAction: same rate limit, retries, journal, resume, lock and exit codes. Its report
-lists `extended`, `already_invalid` (the share had already ended), `failed` or `not_attempted`.
+lists `extended`, `already_ended` (the share had already ended), `failed` or `not_attempted`.
 The new expiry is one `--expiry WHEN` for every row, in any form an expiry cell takes; relative
 forms (`90d`) count from the batch's first start, so a resumed extend asks for the same instant.
-`setShareTime` requires an expiry, so it cannot make a share permanent (platform-api.md §4.4).
+`setShareTime` requires an expiry, so it cannot make a share permanent (docs/platform-api.md §4.4).
 It marks nothing in the run's journal: the shares it touches still exist.
 """
 
@@ -22,8 +22,8 @@ from runner.actions import SetExpiryAction
 from runner.batch import BatchResult, JournaledPlan, run_journaled, zip_outcomes
 from runner.engine.fanout import now_ms
 from runner.engine.journal import Journal, JournalEntry
-from runner.errors import UsageError
-from runner.input.expiry import ExpiryError, ExpiryParser, load_timezone
+from runner.errors import ExpiryError, UsageError
+from runner.input.expiry import ExpiryParser, load_timezone
 from runner.jobspec import JobSpec
 from runner.models import RowOutcome, RowStatus
 from runner.platform.auth.tokens import AuthSettings
@@ -36,15 +36,16 @@ _PERMANENT_WORDS = frozenset({"", "permanent", "never", "none", "no expiry"})
 
 def parse_new_expiry(text: str | None, timezone: str, anchor_ms: int) -> int:
     """`--expiry WHEN` as epoch ms; UsageError for an unreadable, past or permanent value."""
-    if text is None or text.strip().casefold() in _PERMANENT_WORDS:
+    parsed = None
+    if text is not None and text.strip().casefold() not in _PERMANENT_WORDS:
+        try:
+            parsed = ExpiryParser(load_timezone(timezone), anchor_ms).parse(text)
+        except (ExpiryError, ValueError) as exc:
+            raise UsageError(f"--expiry: {exc}") from None
+    if parsed is None:
         raise UsageError("--expiry: setShareTime cannot make a share permanent (the platform requires an expiry); "
                          "give a date or a duration such as 2027-03-31 or 90d, or revoke and share again without "
                          "an expiry")
-    try:
-        parsed = ExpiryParser(load_timezone(timezone), anchor_ms).parse(text)
-    except (ExpiryError, ValueError) as exc:
-        raise UsageError(f"--expiry: {exc}") from None
-    assert parsed is not None  # empty text was refused above
     return parsed
 
 

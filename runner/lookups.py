@@ -17,7 +17,7 @@ from runner.models import RowOutcome, RowStatus
 from runner.platform.client import DeviceShare, PlatformClient
 
 Device = tuple[str, str]
-#: the look-up's code for a device the account does not own (platform-api.md §4.3)
+#: the look-up's code for a device the account does not own (docs/platform-api.md §4.3)
 NOT_YOUR_DEVICE_CODE = 5141
 
 

@@ -3,7 +3,7 @@
 Pure logic over rows and device share lists (no I/O), used by `sharebatch plan`, by
 `run --skip-existing` and by run's report notes ("replaces the share of row 41"). The model of
 each device is its open shares (the platform's, then this batch's earlier rows), changed the way
-the cover marks change them (platform-api.md §4.1, §6.5; the simulator's `state.py`):
+the cover marks change them (docs/platform-api.md §4.1, §6.5; the simulator's `state.py`):
 
 - 1 ends every open share of the device and adds the new one;
 - 2 adds the new one beside them;
@@ -64,17 +64,15 @@ class _Held:
     def is_for(self, request: ShareRequest) -> bool:
         if self.share is not None:
             return same_recipient(self.share, request)
-        assert self.request is not None
         mine = self.request
-        if mine.recipient_kind is not request.recipient_kind:
-            return False
-        return mine.recipient.casefold() == request.recipient.casefold()
+        return (mine is not None and mine.recipient_kind is request.recipient_kind
+                and mine.recipient.casefold() == request.recipient.casefold())
 
     def describe(self) -> str:
         if self.share is not None:
             return f"{self.share.recipient_name} (share {self.share.share_code})"
-        assert self.request is not None
-        return f"{self.request.recipient} (row {self.row})"
+        who = self.request.recipient if self.request is not None else "a recipient"
+        return f"{who} (row {self.row})"
 
 
 def _later(new_ms: int | None, old_ms: int | None) -> bool:

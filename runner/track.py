@@ -23,9 +23,9 @@ from pathlib import Path
 from runner.batch import platform_client
 from runner.engine.fanout import EngineSettings
 from runner.engine.runlock import RunLock
-from runner.errors import ExitCode, UsageError
+from runner.errors import ColumnError, ExitCode, UsageError
 from runner.events import log_event
-from runner.input.columns import ColumnError, match_columns
+from runner.input.columns import match_columns
 from runner.input.formula import guard_cells
 from runner.jobspec import JobSpec
 from runner.lookups import Lookups, look_up_devices

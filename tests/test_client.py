@@ -513,7 +513,7 @@ SET_TIME_URL = re.compile(r"^https://iot-api\.example\.test/v2/binding/enduserap
 
 
 async def test_set_share_time_puts_the_code_and_the_expiry_in_the_query(
-    client: PlatformClient, fake: aioresponses,
+    client: PlatformClient, fake: FakeHttp,
 ) -> None:
     fake.put(SET_TIME_URL, payload={"code": 200, "msg": "", "data": {}})
     reply = await client.set_share_time("SC-1", 1_900_000_000_000)
@@ -526,7 +526,7 @@ async def test_set_share_time_puts_the_code_and_the_expiry_in_the_query(
 
 
 async def test_set_share_time_of_an_ended_share_is_a_row_error_with_its_code(
-    client: PlatformClient, fake: aioresponses,
+    client: PlatformClient, fake: FakeHttp,
 ) -> None:
     fake.put(SET_TIME_URL, payload={"code": 5142, "msg": "share no longer valid", "data": None})
     with pytest.raises(RowRejectedError) as caught:
@@ -536,7 +536,7 @@ async def test_set_share_time_of_an_ended_share_is_a_row_error_with_its_code(
 
 
 async def test_set_share_time_without_an_answer_may_have_applied(
-    client: PlatformClient, fake: aioresponses,
+    client: PlatformClient, fake: FakeHttp,
 ) -> None:
     fake.put(SET_TIME_URL, exception=aiohttp.ServerDisconnectedError())
     with pytest.raises(TransientApiError) as caught:

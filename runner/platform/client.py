@@ -68,7 +68,7 @@ class DeviceShare:
         """accepted | pending | ended, from the times rather than `shareStatus` alone.
 
         The docs do not say which `shareStatus` a fresh, not yet accepted invite is listed with
-        (platform-api.md §6.13), so a share that is neither expired, deleted nor accepted counts as
+        (docs/platform-api.md §6.13), so a share that is neither expired, deleted nor accepted counts as
         a pending invite whatever its status; an accepted one counts while its status is 1.
         """
         if self.expired or self.ended_ms is not None:

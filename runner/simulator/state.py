@@ -190,7 +190,7 @@ class SimulatorState:
     def set_share_time(self, caller_uid: str, params: Mapping[str, str]) -> Share:
         """PUT setShareTime: 5136 missing code, 5041 unknown or not yours, 5142 ended, 5145 bad expiry.
 
-        The docs list 5032, 5041, 5106 and 5136 only (platform-api.md §4.4); 5142 for an ended share
+        The docs list 5032, 5041, 5106 and 5136 only (docs/platform-api.md §4.4); 5142 for an ended share
         and 5145 for a missing, unreadable or past expiry are the simulator's assumptions, borrowed
         from ownerUserUnshareDevice and shareByUid.
         """

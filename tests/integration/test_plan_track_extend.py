@@ -240,7 +240,7 @@ def test_extend_of_an_ended_share_says_it_had_already_ended(
                      sim_thread.base_url], sim_thread.token)
     assert result.exit_code == 0, result.output
     statuses = [r["status"] for r in read_csv(tmp_path / "run" / "extend" / "report.csv")]
-    assert statuses == ["already_invalid", "extended"]
+    assert statuses == ["already_ended", "extended"]
     assert report[1]["share_code"] in {s["share_code"] for s in sim_thread.get("/_sim/shares") if s["valid"]}
 
 
