@@ -11,11 +11,11 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Hashable, Iterable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import aiohttp
 
@@ -43,7 +43,7 @@ PayloadT = TypeVar("PayloadT")
 
 
 #: a step between loading the journal and sending (run --skip-existing's look-ups)
-Prepare = Callable[[Journal, PlatformClient, OutcomeSink, EngineSettings], Awaitable[Prepared]]
+Prepare = Callable[[Journal, PlatformClient, OutcomeSink, EngineSettings], Coroutine[Any, Any, Prepared]]
 HTML_FAILED_ROWS = 501  # report.html shows 500 and says how many more there are
 
 
@@ -327,13 +327,15 @@ async def _send(
         async with platform_client(spec, auth, stats) as client:
             sink = _Sink(journal, progress)
             engine = Engine(make_action(client), sink, settings, stats)
-            if prepare is not None:
-                prepared = await prepare(journal, client, sink, settings)
-                if prepared.finished_rows:
-                    work = (item for item in work if item.row not in prepared.finished_rows)
-                if prepared.stop is not None:  # every row left ends not_attempted (or unknown if in doubt)
-                    engine.request_stop(prepared.stop, interrupted=False)
-            with _StopOnSignals(engine, signal_exit, enabled=handle_signals), _StopAtDeadline(engine, spec.deadline_s):
+            stopper = _StopWithPrepare(engine)
+            signals = _StopOnSignals(stopper, signal_exit, enabled=handle_signals)
+            with signals, _StopAtDeadline(stopper, spec.deadline_s):
+                if prepare is not None:
+                    prepared = await stopper.prepared(prepare(journal, client, sink, settings))
+                    if prepared.finished_rows:
+                        work = (item for item in work if item.row not in prepared.finished_rows)
+                    if prepared.stop is not None:  # every row left ends not_attempted (or unknown if in doubt)
+                        engine.request_stop(prepared.stop, interrupted=False)
                 result = await engine.run(work)
     journal.flush()
     return _SendResult(result.stopped, signal_exit[0] if signal_exit else None)
@@ -397,10 +399,43 @@ def _stray_temporaries(out_dir: Path) -> Iterator[Path]:
         yield from out_dir.glob(f".{name}.*.tmp")
 
 
+class _Stoppable(Protocol):
+    def request_stop(self, reason: str, *, interrupted: bool = True) -> None: ...
+
+
+class _StopWithPrepare:
+    """The engine's stop, which also cancels the step before sending (run --skip-existing's look-ups).
+
+    The look-ups change nothing on the platform, so cancelling them is harmless; a signal or the
+    deadline then leaves every row to the engine, which reports them as a stopped run does.
+    """
+
+    def __init__(self, engine: Engine[Any]) -> None:
+        self._engine = engine
+        self._task: asyncio.Task[Prepared] | None = None
+
+    def request_stop(self, reason: str, *, interrupted: bool = True) -> None:
+        self._engine.request_stop(reason, interrupted=interrupted)
+        if self._task is not None:
+            self._task.cancel()
+
+    async def prepared(self, step: Coroutine[Any, Any, Prepared]) -> Prepared:
+        self._task = asyncio.ensure_future(step)
+        try:
+            return await self._task
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise  # this run itself is being cancelled, not only the step
+            return Prepared()  # stopped: the engine already holds the reason
+        finally:
+            self._task = None
+
+
 class _StopOnSignals:
     """While active, SIGINT/SIGTERM ask the engine to stop instead of killing the process."""
 
-    def __init__(self, engine: Engine[Any], exit_codes: list[ExitCode], *, enabled: bool) -> None:
+    def __init__(self, engine: _Stoppable, exit_codes: list[ExitCode], *, enabled: bool) -> None:
         self._engine = engine
         self._exit_codes = exit_codes
         self._enabled = enabled
@@ -428,7 +463,7 @@ class _StopOnSignals:
 class _StopAtDeadline:
     """While active, asks the engine to stop once `seconds` have passed (--deadline); None: never."""
 
-    def __init__(self, engine: Engine[Any], seconds: float | None) -> None:
+    def __init__(self, engine: _Stoppable, seconds: float | None) -> None:
         self._engine = engine
         self._seconds = seconds
         self._timer: asyncio.TimerHandle | None = None

@@ -308,3 +308,43 @@ def test_skip_existing_sends_nothing_when_the_look_ups_stop(
     assert shares_posted(sim, since) == []
     statuses = Counter(r["status"] for r in read_csv(tmp_path / "out" / "report.csv"))
     assert statuses == Counter({"not_attempted": 7, "invalid": 1, "duplicate": 1})
+
+
+def slow_look_ups(sim_thread_factory, write_csv: CsvWriter) -> tuple[ThreadedSimulator, Path]:
+    """40 devices behind 100 ms of latency, looked up one at a time: the look-ups take seconds."""
+    sim: ThreadedSimulator = sim_thread_factory(SimulatorConfig(seed=9, latency_ms=100))
+    return sim, write_csv("slow.csv", good_rows(40, expiry=JAN))
+
+
+def test_sigterm_during_the_skip_existing_look_ups_sends_nothing(
+    sim_thread_factory, write_csv: CsvWriter, tmp_path: Path
+) -> None:
+    sim, source = slow_look_ups(sim_thread_factory, write_csv)
+    args = ["run", "--input", str(source), "--base-url", sim.base_url, "--skip-existing", "--concurrency", "1",
+            "--rate", "100", "--out", str(tmp_path / "out")]
+    process = subprocess.Popen([sys.executable, "-m", "runner", *args], env={**os.environ, "SHAREBATCH_TOKEN":
+                               sim.token}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while sim.get("/_sim/stats")["by_endpoint"].get(LIST, 0) < 3:
+        assert time.monotonic() < deadline, "the look-ups did not start"
+        time.sleep(0.01)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 143
+    assert shares_posted(sim) == []
+    assert sim.get("/_sim/stats")["by_endpoint"].get(LIST, 0) < 40  # the look-ups were cut short
+    statuses = Counter(r["status"] for r in read_csv(tmp_path / "out" / "report.csv"))
+    assert statuses == Counter({"not_attempted": 40})
+
+
+def test_the_deadline_bounds_the_skip_existing_look_ups_too(
+    sim_thread_factory, write_csv: CsvWriter, tmp_path: Path
+) -> None:
+    sim, source = slow_look_ups(sim_thread_factory, write_csv)
+    result = invoke(["run", "--input", str(source), "--base-url", sim.base_url, "--skip-existing", "--concurrency",
+                     "1", "--rate", "100", "--deadline", "1s", "--out", str(tmp_path / "out")], sim.token)
+    assert result.exit_code == 3, result.output
+    assert shares_posted(sim) == []
+    assert sim.get("/_sim/stats")["by_endpoint"].get(LIST, 0) < 40
+    report = read_csv(tmp_path / "out" / "report.csv")
+    assert {r["status"] for r in report} == {"not_attempted"}
+    assert "deadline" in report[0]["message"]
