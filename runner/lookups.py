@@ -7,6 +7,8 @@ them the run's pacing and error handling for free; nothing is created or changed
 
 from __future__ import annotations
 
+import asyncio
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -53,13 +55,24 @@ def distinct_devices(devices: Iterable[Device]) -> list[Device]:
     return list(dict.fromkeys(devices))
 
 
-async def look_up_devices(client: PlatformClient, devices: Iterable[Device], settings: EngineSettings) -> Lookups:
-    """One `deviceShareUserList` per distinct device, through the engine."""
+async def look_up_devices(
+    client: PlatformClient, devices: Iterable[Device], settings: EngineSettings, *, deadline_s: float | None = None
+) -> Lookups:
+    """One `deviceShareUserList` per distinct device, through the engine; `deadline_s` stops it (--deadline)."""
     unique = distinct_devices(devices)
     action = DeviceLookupAction(client)
     sink = _Outcomes()
     engine = Engine(action, sink, settings, client.stats)
-    result = await engine.run(WorkItem(index, device) for index, device in enumerate(unique, start=1))
+    timer = None
+    if deadline_s is not None:
+        reason = f"stopped: the deadline ({deadline_s:g} s) was reached during the share-list look-ups"
+        timer = asyncio.get_running_loop().call_later(
+            deadline_s, functools.partial(engine.request_stop, reason, interrupted=False))
+    try:
+        result = await engine.run(WorkItem(index, device) for index, device in enumerate(unique, start=1))
+    finally:
+        if timer is not None:
+            timer.cancel()
     failed = {unique[index - 1]: outcome for index, outcome in sink.by_item.items()
               if outcome.status is not RowStatus.SUCCESS}
     return Lookups(shares=action.found, failed=failed, stopped=result.stopped)

@@ -84,7 +84,7 @@ async def plan_batch(spec: JobSpec, auth: AuthSettings, *, settings: EngineSetti
         devices = (row.request.device for row in iter_rows(source) if row.request is not None)
         stats = RunStats()
         async with platform_client(spec, auth, stats) as client:
-            lookups = await look_up_devices(client, devices, settings)
+            lookups = await look_up_devices(client, devices, settings, deadline_s=spec.deadline_s)
         result.requests, result.stopped = stats.requests, lookups.stopped
         with atomic_writer(result.plan_path) as handle:
             writer = csv.writer(handle)

@@ -90,7 +90,8 @@ async def track_report(spec: JobSpec, auth: AuthSettings, *, settings: EngineSet
     with RunLock(spec.out):
         stats = RunStats()
         async with platform_client(spec, auth, stats) as client:
-            lookups = await look_up_devices(client, (device(row) for row in report.rows()), settings)
+            devices = (device(row) for row in report.rows())
+            lookups = await look_up_devices(client, devices, settings, deadline_s=spec.deadline_s)
         result.requests, result.stopped = stats.requests, lookups.stopped
         with atomic_writer(result.track_path) as handle:
             writer = csv.writer(handle)

@@ -348,3 +348,16 @@ def test_the_deadline_bounds_the_skip_existing_look_ups_too(
     report = read_csv(tmp_path / "out" / "report.csv")
     assert {r["status"] for r in report} == {"not_attempted"}
     assert "deadline" in report[0]["message"]
+
+
+def test_plan_stops_at_the_deadline_and_says_which_devices_it_could_not_read(
+    sim_thread_factory, write_csv: CsvWriter, tmp_path: Path
+) -> None:
+    sim, source = slow_look_ups(sim_thread_factory, write_csv)
+    result = invoke(["plan", "--input", str(source), "--base-url", sim.base_url, "--concurrency", "1",
+                     "--rate", "100", "--deadline", "1s", "--out", str(tmp_path / "out")], sim.token)
+    assert result.exit_code == 3, result.output
+    actions = Counter(r["action"] for r in read_csv(tmp_path / "out" / "plan" / "plan.csv"))
+    read = sim.get("/_sim/stats")["by_endpoint"].get(LIST, 0)
+    assert 0 < read < 40
+    assert actions == Counter({"create": read, "lookup_failed": 40 - read})
