@@ -145,9 +145,8 @@ class SetExpiryAction:
             return ActionResult(share_code=share_code, http_status=exc.http_status, latency_ms=None,
                                 message="the share had already ended (revoked, replaced or expired)",
                                 status=RowStatus.ALREADY_ENDED, code=SHARE_ENDED_CODE)
-        # Reported as `success` to the journal (a done state it knows); extend's report calls it `extended`.
         return ActionResult(share_code=share_code, http_status=reply.http_status, latency_ms=reply.latency_ms,
-                            message=f"expiry set to {_iso_utc(expire_at_ms)}")
+                            message=f"expiry set to {_iso_utc(expire_at_ms)}", status=RowStatus.EXTENDED)
 
     async def reconcile(self, payload: tuple[str, int], since_ms: int) -> ActionResult | None:
         return None

@@ -14,18 +14,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 from runner.actions import SetExpiryAction
-from runner.batch import BatchResult, JournaledPlan, run_journaled, zip_outcomes
+from runner.batch import BatchResult, JournaledPlan, run_journaled
 from runner.engine.fanout import now_ms
 from runner.engine.journal import Journal, JournalEntry
 from runner.errors import ExpiryError, UsageError
 from runner.input.expiry import ExpiryParser, load_timezone
 from runner.jobspec import JobSpec
-from runner.models import RowOutcome, RowStatus
 from runner.platform.auth.tokens import AuthSettings
 from runner.reportfile import RunReport
 from runner.revoke import parse_rows
@@ -63,11 +60,6 @@ def _entry(row: int, share_code: str, expire_at_ms: int) -> JournalEntry:
     return JournalEntry(row, fingerprint, _payload(share_code, expire_at_ms))
 
 
-def _as_extended(outcome: RowOutcome) -> RowOutcome:
-    """The journal keeps `success` (a done state it knows); the report says what it was."""
-    return replace(outcome, status=RowStatus.EXTENDED) if outcome.status is RowStatus.SUCCESS else outcome
-
-
 async def extend_batch(
     spec: JobSpec,
     auth: AuthSettings,
@@ -87,10 +79,6 @@ async def extend_batch(
         expire_at_ms = parse_new_expiry(expiry, spec.timezone, journal.anchor_ms(now_ms()))
         report = RunReport(snapshot, wanted)
 
-        def report_pairs(outcomes: Iterator[RowOutcome]) -> Iterator[tuple[list[str], RowOutcome]]:
-            cells = ((r.row, r.cells) for r in report.rows())
-            return ((line, _as_extended(outcome)) for line, outcome in zip_outcomes(cells, outcomes))
-
         return JournaledPlan(
             headers=report.headers,
             input_format="csv",
@@ -100,7 +88,6 @@ async def extend_batch(
             subject=lambda payload: _decode(payload)[0],  # the share code
             action=SetExpiryAction,
             warnings=lambda: report.skipped_warning(spec.input.name, "left alone"),
-            report_pairs=report_pairs,
         )
 
     settings: dict[str, object] = {"rows": rows, "expiry": expiry, "timezone": spec.timezone}

@@ -39,7 +39,8 @@ SCHEMA_VERSION = "2"
 IN_FLIGHT = "in_flight"
 PENDING = "pending"
 #: final states of a row whose request took effect: never sent again
-DONE_STATES = (RowStatus.SUCCESS.value, RowStatus.REVOKED.value, RowStatus.ALREADY_ENDED.value)
+DONE_STATES = (RowStatus.SUCCESS.value, RowStatus.REVOKED.value, RowStatus.ALREADY_ENDED.value,
+               RowStatus.EXTENDED.value)
 #: states whose rows the engine works on
 WORK_STATES = (PENDING, IN_FLIGHT, RowStatus.FAILED.value, RowStatus.NOT_ATTEMPTED.value, RowStatus.UNKNOWN.value)
 #: states of a row that still needs sending or a look-up
