@@ -206,6 +206,16 @@ def _job_options(func: F) -> F:
         click.option("--out", type=click.Path(path_type=Path, file_okay=False),
                      help="Output folder. [default: out/<job or input name>]"),
         click.option("--sheet", help="XLSX sheet to read. [default: the first sheet]"),
+        click.option("--map", "column_map", multiple=True, metavar="COLUMN=HEADER",
+                     help="Read a column from this header, e.g. --map dk=IMEI --map expiry=\"Valid until\" "
+                     "(repeatable; adds to the job file's [columns]). Columns: pk, dk, recipient, expiry, "
+                     "recipient_type, cover_mark, auth_key."),
+        click.option("--ignore-column", "ignore_columns", multiple=True, metavar="HEADER",
+                     help="Keep this header out of the column mapping; it is carried through untouched "
+                     "(repeatable; job key ignore_columns)."),
+        click.option("--header-row", type=int,
+                     help="The spreadsheet row number of the header, when a title sits above it. "
+                     "[default: the first non-empty row]"),
         click.option("--encoding", help="CSV text encoding, e.g. latin-1 or gbk. [default: utf-8, BOM allowed]"),
         click.option("--timezone", help="IANA timezone for dates without an offset. [default: UTC]"),
         click.option("--expiry", help="Expiry for rows whose expiry cell is empty, e.g. 30d or 2027-12-31. "
@@ -284,7 +294,7 @@ def run(
     from runner.platform.auth.tokens import auth_from_env
 
     configure_logging(debug=debug, log_format=_log_format(log_format), quiet=quiet)
-    spec = load_job_spec(job, {"input": input_path, **options})
+    spec = load_job_spec(job, _input_overrides(input_path, options))
     check_out_dir(spec.out)
     auth = auth_from_env(token_file=spec.token_file, login=spec.login)
     interactive = _interactive(log_format, quiet)
@@ -320,7 +330,7 @@ def validate(
     from runner.jobspec import load_job_spec
 
     configure_logging(debug=debug, log_format=_log_format(log_format), quiet=quiet)
-    spec = load_job_spec(job, {"input": input_path, **options})
+    spec = load_job_spec(job, _input_overrides(input_path, options))
     check_out_dir(spec.out)
     result = validate_batch(spec)
     _print_result(result, log_format)
@@ -583,6 +593,16 @@ def demo(out: Path, debug: bool, log_format: str, quiet: bool) -> None:
     result = asyncio.run(run_demo(out, interactive=_interactive(log_format, quiet)))
     _print_result(result, log_format)
     sys.exit(ExitCode.OK if result.exit_code in (ExitCode.OK, ExitCode.ROWS_FAILED) else result.exit_code)
+
+
+def _input_overrides(input_path: Path | None, options: dict[str, Any]) -> dict[str, Any]:
+    """The job-spec overrides of `run` and `validate`: repeatable options become a mapping and a list."""
+    from runner.jobspec import parse_column_map
+
+    overrides = {"input": input_path, **options}
+    overrides["columns"] = parse_column_map(overrides.pop("column_map", ()))
+    overrides["ignore_columns"] = list(overrides.get("ignore_columns") or ()) or None
+    return overrides
 
 
 def _print_result(result: Any, log_format: str = "text") -> None:

@@ -57,6 +57,8 @@ class JobSpec:
     retry_codes: frozenset[int] = frozenset()
     allow_insecure_http: bool = False
     columns: dict[str, str] = field(default_factory=dict)
+    ignore_columns: tuple[str, ...] = ()  # headers kept out of the column mapping, carried through
+    header_row: int | None = None  # the header's spreadsheet row number; None = the first non-empty row
     token_file: Path | None = None
     ca_bundle: Path | None = None  # extra CA certificates (a corporate proxy); the system store otherwise
     #: [auth] login settings for re-login when the refresh token is dead (secrets come from the environment)
@@ -96,6 +98,8 @@ _KEY_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "retry_codes": ((list,), "a list of platform codes"),
     "allow_insecure_http": ((bool,), "true or false"),
     "columns": ((dict,), "a table"),
+    "ignore_columns": ((list,), "a list of header names"),
+    "header_row": ((int,), "a row number (1 for the first row)"),
     "auth": ((dict,), "a table"),
     "token_file": ((str, Path), "a path string"),
     "ca_bundle": ((str, Path), "a path string"),
@@ -122,7 +126,7 @@ def load_job_spec(job_file: Path | None, overrides: dict[str, Any]) -> JobSpec:
         file_paths.add("token_file")
     from_flags = {key for key, value in overrides.items() if value is not None}
     for key in from_flags:
-        raw[key] = overrides[key]
+        raw[key] = _merged(key, raw.get(key), overrides[key])
         file_paths.discard(key)
     _check_keys(raw, where)
 
@@ -163,6 +167,8 @@ def load_job_spec(job_file: Path | None, overrides: dict[str, Any]) -> JobSpec:
         retry_codes=_retry_codes(raw, where),
         allow_insecure_http=bool(raw.get("allow_insecure_http", False)),
         columns=_columns(raw, where),
+        ignore_columns=_ignore_columns(raw, at("ignore_columns")),
+        header_row=_header_row(raw, at("header_row")),
         token_file=resolve("token_file"),
         ca_bundle=resolve("ca_bundle"),
         login=auth,
@@ -252,6 +258,45 @@ def _columns(raw: dict[str, Any], where: str) -> dict[str, str]:
         if not isinstance(header, str) or not header:
             raise UsageError(f"{where}: [columns] `{key}` must be a header name string")
     return dict(columns)
+
+
+def _merged(key: str, from_file: Any, from_flag: Any) -> Any:
+    """A flag replaces the file's value, except mappings and ignored columns, which add to it."""
+    if key == "columns" and isinstance(from_file, dict) and isinstance(from_flag, dict):
+        return {**from_file, **from_flag}
+    if key == "ignore_columns" and isinstance(from_file, list) and isinstance(from_flag, list):
+        return [*from_file, *from_flag]
+    return from_flag
+
+
+def parse_column_map(values: tuple[str, ...] | list[str]) -> dict[str, str] | None:
+    """`--map dk=IMEI --map expiry="Valid until"` -> {"dk": "IMEI", "expiry": "Valid until"}."""
+    mapping: dict[str, str] = {}
+    for value in values:
+        column, equals, header = value.partition("=")
+        column = column.strip()
+        if not equals or not header.strip():
+            raise UsageError(f'option --map: "{value}" must be COLUMN=HEADER, e.g. --map dk=IMEI')
+        if column not in CANONICAL_COLUMNS:
+            raise UsageError(f'option --map: unknown column "{column}" (known: {", ".join(CANONICAL_COLUMNS)})')
+        if column in mapping and mapping[column] != header:
+            raise UsageError(f"option --map: {column} is mapped twice")
+        mapping[column] = header
+    return mapping or None
+
+
+def _ignore_columns(raw: dict[str, Any], where: str) -> tuple[str, ...]:
+    headers = raw.get("ignore_columns", [])
+    if not all(isinstance(header, str) and header.strip() for header in headers):
+        raise UsageError(f'{where}: `ignore_columns` must be a list of header names such as ["Type"]')
+    return tuple(headers)
+
+
+def _header_row(raw: dict[str, Any], where: str) -> int | None:
+    value = raw.get("header_row")
+    if value is not None and value < 1:
+        raise UsageError(f"{where}: `header_row` must be 1 or more (the spreadsheet's row number), not {value}")
+    return None if value is None else int(value)
 
 
 def _auth(section: dict[str, Any], where: str) -> dict[str, str]:

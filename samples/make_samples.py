@@ -179,7 +179,7 @@ def _frozen_zip(data: bytes) -> bytes:
 
 
 MESSY_LINES = [
-    "Product Key;deviceKey;User;Expires At;Type;Cover Mark;note",
+    "Product Key;deviceKey;User;Expires At;Recipient Type;Cover Mark;note",
     "p1a7c2;0001A2B3;U1001;2028-01-31;;;fine",
     "p1a7c2;0001A2B4;Ops@Example.com;2028-01-31T12:00:00+08:00;email;2;typed email",
     'p1a7c2;0001A2B5;+86 138-0013-8000;30d;;;"spaced phone,\nnote on two lines"',

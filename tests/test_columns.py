@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from runner.errors import ColumnError
-from runner.input.columns import canonical_name, match_columns
+from runner.input.columns import canonical_name, date_header_message, match_columns, unmapped_date_headers
 
 
 @pytest.mark.parametrize(
@@ -33,7 +33,24 @@ from runner.input.columns import canonical_name, match_columns
         ("expires_at", "expiry"),
         ("expire", "expiry"),
         ("recipient type", "recipient_type"),
-        ("type", "recipient_type"),
+        ("Recipient Kind", "recipient_type"),
+        ("type", None),  # a device type as often as a recipient type: never taken by itself
+        ("Date", None),
+        ("Name", None),
+        ("IMEI", "dk"),
+        ("Device ID", "dk"),
+        ("Serial Number", "dk"),
+        ("Serial No.", "dk"),
+        ("Mobile", "recipient"),
+        ("Phone Number", "recipient"),
+        ("E-mail", "recipient"),
+        ("Email Address", "recipient"),
+        ("customer_email", "recipient"),
+        ("Customer Phone Number", "recipient"),
+        ("Valid until", "expiry"),
+        ("Expiry Date", "expiry"),
+        ("End Date", "expiry"),
+        ("Expiration", "expiry"),
         ("coverMark", "cover_mark"),
         ("cover mark", "cover_mark"),
         ("authKey", "auth_key"),
@@ -51,7 +68,7 @@ def test_headers_match_ignoring_case_spaces_dashes_and_underscores(header: str) 
 
 
 def test_required_and_optional_columns_are_found_and_extras_left_out() -> None:
-    headers = ["note", "Product Key", "deviceKey", "Email", "Expires At", "Type", "Cover Mark", "authKey"]
+    headers = ["note", "Product Key", "deviceKey", "Email", "Expires At", "Recipient Type", "Cover Mark", "authKey"]
     assert match_columns(headers) == {
         "pk": 1,
         "dk": 2,
@@ -98,9 +115,50 @@ def test_two_headers_for_one_column_are_an_error() -> None:
 def test_a_missing_required_column_lists_the_headers_found() -> None:
     with pytest.raises(ColumnError) as caught:
         match_columns(["pk", "uid", "note"])
-    assert str(caught.value) == 'missing required column "dk" (found headers: pk, uid, note)'
+    assert str(caught.value) == (
+        'missing required column "dk" (found headers: pk, uid, note); '
+        "name the header that holds it with --map dk=HEADER"
+    )
 
 
 def test_several_missing_columns_are_named_together() -> None:
     with pytest.raises(ColumnError, match='missing required columns "pk", "dk"'):
         match_columns(["uid"])
+
+
+def test_ignored_headers_are_never_matched_and_must_exist() -> None:
+    assert match_columns(["pk", "dk", "uid", "Email"], ignored=["Email"]) == {"pk": 0, "dk": 1, "recipient": 2}
+    with pytest.raises(ColumnError, match='--ignore-column "Fax": there is no such header'):
+        match_columns(["pk", "dk", "uid"], ignored=["Fax"])
+
+
+def test_a_header_both_mapped_and_ignored_is_an_error() -> None:
+    with pytest.raises(ColumnError, match="both mapped to recipient and ignored"):
+        match_columns(["pk", "dk", "Kunde"], {"recipient": "Kunde"}, ignored=["Kunde"])
+
+
+@pytest.mark.parametrize("header", ["Ablaufdatum", "Date", "Gültig bis", "Expiry-Date ", "startDate", "Freigabe Ende"])
+def test_a_date_like_header_feeding_no_column_is_reported(header: str) -> None:
+    headers = ["pk", "dk", "uid", header]
+    assert unmapped_date_headers(headers, match_columns(headers), ()) == ([header] if "Expiry" not in header else [])
+
+
+@pytest.mark.parametrize("header", ["note", "Type", "Name", "Vendor", "Legend", "Candidate", "Validated by"])
+def test_ordinary_headers_are_not_taken_for_dates(header: str) -> None:
+    headers = ["pk", "dk", "uid", header]
+    assert unmapped_date_headers(headers, match_columns(headers), ()) == []
+
+
+def test_date_headers_do_not_matter_once_an_expiry_is_mapped_or_they_are_ignored() -> None:
+    headers = ["pk", "dk", "uid", "Valid until", "Created date"]
+    assert unmapped_date_headers(headers, match_columns(headers), ()) == []
+    headers = ["pk", "dk", "uid", "Datum"]
+    assert unmapped_date_headers(headers, match_columns(headers, ignored=["Datum"]), ["Datum"]) == []
+
+
+def test_the_date_message_names_the_header_and_both_options() -> None:
+    assert date_header_message(["Valid thru"]) == (
+        'column "Valid thru" looks like an expiry date but no column is mapped to expiry, so every share would be '
+        'permanent; if it holds the expiry, pass --map expiry="Valid thru" (job file: [columns] expiry = '
+        '"Valid thru"); if not, pass --ignore-column "Valid thru"'
+    )

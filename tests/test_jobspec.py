@@ -308,3 +308,35 @@ def test_skip_existing_comes_from_the_job_file_or_the_flag(tmp_path: Path) -> No
     job.write_text('input = "shares.csv"\nskip_existing = "yes"\n')
     with pytest.raises(UsageError, match="`skip_existing` must be true or false"):
         load_job_spec(job, {})
+
+
+# --- column options ----------------------------------------------------------------------------------
+
+
+def test_map_options_parse_to_a_mapping_and_refuse_bad_forms() -> None:
+    from runner.jobspec import parse_column_map
+
+    assert parse_column_map(("dk=IMEI", "expiry=Valid until=x")) == {"dk": "IMEI", "expiry": "Valid until=x"}
+    assert parse_column_map(()) is None
+    for bad, says in (("IMEI", "must be COLUMN=HEADER"), ("device=IMEI", 'unknown column "device"'),
+                      ("dk=", "must be COLUMN=HEADER"), ("dk=a", "mapped twice")):
+        with pytest.raises(UsageError, match=says):
+            parse_column_map(("dk=b", bad) if says == "mapped twice" else (bad,))
+
+
+def test_map_and_ignore_flags_add_to_the_job_file(workdir: Path, job_dir: Path) -> None:
+    job = write_job(job_dir, 'input = "s.csv"\nheader_row = 3\nignore_columns = ["Type"]\n'
+                             '[columns]\ndk = "IMEI"\nrecipient = "Kunde"\n')
+    spec = load_job_spec(job, {"columns": {"recipient": "Mail"}, "ignore_columns": ["Note"]})
+    assert spec.columns == {"dk": "IMEI", "recipient": "Mail"}
+    assert spec.ignore_columns == ("Type", "Note")
+    assert spec.header_row == 3
+
+
+@pytest.mark.parametrize(("line", "says"), [("header_row = 0", "1 or more"), ("header_row = true", "row number"),
+                                            ("ignore_columns = [1]", "list of header names"),
+                                            ('ignore_columns = "Type"', "list of header names")])
+def test_bad_column_options_in_a_job_file_are_refused(workdir: Path, job_dir: Path, line: str, says: str) -> None:
+    job = write_job(job_dir, f'input = "s.csv"\n{line}\n')
+    with pytest.raises(UsageError, match=says):
+        load_job_spec(job, {})

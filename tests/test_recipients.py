@@ -127,7 +127,20 @@ def test_a_phone_with_too_few_digits_is_invalid() -> None:
 
 
 @pytest.mark.parametrize(
-    ("header", "kind"), [("email", EMAIL), ("phone", PHONE), ("uid", UID), ("shareuid", UID), ("recipient", None)]
+    ("header", "kind"),
+    [
+        ("email", EMAIL),
+        ("phone", PHONE),
+        ("uid", UID),
+        ("shareuid", UID),
+        ("recipient", None),
+        ("user", None),  # the value decides
+        ("customeremail", EMAIL),
+        ("emailaddress", EMAIL),
+        ("phonenumber", PHONE),
+        ("mobile", PHONE),
+        ("userid", UID),
+    ],
 )
 def test_a_recipient_column_named_for_one_kind_implies_it(header: str, kind: RecipientKind | None) -> None:
     assert kind_from_header(header) is kind

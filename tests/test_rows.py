@@ -120,7 +120,10 @@ def test_a_header_without_data_rows_is_a_usage_error(write: WriteFile, content: 
 
 def test_a_missing_required_column_is_named_with_the_headers_found(write: WriteFile) -> None:
     path = write("a,b,pk\n1,2,3\n")
-    assert usage_error(path) == f'{path}: missing required columns "dk", "recipient" (found headers: a, b, pk)'
+    assert usage_error(path) == (
+        f'{path}: missing required columns "dk", "recipient" (header row 1: a, b, pk); '
+        "name the header that holds each with --map dk=HEADER --map recipient=HEADER"
+    )
 
 
 def test_two_headers_for_the_same_column_are_a_usage_error(write: WriteFile) -> None:
@@ -308,6 +311,24 @@ def test_a_stray_quote_makes_only_its_own_row_invalid(write: WriteFile) -> None:
     assert statuses(table)[1] == (3, RowStatus.VALID)
 
 
+def test_header_row_names_the_header_below_a_title(write: WriteFile) -> None:
+    path = write("Export\n\n" + HEADER + "p,d,U1,\n")
+    assert [row.row for row in load(path, header_row=3).rows] == [4]
+    assert usage_error(path, header_row=2) == (
+        f"{path}: header row 2 is empty; pass the header's row number with --header-row"
+    )
+    assert usage_error(path, header_row=9) == f"{path}: header row 9 is past the end of the file (4 rows)"
+    assert "looks like the header: pass --header-row 3" in usage_error(path)
+
+
+def test_an_at_under_uid_and_letters_under_phone_are_invalid(write: WriteFile) -> None:
+    rows = load(write("pk,dk,uid\np,d,a@b.example\n")).rows
+    message = 'recipient "a@b.example" looks like an email address, not a user id (the column is "uid")'
+    assert problem(rows[0]) == ("recipient", message)
+    rows = load(write("pk,dk,Mobile\np,d,call me\n")).rows
+    assert problem(rows[0]) == ("recipient", 'recipient "call me" is not a phone number (the column is "Mobile")')
+
+
 def test_rows_above_the_header_keep_their_spreadsheet_numbers(write: WriteFile) -> None:
     table = load(write("\n" + HEADER + "p,d,U1,\n"))
     assert table.rows[0].row == 3
@@ -417,7 +438,9 @@ def test_a_cover_mark_other_than_1_2_or_3_is_invalid(write: WriteFile, cell: str
 
 
 def test_the_recipient_type_column_decides_the_kind(write: WriteFile) -> None:
-    path = write("pk,dk,recipient,type\np,d1,13800138000,uid\np,d2,13800138000,\np,d3,U9,fax\np,d4,U9,email\n")
+    path = write(
+        "pk,dk,recipient,recipient type\np,d1,13800138000,uid\np,d2,13800138000,\np,d3,U9,fax\np,d4,U9,email\n"
+    )
     rows = load(path).rows
     assert [row.request.recipient_kind for row in rows[:2] if row.request] == [RecipientKind.UID, RecipientKind.PHONE]
     assert problem(rows[2]) == ("recipient_type", 'recipient_type "fax" is not one of uid, email, phone')

@@ -1,13 +1,16 @@
 """Find the canonical columns (pk, dk, recipient, ...) among a spreadsheet's headers.
 
-People name columns every which way (`Device Key`, `deviceKey`, `device_key`), so headers are
-compared with case, spaces, dashes and underscores ignored, against a list of aliases. A job file
-can name a header explicitly; that always wins.
+People name columns every which way (`Device Key`, `deviceKey`, `IMEI`, `Phone Number`), so
+headers are compared with case, spaces, dashes and underscores ignored, against a list of common
+English names. Generic words (`Type`, `Date`, `Name`) are never taken for a column by themselves:
+a wrong guess there sends rows the person never meant. An explicit mapping (`--map dk=IMEI`, the
+job file's `[columns]`) always wins; ignored headers (`--ignore-column`) are never matched.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Collection, Mapping, Sequence
 
 from runner.errors import ColumnError
 
@@ -17,21 +20,46 @@ CANONICAL_COLUMNS = ("pk", "dk", "recipient", "expiry", "recipient_type", "cover
 REQUIRED_COLUMNS = ("pk", "dk", "recipient")
 
 _ALIASES: dict[str, tuple[str, ...]] = {
-    "pk": ("pk", "product key", "productKey", "product_key"),
-    "dk": ("dk", "device key", "deviceKey", "device_key"),
-    "recipient": ("recipient", "uid", "user", "email", "phone", "share_uid", "shareUid"),
-    "expiry": ("expiry", "expires", "expire_at", "sharingExpireAt", "expires_at", "expire"),
-    "recipient_type": ("recipient_type", "recipient type", "type"),
+    "pk": ("pk", "product key", "productKey", "product_key", "product id", "productId"),
+    "dk": ("dk", "device key", "deviceKey", "device_key", "device id", "deviceId", "imei", "device imei",
+           "serial", "serial number", "serial no", "sn", "device serial", "device sn"),
+    "recipient": ("recipient", "user", "share_uid", "shareUid", "user id", "userid",
+                  "uid", "recipient uid", "recipient id",
+                  "email", "e-mail", "email address", "e-mail address", "mail",
+                  "phone", "phone number", "phone no", "mobile", "mobile number", "mobile phone", "cell phone",
+                  "telephone", "telephone number",
+                  *(f"{who} {what}" for who in ("customer", "user", "recipient", "contact", "client")
+                    for what in ("email", "e-mail", "email address", "phone", "phone number", "mobile"))),
+    "expiry": ("expiry", "expires", "expire_at", "sharingExpireAt", "expires_at", "expire", "expires on",
+               "expiry date", "expiration", "expiration date", "expiry time", "expires at", "valid until",
+               "valid till", "valid to", "end date", "share end", "share expiry", "access until"),
+    "recipient_type": ("recipient_type", "recipient type", "recipient kind"),
     "cover_mark": ("cover_mark", "coverMark", "cover mark"),
     "auth_key": ("auth_key", "authKey"),
     # written by sharebatch into a failed-rows file: an earlier attempt at the row may have been applied
     "in_doubt_since": ("in_doubt_since",),
 }
 
+# Words that make a header look like a date, in English and the languages ops sheets come in.
+# A header with one of these that is not mapped stops the file: it may be the expiry.
+_DATE_WORDS = re.compile(
+    r"(?<!candi)(?<!vali)(?<!man)date|datum|fecha|expir|\bvalid(?!at)|until|\btill\b|deadline|ablauf|g(?:ue|ü)ltig"
+    r"|\bbis\b|\bend(?:s|e|ing)?\b|timestamp|\bdue\b|échéance|echeance|scadenza|vence|到期|有效|日期|期限",
+    re.IGNORECASE,
+)
+
+
+class MissingColumnError(ColumnError):
+    """A required column is not among the headers (perhaps the header is on another row)."""
+
+    def __init__(self, message: str, missing: list[str]) -> None:
+        super().__init__(message)
+        self.missing = missing
+
 
 def normalise_header(header: str) -> str:
     """The comparison form of a header: `Device-Key ` -> `devicekey`."""
-    return "".join(ch for ch in header.strip().lower() if ch not in " \t-_")
+    return "".join(ch for ch in header.strip().lower() if ch not in " \t-_.")
 
 
 _CANONICAL_BY_ALIAS: dict[str, str] = {
@@ -44,18 +72,37 @@ def canonical_name(header: str) -> str | None:
     return _CANONICAL_BY_ALIAS.get(normalise_header(header))
 
 
-def match_columns(headers: Sequence[str], explicit: Mapping[str, str] | None = None) -> dict[str, int]:
+def map_option(canonical: str, header: str) -> str:
+    """The command-line option that maps `header` to `canonical`, quoted for a shell."""
+    return f"--map {canonical}={_shell_quote(header)}"
+
+
+def ignore_option(header: str) -> str:
+    return f"--ignore-column {_shell_quote(header)}"
+
+
+def _shell_quote(text: str) -> str:
+    if re.fullmatch(r"[A-Za-z0-9_.@-]+", text):
+        return text
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def match_columns(
+    headers: Sequence[str], explicit: Mapping[str, str] | None = None, ignored: Collection[str] = ()
+) -> dict[str, int]:
     """Map each canonical column found to its index in `headers`.
 
-    `explicit` maps canonical names to header text (from the job file) and wins over aliases; a
-    header it does not claim is matched by alias. Raises ColumnError for an unknown canonical name,
-    an explicit header that is absent, two headers claiming one column, or a missing required one.
+    `explicit` maps canonical names to header text (--map, [columns]) and wins over aliases; a
+    header it does not claim is matched by alias, unless it is in `ignored`. Raises ColumnError for
+    an unknown canonical name, an explicit or ignored header that is absent, two headers claiming
+    one column, or a missing required one.
 
-    >>> match_columns(["Product Key", "deviceKey", "email", "note"])
+    >>> match_columns(["Product Key", "IMEI", "email", "note"])
     {'pk': 0, 'dk': 1, 'recipient': 2}
     """
-    found = _match_explicit(headers, explicit or {})
-    claimed = set(found.values())
+    skipped = _ignored_indexes(headers, ignored)
+    found = _match_explicit(headers, explicit or {}, skipped)
+    claimed = set(found.values()) | skipped
     by_alias: dict[str, int] = {}
     for index, header in enumerate(headers):
         canonical = canonical_name(header)
@@ -65,20 +112,69 @@ def match_columns(headers: Sequence[str], explicit: Mapping[str, str] | None = N
             first = headers[by_alias[canonical]]
             raise ColumnError(
                 f'columns "{first}" and "{header}" both look like the {canonical} column; '
-                f"remove one, or name the right one in the job file's [columns] table"
+                f"name the right one with {map_option(canonical, first)}, or keep the other out with "
+                f"{ignore_option(header)}"
             )
         by_alias[canonical] = index
     found.update(by_alias)
     missing = [name for name in REQUIRED_COLUMNS if name not in found]
     if missing:
-        names = ", ".join(f'"{name}"' for name in missing)
-        plural = "s" if len(missing) > 1 else ""
-        raise ColumnError(f"missing required column{plural} {names} (found headers: {', '.join(headers)})")
+        raise MissingColumnError(missing_message(headers, missing), missing)
     return {name: found[name] for name in CANONICAL_COLUMNS if name in found}
 
 
-def _match_explicit(headers: Sequence[str], explicit: Mapping[str, str]) -> dict[str, int]:
-    """Resolve the job file's mapping: exact header text first, then the normalised form."""
+def missing_message(headers: Sequence[str], missing: list[str], header_row: int | None = None) -> str:
+    """`missing required column "dk" (found headers: ...); name the header that holds it with --map dk=HEADER`."""
+    names = ", ".join(f'"{name}"' for name in missing)
+    plural = "s" if len(missing) > 1 else ""
+    maps = " ".join(map_option(name, "HEADER") for name in missing)
+    where = "found headers" if header_row is None else f"header row {header_row}"
+    return (f"missing required column{plural} {names} ({where}: {', '.join(headers)}); "
+            f"name the header that holds {'each' if plural else 'it'} with {maps}")
+
+
+def unmapped_date_headers(headers: Sequence[str], columns: Mapping[str, int], ignored: Collection[str]) -> list[str]:
+    """Headers that look like a date or an expiry but feed no column, when no expiry column is mapped.
+
+    Their values would be carried through unused and every share sent permanent, so the loader
+    stops instead and names the option that maps or ignores them.
+    """
+    if "expiry" in columns:
+        return []
+    skipped = _ignored_indexes(headers, ignored)
+    used = set(columns.values()) | skipped
+    return [header for index, header in enumerate(headers)
+            if index not in used and _DATE_WORDS.search(header.strip())]
+
+
+def date_header_message(headers: list[str]) -> str:
+    first = headers[0]
+    named = ", ".join(f'"{header}"' for header in headers)
+    looks = "looks" if len(headers) == 1 else "look"
+    return (f"column{'s' if len(headers) > 1 else ''} {named} {looks} like an expiry date but no column is "
+            f"mapped to expiry, so every share would be permanent; if it holds the expiry, pass "
+            f"{map_option('expiry', first)} (job file: [columns] expiry = \"{first}\"); if not, pass "
+            f"{ignore_option(first)}")
+
+
+def header_score(cells: Sequence[str]) -> int:
+    """How many different canonical columns a row's cells name: finds the header below a title."""
+    return len({name for name in map(canonical_name, cells) if name is not None})
+
+
+def _ignored_indexes(headers: Sequence[str], ignored: Collection[str]) -> set[int]:
+    indexes: set[int] = set()
+    for wanted in ignored:
+        index = _find_header(headers, wanted)
+        if index is None:
+            raise ColumnError(f'--ignore-column "{wanted}": there is no such header (found headers: '
+                              f"{', '.join(headers)})")
+        indexes.add(index)
+    return indexes
+
+
+def _match_explicit(headers: Sequence[str], explicit: Mapping[str, str], skipped: set[int]) -> dict[str, int]:
+    """Resolve the explicit mapping: exact header text first, then the normalised form."""
     found: dict[str, int] = {}
     for canonical, wanted in explicit.items():
         if canonical not in CANONICAL_COLUMNS:
@@ -93,6 +189,8 @@ def _match_explicit(headers: Sequence[str], explicit: Mapping[str, str]) -> dict
             )
         if index in found.values():
             raise ColumnError(f'the column mapping names header "{wanted}" for two columns')
+        if index in skipped:
+            raise ColumnError(f'header "{wanted}" is both mapped to {canonical} and ignored; drop one of the two')
         found[canonical] = index
     return found
 

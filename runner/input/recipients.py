@@ -25,13 +25,10 @@ _EMAIL_SHAPE = re.compile(r"^[^@\s]+@[^@\s]+$")
 # Enum attribute look-ups are slow on a hot path run a million times.
 _UID, _EMAIL, _PHONE = RecipientKind.UID, RecipientKind.EMAIL, RecipientKind.PHONE
 
-#: header names that say which kind of recipient the column holds
-_KIND_BY_HEADER = {
-    "uid": RecipientKind.UID,
-    "shareuid": RecipientKind.UID,
-    "email": RecipientKind.EMAIL,
-    "phone": RecipientKind.PHONE,
-}
+#: header names (normalised) that say the column holds user ids
+_UID_HEADERS = frozenset({"uid", "shareuid", "userid", "recipientuid", "recipientid"})
+_EMAIL_HEADER = re.compile(r"e?mail")
+_PHONE_HEADER = re.compile(r"phone|mobile|telephone|^tel$")
 
 
 class Recipient(NamedTuple):
@@ -61,8 +58,14 @@ def mangled_number_message(column: str, text: str) -> str:
 
 
 def kind_from_header(normalised_header: str) -> RecipientKind | None:
-    """The kind a recipient column's name implies (`email` -> EMAIL), or None for `recipient`."""
-    return _KIND_BY_HEADER.get(normalised_header)
+    """The kind a recipient column's name implies (`Customer E-mail` -> EMAIL), or None for `recipient`."""
+    if normalised_header in _UID_HEADERS:
+        return _UID
+    if _EMAIL_HEADER.search(normalised_header):
+        return _EMAIL
+    if _PHONE_HEADER.search(normalised_header):
+        return _PHONE
+    return None
 
 
 def parse_kind(text: str) -> RecipientKind:
@@ -107,6 +110,9 @@ def parse_recipient(text: str, kind: RecipientKind | None = None, because: str =
         return Recipient(actual, _check_email(value, why))
     if actual is _PHONE:
         return Recipient(actual, _check_phone(value, why))
+    if kind is _UID and "@" in value:
+        # Sent as shareUid it would reach nobody (or the wrong account): the header and the value disagree.
+        raise RecipientError(f'recipient "{value}" looks like an email address, not a user id{why}')
     return Recipient(actual, value)
 
 

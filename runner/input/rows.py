@@ -12,6 +12,7 @@ so one pass reports them all.
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -19,7 +20,15 @@ from datetime import date, datetime, time
 from pathlib import Path
 
 from runner.errors import ColumnError, ExpiryError, InputFileError, RecipientError, UsageError
-from runner.input.columns import match_columns, normalise_header
+from runner.input.columns import (
+    MissingColumnError,
+    date_header_message,
+    header_score,
+    match_columns,
+    missing_message,
+    normalise_header,
+    unmapped_date_headers,
+)
 from runner.input.compactmap import CompactMap
 from runner.input.csvfile import HEAD_BYTES, Record, check_text, iter_records, resolve_codec, sniff_delimiter
 from runner.input.expiry import ExpiryParser, load_timezone
@@ -47,6 +56,8 @@ class InputOptions:
     sheet: str | None = None  # XLSX sheet name; None = the first sheet
     encoding: str = "utf-8"  # CSV encoding; utf-8 also accepts a BOM
     columns: Mapping[str, str] = field(default_factory=dict)  # canonical name -> header in the file
+    ignore_columns: tuple[str, ...] = ()  # headers kept out of the mapping, carried through untouched
+    header_row: int | None = None  # the header's spreadsheet row number; None = the first non-empty row
     timezone: str = "UTC"  # IANA name, for dates and date-times without an offset
     default_expiry: str | None = None  # for empty expiry cells, same syntax as a cell
     default_cover_mark: int = 1  # for empty cover_mark cells; one of COVER_MARKS (JobSpec checks it)
@@ -61,6 +72,7 @@ class _Layout:
     header_row: int
     headers: list[str]
     records: Callable[[], Iterator[Record]]  # data records only; a new pass on every call
+    head: list[Record]  # the file's first records, header or not: where a misplaced header is looked for
 
 
 class InputSource:
@@ -126,17 +138,22 @@ def open_input(options: InputOptions) -> InputSource:
     _check_path(path)
     suffix = path.suffix.lower()
     if suffix in _XLSX_SUFFIXES:
-        layout = _open_xlsx(path, options.sheet)
+        layout = _open_xlsx(path, options.sheet, options.header_row)
     elif suffix in _CSV_SUFFIXES:
-        layout = _open_csv(path, options.encoding)
+        layout = _open_csv(path, options.encoding, options.header_row)
     elif suffix == ".xls":
         raise InputFileError(path, "old Excel .xls files are not supported; save it as .xlsx or CSV")
     else:
         raise InputFileError(path, f'unsupported file type "{path.suffix}" (use .csv, .tsv, .txt, .xlsx or .xlsm)')
     try:
-        columns = match_columns(layout.headers, options.columns)
+        columns = match_columns(layout.headers, options.columns, options.ignore_columns)
+    except MissingColumnError as exc:
+        raise InputFileError(path, _missing_columns_message(layout, exc)) from None
     except ColumnError as exc:
         raise InputFileError(path, str(exc)) from None
+    dates = unmapped_date_headers(layout.headers, columns, options.ignore_columns)
+    if dates:
+        raise InputFileError(path, date_header_message(dates))
     if not any(True for _ in _non_empty(layout.records())):
         raise InputFileError(path, "has a header row but no data rows")
     return InputSource(options, layout, columns)
@@ -159,15 +176,49 @@ def _non_empty(records: Iterator[Record]) -> Iterator[Record]:
     return (record for record in records if record[2] is not None or not _is_empty(record[1]))
 
 
-def _header_from(path: Path, records: Iterator[Record]) -> tuple[int, list[str]]:
-    """The first non-empty record is the header; rows above it keep their numbers."""
-    for row, cells, problem in _non_empty(records):
+_HEAD_RECORDS = 30
+
+
+def _header_from(path: Path, records: Iterator[Record], header_row: int | None) -> tuple[int, list[str]]:
+    """The header: row `header_row`, or the first non-empty record; rows above it keep their numbers."""
+    if header_row is not None and header_row < 1:
+        raise InputFileError(path, f"header row {header_row} must be 1 or more (the spreadsheet's row number)")
+    last = 0
+    for row, cells, problem in records if header_row is not None else _non_empty(records):
+        last = row
+        if header_row is not None and row < header_row:
+            continue
         if problem is not None:
             raise InputFileError(path, f"row {row}, the header row, is not valid CSV ({problem})")
+        if _is_empty(cells):
+            raise InputFileError(path, f"header row {row} is empty; pass the header's row number with --header-row")
         headers = [unguard_cell(cell) for cell in cells]
         headers[0] = headers[0].lstrip("\ufeff")
         return row, headers
+    if header_row is not None:
+        raise InputFileError(path, f"header row {header_row} is past the end of the file ({last} rows)")
     raise InputFileError(path, "the file is empty")
+
+
+def _better_header_row(layout: _Layout) -> int | None:
+    """The row below (or above) the one taken as header that names more columns: a title sat on top."""
+    best_row, best_score = layout.header_row, header_score(layout.headers)
+    for row, cells, problem in layout.head:
+        score = header_score(cells) if problem is None else 0
+        if score > best_score:
+            best_row, best_score = row, score
+    return None if best_row == layout.header_row else best_row
+
+
+def _missing_columns_message(layout: _Layout, exc: MissingColumnError) -> str:
+    better = _better_header_row(layout)
+    if better is None:
+        return missing_message(layout.headers, exc.missing, layout.header_row)
+    cells = next(cells for row, cells, _ in layout.head if row == better)
+    shown = ", ".join(cell for cell in cells if cell.strip())
+    return (f"row {layout.header_row} ({', '.join(layout.headers)}) was taken as the header but has no "
+            f"{', '.join(exc.missing)} column; row {better} ({shown}) looks like the header: "
+            f"pass --header-row {better} (job key header_row)")
 
 
 # --- CSV -----------------------------------------------------------------------------------------
@@ -181,37 +232,38 @@ def _read_head(path: Path, size: int) -> bytes:
         raise InputFileError(path, f"cannot be read ({exc.strerror or exc})") from None
 
 
-def _open_csv(path: Path, encoding: str) -> _Layout:
+def _open_csv(path: Path, encoding: str, header_row: int | None) -> _Layout:
     codec = resolve_codec(path, encoding)
     head = _read_head(path, HEAD_BYTES)
     check_text(path, head, codec)
     delimiter = sniff_delimiter(head.decode(codec, errors="replace"))
-    header_row, headers = _header_from(path, iter_records(path, codec, delimiter))
+    found_row, headers = _header_from(path, iter_records(path, codec, delimiter), header_row)
 
     def data_records() -> Iterator[Record]:
-        return iter_records(path, codec, delimiter, after_row=header_row)
+        return iter_records(path, codec, delimiter, after_row=found_row)
 
-    return _Layout("csv", header_row, headers, data_records)
+    first = list(itertools.islice(iter_records(path, codec, delimiter), _HEAD_RECORDS))
+    return _Layout("csv", found_row, headers, data_records, first)
 
 
 # --- XLSX ----------------------------------------------------------------------------------------
 
 
-def _open_xlsx(path: Path, sheet: str | None) -> _Layout:
+def _open_xlsx(path: Path, sheet: str | None, header_row: int | None) -> _Layout:
     """Read one sheet with pandas, keeping typed values, then render each cell as a person sees it."""
     records: list[Record] = [
         (index, _trim_empty_tail([_xlsx_text(value) for value in values]), None)
         for index, values in enumerate(_read_sheet(path, sheet), start=1)
     ]
-    header_row, headers = _header_from(path, iter(records))
+    found_row, headers = _header_from(path, iter(records), header_row)
     width = len(headers)
 
     def data_records() -> Iterator[Record]:
         # A sheet has no ragged rows: blank cells at the end are padding, data past the header is not.
-        for row, cells, _ in records[header_row:]:
+        for row, cells, _ in records[found_row:]:
             yield row, cells + [""] * (width - len(cells)), None
 
-    return _Layout("xlsx", header_row, headers, data_records)
+    return _Layout("xlsx", found_row, headers, data_records, records[:_HEAD_RECORDS])
 
 
 def _read_sheet(path: Path, sheet: str | None) -> list[tuple[object, ...]]:
