@@ -78,6 +78,7 @@ def input_options(spec: JobSpec, anchor_ms: int, path: Path | None = None) -> In
         columns=spec.columns,
         ignore_columns=spec.ignore_columns,
         header_row=spec.header_row,
+        include_hidden=spec.include_hidden,
         timezone=spec.timezone,
         default_expiry=spec.expiry,
         default_cover_mark=spec.cover_mark,
@@ -92,12 +93,15 @@ def iter_rows(source: InputSource) -> Iterator[LoadedRow]:
 
 def validation_outcome(row: LoadedRow) -> RowOutcome:
     """The report line of a row that is not sent (invalid or duplicate) or, for validate, a valid one."""
+    if row.hidden is not None:
+        return RowOutcome(row=row.row, status=RowStatus.HIDDEN,
+                          message=f"row is {row.hidden} in the sheet, not sent (--include-hidden sends it)")
     if row.problem is not None:
         where = f'column "{row.problem.column}": ' if row.problem.column else ""
         return RowOutcome(row=row.row, status=RowStatus.INVALID, message=where + row.problem.message)
     if row.duplicate_of is not None:
         return RowOutcome(row=row.row, status=RowStatus.DUPLICATE, message=f"duplicate of row {row.duplicate_of}")
-    return RowOutcome(row=row.row, status=RowStatus.VALID)
+    return RowOutcome(row=row.row, status=RowStatus.VALID, message=row.note)
 
 
 def journal_entry(row: LoadedRow) -> JournalEntry:

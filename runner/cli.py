@@ -213,6 +213,9 @@ def _job_options(func: F) -> F:
         click.option("--ignore-column", "ignore_columns", multiple=True, metavar="HEADER",
                      help="Keep this header out of the column mapping; it is carried through untouched "
                      "(repeatable; job key ignore_columns)."),
+        click.option("--include-hidden", is_flag=True, default=None,
+                     help="Send rows that are hidden or filtered out in the sheet too. [default: they are "
+                     "reported as hidden and not sent]"),
         click.option("--header-row", type=int,
                      help="The spreadsheet row number of the header, when a title sits above it. "
                      "[default: the first non-empty row]"),

@@ -59,6 +59,7 @@ class JobSpec:
     columns: dict[str, str] = field(default_factory=dict)
     ignore_columns: tuple[str, ...] = ()  # headers kept out of the column mapping, carried through
     header_row: int | None = None  # the header's spreadsheet row number; None = the first non-empty row
+    include_hidden: bool = False  # send rows hidden or filtered out in the sheet too
     token_file: Path | None = None
     ca_bundle: Path | None = None  # extra CA certificates (a corporate proxy); the system store otherwise
     #: [auth] login settings for re-login when the refresh token is dead (secrets come from the environment)
@@ -100,6 +101,7 @@ _KEY_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "columns": ((dict,), "a table"),
     "ignore_columns": ((list,), "a list of header names"),
     "header_row": ((int,), "a row number (1 for the first row)"),
+    "include_hidden": ((bool,), "true or false"),
     "auth": ((dict,), "a table"),
     "token_file": ((str, Path), "a path string"),
     "ca_bundle": ((str, Path), "a path string"),
@@ -169,6 +171,7 @@ def load_job_spec(job_file: Path | None, overrides: dict[str, Any]) -> JobSpec:
         columns=_columns(raw, where),
         ignore_columns=_ignore_columns(raw, at("ignore_columns")),
         header_row=_header_row(raw, at("header_row")),
+        include_hidden=bool(raw.get("include_hidden", False)),
         token_file=resolve("token_file"),
         ca_bundle=resolve("ca_bundle"),
         login=auth,

@@ -22,6 +22,7 @@ class RowStatus(StrEnum):
     NOT_ATTEMPTED = "not_attempted"  #: the run stopped before the row was sent
     #: an attempt may have been applied and no look-up could settle it; never re-sent blindly
     UNKNOWN = "unknown"
+    HIDDEN = "hidden"  #: hidden or filtered out in the sheet: not sent unless --include-hidden
     VALID = "valid"  #: `sharebatch validate` only: the row would be sent
     REVOKED = "revoked"  #: `sharebatch revoke`: the share was revoked
     ALREADY_ENDED = "already_ended"  #: `sharebatch revoke` / `extend`: the share had already ended (code 5142)
@@ -117,7 +118,8 @@ class LoadedRow:
     """One data row of the input, validated.
 
     Exactly one of these holds: `request` is set (the row can be sent), `problem` is set
-    (invalid), or `duplicate_of` is set (the row number of the earlier identical row).
+    (invalid), `duplicate_of` is set (the row number of the earlier identical row), or `hidden`
+    says why the person does not see the row in the sheet (not sent).
     """
 
     row: int  # the row number a spreadsheet shows: header is 1, first data row is 2
@@ -127,9 +129,13 @@ class LoadedRow:
     duplicate_of: int | None = None
     #: from the failed-rows file of an earlier batch: an attempt then may have been applied
     in_doubt_since_ms: int | None = None
+    hidden: str | None = None  # "hidden" or "filtered out"
+    note: str = ""  # a remark on a valid row, e.g. a phone read from a number cell
 
     @property
     def status(self) -> RowStatus:
+        if self.hidden is not None:
+            return RowStatus.HIDDEN
         if self.problem is not None:
             return RowStatus.INVALID
         if self.duplicate_of is not None:

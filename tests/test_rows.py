@@ -287,15 +287,9 @@ def test_a_row_with_a_nul_byte_is_invalid(write: WriteFile) -> None:
     assert table.rows[1].status is RowStatus.VALID
 
 
-def test_an_empty_row_inside_the_data_is_invalid_and_trailing_ones_are_dropped(write: WriteFile) -> None:
+def test_blank_rows_are_skipped_and_the_others_keep_their_numbers(write: WriteFile) -> None:
     table = load(write(HEADER + "p,d1,U1,\n\n,,,\np,d2,U2,\n\n , ,,\n\n"))
-    assert statuses(table) == [
-        (2, RowStatus.VALID),
-        (3, RowStatus.INVALID),
-        (4, RowStatus.INVALID),
-        (5, RowStatus.VALID),
-    ]
-    assert problem(table.rows[1]) == (None, "empty row")
+    assert statuses(table) == [(2, RowStatus.VALID), (5, RowStatus.VALID)]
 
 
 def test_a_multi_line_quoted_cell_counts_as_one_row(write: WriteFile) -> None:
@@ -554,7 +548,7 @@ def test_an_unknown_sheet_is_a_usage_error_naming_the_sheets(write_xlsx: Callabl
 def test_xlsx_rows_keep_sheet_numbers_across_blank_rows(write_xlsx: Callable[..., Path]) -> None:
     path = write_xlsx({"s": [[], ["pk", "dk", "uid"], ["p", "d1", "U1"], [], ["p", "d2", "U2"], [], []]})
     table = load(path)
-    assert statuses(table) == [(3, RowStatus.VALID), (4, RowStatus.INVALID), (5, RowStatus.VALID)]
+    assert statuses(table) == [(3, RowStatus.VALID), (5, RowStatus.VALID)]
 
 
 def test_xlsx_data_beyond_the_header_is_a_cell_count_problem(write_xlsx: Callable[..., Path]) -> None:
@@ -602,7 +596,9 @@ def test_the_csv_and_xlsx_samples_load_to_identical_rows() -> None:
     assert csv_table.headers == xlsx_table.headers
     assert [row.cells for row in csv_table.rows] == [row.cells for row in xlsx_table.rows]
     assert [row.request for row in csv_table.rows] == [row.request for row in xlsx_table.rows]
-    assert csv_table.warnings == xlsx_table.warnings
+    # the sample's XLSX holds one phone number in a number cell, which the loader points out
+    assert xlsx_table.warnings == [*csv_table.warnings, "1 phone number was read from number cells (rows 90), "
+                                   "where a leading 0 or + cannot survive: check them, and store the column as text"]
 
 
 def test_the_shares_sample_has_the_mix_the_demo_needs() -> None:
@@ -632,7 +628,7 @@ def test_the_messy_sample_shows_each_kind_of_problem() -> None:
         (8, "invalid", None),  # too few cells
         (9, "invalid", None),  # too many cells
         (10, "invalid", None),  # NUL byte
-        (11, "invalid", None),  # empty row
+        # row 11 is blank: skipped
         (12, "duplicate", 4),  # same phone, other separators
         (13, "duplicate", 3),  # same email, other case
         (14, "invalid", "recipient"),  # type phone, value a uid
@@ -644,7 +640,7 @@ def test_the_messy_sample_shows_each_kind_of_problem() -> None:
         (20, "valid", None),  # formula-guarded note
         (21, "invalid", None),  # stray quote
     ]
-    assert table.rows[18].cells[-1] == "=SUM(A1:A2)"
+    assert table.rows[17].cells[-1] == "=SUM(A1:A2)"
 
 
 def test_the_sample_generator_recreates_the_committed_files(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ _PHONE_SHAPE = re.compile(r"^\+?[\d\s\-().]{6,}$")
 _PHONE_SEPARATORS = re.compile(r"[\s\-().]")
 # What a spreadsheet shows after turning a long number into a float: 1.38001E+10, 1E+10. A bare
 # `12e45` is left alone: ids in hex can look like that.
-_SCIENTIFIC = re.compile(r"^[+-]?\d+(?:\.\d+[eE][+-]?\d+|[eE][+-]\d+)$")
+_SCIENTIFIC = re.compile(r"^[+-]?\d+(?:[.,]\d+[eE][+-]?\d+|[eE][+-]\d+)$")  # `,`: a German Excel's CSV
 _MIN_PHONE_DIGITS = 6
 _PLAIN_PHONE = re.compile(r"^\+?[0-9]{6,}$")
 _EMAIL_SHAPE = re.compile(r"^[^@\s]+@[^@\s]+$")
@@ -29,6 +29,31 @@ _UID, _EMAIL, _PHONE = RecipientKind.UID, RecipientKind.EMAIL, RecipientKind.PHO
 _UID_HEADERS = frozenset({"uid", "shareuid", "userid", "recipientuid", "recipientid"})
 _EMAIL_HEADER = re.compile(r"e?mail")
 _PHONE_HEADER = re.compile(r"phone|mobile|telephone|^tel$")
+
+
+# Characters a person cannot see: zero-width ones and a BOM are never meant; the spaces that do not
+# break are meant as spaces only inside a phone number.
+_ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e"
+_HARD_SPACES = "\u00a0\u2007\u202f"
+_INVISIBLE = re.compile(f"[{_ZERO_WIDTH}{_HARD_SPACES}]")
+_ZERO_WIDTH_ONLY = re.compile(f"[{_ZERO_WIDTH}]")
+
+
+def strip_invisible(text: str) -> str:
+    """The cell without spaces and invisible characters at either end (pasted cells carry them)."""
+    return text.strip().strip(_ZERO_WIDTH).strip()
+
+
+def invisible_message(column: str, value: str, *, spaces_allowed: bool = False) -> str | None:
+    """Why `value` cannot be sent when it hides an invisible character inside, else None."""
+    found = (_ZERO_WIDTH_ONLY if spaces_allowed else _INVISIBLE).search(value)
+    if found is None:
+        return None
+    char = found.group()
+    name = unicodedata.name(char, "invisible character")
+    shown = _INVISIBLE.sub(lambda hit: f"\\u{ord(hit.group()):04x}", value)
+    return (f'{column} "{shown}" contains an invisible character (U+{ord(char):04X} {name}) at position '
+            f"{found.start() + 1}; retype the value")
 
 
 class Recipient(NamedTuple):
@@ -99,13 +124,18 @@ def parse_recipient(text: str, kind: RecipientKind | None = None, because: str =
     `kind` is the kind the row or the column's name asks for (None: guess from the value);
     `because` says where it came from, for messages (e.g. `recipient_type is email`).
     """
-    value = text.strip()
+    value = strip_invisible(text)
     if not value:
         raise RecipientError("recipient is empty")
     if looks_mangled_number(value):
         raise RecipientError(mangled_number_message("recipient", value))
     why = f" ({because})" if because else ""
+    hidden = invisible_message("recipient", value, spaces_allowed=True)
+    if hidden is not None:
+        raise RecipientError(hidden)
     actual = kind or detect_kind(value)
+    if actual is not _PHONE and (hidden := invisible_message("recipient", value)) is not None:
+        raise RecipientError(hidden)
     if actual is _EMAIL:
         return Recipient(actual, _check_email(value, why))
     if actual is _PHONE:

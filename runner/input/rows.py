@@ -13,10 +13,9 @@ so one pass reports them all.
 from __future__ import annotations
 
 import itertools
-import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import datetime
 from pathlib import Path
 
 from runner.errors import ColumnError, ExpiryError, InputFileError, RecipientError, UsageError
@@ -35,16 +34,23 @@ from runner.input.expiry import ExpiryParser, load_timezone
 from runner.input.formula import unguard_cell
 from runner.input.recipients import (
     Recipient,
+    invisible_message,
     kind_from_header,
     looks_mangled_number,
     mangled_number_message,
     parse_kind,
     parse_recipient,
+    strip_invisible,
 )
-from runner.models import COVER_MARKS, LoadedRow, RowProblem, ShareRequest
+from runner.input.sheets import SPREADSHEET_SUFFIXES, open_sheet
+from runner.input.xlsxreader import SheetRow
+from runner.models import COVER_MARKS, LoadedRow, RecipientKind, RowProblem, ShareRequest
 
 _CSV_SUFFIXES = (".csv", ".tsv", ".txt")
-_XLSX_SUFFIXES = (".xlsx", ".xlsm")
+#: what a cell shows when its formula failed: Excel's error values and LibreOffice's `Err:502` form
+EXCEL_ERRORS = frozenset({"#N/A", "#REF!", "#VALUE!", "#DIV/0!", "#NAME?", "#NUM!", "#NULL!", "#SPILL!", "#CALC!",
+                          "#GETTING_DATA", "#FIELD!", "#BLOCKED!", "#UNKNOWN!", "#CONNECT!", "#BUSY!"})
+_PHONES_FROM_NUMBERS_SHOWN = 10
 _COVER_MARKS = {str(mark): mark for mark in COVER_MARKS}
 
 
@@ -58,10 +64,15 @@ class InputOptions:
     columns: Mapping[str, str] = field(default_factory=dict)  # canonical name -> header in the file
     ignore_columns: tuple[str, ...] = ()  # headers kept out of the mapping, carried through untouched
     header_row: int | None = None  # the header's spreadsheet row number; None = the first non-empty row
+    include_hidden: bool = False  # send rows hidden or filtered out in the sheet too
     timezone: str = "UTC"  # IANA name, for dates and date-times without an offset
     default_expiry: str | None = None  # for empty expiry cells, same syntax as a cell
     default_cover_mark: int = 1  # for empty cover_mark cells; one of COVER_MARKS (JobSpec checks it)
     anchor_ms: int = 0  # the run's start: relative expiries count from it, earlier ones are past
+
+
+#: a data record, and for a spreadsheet what its cells hide (a hidden row, unsaved formulas, numbers)
+_Item = tuple[int, list[str], str | None, SheetRow | None]
 
 
 @dataclass(frozen=True)
@@ -71,8 +82,9 @@ class _Layout:
     format: str
     header_row: int
     headers: list[str]
-    records: Callable[[], Iterator[Record]]  # data records only; a new pass on every call
+    records: Callable[[], Iterator[_Item]]  # data records only; a new pass on every call
     head: list[Record]  # the file's first records, header or not: where a misplaced header is looked for
+    sheet: str | None = None  # the sheet read, for a spreadsheet
 
 
 class InputSource:
@@ -88,6 +100,7 @@ class InputSource:
         self.format = layout.format
         self.headers = layout.headers
         self.header_row = layout.header_row
+        self.sheet = layout.sheet
         self.columns = columns
         self._options = options
         self._layout = layout
@@ -112,16 +125,10 @@ class InputSource:
         return self._validator.warnings()
 
     def _rows(self, validator: _RowValidator) -> Iterator[LoadedRow]:
-        # Empty rows are held back: inside the data they are reported, at the very end dropped.
-        held: list[tuple[int, list[str]]] = []
-        for row, cells, problem in self._layout.records():
+        for row, cells, problem, facts in self._layout.records():
             text = "".join(cells)  # one pass over the row answers three questions
             if problem is None and not text.strip():
-                held.append((row, cells))
-                continue
-            if held:
-                yield from (LoadedRow(number, empty, problem=RowProblem("empty row")) for number, empty in held)
-                held.clear()
+                continue  # a blank row holds nothing to send; the other rows keep their sheet numbers
             if "\x00" in text:
                 # Kept out of the cells too: a NUL cannot be written to the XLSX report.
                 shown = [cell.replace("\x00", "\ufffd") for cell in cells]
@@ -129,7 +136,7 @@ class InputSource:
                 continue
             if "'" in text:
                 cells = [unguard_cell(cell) for cell in cells]
-            yield validator.validate(row, cells, problem)
+            yield validator.validate(row, cells, problem, facts)
 
 
 def open_input(options: InputOptions) -> InputSource:
@@ -137,14 +144,13 @@ def open_input(options: InputOptions) -> InputSource:
     path = options.path
     _check_path(path)
     suffix = path.suffix.lower()
-    if suffix in _XLSX_SUFFIXES:
-        layout = _open_xlsx(path, options.sheet, options.header_row)
+    if suffix in SPREADSHEET_SUFFIXES:
+        layout = _open_spreadsheet(path, options.sheet, options.header_row)
     elif suffix in _CSV_SUFFIXES:
         layout = _open_csv(path, options.encoding, options.header_row)
-    elif suffix == ".xls":
-        raise InputFileError(path, "old Excel .xls files are not supported; save it as .xlsx or CSV")
     else:
-        raise InputFileError(path, f'unsupported file type "{path.suffix}" (use .csv, .tsv, .txt, .xlsx or .xlsm)')
+        raise InputFileError(path, f'unsupported file type "{path.suffix}" '
+                             "(use .csv, .tsv, .txt, .xlsx, .xlsm, .xls or .ods)")
     try:
         columns = match_columns(layout.headers, options.columns, options.ignore_columns)
     except MissingColumnError as exc:
@@ -172,19 +178,20 @@ def _is_empty(cells: list[str]) -> bool:
     return not any(cell.strip() for cell in cells)
 
 
-def _non_empty(records: Iterator[Record]) -> Iterator[Record]:
+def _non_empty(records: Iterable[_Item]) -> Iterator[_Item]:
     return (record for record in records if record[2] is not None or not _is_empty(record[1]))
 
 
 _HEAD_RECORDS = 30
 
 
-def _header_from(path: Path, records: Iterator[Record], header_row: int | None) -> tuple[int, list[str]]:
+def _header_from(path: Path, records: Iterable[Record], header_row: int | None) -> tuple[int, list[str]]:
     """The header: row `header_row`, or the first non-empty record; rows above it keep their numbers."""
     if header_row is not None and header_row < 1:
         raise InputFileError(path, f"header row {header_row} must be 1 or more (the spreadsheet's row number)")
     last = 0
-    for row, cells, problem in records if header_row is not None else _non_empty(records):
+    chosen = records if header_row is not None else (r for r in records if r[2] is not None or not _is_empty(r[1]))
+    for row, cells, problem in chosen:
         last = row
         if header_row is not None and row < header_row:
             continue
@@ -239,100 +246,39 @@ def _open_csv(path: Path, encoding: str, header_row: int | None) -> _Layout:
     delimiter = sniff_delimiter(head.decode(codec, errors="replace"))
     found_row, headers = _header_from(path, iter_records(path, codec, delimiter), header_row)
 
-    def data_records() -> Iterator[Record]:
-        return iter_records(path, codec, delimiter, after_row=found_row)
+    def data_records() -> Iterator[_Item]:
+        return ((row, cells, problem, None) for row, cells, problem in
+                iter_records(path, codec, delimiter, after_row=found_row))
 
     first = list(itertools.islice(iter_records(path, codec, delimiter), _HEAD_RECORDS))
     return _Layout("csv", found_row, headers, data_records, first)
 
 
-# --- XLSX ----------------------------------------------------------------------------------------
+# --- spreadsheets ---------------------------------------------------------------------------------
 
 
-def _open_xlsx(path: Path, sheet: str | None, header_row: int | None) -> _Layout:
-    """Read one sheet with pandas, keeping typed values, then render each cell as a person sees it."""
-    records: list[Record] = [
-        (index, _trim_empty_tail([_xlsx_text(value) for value in values]), None)
-        for index, values in enumerate(_read_sheet(path, sheet), start=1)
-    ]
-    found_row, headers = _header_from(path, iter(records), header_row)
+def _open_spreadsheet(path: Path, sheet: str | None, header_row: int | None) -> _Layout:
+    """One sheet of an .xlsx, .xls or .ods file, its cells as the sheet shows them (runner.input.sheets)."""
+    kind, chosen, passes = open_sheet(path, sheet)
+    first_pass = passes()
+    head = list(itertools.islice(first_pass, _HEAD_RECORDS))
+    found_row, headers = _header_from(
+        path, ((row.row, row.cells, None) for row in itertools.chain(head, first_pass)), header_row)
+    close = getattr(first_pass, "close", None)
+    if close is not None:
+        close()
     width = len(headers)
 
-    def data_records() -> Iterator[Record]:
+    def data_records() -> Iterator[_Item]:
         # A sheet has no ragged rows: blank cells at the end are padding, data past the header is not.
-        for row, cells, _ in records[found_row:]:
-            yield row, cells + [""] * (width - len(cells)), None
+        for row in passes():
+            if row.row > found_row:
+                cells = row.cells
+                if len(cells) < width:
+                    cells.extend([""] * (width - len(cells)))
+                yield row.row, cells, None, row
 
-    return _Layout("xlsx", found_row, headers, data_records, records[:_HEAD_RECORDS])
-
-
-def _read_sheet(path: Path, sheet: str | None) -> list[tuple[object, ...]]:
-    """The sheet's rows with typed values (str, int, float, bool, datetime), row 1 first."""
-    import pandas as pd  # only XLSX input needs pandas: CSV runs skip its import time and memory
-
-    head = _read_head(path, 8)
-    if head.startswith(b"\xd0\xcf\x11\xe0"):
-        raise InputFileError(path, "an old .xls or encrypted workbook; save it as a plain .xlsx or CSV")
-    if not head.startswith(b"PK\x03\x04"):
-        raise InputFileError(path, "not an XLSX file (is it a CSV saved with an .xlsx name?)")
-    try:
-        with warnings.catch_warnings():
-            # openpyxl warns about styles and extensions it skips; they do not affect the values.
-            warnings.filterwarnings("ignore", category=UserWarning, module="openpyxl")
-            with pd.ExcelFile(path, engine="openpyxl") as book:
-                names = [str(name) for name in book.sheet_names]
-                chosen = names[0] if sheet is None else sheet
-                if chosen not in names:
-                    raise InputFileError(path, f'no sheet named "{chosen}" (sheets: {", ".join(names)})')
-                # dtype=object keeps numbers and dates typed: 13800138000 must not become "13800138000.0".
-                frame = pd.read_excel(
-                    book, sheet_name=chosen, header=None, dtype=object, keep_default_na=False, na_filter=False
-                )
-                return list(frame.itertuples(index=False, name=None))
-    except InputFileError:
-        raise
-    except OSError as exc:  # the disk, not the workbook: say so instead of calling the file broken
-        raise InputFileError(path, f"cannot be read ({exc.strerror or exc})") from None
-    except Exception as exc:  # zipfile, XML and openpyxl errors alike: a broken workbook
-        raise InputFileError(path, f"not a readable XLSX file ({type(exc).__name__}: {exc})") from None
-
-
-def _xlsx_text(value: object) -> str:
-    """A typed cell as the text a person sees: 13800138000.0 -> `13800138000`, a date -> `2027-01-31`.
-
-    A date-time at exactly midnight is taken as a date (Excel stores dates that way), so an expiry
-    typed as a date means the end of that day, as it does in a CSV.
-    """
-    if isinstance(value, str):
-        return value
-    if value is None or value != value:  # NaN and NaT are the values unequal to themselves
-        return ""
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return _float_text(value)
-    if isinstance(value, datetime):
-        if value.time() == time(0):
-            return value.date().isoformat()
-        return value.isoformat(sep=" ")
-    if isinstance(value, date | time):
-        return value.isoformat()
-    return str(value)
-
-
-def _float_text(value: float) -> str:
-    if value.is_integer() and abs(value) < 1e17:
-        return str(int(value))
-    return repr(value)
-
-
-def _trim_empty_tail(cells: list[str]) -> list[str]:
-    end = len(cells)
-    while end and not cells[end - 1]:
-        end -= 1
-    return cells[:end]
+    return _Layout(kind, found_row, headers, data_records, [(row.row, row.cells, None) for row in head], chosen)
 
 
 # --- validation ----------------------------------------------------------------------------------
@@ -417,18 +363,28 @@ class _RowValidator:
         self._default_expiry_ms = self._parse_default_expiry(options.default_expiry)
         self._first_row = CompactMap()  # key of (pk, dk, recipient) -> the row it first appeared on
         self._devices = _DeviceTracker()
+        self._include_hidden = options.include_hidden
+        self._mapped = list(columns.items())
+        self._phones_from_numbers: list[int] = []
+        self._phones_from_numbers_count = 0
 
     def warnings(self) -> list[str]:
-        warning = self._devices.warning()
-        return [warning] if warning else []
+        found = [self._devices.warning(), self._phone_warning()]
+        return [warning for warning in found if warning]
 
-    def validate(self, row: int, cells: list[str], problem: str | None = None) -> LoadedRow:
+    def validate(
+        self, row: int, cells: list[str], problem: str | None = None, facts: SheetRow | None = None
+    ) -> LoadedRow:
         if problem is not None:
             return LoadedRow(row, cells, problem=RowProblem(problem))
+        if facts is not None and facts.hidden is not None and not self._include_hidden:
+            return LoadedRow(row, cells, hidden=facts.hidden)
         if len(cells) != self._width:
             message = f"row has {len(cells)} cells, header has {self._width}"
             return LoadedRow(row, cells, problem=RowProblem(message))
-        problems: list[tuple[str, str]] = []
+        problems = self._cell_problems(cells, facts)
+        if problems:  # the cell does not hold what it shows: nothing read from it can be trusted
+            return LoadedRow(row, cells, problem=RowProblem("; ".join(text for _, text in problems), problems[0][0]))
         pk = _identifier(cells[self._pk_at], "pk", problems)
         dk = _identifier(cells[self._dk_at], "dk", problems)
         recipient = self._recipient(cells, problems)
@@ -446,7 +402,38 @@ class _RowValidator:
         if first != row:
             return LoadedRow(row, cells, duplicate_of=first)
         self._devices.add(request)
-        return LoadedRow(row, cells, request=request, in_doubt_since_ms=in_doubt_since_ms)
+        note = ""
+        if facts is not None and recipient.kind is RecipientKind.PHONE and self._recipient_at in facts.numbers:
+            note = self._phone_from_number(row)
+        return LoadedRow(row, cells, request=request, in_doubt_since_ms=in_doubt_since_ms, note=note)
+
+    def _cell_problems(self, cells: list[str], facts: SheetRow | None) -> list[tuple[str, str]]:
+        """Error values (`#N/A`), unsaved formulas and lost digits in the columns that are used."""
+        problems: list[tuple[str, str]] = []
+        for name, index in self._mapped:
+            text = cells[index]
+            if (text[:1] == "#" and text.strip() in EXCEL_ERRORS) or (text.startswith("Err:") and text[4:].isdigit()):
+                problems.append((name, f"{name} is the spreadsheet error {text.strip()}: fix the formula or lookup "
+                                       "that produced it, or type the value"))
+            elif facts is not None and facts.problems and index in facts.problems:
+                problems.append((name, f"{name}: {facts.problems[index]}"))
+        return problems
+
+    def _phone_from_number(self, row: int) -> str:
+        self._phones_from_numbers_count += 1
+        if len(self._phones_from_numbers) < _PHONES_FROM_NUMBERS_SHOWN:
+            self._phones_from_numbers.append(row)
+        return ("the phone number was read from a number cell, where a leading 0 or + cannot survive: check it, "
+                "and store the column as text")
+
+    def _phone_warning(self) -> str | None:
+        count = self._phones_from_numbers_count
+        if not count:
+            return None
+        rows = ", ".join(map(str, self._phones_from_numbers)) + (" and more" if count > len(self._phones_from_numbers)
+                                                                else "")
+        return (f"{count} phone number{'s were' if count > 1 else ' was'} read from number cells (rows {rows}), where "
+                "a leading 0 or + cannot survive: check them, and store the column as text")
 
     def _recipient(self, cells: list[str], problems: list[tuple[str, str]]) -> Recipient | None:
         kind, because = self._recipient_hint, self._hint_reason
@@ -492,12 +479,14 @@ class _RowValidator:
 
 
 def _identifier(cell: str, column: str, problems: list[tuple[str, str]]) -> str:
-    """pk or dk: required, and not a number a spreadsheet has mangled."""
-    value = cell.strip()
+    """pk or dk: required, not a number a spreadsheet has mangled, no invisible character inside."""
+    value = strip_invisible(cell) if not cell.isascii() else cell.strip()
     if not value:
         problems.append((column, f"{column} is empty"))
     elif looks_mangled_number(value):
         problems.append((column, mangled_number_message(column, value)))
+    elif not value.isascii() and (hidden := invisible_message(column, value)) is not None:
+        problems.append((column, hidden))
     return value
 
 

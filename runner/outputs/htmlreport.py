@@ -60,6 +60,7 @@ _SUMMARY_LABELS = {
     "duplicate": "duplicate (not sent)",
     "not_attempted": "not attempted",
     "unknown": "unknown (may have been applied)",
+    "hidden": "hidden in the sheet (not sent)",
     "valid": "valid",
     "revoked": "revoked",
     "already_ended": "already ended",
@@ -73,7 +74,7 @@ _SUMMARY_LABELS = {
     "stopped": "stopped early",
 }
 # summary.json fields of other commands (validate, revoke): shown only when they count something
-_OTHER_COMMAND_FIELDS = frozenset({"valid", "revoked", "already_ended", "extended"})
+_OTHER_COMMAND_FIELDS = frozenset({"valid", "revoked", "already_ended", "extended", "hidden"})
 _TRANSPORT_MEANING = "no answer from the platform: timeout or connection error, after retries"
 
 

@@ -133,6 +133,7 @@ class Summary:
     duplicate: int = 0
     not_attempted: int = 0
     unknown: int = 0  # an attempt may have been applied and no look-up could tell
+    hidden: int = 0  # rows hidden or filtered out in the sheet, not sent
     valid: int = 0  # validate only
     revoked: int = 0  # revoke only
     already_ended: int = 0  # revoke and extend only
