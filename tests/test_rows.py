@@ -657,13 +657,56 @@ def test_the_sample_generator_recreates_the_committed_files(tmp_path: Path) -> N
 def test_a_disk_fault_while_reading_an_xlsx_names_the_cause_not_a_broken_file(
     write_xlsx: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import pandas as pd
-
     def disk_full(*args: object, **kwargs: object) -> None:
         raise OSError(28, "No space left on device")
 
     source = write_xlsx({"s": [["pk", "dk", "uid"], ["p", "d", "U"]]})
-    monkeypatch.setattr(pd, "ExcelFile", disk_full)
+    monkeypatch.setattr("runner.input.xlsxreader.zipfile.ZipFile", disk_full)
     message = usage_error(source)
     assert "No space left on device" in message
     assert "not a readable XLSX" not in message
+
+
+# --- what a sheet hides ------------------------------------------------------------------------
+
+
+def test_a_decimal_comma_in_scientific_notation_is_caught(write: WriteFile) -> None:
+    row = load(write("pk;dk;uid\np;8,60000E+14;U1\n")).rows[0]
+    assert problem(row)[0] == "dk"
+    assert "scientific notation" in problem(row)[1]
+
+
+def test_invisible_characters_are_stripped_at_the_ends_and_refused_inside(write: WriteFile) -> None:
+    rows = load(write("pk,dk,uid\n\u200bp\u00a0,d1\ufeff,U1\u200b\np,d\u200b2,U2\n")).rows
+    assert rows[0].request is not None
+    assert (rows[0].request.pk, rows[0].request.dk, rows[0].request.recipient) == ("p", "d1", "U1")
+    assert problem(rows[1]) == ("dk", 'dk "d\\u200b2" contains an invisible character (U+200B ZERO WIDTH SPACE) at '
+                                      "position 2; retype the value")
+
+
+def test_an_error_value_in_a_used_column_is_invalid_and_elsewhere_carried(write: WriteFile) -> None:
+    rows = load(write("pk,dk,uid,expiry,note\np,d1,U1,#N/A,\np,d2,U2,,#DIV/0!\np,d3,U3,Err:502,\n")).rows
+    assert problem(rows[0]) == ("expiry", "expiry is the spreadsheet error #N/A: fix the formula or lookup that "
+                                          "produced it, or type the value")
+    assert rows[1].status is RowStatus.VALID
+    assert problem(rows[2])[1].startswith("expiry is the spreadsheet error Err:502")
+
+
+def test_hidden_rows_are_reported_unless_included(write_xlsx: Callable[..., Path], tmp_path: Path) -> None:
+    path = write_xlsx({"s": [["pk", "dk", "uid"], ["p", "d1", "U1"], ["p", "d2", "U2"]]})
+    book = openpyxl.load_workbook(path)
+    book["s"].row_dimensions[3].hidden = True
+    book.save(path)
+    table = load(path)
+    assert statuses(table) == [(2, RowStatus.VALID), (3, RowStatus.HIDDEN)]
+    assert table.rows[1].hidden == "hidden"
+    assert statuses(load(path, include_hidden=True)) == [(2, RowStatus.VALID), (3, RowStatus.VALID)]
+
+
+@pytest.mark.parametrize("name", ["as_seen.xlsx", "as_seen.ods", "as_seen.xls"])
+def test_the_three_libreoffice_formats_read_alike(name: str) -> None:
+    fixtures = Path(__file__).parent / "fixtures" / "spreadsheets"
+    reference, table = load(fixtures / "as_seen.xlsx"), load(fixtures / name)
+    assert table.format == name.rsplit(".", 1)[1]
+    assert [(row.row, row.status, row.request) for row in table.rows] == [
+        (row.row, row.status, row.request) for row in reference.rows]

@@ -89,8 +89,10 @@ def read_sheet(path: str, sheet: str | None) -> tuple[str, Generator[SheetRow, N
 def _open_zip(path: str) -> zipfile.ZipFile:
     try:
         return zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as exc:
+    except zipfile.BadZipFile as exc:
         raise XlsxError(f"not a readable XLSX file ({type(exc).__name__}: {exc})") from None
+    except OSError as exc:  # the disk, not the workbook: say so instead of calling the file broken
+        raise XlsxError(f"cannot be read ({exc.strerror or exc})") from None
 
 
 def _member(archive: zipfile.ZipFile, name: str) -> IO[bytes]:
@@ -255,7 +257,9 @@ def _rows(path: str, book: _Book, part: str) -> Generator[SheetRow, None, None]:
                 yield row
     except XlsxError:
         raise
-    except (zipfile.BadZipFile, OSError, SyntaxError, ValueError, KeyError, IndexError) as exc:
+    except OSError as exc:  # the disk, not the workbook
+        raise XlsxError(f"cannot be read ({exc.strerror or exc})") from None
+    except (zipfile.BadZipFile, SyntaxError, ValueError, KeyError, IndexError) as exc:
         raise XlsxError(f"not a readable XLSX file ({type(exc).__name__}: {exc})") from None
     finally:
         archive.close()

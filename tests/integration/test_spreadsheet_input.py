@@ -1,0 +1,105 @@
+"""Sheets saved by LibreOffice (and openpyxl for what it cannot write), through the CLI: exactly
+what the simulator receives, and what the report says about every row it does not."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from runner.cli import main
+
+from ..conftest import ThreadedSimulator
+
+pytestmark = pytest.mark.integration
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "spreadsheets"
+EXPIRY = "1830297599999"  # 2027-12-31, the end of the day, UTC
+
+
+def run_cli(sim: ThreadedSimulator, source: Path, out: Path, *extra: str) -> Result:
+    args = ["run", "--input", str(source), "--base-url", sim.base_url, "--out", str(out), "--rate", "500", *extra]
+    return CliRunner().invoke(main, args, env={"SHAREBATCH_TOKEN": sim.token}, catch_exceptions=False)
+
+
+def shares_sent(sim: ThreadedSimulator) -> list[dict[str, str]]:
+    sent = [record["params"] for record in sim.get("/_sim/requests") if record["path"].endswith("/shareByUid")]
+    return sorted(sent, key=lambda params: params["dk"])
+
+
+def report(out: Path) -> dict[str, dict[str, str]]:
+    with (out / "report.csv").open(encoding="utf-8", newline="") as handle:
+        return {row["row"]: row for row in csv.DictReader(handle)}
+
+
+def share(dk: str, kind: str, recipient: str) -> dict[str, str]:
+    return {"pk": "p1test", "dk": dk, kind: recipient, "sharingExpireAt": EXPIRY, "coverMark": "1"}
+
+
+AS_SEEN_SENT = [
+    share("000000000012345", "phone", "07700900123"),  # zero-padded number formats, as the sheet shows them
+    share("00D000003", "phone", "8613800138000"),
+    share("00D000008", "shareUid", "U0000008"),
+    share("00D000009", "shareUid", "U0000009"),  # pk from the merged cell above
+    share("00D000012", "shareUid", "U0000012"),  # the no-break space at the end is not sent
+]
+
+
+@pytest.mark.parametrize("name", ["as_seen.xlsx", "as_seen.ods", "as_seen.xls"])
+def test_a_libreoffice_sheet_is_shared_as_it_shows(sim_thread: ThreadedSimulator, tmp_path: Path, name: str):
+    result = run_cli(sim_thread, FIXTURES / name, tmp_path)
+    assert result.exit_code == 1, result.output  # some rows are invalid
+    assert shares_sent(sim_thread) == AS_SEEN_SENT
+    rows = report(tmp_path)
+    assert {number: rows[number]["status"] for number in rows} == {
+        "2": "success", "3": "success", "4": "invalid", "5": "invalid", "6": "hidden", "8": "success",
+        "9": "success", "10": "invalid", "11": "invalid", "12": "success",
+    }  # row 7 is blank: skipped, and the other rows keep the sheet's numbers
+    assert "the spreadsheet lost digits" in rows["4"]["message"]
+    assert rows["5"]["message"].startswith('column "expiry": expiry is the spreadsheet error #N/A')
+    assert rows["6"]["message"] == "row is hidden in the sheet, not sent (--include-hidden sends it)"
+    assert "scientific notation" in rows["10"]["message"]
+    assert "U+200B ZERO WIDTH SPACE" in rows["11"]["message"]
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert (summary["success"], summary["invalid"], summary["hidden"], summary["total"]) == (5, 4, 1, 10)
+    assert any("phone numbers were read from number cells (rows 2, 3)" in warning for warning in summary["warnings"])
+
+
+def test_include_hidden_sends_the_hidden_row_too(sim_thread: ThreadedSimulator, tmp_path: Path):
+    result = run_cli(sim_thread, FIXTURES / "as_seen.xlsx", tmp_path, "--include-hidden")
+    assert result.exit_code == 1, result.output
+    assert shares_sent(sim_thread) == sorted([*AS_SEEN_SENT, share("00D000006", "shareUid", "U0000006")],
+                                             key=lambda params: params["dk"])
+
+
+def test_rows_outside_an_auto_filter_are_not_sent(sim_thread: ThreadedSimulator, tmp_path: Path):
+    result = run_cli(sim_thread, FIXTURES / "filtered.xlsx", tmp_path)
+    assert result.exit_code == 0, result.output  # a row the person filtered out is not a failure
+    assert [params["dk"] for params in shares_sent(sim_thread)] == ["00D000001", "00D000003"]
+    assert report(tmp_path)["3"]["message"] == "row is filtered out in the sheet, not sent (--include-hidden sends it)"
+
+
+def test_unsaved_formulas_and_error_values_are_invalid_and_not_sent(sim_thread: ThreadedSimulator, tmp_path: Path):
+    result = run_cli(sim_thread, FIXTURES / "unsaved_formulas.xlsx", tmp_path)
+    assert result.exit_code == 1
+    assert shares_sent(sim_thread) == [{"pk": "p1test", "dk": "00D000003", "shareUid": "U0000003",
+                                        "sharingExpireAt": EXPIRY, "coverMark": "1"}]
+    rows = report(tmp_path)
+    assert rows["2"]["message"] == (
+        'column "expiry": expiry: the cell holds a formula (=TODAY()+30) saved without its result; open the file '
+        "in Excel or LibreOffice and save it again, or paste the column as values")
+    assert rows["3"]["message"].startswith('column "expiry": expiry is the spreadsheet error #REF!')
+
+
+def test_a_german_excel_csv_is_read_with_its_encoding(sim_thread: ThreadedSimulator, tmp_path: Path):
+    result = run_cli(sim_thread, FIXTURES / "semicolon_cp1252.csv", tmp_path, "--encoding", "cp1252")
+    assert result.exit_code == 1
+    sent = {params["dk"]: params for params in shares_sent(sim_thread)}
+    assert sent["000000000012345"] == share("000000000012345", "phone", "07700900123")
+    assert "00D000009" not in sent  # a CSV does not know the merge: the empty pk makes the row invalid
+    rows = report(tmp_path)
+    assert "scientific notation" in rows["4"]["message"]  # 8.98600123456789E+019 in the CSV export
+    assert rows["5"]["message"].startswith('column "expiry": expiry is the spreadsheet error #N/A')

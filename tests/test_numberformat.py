@@ -1,0 +1,58 @@
+"""Numbers rendered under their cell's number format, as the sheet shows them."""
+
+from __future__ import annotations
+
+import pytest
+
+from runner.input.numberformat import number_format_code, render_number
+
+
+@pytest.mark.parametrize(
+    ("raw", "code", "shown"),
+    [
+        ("12345", "000000000000000", "000000000012345"),
+        ("7700900123", "00000000000", "07700900123"),
+        ("12345", "General", "12345"),
+        ("12345.0", "General", "12345"),
+        ("0.30000000000000004", "General", "0.3"),
+        ("1.5", "0.00", "1.50"),
+        ("1234567.891", "#,##0.00", "1,234,567.89"),
+        ("860000000000000", "0.00E+00", "8.60E+14"),
+        ("12345", '"SN-"000000', "SN-012345"),
+        ("12345", "\\S\\N000000", "SN012345"),
+        ("0.25", "0%", "25%"),
+        ("-3", "0.0", "-3.0"),
+        ("12", "0;[Red]-0", "12"),
+        ("123", "[$-409]0", "123"),
+        ("5", "@", "5"),
+        ("46387", "dd.mm.yyyy", "2026-12-31"),
+        ("46387.5", "yyyy-mm-dd hh:mm", "2026-12-31 12:00:00"),
+        ("42", "0 0", "42"),  # two placeholder runs: not understood, General
+    ],
+)
+def test_a_number_shows_as_its_format_says(raw: str, code: str, shown: str) -> None:
+    rendered = render_number(raw, code)
+    assert (rendered.text, rendered.problem) == (shown, None)
+
+
+def test_dates_are_flagged_as_dates_and_honour_the_1904_system() -> None:
+    assert render_number("1", "yyyy-mm-dd", date1904=True) == ("1904-01-02", None, True)
+    assert not render_number("12", "0").date
+
+
+@pytest.mark.parametrize("raw", ["89860012345678905344", "8.986001234567891E+19", "1234567890123456"])
+def test_a_whole_number_past_15_digits_says_the_spreadsheet_lost_digits(raw: str) -> None:
+    rendered = render_number(raw, "General")
+    assert rendered.problem is not None
+    assert "the spreadsheet lost digits" in rendered.problem
+    assert "store the column as text" in rendered.problem
+
+
+def test_fifteen_digits_are_kept_exactly() -> None:
+    assert render_number("860012345678901", "0") == ("860012345678901", None, False)
+
+
+def test_format_codes_come_from_the_workbook_then_the_built_in_table() -> None:
+    assert number_format_code(164, {164: "000000"}) == "000000"
+    assert number_format_code(1, {}) == "0"
+    assert number_format_code(999, {}) == "General"

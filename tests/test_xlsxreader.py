@@ -1,0 +1,94 @@
+"""The streaming XLSX reader: cell text, merges, hidden rows, errors and unsaved formulas."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from runner.input.xlsxreader import NoSuchSheetError, SheetRow, XlsxError, read_sheet
+
+
+def rows_of(path: Path, sheet: str | None = None) -> list[SheetRow]:
+    return list(read_sheet(str(path), sheet)[1])
+
+
+def test_text_numbers_booleans_and_errors_read_as_shown(tmp_path: Path) -> None:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["text", 13800138000, 1.5, True, "#N/A", None, "end"])
+    sheet["B1"].number_format = "000000000000"
+    path = tmp_path / "b.xlsx"
+    book.save(path)
+    [row] = rows_of(path)
+    assert row.cells == ["text", "013800138000", "1.5", "TRUE", "#N/A", "", "end"]
+    assert row.numbers == [1, 2]
+    assert row.problems == {}
+
+
+def test_shared_and_rich_strings_are_read_as_plain_text(tmp_path: Path) -> None:
+    from openpyxl.cell.rich_text import CellRichText, TextBlock
+    from openpyxl.cell.text import InlineFont
+
+    book = openpyxl.Workbook()
+    book.active["A1"] = CellRichText(["plain ", TextBlock(InlineFont(b=True), "bold")])
+    path = tmp_path / "rich.xlsx"
+    book.save(path)
+    assert rows_of(path)[0].cells == ["plain bold"]
+
+
+def test_merges_fill_every_covered_cell_across_rows_and_columns(tmp_path: Path) -> None:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["a", "b", "c"])
+    sheet.append(["m", None, "x"])
+    sheet.append([None, None, "y"])
+    sheet.merge_cells("A2:B3")
+    path = tmp_path / "m.xlsx"
+    book.save(path)
+    assert [row.cells for row in rows_of(path)] == [["a", "b", "c"], ["m", "m", "x"], ["m", "m", "y"]]
+
+
+def test_hidden_rows_are_marked_and_filtered_ones_say_so(tmp_path: Path) -> None:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    for value in ("h", "a", "b"):
+        sheet.append([value])
+    sheet.row_dimensions[2].hidden = True
+    path = tmp_path / "h.xlsx"
+    book.save(path)
+    assert [row.hidden for row in rows_of(path)] == [None, "hidden", None]
+    sheet.auto_filter.ref = "A1:A3"
+    book.save(path)
+    assert [row.hidden for row in rows_of(path)] == [None, "filtered out", None]
+
+
+def test_a_formula_without_a_saved_result_is_a_cell_problem(tmp_path: Path) -> None:
+    book = openpyxl.Workbook()
+    book.active.append(["x", "=VLOOKUP(A1,B:C,2,FALSE)"])
+    path = tmp_path / "f.xlsx"
+    book.save(path)
+    [row] = rows_of(path)
+    assert row.cells == ["x"]
+    assert "formula (=VLOOKUP(A1,B:C,2,FALSE)) saved without its result" in row.problems[1]
+
+
+def test_the_sheet_is_chosen_by_name_and_rows_keep_their_numbers(tmp_path: Path) -> None:
+    book = openpyxl.Workbook()
+    book.active.title = "first"
+    other = book.create_sheet("Shares")
+    other["A3"] = "third row"
+    path = tmp_path / "s.xlsx"
+    book.save(path)
+    [row] = rows_of(path, "Shares")
+    assert (row.row, row.cells) == (3, ["third row"])
+    with pytest.raises(NoSuchSheetError):
+        read_sheet(str(path), "missing")
+
+
+def test_a_file_that_is_not_a_zip_is_an_xlsx_error(tmp_path: Path) -> None:
+    path = tmp_path / "x.xlsx"
+    path.write_bytes(b"PK\x03\x04 not really")
+    with pytest.raises(XlsxError, match="not a readable XLSX file"):
+        read_sheet(str(path), None)
