@@ -27,3 +27,7 @@ _.decode_claims  # runner/simulator/tokens.py
 _._missing_  # runner/models.py RowStatus: enum look-up of a value older versions wrote
 
 # until batch.py and inbox.py call it instead of their own "no base URL" copies
+
+# openpyxl reads these cell attributes when it saves failed.xlsx (text cells, number format "@")
+_.data_type  # runner/outputs/report.py _write_xlsx
+_.number_format  # runner/outputs/report.py _write_xlsx

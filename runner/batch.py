@@ -29,7 +29,7 @@ from runner.errors import ExitCode, UsageError
 from runner.events import log_event
 from runner.input.rows import InputOptions, InputSource, open_input
 from runner.jobspec import JobSpec
-from runner.models import LoadedRow, RowOutcome, RowStatus, RunStats, ShareRequest
+from runner.models import FileDialect, LoadedRow, RowOutcome, RowStatus, RunStats, ShareRequest
 from runner.outputs.progress import ProgressDisplay
 from runner.outputs.report import Summary, needs_doing, write_failed_rows, write_report, write_summary
 from runner.platform.auth.tokens import AuthSettings, build_token_source
@@ -138,8 +138,14 @@ def share_batch_settings(spec: JobSpec) -> dict[str, object]:
     A setting that only changes how the batch is sent (rate, attempts, base URL...) is not here:
     changing it resumes the same batch.
     """
-    return {"sheet": spec.sheet, "encoding": spec.encoding, "columns": dict(sorted(spec.columns.items())),
-            "timezone": spec.timezone, "expiry": spec.expiry, "cover_mark": spec.cover_mark}
+    settings: dict[str, object] = {
+        "sheet": spec.sheet, "encoding": spec.encoding, "columns": dict(sorted(spec.columns.items())),
+        "timezone": spec.timezone, "expiry": spec.expiry, "cover_mark": spec.cover_mark}
+    # Named only when set, so that a batch started before these options existed keeps its name.
+    reading = {"ignore_columns": sorted(spec.ignore_columns), "header_row": spec.header_row,
+               "include_hidden": spec.include_hidden}
+    settings.update({key: value for key, value in reading.items() if value})
+    return settings
 
 
 class _Sink:
@@ -170,7 +176,7 @@ def validate_batch(spec: JobSpec) -> BatchResult:
     source = open_input(input_options(spec, now_ms()))
     with RunLock(spec.out):
         pairs = ((row.cells, validation_outcome(row)) for row in iter_rows(source))
-        result = _write_outputs(spec.out / VALIDATE_DIR, source.headers, source.format, pairs, summary)
+        result = _write_outputs(spec.out / VALIDATE_DIR, source.headers, source.dialect, pairs, summary)
         summary.warnings = source.warnings()
         _finish_summary(result, started, title=spec.name, html=False)  # no requests to chart; keeps validate quick
     result.exit_code = ExitCode.ROWS_FAILED if summary.invalid else ExitCode.OK
@@ -183,7 +189,7 @@ class JournaledPlan(Generic[PayloadT]):
     """What one kind of batch (share, revoke) plugs into the journaled run."""
 
     headers: list[str]  # the report's leading columns (the input's own)
-    input_format: str  # "csv" or "xlsx": the failed-rows file follows it
+    input_format: str | FileDialect  # the failed-rows file follows the input's format and dialect
     entries: Iterable[JournalEntry]  # every input row, in row order
     cells: Callable[[], Iterable[tuple[int, list[str]]]]  # a fresh pass of (row, cells) for the report
     decode: Callable[[str], PayloadT]  # a journal payload back into the action's request
@@ -231,7 +237,7 @@ async def run_batch(
 
         return JournaledPlan(
             headers=source.headers,
-            input_format=source.format,
+            input_format=source.dialect,
             entries=entries(),
             cells=lambda: ((row.row, row.cells) for row in iter_rows(source)),
             decode=ShareRequest.from_json,
@@ -488,7 +494,7 @@ class _StopAtDeadline:
 
 
 def _write_outputs(
-    out_dir: Path, headers: list[str], input_format: str, pairs: Iterable[tuple[list[str], RowOutcome]],
+    out_dir: Path, headers: list[str], input_format: str | FileDialect, pairs: Iterable[tuple[list[str], RowOutcome]],
     summary: Summary,
 ) -> BatchResult:
     """One streaming pass: report.csv, then failed rows (kept aside as the pass goes), counts."""

@@ -106,6 +106,19 @@ class ShareRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class FileDialect:
+    """How the input file was written, so the failed-rows file can be written the same way and the
+    same job reads it back unchanged (a German Excel's `;` and cp1252, a sheet named `Shares`)."""
+
+    format: str  # "csv", "xlsx", "xls" or "ods"
+    delimiter: str = ","
+    encoding: str = "utf-8"  # a Python codec name
+    bom: bool = False  # a UTF-8 byte order mark at the start
+    line_ending: str = "\r\n"
+    sheet: str | None = None  # the sheet read, for a spreadsheet
+
+
+@dataclass(frozen=True, slots=True)
 class RowProblem:
     """Why a row is invalid; `column` is the canonical column name, or None for the whole row."""
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from runner.errors import UsageError
 from runner.input.formula import unguard_cell
 from runner.models import RowStatus
-from runner.outputs.report import REPORT_COLUMNS
+from runner.outputs.report import REPORT_COLUMNS, report_tail
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,15 +37,16 @@ class RunReport:
         self.path = path
         self._wanted = wanted
         header = self._read_header()
-        tail = tuple(header[-len(REPORT_COLUMNS):])
-        if tail != REPORT_COLUMNS:
+        results = report_tail(header)  # renamed (sharebatch_status...) beside an input's own `status`
+        if results is None:
             raise UsageError(f"{path}: not a sharebatch report (its last columns must be {', '.join(REPORT_COLUMNS)})")
+        self.result_names = results
         self.headers = header[: -len(REPORT_COLUMNS)]
         self.skipped = 0  # selected rows that were not successful shares, after a pass
 
     @property
     def all_headers(self) -> list[str]:
-        return [*self.headers, *REPORT_COLUMNS]
+        return [*self.headers, *self.result_names]
 
     def _read_header(self) -> list[str]:
         try:

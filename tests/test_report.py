@@ -251,3 +251,29 @@ def test_summary_json_holds_every_field(tmp_path: Path) -> None:
     }
     assert path.read_text(encoding="utf-8").endswith("}\n")
     assert leftovers(tmp_path) == []
+
+
+# --- column names and the input's dialect -------------------------------------------------------------
+
+
+def test_result_columns_are_renamed_only_when_the_input_has_one_of_their_names() -> None:
+    from runner.outputs.report import REPORT_COLUMNS, report_tail, result_columns
+
+    assert result_columns(["pk", "dk", "note"]) == REPORT_COLUMNS
+    renamed = result_columns(["pk", "Status"])
+    assert renamed == tuple(f"sharebatch_{name}" for name in REPORT_COLUMNS)
+    assert result_columns(["row", "sharebatch_row"])[0] == "sharebatch_sharebatch_row"
+    assert report_tail(["pk", *renamed]) == renamed
+    assert report_tail(["pk", *REPORT_COLUMNS]) == REPORT_COLUMNS
+    assert report_tail(["pk", "row", "status"]) is None
+
+
+def test_a_utf16_input_gets_a_utf16_failed_file(tmp_path: Path) -> None:
+    from runner.models import FileDialect
+    from runner.outputs.report import write_failed_rows
+
+    dialect = FileDialect("csv", delimiter="\t", encoding="utf-16", line_ending="\n")
+    outcome = RowOutcome(row=2, status=RowStatus.INVALID, message="dk is empty")
+    path = write_failed_rows(tmp_path, dialect, ["pk", "dk"], [(["p", ""], outcome)])
+    assert path is not None
+    assert path.read_bytes() == "pk\tdk\terror\np\t\tdk is empty\n".encode("utf-16")

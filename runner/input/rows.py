@@ -12,6 +12,7 @@ so one pass reports them all.
 
 from __future__ import annotations
 
+import codecs
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -44,7 +45,7 @@ from runner.input.recipients import (
 )
 from runner.input.sheets import SPREADSHEET_SUFFIXES, open_sheet
 from runner.input.xlsxreader import SheetRow
-from runner.models import COVER_MARKS, LoadedRow, RecipientKind, RowProblem, ShareRequest
+from runner.models import COVER_MARKS, FileDialect, LoadedRow, RecipientKind, RowProblem, ShareRequest
 
 _CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 #: what a cell shows when its formula failed: Excel's error values and LibreOffice's `Err:502` form
@@ -84,7 +85,7 @@ class _Layout:
     headers: list[str]
     records: Callable[[], Iterator[_Item]]  # data records only; a new pass on every call
     head: list[Record]  # the file's first records, header or not: where a misplaced header is looked for
-    sheet: str | None = None  # the sheet read, for a spreadsheet
+    dialect: FileDialect
 
 
 class InputSource:
@@ -100,7 +101,7 @@ class InputSource:
         self.format = layout.format
         self.headers = layout.headers
         self.header_row = layout.header_row
-        self.sheet = layout.sheet
+        self.dialect = layout.dialect
         self.columns = columns
         self._options = options
         self._layout = layout
@@ -251,7 +252,22 @@ def _open_csv(path: Path, encoding: str, header_row: int | None) -> _Layout:
                 iter_records(path, codec, delimiter, after_row=found_row))
 
     first = list(itertools.islice(iter_records(path, codec, delimiter), _HEAD_RECORDS))
-    return _Layout("csv", found_row, headers, data_records, first)
+    return _Layout("csv", found_row, headers, data_records, first, _csv_dialect(head, codec, delimiter))
+
+
+def _csv_dialect(head: bytes, codec: str, delimiter: str) -> FileDialect:
+    """The delimiter, encoding, BOM and line ending the file was written with."""
+    bom = codec == "utf-8-sig" and head.startswith(codecs.BOM_UTF8)
+    encoding = "utf-8" if codec == "utf-8-sig" else codec
+    if encoding.startswith(("utf-16", "utf-32")):
+        text = head.decode(encoding, errors="replace")
+        newline = text.find("\n")
+        ending = "\r\n" if newline > 0 and text[newline - 1] == "\r" else "\n" if newline >= 0 else "\r\n"
+    else:
+        newline = head.find(b"\n")
+        ending = "\r\n" if newline > 0 and head[newline - 1:newline] == b"\r" else "\n" if newline >= 0 else (
+            "\r" if b"\r" in head else "\r\n")
+    return FileDialect("csv", delimiter, encoding, bom, ending)
 
 
 # --- spreadsheets ---------------------------------------------------------------------------------
@@ -278,7 +294,8 @@ def _open_spreadsheet(path: Path, sheet: str | None, header_row: int | None) -> 
                     cells.extend([""] * (width - len(cells)))
                 yield row.row, cells, None, row
 
-    return _Layout(kind, found_row, headers, data_records, [(row.row, row.cells, None) for row in head], chosen)
+    head_records: list[Record] = [(row.row, row.cells, None) for row in head]
+    return _Layout(kind, found_row, headers, data_records, head_records, FileDialect(kind, sheet=chosen))
 
 
 # --- validation ----------------------------------------------------------------------------------

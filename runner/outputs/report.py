@@ -7,15 +7,16 @@ file. Cells that a spreadsheet would execute get a leading apostrophe; the loade
 from __future__ import annotations
 
 import csv
+import io
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from runner.input.formula import guard_cell, guard_cells
-from runner.models import RowOutcome, RowStatus
+from runner.models import FileDialect, RowOutcome, RowStatus
 from runner.outputs.atomic import atomic_writer
 from runner.outputs.inert import xlsx_safe
 from runner.redact import redact
@@ -37,13 +38,72 @@ def _outcome_cells(outcome: RowOutcome) -> list[str]:
             text(outcome.latency_ms), outcome.finished_at or ""]
 
 
+#: where a row's cells past the header's width go (JSON list), in the report and the failed-rows file
+EXTRA_COLUMN = "extra_cells"
+_RENAME_PREFIX = "sharebatch_"
+
+
+def result_columns(headers: Sequence[str], names: Sequence[str] = REPORT_COLUMNS) -> tuple[str, ...]:
+    """The names of the columns sharebatch adds: `names`, or with `sharebatch_` in front (again, until
+    none is taken) when the input already has a column of one of those names (`status`, `row`...)."""
+    taken = {header.strip().lower() for header in headers}
+    prefix = ""
+    while any((prefix + name).lower() in taken for name in names):
+        prefix += _RENAME_PREFIX
+    return tuple(prefix + name for name in names)
+
+
+def report_tail(header: Sequence[str]) -> tuple[str, ...] | None:
+    """The result columns at the end of a report's header, plain or renamed; None if it has none."""
+    tail = tuple(header[-len(REPORT_COLUMNS):])
+    prefix = tail[0][: -len(REPORT_COLUMNS[0])] if tail and tail[0].endswith(REPORT_COLUMNS[0]) else ""
+    return tail if tail == tuple(prefix + name for name in REPORT_COLUMNS) else None
+
+
+def _fit(cells: list[str], width: int) -> tuple[list[str], str]:
+    """Cells padded to the header's width, and the cells past it as one JSON list ("" when none)."""
+    if len(cells) == width:
+        return cells, ""
+    if len(cells) < width:
+        return [*cells, *[""] * (width - len(cells))], ""
+    return cells[:width], json.dumps(cells[width:], ensure_ascii=False)
+
+
 def write_report(path: Path, headers: list[str], rows: Iterable[tuple[list[str], RowOutcome]]) -> None:
-    """Every input row in input order: original cells, then the REPORT_COLUMNS."""
+    """Every input row in input order: original cells, then the result columns.
+
+    A short row is padded and a long row's extra cells go to one `extra_cells` column before the
+    results, so every result lands under its own header. That column is only there when a row
+    needs it: the rows are written with the extras last, and the rare file that has some is
+    rewritten once at the end with the column in its place.
+    """
+    width = len(headers)
+    results = result_columns(headers)
+    long_rows = False
     with atomic_writer(path) as handle:
         writer = csv.writer(handle)
-        writer.writerow(guard_cells([*headers, *REPORT_COLUMNS]))
+        writer.writerow(guard_cells([*headers, *results]))
         for cells, outcome in rows:
-            writer.writerow([*guard_cells(cells), *_outcome_cells(outcome)])
+            fitted, extra = _fit(cells, width)
+            line = [*guard_cells(fitted), *_outcome_cells(outcome)]
+            if extra:
+                long_rows = True
+                line.append(guard_cell(extra))
+            writer.writerow(line)
+    if long_rows:
+        _move_extras(path, headers, results)
+
+
+def _move_extras(path: Path, headers: list[str], results: tuple[str, ...]) -> None:
+    width = len(headers)
+    [extra_name] = result_columns([*headers, *results], (EXTRA_COLUMN,))
+    with path.open(encoding="utf-8", newline="") as source, atomic_writer(path) as handle:
+        reader, writer = csv.reader(source), csv.writer(handle)
+        next(reader)
+        writer.writerow(guard_cells([*headers, extra_name, *results]))
+        for line in reader:
+            extra = line[width + len(results)] if len(line) > width + len(results) else ""
+            writer.writerow([*line[:width], extra, *line[width:width + len(results)]])
 
 
 def failed_row_cells(
@@ -82,42 +142,71 @@ def needs_doing(outcome: RowOutcome) -> bool:
 
 
 def write_failed_rows(
-    out_dir: Path, input_format: str, headers: list[str], rows: Iterable[tuple[list[str], RowOutcome]]
+    out_dir: Path, input_format: str | FileDialect, headers: list[str], rows: Iterable[tuple[list[str], RowOutcome]]
 ) -> Path | None:
-    """failed.csv (or failed.xlsx for an XLSX input) with the rows to fix and run again.
+    """failed.csv (failed.xlsx for a spreadsheet input) with the rows to fix and run again, written
+    the way the input was (delimiter, encoding, BOM, line ending; sheet name, cells formatted as
+    text), so the same job reads it back unchanged.
 
     Returns None, and removes a stale file from an earlier run, when no row failed.
     """
-    suffix = "xlsx" if input_format == "xlsx" else "csv"
+    dialect = input_format if isinstance(input_format, FileDialect) else FileDialect(input_format)
+    suffix = "csv" if dialect.format == "csv" else "xlsx"
     path = out_dir / f"failed.{suffix}"
     todo = [(cells, outcome) for cells, outcome in rows if needs_doing(outcome)]
     with_doubt = any(outcome.in_doubt_since_ms is not None for _, outcome in todo)
-    failed = [failed_row_cells(headers, cells, outcome, with_doubt=with_doubt) for cells, outcome in todo]
+    width = len(headers)
+    fitted = [(_fit(cells, width), outcome) for cells, outcome in todo]
+    base = headers
+    if any(extra for (_, extra), _ in fitted):  # a long row's extra cells get a column of their own
+        base = [*headers, *result_columns(headers, (EXTRA_COLUMN,))]
+        fitted = [(([*cells, extra], ""), outcome) for (cells, extra), outcome in fitted]
+    failed = [failed_row_cells(base, cells, outcome, with_doubt=with_doubt) for (cells, _), outcome in fitted]
     for stale in ("failed.csv", "failed.xlsx"):  # from an earlier run, maybe of the other format
         (out_dir / stale).unlink(missing_ok=True)
     if not failed:
         return None
     header = failed[0][0]
     if suffix == "xlsx":
-        _write_xlsx(path, header, (cells for _, cells in failed))
+        _write_xlsx(path, header, (cells for _, cells in failed), dialect.sheet or "failed")
     else:
-        with atomic_writer(path) as handle:
-            writer = csv.writer(handle)
-            writer.writerow([guard_cell(h) for h in header])
-            writer.writerows([guard_cell(cell) for cell in cells] for _, cells in failed)
+        _write_csv(path, header, (cells for _, cells in failed), dialect)
     return path
 
 
-def _write_xlsx(path: Path, header: list[str], rows: Iterable[list[str]]) -> None:
+def _write_csv(path: Path, header: list[str], rows: Iterable[list[str]], dialect: FileDialect) -> None:
+    encoding = "utf-8-sig" if dialect.bom and dialect.encoding == "utf-8" else dialect.encoding
+    with atomic_writer(path, binary=True) as raw:
+        # backslashreplace: a message character the input's encoding lacks must not lose the row
+        text = io.TextIOWrapper(raw, encoding=encoding, errors="backslashreplace", newline="")
+        writer = csv.writer(text, delimiter=dialect.delimiter, lineterminator=dialect.line_ending)
+        writer.writerow([guard_cell(h) for h in header])
+        writer.writerows([guard_cell(cell) for cell in cells] for cells in rows)
+        text.flush()
+        text.detach()  # atomic_writer closes the file itself
+
+
+def _write_xlsx(path: Path, header: list[str], rows: Iterable[list[str]], sheet_name: str) -> None:
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
 
     workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("failed")
-    sheet.append([xlsx_safe(guard_cell(h)) for h in header])
-    for cells in rows:
-        # text cells only: a device key or phone number must not turn into a number; characters the
-        # format forbids (a control character in a platform message) are shown escaped
-        sheet.append([xlsx_safe(guard_cell(cell)) for cell in cells])
+    sheet = workbook.create_sheet(sheet_name)
+
+    def text_cells(values: list[str]) -> list[WriteOnlyCell]:
+        # Text cells formatted as text (`@`): a key or phone typed over in Excel stays text too.
+        cells = []
+        for value in values:
+            # characters the format forbids (a control character in a platform message) are shown escaped
+            cell = WriteOnlyCell(sheet, value=xlsx_safe(guard_cell(value)))
+            cell.data_type = "s"  # `#N/A` too is the text the input showed, not an error of this file
+            cell.number_format = "@"
+            cells.append(cell)
+        return cells
+
+    sheet.append(text_cells(header))
+    for values in rows:
+        sheet.append(text_cells(values))
     with atomic_writer(path, binary=True) as handle:
         workbook.save(handle)
 
