@@ -92,3 +92,12 @@ def test_a_file_that_is_not_a_zip_is_an_xlsx_error(tmp_path: Path) -> None:
     path.write_bytes(b"PK\x03\x04 not really")
     with pytest.raises(XlsxError, match="not a readable XLSX file"):
         read_sheet(str(path), None)
+
+
+@pytest.mark.parametrize("block", [7, 13, 64])
+def test_rows_and_merges_cut_by_any_block_boundary_read_the_same(monkeypatch: pytest.MonkeyPatch, block: int) -> None:
+    fixture = str(Path(__file__).parent / "fixtures" / "spreadsheets" / "as_seen.xlsx")
+    whole = [(row.row, row.cells, row.hidden, row.problems) for row in read_sheet(fixture, None)[1]]
+    monkeypatch.setattr("runner.input.xlsxreader._SCAN_BLOCK", block)
+    assert [(row.row, row.cells, row.hidden, row.problems) for row in read_sheet(fixture, None)[1]] == whole
+    assert {number: cells for number, cells, _, _ in whole}[9][0] == "p1test"  # the merged pk, across blocks

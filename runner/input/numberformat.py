@@ -14,9 +14,6 @@ from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from typing import NamedTuple
 
-from openpyxl.styles.numbers import BUILTIN_FORMATS, is_date_format
-from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, from_excel
-
 #: a spreadsheet keeps 15 significant digits of a number; more were typed but are gone
 MAX_DIGITS = 15
 
@@ -47,6 +44,8 @@ class _Numeric(NamedTuple):
 
 def number_format_code(num_fmt_id: int, custom: dict[int, str]) -> str:
     """The format code of a numFmtId: the workbook's own, else the built-in one, else General."""
+    from openpyxl.styles.numbers import BUILTIN_FORMATS  # imported on use: a CSV run never needs openpyxl
+
     return custom.get(num_fmt_id) or BUILTIN_FORMATS.get(num_fmt_id) or "General"
 
 
@@ -71,6 +70,8 @@ def render_number(raw: str, code: str, *, date1904: bool = False) -> Rendered:
 
 @lru_cache(maxsize=256)
 def _is_date(code: str) -> bool:
+    from openpyxl.styles.numbers import is_date_format
+
     return code not in ("General", "@") and is_date_format(code)
 
 
@@ -190,6 +191,8 @@ def _general(value: float, integral: int | None) -> str:
 
 def _date_text(value: float, date1904: bool) -> str:
     """A date serial as ISO 8601: a date at midnight is a date (Excel stores dates that way)."""
+    from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, from_excel
+
     epoch = CALENDAR_MAC_1904 if date1904 else CALENDAR_WINDOWS_1900
     try:
         moment = from_excel(value, epoch)

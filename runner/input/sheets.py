@@ -17,7 +17,7 @@ from xml.etree.ElementTree import Element, iterparse
 
 from runner.errors import InputFileError
 from runner.input.numberformat import render_number
-from runner.input.xlsxreader import NoSuchSheetError, SheetRow, XlsxError, read_sheet
+from runner.input.xlsxreader import NoSuchSheetError, SheetRow, XlsxError, XlsxSheet
 
 SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
 
@@ -42,9 +42,8 @@ def open_sheet(path: Path, sheet: str | None) -> tuple[str, str, RowPasses]:
                              f"{suffix} name?)")
         if suffix == ".ods":
             return ("ods", *_open_ods(path, sheet))
-        chosen, first = read_sheet(str(path), sheet)
-        first.close()
-        return "xlsx", chosen, lambda: _guarded(path, read_sheet(str(path), chosen)[1])
+        opened = XlsxSheet(str(path), sheet)
+        return "xlsx", opened.name, lambda: _guarded(path, opened.rows)
     except NoSuchSheetError as exc:
         raise InputFileError(path, f'no sheet named "{exc.sheet}" (sheets: {", ".join(exc.names)})') from None
     except XlsxError as exc:
@@ -59,10 +58,10 @@ def _head(path: Path) -> bytes:
         raise InputFileError(path, f"cannot be read ({exc.strerror or exc})") from None
 
 
-def _guarded(path: Path, rows: Iterator[SheetRow]) -> Iterator[SheetRow]:
+def _guarded(path: Path, rows: Callable[[], Iterator[SheetRow]]) -> Iterator[SheetRow]:
     """The rows, with a broken part found midway turned into the usual one-line UsageError."""
     try:
-        yield from rows
+        yield from rows()
     except XlsxError as exc:
         raise InputFileError(path, str(exc)) from None
 

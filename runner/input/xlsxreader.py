@@ -13,21 +13,22 @@ the cell data), then the rows. Memory holds the shared strings, the merges, and 
 
 from __future__ import annotations
 
+import codecs
+import html
 import posixpath
 import re
 import zipfile
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from typing import IO
 from xml.etree.ElementTree import Element, iterparse
 
-from runner.input.numberformat import number_format_code, render_number
+from runner.input.numberformat import Rendered, number_format_code, render_number
 
 _MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 _PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
-_C, _V, _F, _IS, _T, _R, _RPH = (f"{_MAIN}{tag}" for tag in ("c", "v", "f", "is", "t", "r", "rPh"))
-_ROW, _SHEET_DATA = f"{_MAIN}row", f"{_MAIN}sheetData"
+_T, _R = f"{_MAIN}t", f"{_MAIN}r"
 _MERGE = re.compile(rb"<(?:\w+:)?mergeCell\b[^>]*?\bref=\"([A-Za-z]+\d+):([A-Za-z]+\d+)\"")
 _AUTOFILTER = re.compile(rb"<(?:\w+:)?autoFilter\b")
 _CELL_REF = re.compile(r"([A-Za-z]+)(\d+)")
@@ -73,17 +74,35 @@ def sheet_names(path: str) -> list[str]:
         return _workbook(archive)[0]
 
 
-def read_sheet(path: str, sheet: str | None) -> tuple[str, Generator[SheetRow, None, None]]:
-    """The chosen sheet's name (the first one when `sheet` is None) and its rows, row 1 first.
+class XlsxSheet:
+    """One sheet of a workbook, opened once (its shared strings, formats and merges) and read in as
+    many passes as the loader needs."""
 
-    Rows the file leaves out (empty ones) are not yielded; the numbers say where each row is.
-    """
-    with _open_zip(path) as archive:
-        book = _load_book(archive)
-    chosen = book.sheet_names[0] if sheet is None else sheet
-    if chosen not in book.sheet_paths:
-        raise NoSuchSheetError(chosen, book.sheet_names)
-    return chosen, _rows(path, book, book.sheet_paths[chosen])
+    def __init__(self, path: str, sheet: str | None) -> None:
+        with _open_zip(path) as archive:
+            self._book = _load_book(archive)
+        self.name = self._book.sheet_names[0] if sheet is None else sheet
+        if self.name not in self._book.sheet_paths:
+            raise NoSuchSheetError(self.name, self._book.sheet_names)
+        self._path = path
+        self._part = self._book.sheet_paths[self.name]
+        self._tail: tuple[list[_Merge], bool] | None = None
+
+    def rows(self) -> Generator[SheetRow, None, None]:
+        """The rows, row 1 first; rows the file leaves out (empty ones) are not yielded."""
+        if self._tail is None:
+            with _open_zip(self._path) as archive:
+                self._tail = _scan_tail(archive, self._part)
+        merges, has_filter = self._tail
+        # each pass fills the merges' values afresh
+        fresh = [_Merge(m.first_row, m.last_row, m.first_column, m.last_column) for m in merges]
+        return _rows(self._path, self._book, self._part, fresh, has_filter)
+
+
+def read_sheet(path: str, sheet: str | None) -> tuple[str, Generator[SheetRow, None, None]]:
+    """The chosen sheet's name (the first one when `sheet` is None) and one pass over its rows."""
+    opened = XlsxSheet(path, sheet)
+    return opened.name, opened.rows()
 
 
 def _open_zip(path: str) -> zipfile.ZipFile:
@@ -158,11 +177,15 @@ def _text_of(element: Element) -> str:
 def _shared_strings(archive: zipfile.ZipFile, part: str | None) -> list[str]:
     if part is None or part not in archive.namelist():
         return []
+    with _member(archive, part) as stream:
+        text = stream.read().decode("utf-8")  # the strings are all kept anyway: one read, one pass
     strings: list[str] = []
-    for _, element in iterparse(_member(archive, part)):
-        if element.tag == f"{_MAIN}si":
-            strings.append(_text_of(element))
-            element.clear()
+    for found in _STRING_ITEM.finditer(text):
+        inner = found.group(1) or ""
+        if inner.startswith("<t>") and inner.endswith("</t>") and inner.count("<") == 2:
+            strings.append(_xml_text(inner[3:-4]))  # the usual item: one plain run
+        else:  # rich text runs, or a phonetic guide (<rPh>) that is not part of the text
+            strings.append(_xml_text("".join(part or "" for part in _TEXT.findall(_PHONETIC.sub("", inner)))))
     return strings
 
 
@@ -223,46 +246,80 @@ def _scan_tail(archive: zipfile.ZipFile, part: str) -> tuple[list[_Merge], bool]
             # The last tag may be cut by the block boundary: it is scanned with the next block.
             cut = data.rfind(b"<")
             keep = cut if cut >= 0 and len(data) - cut < 512 else len(data)
-            scan(data, keep)
-            has_filter = has_filter or _AUTOFILTER.search(data) is not None
+            if b"mergeCell" in data:  # the regular expression only where it can match: most sheets have none
+                scan(data, keep)
+            has_filter = has_filter or (b"autoFilter" in data and _AUTOFILTER.search(data) is not None)
             carry = data[keep:]
     scan(carry, len(carry))
     return merges, has_filter
 
 
-def _rows(path: str, book: _Book, part: str) -> Generator[SheetRow, None, None]:
+def _rows(path: str, book: _Book, part: str, merges: list[_Merge], has_filter: bool
+          ) -> Generator[SheetRow, None, None]:
     archive = _open_zip(path)
     try:
-        merges, has_filter = _scan_tail(archive, part)
         hidden_reason = "filtered out" if has_filter else "hidden"
         reader = _CellReader(book)
         pending = sorted(merges, key=lambda merge: merge.first_row)
         active: list[_Merge] = []
-        sheet_data: Element | None = None
         with _member(archive, part) as stream:
-            for event, element in iterparse(stream, events=("start", "end")):
-                if event == "start":
-                    if element.tag == _SHEET_DATA:
-                        sheet_data = element
-                    continue
-                if element.tag != _ROW:
-                    continue
-                row = reader.row(element)
-                if element.get("hidden", "0") in _TRUE:
+            for attributes, body in _row_elements(stream):
+                row = reader.row(attributes, body)
+                if _HIDDEN.search(attributes):
                     row.hidden = hidden_reason
                 if pending or active:
                     active = _apply_merges(row, pending, active)
-                if sheet_data is not None:
-                    sheet_data.clear()  # flat memory: the parsed row is no longer needed
                 yield row
     except XlsxError:
         raise
     except OSError as exc:  # the disk, not the workbook
         raise XlsxError(f"cannot be read ({exc.strerror or exc})") from None
-    except (zipfile.BadZipFile, SyntaxError, ValueError, KeyError, IndexError) as exc:
+    except (zipfile.BadZipFile, ValueError, KeyError, IndexError) as exc:  # UnicodeDecodeError is a ValueError
         raise XlsxError(f"not a readable XLSX file ({type(exc).__name__}: {exc})") from None
     finally:
         archive.close()
+
+
+def _row_elements(stream: IO[bytes]) -> Iterator[tuple[str, str]]:
+    """(attributes, inner XML) of each `<row>` of the sheet, streamed block by block.
+
+    The rows of a sheet are flat, regular XML (no nesting of rows, no comments or CDATA inside
+    cells), so a regular expression over the text finds them about four times faster than an
+    XML parser builds and discards elements; that is what keeps a 100,000-row sheet fast.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    pending = ""
+    opening = closing = ""
+    while True:
+        block = stream.read(_SCAN_BLOCK)
+        pending += decoder.decode(block, final=not block)
+        if not opening:
+            found = _SHEET_DATA.search(pending)
+            if found is None and block:
+                continue
+            prefix = found.group(1) or "" if found is not None else ""
+            opening, closing = f"<{prefix}row", f"</{prefix}row>"
+        start = end = 0
+        while (start := pending.find(opening, end)) >= 0:  # str.find: memchr speed, no regex stepping
+            tag_end = pending.find(">", start)
+            if tag_end < 0:
+                break  # the tag is cut by the block boundary: read on
+            after = pending[start + len(opening)]
+            if after not in " \t\r\n/>":  # <rowBreaks> and the like
+                end = tag_end + 1
+                continue
+            if pending[tag_end - 1] == "/":
+                yield pending[start + len(opening): tag_end - 1], ""
+                end = tag_end + 1
+                continue
+            close = pending.find(closing, tag_end)
+            if close < 0:
+                break
+            yield pending[start + len(opening): tag_end], pending[tag_end + 1: close]
+            end = close + len(closing)
+        pending = pending[end:] if start < 0 or end else pending[start:]
+        if not block:
+            return
 
 
 def _apply_merges(row: SheetRow, pending: list[_Merge], active: list[_Merge]) -> list[_Merge]:
@@ -290,27 +347,76 @@ def _apply_merges(row: SheetRow, pending: list[_Merge], active: list[_Merge]) ->
     return still
 
 
+_SHEET_DATA = re.compile(r"<([A-Za-z_][\w.-]*:)?sheetData\b")
+_STRING_ITEM = re.compile(r"<(?:[A-Za-z_][\w.-]*:)?si\b[^>]*?(?:/>|>(.*?)</(?:[A-Za-z_][\w.-]*:)?si>)", re.S)
+# A cell as every writer seen lays it out (r, s, t in that order), its value in the usual shapes:
+# (column letters, s, t, other attributes, <v> text, inline <t> text, anything else inside).
+_PREFIX = r"(?:[A-Za-z_][\w.-]*:)?"
+_CELL = re.compile(
+    rf"<{_PREFIX}c(?=[\s/>])(?: r=\"([A-Z]+)\d+\")?(?: s=\"(\d+)\")?(?: t=\"(\w+)\")?([^>]*?)"
+    rf"(?:/>|>(?:<v>([^<]*)</v>|<is><t>([^<]*)</t></is>|(.*?))</{_PREFIX}c>)",
+    re.S,
+)
+_ATTRIBUTE = re.compile(r"([\w:.-]+)\s*=\s*(?:\"([^\"]*)\"|'([^']*)')")
+_VALUE = re.compile(r"<(?:[A-Za-z_][\w.-]*:)?v\b[^>]*?(?:/>|>(.*?)</(?:[A-Za-z_][\w.-]*:)?v>)", re.S)
+_FORMULA = re.compile(r"<(?:[A-Za-z_][\w.-]*:)?f\b[^>]*?(?:/>|>(.*?)</(?:[A-Za-z_][\w.-]*:)?f>)", re.S)
+_PHONETIC = re.compile(r"<(?:[A-Za-z_][\w.-]*:)?rPh\b.*?</(?:[A-Za-z_][\w.-]*:)?rPh>", re.S)
+_TEXT = re.compile(r"<(?:[A-Za-z_][\w.-]*:)?t\b[^>]*?(?:/>|>(.*?)</(?:[A-Za-z_][\w.-]*:)?t>)", re.S)
+_HIDDEN = re.compile(r"\bhidden\s*=\s*[\"'](?:1|true)[\"']")
+_ROW_NUMBER = re.compile(r"\br\s*=\s*[\"'](\d+)[\"']")
+
+
+def _xml_text(text: str) -> str:
+    return html.unescape(text) if "&" in text else text
+
+
 class _CellReader:
-    """Turns one `<row>` element into a SheetRow."""
+    """Turns one `<row>` element's text into a SheetRow."""
 
     def __init__(self, book: _Book) -> None:
         self._strings = book.strings
         self._formats = book.formats
         self._date1904 = book.date1904
         self._row = 0
+        self._columns: dict[str, int] = {}  # "AB" -> 27: a sheet uses few column letters, parsed once each
+        self._numbers: dict[tuple[str, str], Rendered] = {}  # dates and codes repeat down a column
 
-    def row(self, element: Element) -> SheetRow:
-        number = element.get("r")
-        self._row = int(number) if number else self._row + 1
+    def row(self, attributes: str, body: str) -> SheetRow:
+        number = _ROW_NUMBER.search(attributes)
+        self._row = int(number.group(1)) if number else self._row + 1
         row = SheetRow(self._row, [])
         cells = row.cells
+        columns, strings, numbers = self._columns, self._strings, self._numbers
         column = -1
-        for cell in element.iter(_C):
-            ref = cell.get("r")
-            column = _reference(ref)[1] if ref else column + 1
+        # The hot loop (a million cells in a big sheet): the usual cells are read straight from the
+        # regular expression's groups; anything unusual goes through _unusual.
+        for letters, style, kind, other, value, inline, inner in _CELL.findall(body):
+            if other.strip():
+                letters, style, kind = self._attributes(other, letters, style, kind)
+                inner = inner or (f"<v>{value}</v>" if value else f"<is><t>{inline}</t></is>" if inline else "")
+            if letters:
+                found = columns.get(letters)
+                column = found if found is not None else self._column(letters)
+            else:
+                column += 1
             if column > len(cells):
                 cells.extend([""] * (column - len(cells)))
-            text = self._cell(cell, row, column)
+            if inner:
+                text = self._unusual(kind or "n", int(style or 0), inner, row, column)
+            elif kind == "s" and value:
+                text = strings[int(value)]
+            elif kind == "inlineStr":
+                text = _xml_text(inline)
+            elif value and (not kind or kind == "n"):
+                key = (value, style)
+                rendered = numbers.get(key) or self._number(key)
+                if rendered.problem is not None:
+                    row.problems[column] = rendered.problem
+                if not rendered.date:
+                    row.numbers.append(column)
+                text = rendered.text
+            else:
+                text = self._unusual(kind or "n", int(style or 0), f"<v>{value}</v>" if value else "", row, column)
             if column == len(cells):
                 cells.append(text)
             else:
@@ -321,32 +427,49 @@ class _CellReader:
         del cells[end:]
         return row
 
-    def _cell(self, cell: Element, row: SheetRow, column: int) -> str:
-        kind = cell.get("t", "n")
-        value = cell.find(_V)
-        raw = value.text if value is not None else None
-        if raw is None and kind != "inlineStr":
-            formula = cell.find(_F)
+    def _attributes(self, other: str, letters: str, style: str, kind: str) -> tuple[str, str, str]:
+        """r, s and t of a cell whose attributes are not laid out the usual way."""
+        attrs = {name: double or single for name, double, single in _ATTRIBUTE.findall(other)}
+        ref = attrs.get("r")
+        return (ref.rstrip("0123456789") if ref else letters, attrs.get("s", style), attrs.get("t", kind))
+
+    def _column(self, letters: str) -> int:
+        index = self._columns[letters] = _column_index(letters)
+        return index
+
+    def _number(self, key: tuple[str, str]) -> Rendered:
+        raw, style_text = key
+        style = int(style_text or 0)
+        code = self._formats[style] if style < len(self._formats) else "General"
+        if len(self._numbers) > 10_000:
+            self._numbers.clear()
+        rendered = self._numbers[key] = render_number(raw, code, date1904=self._date1904)
+        return rendered
+
+    def _unusual(self, kind: str, style: int, body: str, row: SheetRow, column: int) -> str:
+        """A cell with a formula, rich text, an empty value or another type than a number or string."""
+        found = _VALUE.search(body) if body else None
+        raw = found.group(1) if found is not None else None
+        if kind == "inlineStr":
+            return _xml_text("".join(part or "" for part in _TEXT.findall(_PHONETIC.sub("", body))))
+        if raw is None:
+            formula = _FORMULA.search(body) if body else None
             # A number formula always saves digits; an empty text result (`t="str"`, `<v/>`) is a real "".
-            if formula is not None and (value is None or kind != "str"):
-                shown = "=" + (formula.text or "") if formula.text else "a shared formula"
+            if formula is not None and (found is None or kind != "str"):
+                text = formula.group(1)
+                shown = "=" + _xml_text(text) if text else "a shared formula"
                 row.problems[column] = (f"the cell holds a formula ({shown}) saved without its result; open the file "
                                         "in Excel or LibreOffice and save it again, or paste the column as values")
             return ""
         if kind == "s":
-            return self._strings[int(raw or "0")]
+            return self._strings[int(raw)]
         if kind in ("str", "e"):
-            return raw or ""
-        if kind == "inlineStr":
-            inline = cell.find(_IS)
-            return _text_of(inline) if inline is not None else ""
+            return _xml_text(raw)
         if kind == "b":
-            return "TRUE" if raw == "1" else "FALSE"
+            return "TRUE" if raw.strip() == "1" else "FALSE"
         if kind == "d":
-            return (raw or "").replace("T", " ").removesuffix(" 00:00:00")
-        style = int(cell.get("s", "0"))
-        code = self._formats[style] if style < len(self._formats) else "General"
-        rendered = render_number(raw or "", code, date1904=self._date1904)
+            return raw.replace("T", " ").removesuffix(" 00:00:00")
+        rendered = self._number((raw, str(style)))
         if rendered.problem is not None:
             row.problems[column] = rendered.problem
         if not rendered.date:
