@@ -52,6 +52,20 @@ def write_shares_csv(path: Path, rows: int) -> Path:
     return path
 
 
+def write_shares_xlsx(path: Path, rows: int) -> Path:
+    """The benchmark rows as an XLSX sheet (openpyxl, streaming): the dk and recipient as text cells,
+    the cover mark a number cell, the way a sheet made from the CSV holds them."""
+    from openpyxl import Workbook
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("Shares")
+    sheet.append(CSV_HEADER)
+    for index in range(rows):
+        sheet.append(["p1bench", f"00B{index:010d}", f"U{index:09d}", None, 2])
+    book.save(path)
+    return path
+
+
 def measure(cmd: list[str], *, log: Path, env: dict[str, str] | None = None, stdin: Path | None = None) -> Measured:
     """Run `cmd` to completion with output to `log`; wall from spawn to reap, CPU and RSS from wait4."""
     with log.open("wb") as out, (stdin or Path(os.devnull)).open("rb") as inp:

@@ -11,6 +11,7 @@ started fresh per scenario and reset before every repetition:
 4. peers        1,000 rows, latency 20 ms: Newman, xargs -P 64 + curl, a sequential Python loop, sharebatch
 5. scale        validate 1,000,000 rows; run 100,000 rows (time, peak RSS)
 6. start-up     `--help` wall time
+7. xlsx         validate a 100,000-row XLSX (target <= 5 s), and 200,000 rows: peak RSS stays flat
 
 Every measured thing runs --repeat times (scenario 5: --scale-repeat, default 1, because its
 100,000-row run alone takes minutes; start-up: 5 times) and the table shows medians; ratios
@@ -52,6 +53,7 @@ from harness import (
     sharebatch_run,
     sharebatch_validate,
     write_shares_csv,
+    write_shares_xlsx,
 )
 
 NO_LIMIT = 1_000_000.0  # "no rate limit" for sharebatch: its gate then spaces requests ~1 µs apart
@@ -69,6 +71,7 @@ class Sizes:
     peers: int = 1_000
     validate: int = 1_000_000
     scale_run: int = 100_000
+    xlsx: int = 100_000
 
     def shrunk(self, factor: int) -> Sizes:
         return Sizes(**{name: max(1, value // factor) for name, value in asdict(self).items()})
@@ -430,6 +433,30 @@ def scenario_startup(bench: Bench) -> None:
     bench.raw[name] = raw
 
 
+# ---------------------------------------------------------------- scenario 7
+
+
+def scenario_xlsx(bench: Bench) -> None:
+    """Reading a spreadsheet as the person sees it (formats, hidden rows, merges) must not make big
+    sheets slow: validate an XLSX of `xlsx` rows, and one twice as long to see memory stay flat."""
+    name, rows, full = "7 xlsx", bench.sizes.xlsx, not bench.quick
+    figures: dict[int, list[dict[str, Any]]] = {}
+    for count in (rows, 2 * rows):
+        progress(f"{name}: writing a {count:,}-row XLSX")
+        sheet = write_shares_xlsx(bench.path(f"shares-{count}.xlsx"), count)
+        figures[count] = validate_reps(bench, sheet, f"{name} ({count:,} rows)")
+        sheet.unlink()
+    bench.raw[name] = {str(count): reps for count, reps in figures.items()}
+    wall = median(column(figures[rows], "wall_s"))
+    bench.add(name, f"validate {rows:,}-row XLSX: wall", f"{wall:.1f} s", wall,
+              *scale_target("<= 5 s", full, wall <= 5))
+    rss, rss_double = (median(column(figures[count], "peak_rss_kib")) / 1024 for count in (rows, 2 * rows))
+    bench.add(name, f"validate {rows:,}-row XLSX: peak RSS", f"{rss:.0f} MiB", rss)
+    growth = rss_double / rss
+    bench.add(name, f"peak RSS at {2 * rows:,} rows / at {rows:,} rows", f"{growth:.2f}x", growth,
+              *scale_target("<= 1.25x (flat)", full, growth <= 1.25))
+
+
 # ---------------------------------------------------------------- the run
 
 
@@ -449,7 +476,7 @@ def warm_up(bench: Bench) -> None:
 
 SCENARIOS: dict[str, Callable[[Bench], None]] = {
     "1": scenario_overhead, "2": scenario_latency, "3": scenario_rate,
-    "4": scenario_peers, "5": scenario_scale, "6": scenario_startup,
+    "4": scenario_peers, "5": scenario_scale, "6": scenario_startup, "7": scenario_xlsx,
 }
 
 
