@@ -45,7 +45,8 @@ from the SHAREBATCH_TOKEN environment variable, never from an option.
 Outputs (in --out, default out/<job name or input file name>):
   report.csv      every input row with status, code, message, share_code, ...
   failed.csv      every row still to do (failed, invalid, unknown, not attempted) with an
-                  `error` column, to fix and run again (failed.xlsx when the input is XLSX);
+                  `error` column, to fix and run again, written like the input (its CSV
+                  delimiter and encoding; failed.xlsx with its sheet name for a spreadsheet);
                   rows that may have been applied carry `in_doubt_since` and are looked
                   up before they are sent again
   summary.json    counts, codes, requests, retries, rate, warnings
@@ -202,10 +203,10 @@ def _job_options(func: F) -> F:
     """Options shared by `run` and `validate`: where the input is and how to read it."""
     options = [
         click.argument("job", required=False, type=click.Path(path_type=Path, dir_okay=False)),
-        click.option("--input", "input_path", type=click.Path(path_type=Path), help="CSV or XLSX file of shares."),
+        click.option("--input", "input_path", type=click.Path(path_type=Path), help="CSV, XLSX, XLS or ODS file of shares."),
         click.option("--out", type=click.Path(path_type=Path, file_okay=False),
                      help="Output folder. [default: out/<job or input name>]"),
-        click.option("--sheet", help="XLSX sheet to read. [default: the first sheet]"),
+        click.option("--sheet", help="Spreadsheet sheet to read. [default: the first sheet]"),
         click.option("--map", "column_map", multiple=True, metavar="COLUMN=HEADER",
                      help="Read a column from this header, e.g. --map dk=IMEI --map expiry=\"Valid until\" "
                      "(repeatable; adds to the job file's [columns]). Columns: pk, dk, recipient, expiry, "

@@ -340,3 +340,14 @@ def test_bad_column_options_in_a_job_file_are_refused(workdir: Path, job_dir: Pa
     job = write_job(job_dir, f'input = "s.csv"\n{line}\n')
     with pytest.raises(UsageError, match=says):
         load_job_spec(job, {})
+
+
+def test_include_hidden_is_read_from_the_job_file_and_names_the_batch_only_when_set(workdir: Path,
+                                                                                   job_dir: Path) -> None:
+    from runner.batch import share_batch_settings
+
+    plain = load_job_spec(write_job(job_dir, 'input = "s.csv"\n'), {})
+    hidden = load_job_spec(write_job(job_dir, 'input = "s.csv"\ninclude_hidden = true\n', "h.toml"), {})
+    assert (plain.include_hidden, hidden.include_hidden) == (False, True)
+    assert "include_hidden" not in share_batch_settings(plain)  # a batch started before the option keeps its name
+    assert share_batch_settings(hidden)["include_hidden"] is True
