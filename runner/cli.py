@@ -203,7 +203,8 @@ def _job_options(func: F) -> F:
     """Options shared by `run` and `validate`: where the input is and how to read it."""
     options = [
         click.argument("job", required=False, type=click.Path(path_type=Path, dir_okay=False)),
-        click.option("--input", "input_path", type=click.Path(path_type=Path), help="CSV, XLSX, XLS or ODS file of shares."),
+        click.option("--input", "input_path", type=click.Path(path_type=Path),
+                     help="CSV, XLSX, XLS or ODS file of shares."),
         click.option("--out", type=click.Path(path_type=Path, file_okay=False),
                      help="Output folder. [default: out/<job or input name>]"),
         click.option("--sheet", help="Spreadsheet sheet to read. [default: the first sheet]"),

@@ -7,11 +7,11 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from runner.input.xlsxreader import NoSuchSheetError, SheetRow, XlsxError, read_sheet
+from runner.input.xlsxreader import NoSuchSheetError, SheetRow, XlsxError, XlsxSheet
 
 
 def rows_of(path: Path, sheet: str | None = None) -> list[SheetRow]:
-    return list(read_sheet(str(path), sheet)[1])
+    return list(XlsxSheet(str(path), sheet).rows())
 
 
 def test_text_numbers_booleans_and_errors_read_as_shown(tmp_path: Path) -> None:
@@ -84,20 +84,20 @@ def test_the_sheet_is_chosen_by_name_and_rows_keep_their_numbers(tmp_path: Path)
     [row] = rows_of(path, "Shares")
     assert (row.row, row.cells) == (3, ["third row"])
     with pytest.raises(NoSuchSheetError):
-        read_sheet(str(path), "missing")
+        XlsxSheet(str(path), "missing")
 
 
 def test_a_file_that_is_not_a_zip_is_an_xlsx_error(tmp_path: Path) -> None:
     path = tmp_path / "x.xlsx"
     path.write_bytes(b"PK\x03\x04 not really")
     with pytest.raises(XlsxError, match="not a readable XLSX file"):
-        read_sheet(str(path), None)
+        XlsxSheet(str(path), None)
 
 
 @pytest.mark.parametrize("block", [7, 13, 64])
 def test_rows_and_merges_cut_by_any_block_boundary_read_the_same(monkeypatch: pytest.MonkeyPatch, block: int) -> None:
     fixture = str(Path(__file__).parent / "fixtures" / "spreadsheets" / "as_seen.xlsx")
-    whole = [(row.row, row.cells, row.hidden, row.problems) for row in read_sheet(fixture, None)[1]]
+    whole = [(row.row, row.cells, row.hidden, row.problems) for row in XlsxSheet(fixture, None).rows()]
     monkeypatch.setattr("runner.input.xlsxreader._SCAN_BLOCK", block)
-    assert [(row.row, row.cells, row.hidden, row.problems) for row in read_sheet(fixture, None)[1]] == whole
+    assert [(row.row, row.cells, row.hidden, row.problems) for row in XlsxSheet(fixture, None).rows()] == whole
     assert {number: cells for number, cells, _, _ in whole}[9][0] == "p1test"  # the merged pk, across blocks

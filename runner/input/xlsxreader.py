@@ -3,12 +3,14 @@
 pandas (through openpyxl) hands back stored values: an error cell becomes NaN (so `#N/A` reads as
 empty), a zero-padded number loses its zeros, a formula without a saved value is indistinguishable
 from an empty cell, and hidden rows and merged cells are invisible. openpyxl's read-only mode,
-the only one with flat memory, drops row attributes and merges too. So the sheet's XML is read
-here with the standard library's streaming parser; openpyxl supplies the number-format table and
-date conversion (runner.input.numberformat).
+the only one with flat memory, drops row attributes and merges too. So the workbook's small parts
+(sheet list, relationships, styles) are read here with the standard library's XML parser, and
+the sheet itself, which is flat and regular, by splitting rows with str.find and reading cells
+with one regular expression (an unusual cell takes a slower, careful path); openpyxl supplies the
+number-format table and date conversion (runner.input.numberformat).
 
 Two passes over the sheet XML: a byte scan for `<mergeCell>` and `<autoFilter>` (they follow
-the cell data), then the rows. Memory holds the shared strings, the merges, and one row.
+the cell data), then the rows. Memory holds the shared strings, the merges, and one block.
 """
 
 from __future__ import annotations
@@ -21,14 +23,13 @@ import zipfile
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from typing import IO
-from xml.etree.ElementTree import Element, iterparse
+from xml.etree.ElementTree import iterparse
 
 from runner.input.numberformat import Rendered, number_format_code, render_number
 
 _MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 _PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
-_T, _R = f"{_MAIN}t", f"{_MAIN}r"
 _MERGE = re.compile(rb"<(?:\w+:)?mergeCell\b[^>]*?\bref=\"([A-Za-z]+\d+):([A-Za-z]+\d+)\"")
 _AUTOFILTER = re.compile(rb"<(?:\w+:)?autoFilter\b")
 _CELL_REF = re.compile(r"([A-Za-z]+)(\d+)")
@@ -99,12 +100,6 @@ class XlsxSheet:
         return _rows(self._path, self._book, self._part, fresh, has_filter)
 
 
-def read_sheet(path: str, sheet: str | None) -> tuple[str, Generator[SheetRow, None, None]]:
-    """The chosen sheet's name (the first one when `sheet` is None) and one pass over its rows."""
-    opened = XlsxSheet(path, sheet)
-    return opened.name, opened.rows()
-
-
 def _open_zip(path: str) -> zipfile.ZipFile:
     try:
         return zipfile.ZipFile(path)
@@ -164,14 +159,6 @@ def _load_book(archive: zipfile.ZipFile) -> _Book:
     strings = _shared_strings(archive, parts.get("sharedStrings"))
     formats = _cell_formats(archive, parts.get("styles"))
     return _Book(names, paths, strings, formats, date1904)
-
-
-def _text_of(element: Element) -> str:
-    """The text of a string item: plain `<t>`, or rich-text runs; phonetic guides (`<rPh>`) left out."""
-    plain = element.find(_T)
-    if plain is not None:
-        return plain.text or ""
-    return "".join(run.findtext(_T) or "" for run in element.iter(_R))
 
 
 def _shared_strings(archive: zipfile.ZipFile, part: str | None) -> list[str]:
