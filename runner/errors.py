@@ -107,6 +107,27 @@ class ColumnError(InputValueError):
     """The headers cannot be matched to the canonical columns; the message is one line."""
 
 
+class MissingColumnError(ColumnError):
+    """A required column is not among the headers (perhaps the header is on another row)."""
+
+    def __init__(self, message: str, missing: list[str]) -> None:
+        super().__init__(message)
+        self.missing = missing
+
+
+class XlsxError(InputValueError):
+    """The workbook cannot be read as XLSX; the message says why (the loader adds the file name)."""
+
+
+class NoSuchSheetError(XlsxError):
+    """The sheet asked for is not in the workbook; the loader lists the sheets that are."""
+
+    def __init__(self, sheet: str, names: list[str]) -> None:
+        super().__init__(sheet)
+        self.sheet = sheet
+        self.names = names
+
+
 class RecipientError(InputValueError):
     """The recipient cell cannot be sent; the message names the value and what is wrong."""
 

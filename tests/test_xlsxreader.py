@@ -7,7 +7,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from runner.input.xlsxreader import NoSuchSheetError, SheetRow, XlsxError, XlsxSheet
+from runner.errors import NoSuchSheetError, XlsxError
+from runner.input.xlsxreader import SheetRow, XlsxSheet
 
 
 def rows_of(path: Path, sheet: str | None = None) -> list[SheetRow]:

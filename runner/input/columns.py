@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Mapping, Sequence
 
-from runner.errors import ColumnError
+from runner.errors import ColumnError, MissingColumnError
 
 #: every column the loader understands, in the order messages list them
 CANONICAL_COLUMNS = ("pk", "dk", "recipient", "expiry", "recipient_type", "cover_mark", "auth_key", "in_doubt_since")
@@ -47,14 +47,6 @@ _DATE_WORDS = re.compile(
     r"|\bbis\b|\bend(?:s|e|ing)?\b|timestamp|\bdue\b|échéance|echeance|scadenza|vence|到期|有效|日期|期限",
     re.IGNORECASE,
 )
-
-
-class MissingColumnError(ColumnError):
-    """A required column is not among the headers (perhaps the header is on another row)."""
-
-    def __init__(self, message: str, missing: list[str]) -> None:
-        super().__init__(message)
-        self.missing = missing
 
 
 def normalise_header(header: str) -> str:

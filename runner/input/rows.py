@@ -19,9 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from runner.errors import ColumnError, ExpiryError, InputFileError, RecipientError, UsageError
+from runner.errors import ColumnError, ExpiryError, InputFileError, MissingColumnError, RecipientError, UsageError
 from runner.input.columns import (
-    MissingColumnError,
     date_header_message,
     header_score,
     match_columns,

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 from xml.etree.ElementTree import Element, iterparse
 
-from runner.errors import InputFileError
+from runner.errors import InputFileError, NoSuchSheetError, XlsxError
 from runner.input.numberformat import render_number
-from runner.input.xlsxreader import NoSuchSheetError, SheetRow, XlsxError, XlsxSheet
+from runner.input.xlsxreader import SheetRow, XlsxSheet
 
 SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
 

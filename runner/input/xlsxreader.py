@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import IO
 from xml.etree.ElementTree import iterparse
 
+from runner.errors import NoSuchSheetError, XlsxError
 from runner.input.numberformat import Rendered, number_format_code, render_number
 
 _MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
@@ -35,17 +36,6 @@ _AUTOFILTER = re.compile(rb"<(?:\w+:)?autoFilter\b")
 _CELL_REF = re.compile(r"([A-Za-z]+)(\d+)")
 _TRUE = ("1", "true")
 _SCAN_BLOCK = 1 << 20
-
-
-class XlsxError(Exception):
-    """The workbook cannot be read as XLSX; the message says why."""
-
-
-class NoSuchSheetError(XlsxError):
-    def __init__(self, sheet: str, names: list[str]) -> None:
-        super().__init__(sheet)
-        self.sheet = sheet
-        self.names = names
 
 
 @dataclass(slots=True)
