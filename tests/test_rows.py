@@ -710,3 +710,27 @@ def test_the_three_libreoffice_formats_read_alike(name: str) -> None:
     assert table.format == name.rsplit(".", 1)[1]
     assert [(row.row, row.status, row.request) for row in table.rows] == [
         (row.row, row.status, row.request) for row in reference.rows]
+
+
+def _rewrite_part(source: Path, target: Path, name: str, data: bytes) -> Path:
+    with zipfile.ZipFile(source) as good, zipfile.ZipFile(target, "w") as bad:
+        for item in good.infolist():
+            bad.writestr(item, data if item.filename == name else good.read(item))
+    return target
+
+
+def test_broken_or_hostile_workbook_xml_is_a_usage_error(write_xlsx: Callable[..., Path], tmp_path: Path) -> None:
+    source = write_xlsx({"s": [["pk", "dk", "uid"], ["p", "d", "U"]]})
+    garbled = _rewrite_part(source, tmp_path / "garbled.xlsx", "xl/workbook.xml", b"<workbook><sheets>")
+    assert "not a readable XLSX file (ParseError" in usage_error(garbled)
+    bomb = (b'<?xml version="1.0"?><!DOCTYPE w [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;">]>'
+            b'<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheets>&b;</sheets>'
+            b"</workbook>")
+    assert "not a readable XLSX file" in usage_error(_rewrite_part(source, tmp_path / "bomb.xlsx", "xl/workbook.xml",
+                                                                   bomb))
+
+
+def test_a_broken_ods_content_is_a_usage_error(tmp_path: Path) -> None:
+    fixture = Path(__file__).parent / "fixtures" / "spreadsheets" / "as_seen.ods"
+    broken = _rewrite_part(fixture, tmp_path / "broken.ods", "content.xml", b"<office:document-content")
+    assert "not a readable .ods file" in usage_error(broken)

@@ -13,7 +13,9 @@ import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from xml.etree.ElementTree import Element, iterparse
+from xml.etree.ElementTree import Element  # nosec B405: the type only; parsing goes through defusedxml
+
+from defusedxml.ElementTree import iterparse  # a hostile file's entity bombs and DTDs are refused
 
 from runner.errors import InputFileError, NoSuchSheetError, XlsxError
 from runner.input.numberformat import render_number
@@ -76,14 +78,16 @@ def _open_xls(path: Path, sheet: str | None) -> tuple[str, RowPasses]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             book = xlrd.open_workbook(str(path), formatting_info=True, on_demand=True)
+        names = book.sheet_names()
+        chosen = names[0] if sheet is None else sheet
+        if chosen not in names:
+            raise InputFileError(path, f'no sheet named "{chosen}" (sheets: {", ".join(names)})')
+        rows = list(_xls_rows(book, book.sheet_by_name(chosen)))  # an .xls holds at most 65,536 rows
+        book.release_resources()
+    except InputFileError:
+        raise
     except Exception as exc:  # xlrd raises its own XLRDError and struct errors for a broken file
-        raise InputFileError(path, f"not a readable .xls file ({type(exc).__name__}: {exc})") from None
-    names = book.sheet_names()
-    chosen = names[0] if sheet is None else sheet
-    if chosen not in names:
-        raise InputFileError(path, f'no sheet named "{chosen}" (sheets: {", ".join(names)})')
-    rows = list(_xls_rows(book, book.sheet_by_name(chosen)))  # an .xls holds at most 65,536 rows
-    book.release_resources()
+        raise _unreadable(path, "xls", exc) from None
     return chosen, lambda: iter(rows)
 
 
@@ -149,21 +153,31 @@ def _open_ods(path: Path, sheet: str | None) -> tuple[str, RowPasses]:
     return chosen, lambda: _ods_rows(path, chosen)
 
 
+def _unreadable(path: Path, kind: str, exc: Exception) -> InputFileError:
+    """A disk fault says so; anything else means the file itself is broken."""
+    if isinstance(exc, OSError):
+        return InputFileError(path, f"cannot be read ({exc.strerror or exc})")
+    return InputFileError(path, f"not a readable .{kind} file ({type(exc).__name__}: {exc})")
+
+
 def _ods_content(path: Path) -> Any:
     try:
         archive = zipfile.ZipFile(path)
         return archive, archive.open("content.xml")
     except (zipfile.BadZipFile, KeyError, OSError) as exc:
-        raise InputFileError(path, f"not a readable .ods file ({exc})") from None
+        raise _unreadable(path, "ods", exc) from None
 
 
 def _ods_sheet_names(path: Path) -> list[str]:
     archive, stream = _ods_content(path)
     names: list[str] = []
-    with archive, stream:
-        for event, element in iterparse(stream, events=("start",)):
-            if event == "start" and element.tag == _ODS_TABLE:
-                names.append(element.get(f"{_TABLE}name", ""))
+    try:
+        with archive, stream:
+            for event, element in iterparse(stream, events=("start",)):
+                if event == "start" and element.tag == _ODS_TABLE:
+                    names.append(element.get(f"{_TABLE}name", ""))
+    except (OSError, SyntaxError, ValueError, zipfile.BadZipFile) as exc:  # ParseError, or defusedxml refusing
+        raise _unreadable(path, "ods", exc) from None
     if not names:
         raise InputFileError(path, "not a readable .ods file (no sheets)")
     return names
@@ -187,6 +201,13 @@ def _ods_text(cell: Element) -> str:
 
 
 def _ods_rows(path: Path, chosen: str) -> Iterator[SheetRow]:
+    try:
+        yield from _ods_sheet_rows(path, chosen)
+    except (OSError, SyntaxError, ValueError, zipfile.BadZipFile) as exc:
+        raise _unreadable(path, "ods", exc) from None
+
+
+def _ods_sheet_rows(path: Path, chosen: str) -> Iterator[SheetRow]:
     archive, stream = _ods_content(path)
     with archive, stream:
         inside = False

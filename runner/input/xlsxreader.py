@@ -23,7 +23,8 @@ import zipfile
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from typing import IO
-from xml.etree.ElementTree import iterparse
+
+from defusedxml.ElementTree import iterparse  # a hostile file's entity bombs and DTDs are refused
 
 from runner.errors import NoSuchSheetError, XlsxError
 from runner.input.numberformat import Rendered, number_format_code, render_number
@@ -71,7 +72,13 @@ class XlsxSheet:
 
     def __init__(self, path: str, sheet: str | None) -> None:
         with _open_zip(path) as archive:
-            self._book = _load_book(archive)
+            try:
+                self._book = _load_book(archive)
+            except OSError as exc:  # the disk, not the workbook
+                raise XlsxError(f"cannot be read ({exc.strerror or exc})") from None
+            except (zipfile.BadZipFile, SyntaxError, ValueError, KeyError, IndexError) as exc:
+                # SyntaxError: ElementTree's ParseError; ValueError: defusedxml refusing a DTD or entity
+                raise XlsxError(f"not a readable XLSX file ({type(exc).__name__}: {exc})") from None
         self.name = self._book.sheet_names[0] if sheet is None else sheet
         if self.name not in self._book.sheet_paths:
             raise NoSuchSheetError(self.name, self._book.sheet_names)
@@ -113,11 +120,13 @@ def _relationships(archive: zipfile.ZipFile, base: str) -> dict[str, tuple[str, 
     if rels not in archive.namelist():
         return {}
     found: dict[str, tuple[str, str]] = {}
-    for _, element in iterparse(_member(archive, rels)):
-        if element.tag == f"{_PKG_REL}Relationship":
-            target = element.get("Target", "")
-            part = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join(folder, target))
-            found[element.get("Id", "")] = (element.get("Type", "").rsplit("/", 1)[-1], part)
+    with _member(archive, rels) as stream:
+        for _, element in iterparse(stream):
+            if element.tag == f"{_PKG_REL}Relationship":
+                target = element.get("Target", "")
+                absolute = target.startswith("/")
+                part = target.lstrip("/") if absolute else posixpath.normpath(posixpath.join(folder, target))
+                found[element.get("Id", "")] = (element.get("Type", "").rsplit("/", 1)[-1], part)
     return found
 
 
@@ -129,15 +138,16 @@ def _workbook(archive: zipfile.ZipFile) -> tuple[list[str], dict[str, str], bool
     names: list[str] = []
     paths: dict[str, str] = {}
     date1904 = False
-    for _, element in iterparse(_member(archive, workbook)):
-        if element.tag == f"{_MAIN}sheet":
-            name = element.get("name", "")
-            names.append(name)
-            rel = rels.get(element.get(f"{_REL}id", ""))
-            if rel is not None and rel[0] == "worksheet":
-                paths[name] = rel[1]
-        elif element.tag == f"{_MAIN}workbookPr":
-            date1904 = element.get("date1904", "0") in _TRUE
+    with _member(archive, workbook) as stream:
+        for _, element in iterparse(stream):
+            if element.tag == f"{_MAIN}sheet":
+                name = element.get("name", "")
+                names.append(name)
+                rel = rels.get(element.get(f"{_REL}id", ""))
+                if rel is not None and rel[0] == "worksheet":
+                    paths[name] = rel[1]
+            elif element.tag == f"{_MAIN}workbookPr":
+                date1904 = element.get("date1904", "0") in _TRUE
     if not names:
         raise XlsxError("not a readable XLSX file (the workbook lists no sheets)")
     parts = {kind: part for kind, part in rels.values()}
@@ -172,13 +182,14 @@ def _cell_formats(archive: zipfile.ZipFile, part: str | None) -> list[str]:
     custom: dict[int, str] = {}
     formats: list[str] = []
     in_cell_xfs = False
-    for event, element in iterparse(_member(archive, part), events=("start", "end")):
-        if element.tag == f"{_MAIN}cellXfs":
-            in_cell_xfs = event == "start"
-        elif event == "end" and element.tag == f"{_MAIN}numFmt":
-            custom[int(element.get("numFmtId", "0"))] = element.get("formatCode", "General")
-        elif event == "end" and element.tag == f"{_MAIN}xf" and in_cell_xfs:
-            formats.append(number_format_code(int(element.get("numFmtId", "0")), custom))
+    with _member(archive, part) as stream:
+        for event, element in iterparse(stream, events=("start", "end")):
+            if element.tag == f"{_MAIN}cellXfs":
+                in_cell_xfs = event == "start"
+            elif event == "end" and element.tag == f"{_MAIN}numFmt":
+                custom[int(element.get("numFmtId", "0"))] = element.get("formatCode", "General")
+            elif event == "end" and element.tag == f"{_MAIN}xf" and in_cell_xfs:
+                formats.append(number_format_code(int(element.get("numFmtId", "0")), custom))
     return formats
 
 
