@@ -124,17 +124,17 @@ def parse_recipient(text: str, kind: RecipientKind | None = None, because: str =
     `kind` is the kind the row or the column's name asks for (None: guess from the value);
     `because` says where it came from, for messages (e.g. `recipient_type is email`).
     """
-    value = strip_invisible(text)
+    plain = text.isascii()  # the usual cell: no invisible character can hide in it
+    value = text.strip() if plain else strip_invisible(text)
     if not value:
         raise RecipientError("recipient is empty")
     if looks_mangled_number(value):
         raise RecipientError(mangled_number_message("recipient", value))
     why = f" ({because})" if because else ""
-    hidden = invisible_message("recipient", value, spaces_allowed=True)
-    if hidden is not None:
+    if not plain and (hidden := invisible_message("recipient", value, spaces_allowed=True)) is not None:
         raise RecipientError(hidden)
     actual = kind or detect_kind(value)
-    if actual is not _PHONE and (hidden := invisible_message("recipient", value)) is not None:
+    if not plain and actual is not _PHONE and (hidden := invisible_message("recipient", value)) is not None:
         raise RecipientError(hidden)
     if actual is _EMAIL:
         return Recipient(actual, _check_email(value, why))

@@ -136,7 +136,9 @@ class InputSource:
                 continue
             if "'" in text:
                 cells = [unguard_cell(cell) for cell in cells]
-            yield validator.validate(row, cells, problem, facts)
+            # Error values are looked for cell by cell only in the rare row that could hold one.
+            suspect = "#" in text or "Err:" in text or (facts is not None and bool(facts.problems))
+            yield validator.validate(row, cells, problem, facts, suspect=suspect)
 
 
 def open_input(options: InputOptions) -> InputSource:
@@ -389,8 +391,10 @@ class _RowValidator:
         return [warning for warning in found if warning]
 
     def validate(
-        self, row: int, cells: list[str], problem: str | None = None, facts: SheetRow | None = None
+        self, row: int, cells: list[str], problem: str | None = None, facts: SheetRow | None = None,
+        *, suspect: bool = True,
     ) -> LoadedRow:
+        """`suspect`: the row may hold an error value or a cell problem (False skips that look)."""
         if problem is not None:
             return LoadedRow(row, cells, problem=RowProblem(problem))
         if facts is not None and facts.hidden is not None and not self._include_hidden:
@@ -398,7 +402,7 @@ class _RowValidator:
         if len(cells) != self._width:
             message = f"row has {len(cells)} cells, header has {self._width}"
             return LoadedRow(row, cells, problem=RowProblem(message))
-        problems = self._cell_problems(cells, facts)
+        problems = self._cell_problems(cells, facts) if suspect else []
         if problems:  # the cell does not hold what it shows: nothing read from it can be trusted
             return LoadedRow(row, cells, problem=RowProblem("; ".join(text for _, text in problems), problems[0][0]))
         pk = _identifier(cells[self._pk_at], "pk", problems)
