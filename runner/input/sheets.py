@@ -8,6 +8,8 @@ Every reader yields SheetRow values, so the loader treats the three alike.
 
 from __future__ import annotations
 
+import html
+import re
 import warnings
 import zipfile
 from collections.abc import Callable, Iterator
@@ -144,6 +146,7 @@ _TEXT = "{urn:oasis:names:tc:opendocument:xmlns:text:1.0}"
 _OFFICE = "{urn:oasis:names:tc:opendocument:xmlns:office:1.0}"
 _ODS_ROW, _ODS_CELL, _ODS_COVERED = f"{_TABLE}table-row", f"{_TABLE}table-cell", f"{_TABLE}covered-table-cell"
 _ODS_TABLE = f"{_TABLE}table"
+_ODS_TABLE_NAME = re.compile(rb"<table:table\s[^>]*?\btable:name=\"([^\"]*)\"")
 _REPEAT_LIMIT = 1024  # LibreOffice pads a sheet with a million repeated empty rows and cells
 
 
@@ -171,18 +174,28 @@ def _ods_content(path: Path) -> Any:
 
 
 def _ods_sheet_names(path: Path) -> list[str]:
+    """The sheets' names, from a byte scan of content.xml: parsing it whole would build the tree."""
     archive, stream = _ods_content(path)
     names: list[str] = []
+    carry = b""
     try:
         with archive, stream:
-            for event, element in iterparse(stream, events=("start",)):
-                if event == "start" and element.tag == _ODS_TABLE:
-                    names.append(element.get(f"{_TABLE}name", ""))
-    except (OSError, SyntaxError, ValueError, zipfile.BadZipFile) as exc:  # ParseError, or defusedxml refusing
+            while block := stream.read(1 << 20):
+                data = carry + block
+                cut = data.rfind(b"<")
+                keep = cut if cut >= 0 and len(data) - cut < 4096 else len(data)
+                names.extend(_ods_names(data, keep))
+                carry = data[keep:]
+            names.extend(_ods_names(carry, len(carry)))
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
         raise _unreadable(path, "ods", exc) from None
     if not names:
         raise InputFileError(path, "not a readable .ods file (no sheets)")
     return names
+
+
+def _ods_names(data: bytes, end: int) -> list[str]:
+    return [html.unescape(found.group(1).decode("utf-8")) for found in _ODS_TABLE_NAME.finditer(data, 0, end)]
 
 
 def _ods_text(cell: Element) -> str:
@@ -215,7 +228,12 @@ def _ods_sheet_rows(path: Path, chosen: str) -> Iterator[SheetRow]:
         inside = False
         number = 0
         spans: dict[int, tuple[int, str]] = {}  # column -> (last row it covers, the anchor's text)
+        open_elements: list[Element] = []  # the parser's path: a row read is removed from its parent
         for event, element in iterparse(stream, events=("start", "end")):
+            if event == "start":
+                open_elements.append(element)
+            else:
+                open_elements.pop()
             if element.tag == _ODS_TABLE:
                 if event == "start":
                     inside = element.get(f"{_TABLE}name") == chosen
@@ -229,7 +247,8 @@ def _ods_sheet_rows(path: Path, chosen: str) -> Iterator[SheetRow]:
             visibility = element.get(f"{_TABLE}visibility", "visible")
             if visibility != "visible":
                 row.hidden = "filtered out" if visibility == "filter" else "hidden"
-            element.clear()
+            if open_elements:
+                open_elements[-1].remove(element)  # flat memory: the tree never holds more than a row
             if row.cells:
                 for offset in range(min(repeat, _REPEAT_LIMIT)):
                     yield SheetRow(number + 1 + offset, list(row.cells), row.hidden, dict(row.problems),
@@ -260,9 +279,10 @@ def _ods_row(element: Element, number: int, spans: dict[int, tuple[int, str]]) -
             columns_spanned = int(cell.get(f"{_TABLE}number-columns-spanned", "1"))
             for spanned in range(column, column + columns_spanned):
                 spans[spanned] = (number + rows_spanned - 1, text)
-        for _ in range(repeat):
-            row.cells.append(text)
-            column += 1
-    while row.cells and not row.cells[-1]:
-        row.cells.pop()
+        # LibreOffice pads every row with a run of ~1,000 empty cells: empty runs are only written out
+        # when a cell with text follows them.
+        if text:
+            row.cells.extend([""] * (column - len(row.cells)))
+            row.cells.extend([text] * repeat)
+        column += repeat
     return row
