@@ -409,7 +409,7 @@ def plan(job: Path | None, input_path: Path | None, debug: bool, **options: Any)
     from runner.platform.auth.tokens import auth_from_env
 
     configure_logging(debug=debug)
-    spec = load_job_spec(job, {"input": input_path, **options})
+    spec = load_job_spec(job, _input_overrides(input_path, options))
     auth = auth_from_env(token_file=spec.token_file, login=spec.login)
     result = asyncio.run(plan_batch(spec, auth))
     for action, count in sorted(result.counts.items()):
