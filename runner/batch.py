@@ -14,6 +14,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Hashable, Iterable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -111,6 +112,21 @@ def journal_entry(row: LoadedRow) -> JournalEntry:
                         in_doubt_since_ms=row.in_doubt_since_ms)
 
 
+def described(row: LoadedRow, outcome: RowOutcome) -> RowOutcome:
+    """The outcome with what the row asked for (expiry sent, recipient kind) and the loader's note."""
+    request = row.request
+    if request is not None:
+        outcome.expiry_sent = "permanent" if request.expire_at_ms is None else _iso_utc(request.expire_at_ms)
+        outcome.recipient_kind = request.recipient_kind.value
+    if row.note and row.note not in outcome.message:  # e.g. a phone read from a number cell
+        outcome.message = f"{outcome.message}; {row.note}" if outcome.message else row.note
+    return outcome
+
+
+def _iso_utc(epoch_ms: int) -> str:
+    return datetime.fromtimestamp(epoch_ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def share_subject(payload: str) -> Hashable:
     """Device and recipient of a share request: the same row for doubt's sake, whatever its expiry."""
     request = ShareRequest.from_json(payload)
@@ -175,7 +191,7 @@ def validate_batch(spec: JobSpec) -> BatchResult:
     summary = Summary(started_at=utc_now_iso())
     source = open_input(input_options(spec, now_ms()))
     with RunLock(spec.out):
-        pairs = ((row.cells, validation_outcome(row)) for row in iter_rows(source))
+        pairs = ((row.cells, described(row, validation_outcome(row))) for row in iter_rows(source))
         result = _write_outputs(spec.out / VALIDATE_DIR, source.headers, source.dialect, pairs, summary)
         summary.warnings = source.warnings()
         _finish_summary(result, started, title=spec.name, html=False)  # no requests to chart; keeps validate quick
@@ -233,7 +249,7 @@ async def run_batch(
         def report_pairs(outcomes: Iterator[RowOutcome]) -> Iterator[tuple[list[str], RowOutcome]]:
             notes = ReplacementNotes(repeats)
             for row, outcome in zip_rows(iter_rows(source), outcomes):
-                yield row.cells, notes.noted(row.request, outcome)
+                yield row.cells, notes.noted(row.request, described(row, outcome))
 
         return JournaledPlan(
             headers=source.headers,
@@ -503,6 +519,8 @@ def _write_outputs(
     def counted() -> Iterator[tuple[list[str], RowOutcome]]:
         for cells, outcome in pairs:
             summary.count(outcome.status)
+            if outcome.expiry_sent == "permanent" and outcome.status in (RowStatus.SUCCESS, RowStatus.VALID):
+                summary.permanent += 1
             if needs_doing(outcome):
                 failed.append((cells, outcome))
             yield cells, outcome

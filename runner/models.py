@@ -172,6 +172,10 @@ class RowOutcome:
     #: an attempt that started at this time may have been applied: whatever the status, the row is
     #: looked up in the device's share list (from this time on) before it is ever sent again
     in_doubt_since_ms: int | None = None
+    #: what a share row asked for (the report's expiry_sent and recipient_kind): ISO 8601 UTC or
+    #: "permanent", and uid / email / phone; empty for rows that are not share requests
+    expiry_sent: str = ""
+    recipient_kind: str = ""
 
 
 @dataclass(slots=True)

@@ -21,13 +21,13 @@ from runner.outputs.report import REPORT_COLUMNS, report_tail
 class ReportRow:
     row: int
     cells: list[str]  # the input's own columns
-    outcome: dict[str, str]  # REPORT_COLUMNS -> value
+    outcome: dict[str, str]  # result column (its plain name) -> value, in the report's order
     share_code: str
 
     @property
     def all_cells(self) -> list[str]:
         """Every column of the report line, in the report's order."""
-        return [*self.cells, *(self.outcome[name] for name in REPORT_COLUMNS)]
+        return [*self.cells, *self.outcome.values()]
 
 
 class RunReport:
@@ -41,7 +41,8 @@ class RunReport:
         if results is None:
             raise UsageError(f"{path}: not a sharebatch report (its last columns must be {', '.join(REPORT_COLUMNS)})")
         self.result_names = results
-        self.headers = header[: -len(REPORT_COLUMNS)]
+        self._plain_names = REPORT_COLUMNS[:len(results)]  # a report of the version before has nine
+        self.headers = header[: -len(results)]
         self.skipped = 0  # selected rows that were not successful shares, after a pass
 
     @property
@@ -66,10 +67,11 @@ class RunReport:
             next(reader, None)
             for line, raw in enumerate(reader, start=2):
                 cells = [unguard_cell(cell) for cell in raw]
-                if len(cells) != width + len(REPORT_COLUMNS):
+                names = self._plain_names
+                if len(cells) != width + len(names):
                     raise UsageError(f"{self.path} line {line}: {len(cells)} cells, the header has "
-                                     f"{width + len(REPORT_COLUMNS)}")
-                outcome = dict(zip(REPORT_COLUMNS, cells[width:], strict=True))
+                                     f"{width + len(names)}")
+                outcome = dict(zip(names, cells[width:], strict=True))
                 try:
                     row = int(outcome["row"])
                 except ValueError:

@@ -34,7 +34,7 @@ def rows() -> list[tuple[list[str], RowOutcome]]:
     return [
         (["p1", "00123", "ops@example.org", ""],
          outcome(2, RowStatus.SUCCESS, code=200, share_code="SC-1", attempts=1, http_status=200, latency_ms=41,
-                 finished_at="2026-11-25T20:00:00.000Z")),
+                 finished_at="2026-11-25T20:00:00.000Z", expiry_sent="permanent", recipient_kind="email")),
         (["p1", "d2", "+8613800138000", "2027-01-01"],
          outcome(3, RowStatus.FAILED, "code 5360 (device binding not verified, cannot be shared)", code=5360,
                  attempts=1, http_status=200)),
@@ -97,7 +97,8 @@ def test_report_writes_every_outcome_field_and_leaves_missing_ones_empty(
     success = dict(zip(header, first, strict=True))
     assert {key: success[key] for key in REPORT_COLUMNS} == {
         "row": "2", "status": "success", "code": "200", "message": "", "share_code": "SC-1", "attempts": "1",
-        "http_status": "200", "latency_ms": "41", "finished_at": "2026-11-25T20:00:00.000Z"}
+        "http_status": "200", "latency_ms": "41", "finished_at": "2026-11-25T20:00:00.000Z",
+        "expiry_sent": "permanent", "recipient_kind": "email"}
     failed = dict(zip(header, second, strict=True))
     assert failed["code"] == "5360"
     assert failed["share_code"] == ""
@@ -244,7 +245,7 @@ def test_summary_json_holds_every_field(tmp_path: Path) -> None:
     data = json.loads(path.read_text(encoding="utf-8"))
     assert data == {
         "total": 3, "success": 1, "failed": 1, "invalid": 0, "duplicate": 0, "not_attempted": 1, "unknown": 0,
-        "hidden": 0, "valid": 0, "revoked": 0, "already_ended": 0, "extended": 0,
+        "hidden": 0, "permanent": 0, "valid": 0, "revoked": 0, "already_ended": 0, "extended": 0,
         "by_code": {"5360": 1}, "requests": 4, "retries": 1, "started_at": "2026-11-25T20:00:00.000Z",
         "finished_at": "2026-11-25T20:00:02.000Z", "duration_s": 2.0, "rate_achieved": 3.5,
         "stopped": "stopped: code 5325", "warnings": ["cover mark 1"],
@@ -277,3 +278,15 @@ def test_a_utf16_input_gets_a_utf16_failed_file(tmp_path: Path) -> None:
     path = write_failed_rows(tmp_path, dialect, ["pk", "dk"], [(["p", ""], outcome)])
     assert path is not None
     assert path.read_bytes() == "pk\tdk\terror\np\t\tdk is empty\n".encode("utf-16")
+
+
+def test_a_report_of_the_version_before_is_still_read_back(tmp_path: Path) -> None:
+    from runner.outputs.report import LEGACY_REPORT_COLUMNS
+    from runner.reportfile import RunReport
+
+    path = tmp_path / "report.csv"
+    path.write_text(",".join(["pk", "dk", *LEGACY_REPORT_COLUMNS]) + "\n"
+                    "p1,d1,2,success,200,,SC-1,1,200,5,2026-11-25T20:00:00.000Z\n", encoding="utf-8")
+    report = RunReport(path)
+    [row] = list(report.rows())
+    assert (report.headers, row.cells, row.share_code) == (["pk", "dk"], ["p1", "d1"], "SC-1")

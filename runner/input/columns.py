@@ -136,7 +136,12 @@ def unmapped_date_headers(headers: Sequence[str], columns: Mapping[str, int], ig
     skipped = _ignored_indexes(headers, ignored)
     used = set(columns.values()) | skipped
     return [header for index, header in enumerate(headers)
-            if index not in used and _DATE_WORDS.search(header.strip())]
+            if index not in used and _DATE_WORDS.search(header.strip()) and not _is_own_result(header)]
+
+
+def _is_own_result(header: str) -> bool:
+    """`expiry_sent` (or `sharebatch_expiry_sent`) of a sharebatch report read back: what was sent, not an input."""
+    return normalise_header(header).removeprefix("sharebatch") in ("expirysent",)
 
 
 def date_header_message(headers: list[str]) -> str:

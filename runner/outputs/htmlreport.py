@@ -61,6 +61,7 @@ _SUMMARY_LABELS = {
     "not_attempted": "not attempted",
     "unknown": "unknown (may have been applied)",
     "hidden": "hidden in the sheet (not sent)",
+    "permanent": "of them permanent (no expiry)",
     "valid": "valid",
     "revoked": "revoked",
     "already_ended": "already ended",

@@ -21,8 +21,11 @@ from runner.outputs.atomic import atomic_writer
 from runner.outputs.inert import xlsx_safe
 from runner.redact import redact
 
-REPORT_COLUMNS = ("row", "status", "code", "message", "share_code", "attempts", "http_status", "latency_ms",
-                  "finished_at")
+#: the result columns of reports before `expiry_sent` and `recipient_kind`; still read back
+LEGACY_REPORT_COLUMNS = ("row", "status", "code", "message", "share_code", "attempts", "http_status", "latency_ms",
+                         "finished_at")
+#: `expiry_sent` is ISO 8601 UTC or `permanent`; both are empty for a row that sent no share request
+REPORT_COLUMNS = (*LEGACY_REPORT_COLUMNS, "expiry_sent", "recipient_kind")
 ERROR_COLUMN = "error"
 #: the failed-rows file's column that carries a row's doubt to the next batch (runner.input reads it)
 DOUBT_COLUMN = "in_doubt_since"
@@ -35,7 +38,7 @@ def _outcome_cells(outcome: RowOutcome) -> list[str]:
 
     return [str(outcome.row), outcome.status.value, text(outcome.code), guard_cell(redact(outcome.message)),
             guard_cell(outcome.share_code or ""), str(outcome.attempts), text(outcome.http_status),
-            text(outcome.latency_ms), outcome.finished_at or ""]
+            text(outcome.latency_ms), outcome.finished_at or "", outcome.expiry_sent, outcome.recipient_kind]
 
 
 #: where a row's cells past the header's width go (JSON list), in the report and the failed-rows file
@@ -54,10 +57,14 @@ def result_columns(headers: Sequence[str], names: Sequence[str] = REPORT_COLUMNS
 
 
 def report_tail(header: Sequence[str]) -> tuple[str, ...] | None:
-    """The result columns at the end of a report's header, plain or renamed; None if it has none."""
-    tail = tuple(header[-len(REPORT_COLUMNS):])
-    prefix = tail[0][: -len(REPORT_COLUMNS[0])] if tail and tail[0].endswith(REPORT_COLUMNS[0]) else ""
-    return tail if tail == tuple(prefix + name for name in REPORT_COLUMNS) else None
+    """The result columns at the end of a report's header, plain or renamed, of this version or the
+    one before it (nine columns); None if it has none."""
+    for names in (REPORT_COLUMNS, LEGACY_REPORT_COLUMNS):
+        tail = tuple(header[-len(names):])
+        prefix = tail[0][: -len(names[0])] if tail and tail[0].endswith(names[0]) else ""
+        if tail == tuple(prefix + name for name in names):
+            return tail
+    return None
 
 
 def _fit(cells: list[str], width: int) -> tuple[list[str], str]:
@@ -223,6 +230,7 @@ class Summary:
     not_attempted: int = 0
     unknown: int = 0  # an attempt may have been applied and no look-up could tell
     hidden: int = 0  # rows hidden or filtered out in the sheet, not sent
+    permanent: int = 0  # success (or, for validate, valid) rows whose share has no expiry
     valid: int = 0  # validate only
     revoked: int = 0  # revoke only
     already_ended: int = 0  # revoke and extend only

@@ -34,7 +34,7 @@ def print_summary(result: BatchResult, console: Console | None = None) -> None:
     table.add_column("value", justify="right")
     for label in ("total", "success", "failed", "invalid", "duplicate", "not_attempted"):
         table.add_row(label, str(getattr(summary, label)))
-    for label in ("unknown", "hidden", "valid", "revoked", "already_ended", "extended"):
+    for label in ("unknown", "hidden", "valid", "permanent", "revoked", "already_ended", "extended"):
         if getattr(summary, label):
             table.add_row(label, str(getattr(summary, label)))
     table.add_row("requests", str(summary.requests))
