@@ -100,3 +100,24 @@ def test_the_three_charts_are_well_formed_svg_with_everything_inside() -> None:
     assert "average 3.00 requests/s" in str(rate)
     assert "(log scale)" in str(latency)
     assert "p99" in str(latency)
+
+
+@pytest.mark.parametrize("latencies", [
+    [1] * 400 + [5] * 50 + [9] * 10 + [12],  # tall bars on the left, the percentiles to the left too
+    [3],  # one row: one bar the full width of the chart
+    [120 + i % 50 for i in range(500)] + [30_000],  # a long tail on a log scale
+])
+def test_the_latency_legend_sits_clear_of_the_bars(latencies: list[int]) -> None:
+    svg = latency_chart_svg(latencies)
+    assert svg is not None
+    root = ET.fromstring(svg)
+    legend = [text for text in root.iter(f"{SVG}text") if text.attrib.get("font-size") == "12"]
+    assert [text.text.split()[0] for text in legend if text.text] == ["p50", "p90", "p99"]
+    left = min(float(text.attrib["x"]) for text in legend) - 28  # the line samples start 28 px before the text
+    top = min(float(text.attrib["y"]) for text in legend) - 8
+    bottom = max(float(text.attrib["y"]) for text in legend) + 8
+    right = max(float(text.attrib["x"]) + 12 * 0.6 * len(text.text or "") for text in legend)
+    for rect in root.iter(f"{SVG}rect"):
+        x, y = float(rect.attrib["x"]), float(rect.attrib["y"])
+        beside = x + float(rect.attrib["width"]) <= left or x >= right
+        assert beside or y >= bottom or y + float(rect.attrib["height"]) <= top, rect.attrib

@@ -386,33 +386,63 @@ def latency_chart_svg(latencies_ms: Sequence[int]) -> str | None:
     ordered = sorted(max(float(value), 1.0) if logarithmic else float(value) for value in latencies_ms)
     edges = histogram_edges(ordered, logarithmic=logarithmic)
     counts = histogram_counts(ordered, edges)
-    top = max(counts) * 1.05
-    y_ticks = nice_ticks(0, top, most=5, integer=True)
-    y_labels = [f"{tick:,.0f}" for tick in y_ticks]
-    chart = Chart(LATENCY_WIDTH_PX, CHART_HEIGHT_PX, "rows by latency of their last attempt",
-                  left=FONT_PX * 2 + 12 + max(text_width(label) for label in y_labels))
+    marked = [(name, colour, style, max(marks[name], 1.0) if logarithmic else marks[name])
+              for name, colour, style in (("p50", "#2e7d32", "-"), ("p90", "#ef6c00", "--"), ("p99", "#c62828", ":"))]
+    entries = [LegendEntry(f"{name} {marks[name]:,.0f} ms", colour, style) for name, colour, style, _ in marked]
+    corner, top = _latency_legend_place(counts, edges, [at for *_, at in marked], entries, logarithmic)
+    chart = _latency_chart(top)
     x, y = chart.x_scale(edges[0], edges[-1], log=logarithmic), chart.y_scale(0, top)
-    chart.y_axis(y, y_ticks, y_labels, "rows", grid=True)
+    y_ticks = _latency_y_ticks(top)
+    chart.y_axis(y, y_ticks, [f"{tick:,.0f}" for tick in y_ticks], "rows", grid=True)
     # "1,000" rather than "10^3" on a log scale: the readers are ops people, not physicists
     x_ticks = log_ticks(edges[0], edges[-1]) if logarithmic else nice_ticks(edges[0], edges[-1], most=6)
     x_ticks = [tick for tick in x_ticks if edges[0] <= tick <= edges[-1]]
     chart.x_axis(x, x_ticks, [tick_label(tick, x_ticks) for tick in x_ticks],
                  "latency of the last attempt, ms" + (" (log scale)" if logarithmic else ""))
-    drawn: list[tuple[float, float, float, float]] = []  # where the legend should not go
     for index, count in enumerate(counts):
         if count:
             left, right = x(edges[index]), x(edges[index + 1])
             chart.rect(left, y(count), right - left, y(0) - y(count), "#7e57c2", stroke="white", stroke_width=0.5)
-            drawn.append((left, y(count), right, y(0)))
-    entries = []
-    for name, colour, style in (("p50", "#2e7d32", "-"), ("p90", "#ef6c00", "--"), ("p99", "#c62828", ":")):
-        at = x(max(marks[name], 1.0) if logarithmic else marks[name])
-        chart.line(at, chart.plot_top, at, chart.plot_bottom, colour, width=1.6, dash=style)
-        entries.append(LegendEntry(f"{name} {marks[name]:,.0f} ms", colour, style))
-        drawn.append((at - 40, chart.plot_top, at + 40, chart.plot_bottom))  # a line under the text is unreadable
-    chart.legend(entries, avoid=drawn)
+    for _, colour, style, at in marked:
+        chart.line(x(at), chart.plot_top, x(at), chart.plot_bottom, colour, width=1.6, dash=style)
+    chart.legend(entries, corner=corner)
     chart.spines()
     return chart.svg()
+
+
+def _latency_y_ticks(top: float) -> list[float]:
+    return nice_ticks(0, top, most=5, integer=True)
+
+
+def _latency_chart(top: float) -> Chart:
+    """The latency chart's frame for a y axis up to `top`: the left margin fits its tick labels."""
+    labels = [f"{tick:,.0f}" for tick in _latency_y_ticks(top)]
+    return Chart(LATENCY_WIDTH_PX, CHART_HEIGHT_PX, "rows by latency of their last attempt",
+                 left=FONT_PX * 2 + 12 + max(text_width(label) for label in labels))
+
+
+def _latency_legend_place(counts: Sequence[int], edges: Sequence[float], marks: Sequence[float],
+                          entries: Sequence[LegendEntry], logarithmic: bool) -> tuple[str, float]:
+    """(corner, y axis top) that keep the legend off the bars and off the percentile lines.
+
+    The legend goes in the upper corner that no percentile line crosses (a line through its text
+    is unreadable), and the y axis grows until the bars under it end below it. With lines under
+    both corners, the one that needs the lower axis wins.
+    """
+    top = max(counts) * 1.05
+    chart = _latency_chart(top)
+    x = chart.x_scale(edges[0], edges[-1], log=logarithmic)
+    plot_height = chart.plot_bottom - chart.plot_top
+    choices = []
+    for corner in ("upper right", "upper left"):
+        left, _, right, bottom = chart.legend_box(corner, entries)
+        crossed = any(left - 6 <= x(mark) <= right + 6 for mark in marks)
+        under = max((count for index, count in enumerate(counts)
+                     if x(edges[index + 1]) > left and x(edges[index]) < right), default=0)
+        room = chart.plot_bottom - bottom - 4  # px between the axis and the legend's lowest line
+        choices.append((crossed, max(top, under * plot_height / room), corner))
+    crossed, needed, corner = min(choices)
+    return corner, needed
 
 
 def _latency_note(latencies_ms: Sequence[int]) -> str:

@@ -18,6 +18,7 @@ from html import escape
 
 FONT_PX = 13.0  # 10 pt at 96 px per inch: the page's body text size once the chart fills its column
 LEGEND_FONT_PX = 12.0
+LEGEND_ROW_PX = LEGEND_FONT_PX * 1.45
 FONT_FAMILY = 'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif'
 INK = "#212121"
 GRID = "#e0e0e0"
@@ -192,27 +193,19 @@ class Chart:
         self.line(self.plot_left, self.plot_top, self.plot_left, self.plot_bottom, INK, width=0.8)
         self.line(self.plot_left, self.plot_bottom, self.plot_right, self.plot_bottom, INK, width=0.8)
 
-    def legend(self, entries: Sequence[LegendEntry], *, corner: str = "best",
-               avoid: Sequence[tuple[float, float, float, float]] = ()) -> None:
-        """Line samples with their labels, without a frame, in a corner of the plot.
-
-        `corner` is "upper right", "upper left", "lower right" or "best": the upper corner whose box
-        covers least of the `avoid` rectangles (x0, y0, x1, y1 in px: the bars and marker lines).
-        """
-        row_height = LEGEND_FONT_PX * 1.45
-        box_width = max(text_width(entry.label, LEGEND_FONT_PX) for entry in entries) + 30
-        box_height = row_height * len(entries)
-        if corner == "best":
-            corner = min(("upper right", "upper left"),
-                         key=lambda where: _covered(self._legend_box(where, box_width, box_height), avoid))
-        x, y, _, _ = self._legend_box(corner, box_width, box_height)
-        y += row_height / 2
+    def legend(self, entries: Sequence[LegendEntry], *, corner: str) -> None:
+        """Line samples with their labels, without a frame, in a corner of the plot ("upper left", ...)."""
+        x, y, _, _ = self.legend_box(corner, entries)
+        y += LEGEND_ROW_PX / 2
         for entry in entries:
             self.line(x, y, x + 22, y, entry.colour, width=entry.width * 1.33, dash=entry.dash)
             self.text(x + 28, y, entry.label, anchor="start", size=LEGEND_FONT_PX, middle=True)
-            y += row_height
+            y += LEGEND_ROW_PX
 
-    def _legend_box(self, corner: str, width: float, height: float) -> tuple[float, float, float, float]:
+    def legend_box(self, corner: str, entries: Sequence[LegendEntry]) -> tuple[float, float, float, float]:
+        """(left, top, right, bottom) in px of the legend in that corner, to keep it clear of what is drawn."""
+        width = max(text_width(entry.label, LEGEND_FONT_PX) for entry in entries) + 30
+        height = LEGEND_ROW_PX * len(entries)
         left = self.plot_left + 8 if corner.endswith("left") else self.plot_right - 8 - width
         top = self.plot_bottom - 8 - height if corner.startswith("lower") else self.plot_top + 6
         return left, top, left + width, top + height
@@ -224,11 +217,3 @@ class Chart:
                 f"font-family='{FONT_FAMILY}' font-size=\"{_num(FONT_PX)}\" fill=\"{INK}\">")
         return "\n".join([head, *self.parts, "</svg>"])
 
-
-def _covered(box: tuple[float, float, float, float], rectangles: Sequence[tuple[float, float, float, float]]) -> float:
-    """How much of the rectangles' area lies inside the box."""
-    left, top, right, bottom = box
-    area = 0.0
-    for x0, y0, x1, y1 in rectangles:
-        area += max(0.0, min(right, x1) - max(left, x0)) * max(0.0, min(bottom, y1) - max(top, y0))
-    return area
