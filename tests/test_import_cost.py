@@ -52,7 +52,7 @@ def test_help_imports_click_and_little_else(tmp_path: Path) -> None:
     code, modules = _imported(tmp_path, "--help")
     assert code == 0
     assert "click" in modules
-    assert modules.isdisjoint(PLOTTING | XLSX | SENDING | LATE | {"asyncio", "sqlite3"})
+    assert modules.isdisjoint(PLOTTING | XLSX | SENDING | LATE | {"asyncio"})
 
 
 def test_validate_of_a_csv_imports_nothing_for_sending_plotting_or_xlsx(tmp_path: Path, write_csv: CsvWriter) -> None:
