@@ -442,6 +442,8 @@ class _StopWithPrepare:
             self._task.cancel()
 
     async def prepared(self, step: Coroutine[Any, Any, Prepared]) -> Prepared:
+        from runner.skipexisting import Prepared  # only run --skip-existing gets here, and it has imported it
+
         self._task = asyncio.ensure_future(step)
         try:
             return await self._task
