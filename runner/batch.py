@@ -28,7 +28,6 @@ from runner.input.rows import InputOptions, InputSource, open_input
 from runner.jobspec import JobSpec
 from runner.models import FileDialect, LoadedRow, RowOutcome, RowStatus, RunStats, ShareRequest
 from runner.outputs.report import Summary, needs_doing, write_failed_rows, write_report, write_summary
-from runner.replacements import RepeatedDevices, ReplacementNotes
 
 if TYPE_CHECKING:  # the sending side (aiohttp, rich) is imported in _send: `validate` never loads it
     from runner.outputs.progress import ProgressDisplay
@@ -217,6 +216,7 @@ async def run_batch(
     left in flight by a crash are reconciled with the platform before anything is re-sent.
     """
     from runner.actions import ShareAction
+    from runner.replacements import RepeatedDevices, ReplacementNotes  # they bring in the client
     from runner.skipexisting import skip_existing
 
     open_input(input_options(spec, now_ms()))  # a bad file stops here, before the out dir is touched
