@@ -22,7 +22,7 @@ from pathlib import Path
 from harness import HERE, ROOT, log_tail
 
 #: main just before issue 16's commits: charts drawn by matplotlib, everything imported up front
-BEFORE_REV = "cdda863"
+BEFORE_REV = "b74cc8f"
 
 
 def prepare(rev: str, log: Path) -> tuple[list[str] | None, str]:

@@ -106,7 +106,7 @@ class Bench:
     install: bool
     workdir: Path
     before: list[str] | None = None  # the older tree's sharebatch command (None: not measured)
-    before_label: str = ""  # "before (cdda863)", or why it is missing
+    before_label: str = ""  # "before (b74cc8f)", or why it is missing
     figures: list[Figure] = field(default_factory=list)
     raw: dict[str, Any] = field(default_factory=dict)
     _counter: int = 0
