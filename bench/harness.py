@@ -180,9 +180,12 @@ class Simulator:
 
 
 def sharebatch_run(sim: Simulator, csv_path: Path, out: Path, log: Path, *, rate: float, concurrency: int,
-                   rows: int) -> tuple[Measured, dict[str, Any]]:
-    """`sharebatch run` of `csv_path` into a fresh `out` (it would resume otherwise); returns its summary too."""
-    command = [*SHAREBATCH, "run", "--input", str(csv_path), "--base-url", sim.base_url, "--out", str(out),
+                   rows: int, sharebatch: list[str] = SHAREBATCH) -> tuple[Measured, dict[str, Any]]:
+    """`sharebatch run` of `csv_path` into a fresh `out` (it would resume otherwise); returns its summary too.
+
+    `sharebatch` is the command to run: the working tree's by default, or an older tree's (bench/before.py).
+    """
+    command = [*sharebatch, "run", "--input", str(csv_path), "--base-url", sim.base_url, "--out", str(out),
                "--rate", f"{rate:g}", "--concurrency", str(concurrency)]
     measured = measure(command, log=log, env={**os.environ, "SHAREBATCH_TOKEN": sim.token})
     expect_exit(measured, 0, "sharebatch run", log)
@@ -192,8 +195,8 @@ def sharebatch_run(sim: Simulator, csv_path: Path, out: Path, log: Path, *, rate
     return measured, summary
 
 
-def sharebatch_validate(csv_path: Path, out: Path, log: Path) -> Measured:
+def sharebatch_validate(csv_path: Path, out: Path, log: Path, sharebatch: list[str] = SHAREBATCH) -> Measured:
     """`sharebatch validate`: the same start-up, loading and report writing as `run`, without the network."""
-    measured = measure([*SHAREBATCH, "validate", "--input", str(csv_path), "--out", str(out)], log=log)
+    measured = measure([*sharebatch, "validate", "--input", str(csv_path), "--out", str(out)], log=log)
     expect_exit(measured, 0, "sharebatch validate", log)
     return measured

@@ -12,6 +12,11 @@ started fresh per scenario and reset before every repetition:
 5. scale        validate 1,000,000 rows; run 100,000 rows (time, peak RSS)
 6. start-up     `--help` wall time
 7. xlsx         validate a 100,000-row XLSX (target <= 5 s), and 200,000 rows: peak RSS stays flat
+8. one-row      a one-row `run` vs the floor (`python -c "import aiohttp"`)
+
+Scenarios 1, 4 and 8 also run the tree before issue 16 (--before REV, installed by bench/before.py
+into bench/.cache), interleaved with the working tree, and the run ends with issue 16's goals
+table: before and after figures side by side, each with its ratio and whether it meets the goal.
 
 Every measured thing runs --repeat times (scenario 5: --scale-repeat, default 1, because its
 100,000-row run alone takes minutes; start-up: 5 times) and the table shows medians; ratios
@@ -39,6 +44,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import before as before_tree
 import peers
 from harness import (
     HERE,
@@ -99,6 +105,8 @@ class Bench:
     quick: bool
     install: bool
     workdir: Path
+    before: list[str] | None = None  # the older tree's sharebatch command (None: not measured)
+    before_label: str = ""  # "before (b74cc8f)", or why it is missing
     figures: list[Figure] = field(default_factory=list)
     raw: dict[str, Any] = field(default_factory=dict)
     _counter: int = 0
@@ -151,13 +159,13 @@ def on_simulator(sim: Simulator, rows: int, what: str, run: Callable[[], Measure
 
 
 def run_sharebatch(bench: Bench, sim: Simulator, data: Path, rows: int, *, rate: float = NO_LIMIT,
-                   concurrency: int = IN_FLIGHT) -> dict[str, Any]:
+                   concurrency: int = IN_FLIGHT, sharebatch: list[str] = SHAREBATCH) -> dict[str, Any]:
     """A measured `sharebatch run` in a fresh out dir; adds sharebatch's own rate_achieved."""
     summary: dict[str, Any] = {}
 
     def run() -> Measured:
         measured, found = sharebatch_run(sim, data, bench.path("out"), bench.path("run.log"), rate=rate,
-                                         concurrency=concurrency, rows=rows)
+                                         concurrency=concurrency, rows=rows, sharebatch=sharebatch)
         summary.update(found)
         return measured
 
@@ -201,12 +209,15 @@ def scenario_overhead(bench: Bench) -> None:
     """What sharebatch's safety (pacing, journal, report) costs per row, against the leanest Python client."""
     name, rows = "1 overhead", bench.sizes.overhead
     data = write_shares_csv(bench.path("overhead.csv"), rows)
-    bare_reps, sb_reps = [], []
+    bare_reps, sb_reps, before_reps = [], [], []
     with Simulator(bench.workdir, latency_ms=0) as sim:
-        for _ in bench.reps(f"{name} ({rows} rows, bare loop then sharebatch)"):
+        extra = f", {bench.before_label}" if bench.before else ""
+        for _ in bench.reps(f"{name} ({rows} rows, bare loop, sharebatch{extra})"):
             bare_reps.append(run_client(bench, sim, data, rows, "bare", IN_FLIGHT))
             sb_reps.append(run_sharebatch(bench, sim, data, rows))
-    bench.raw[name] = {"rows": rows, "bare": bare_reps, "sharebatch": sb_reps}
+            if bench.before:
+                before_reps.append(run_sharebatch(bench, sim, data, rows, sharebatch=bench.before))
+    bench.raw[name] = {"rows": rows, "bare": bare_reps, "sharebatch": sb_reps, "before": before_reps}
     bare_rps = rows / median(column(bare_reps, "wall_s"))
     sb_rps = rows / median(column(sb_reps, "wall_s"))
     ratio = sb_rps / bare_rps
@@ -214,6 +225,11 @@ def scenario_overhead(bench: Bench) -> None:
     bench.add(name, f"bare aiohttp loop rows/s ({label})", f"{bare_rps:,.0f} rows/s", bare_rps)
     bench.add(name, "sharebatch rows/s (whole process)", f"{sb_rps:,.0f} rows/s", sb_rps)
     bench.add(name, "sharebatch / bare loop rows/s", f"{ratio:.0%}", ratio, ">= 40%", ratio >= 0.40)
+    if before_reps:
+        old_rps = rows / median(column(before_reps, "wall_s"))
+        bench.add(name, f"sharebatch {bench.before_label} rows/s", f"{old_rps:,.0f} rows/s", old_rps)
+        bench.add(name, f"sharebatch {bench.before_label} / bare loop rows/s", f"{old_rps / bare_rps:.0%}",
+                  old_rps / bare_rps)
     sb_own = median(column(sb_reps, "rate_achieved"))
     bench.add(name, "sharebatch rate_achieved (its summary: sending only)", f"{sb_own:,.0f} req/s", sb_own)
     for label_, reps in (("bare loop", bare_reps), ("sharebatch", sb_reps)):
@@ -341,6 +357,9 @@ def scenario_peers(bench: Bench) -> None:
     data = write_shares_csv(bench.path("peers.csv"), rows)
     contenders = [
         Peer(f"sharebatch ({IN_FLIGHT} in flight)", lambda sim: run_sharebatch(bench, sim, data, rows)),
+        *([Peer(f"sharebatch {bench.before_label}",
+                lambda sim: run_sharebatch(bench, sim, data, rows, sharebatch=before))]
+          if (before := bench.before) else []),
         curl_peer(bench, data, rows),
         Peer("python sequential (urllib)", lambda sim: run_client(bench, sim, data, rows, "sequential", 1)),
         newman_peer(bench, data, rows),
@@ -362,7 +381,7 @@ def run_peer(peer: Peer, sim: Simulator) -> None:
     try:
         peer.reps.append(peer.run(sim))
     except BenchError as exc:
-        if peer.name.startswith("sharebatch"):
+        if peer.name.startswith("sharebatch ("):
             raise
         peer.run, peer.skipped = None, f"failed: {str(exc)[:300]}"
 
@@ -457,6 +476,119 @@ def scenario_xlsx(bench: Bench) -> None:
               *scale_target("<= 1.25x (flat)", full, growth <= 1.25))
 
 
+# ---------------------------------------------------------------- scenario 8
+
+
+def scenario_one_row(bench: Bench) -> None:
+    """What a cron job with one row pays: everything but the sending, next to the least any aiohttp client pays."""
+    name, times = "8 one-row", max(bench.repeat, 5)
+    data = write_shares_csv(bench.path("one-row.csv"), 1)
+    floor_command = [PYTHON, "-c", "import aiohttp"]
+    reps: dict[str, list[dict[str, Any]]] = {"floor": [], "sharebatch": [], "before": []}
+    with Simulator(bench.workdir, latency_ms=0) as sim:
+        for _ in bench.reps(f"{name} (floor, sharebatch{', ' + bench.before_label if bench.before else ''})", times):
+            log = bench.path("floor.log")
+            reps["floor"].append(asdict(checked(measure(floor_command, log=log), "floor", log)))
+            reps["sharebatch"].append(run_sharebatch(bench, sim, data, 1))
+            if bench.before:
+                reps["before"].append(run_sharebatch(bench, sim, data, 1, sharebatch=bench.before))
+    bench.raw[name] = reps
+    floor = median(column(reps["floor"], "wall_s"))
+    bench.add(name, f'floor: python -c "import aiohttp" (median of {times})', f"{floor:.3f} s", floor)
+    for key, label in (("sharebatch", "sharebatch"), ("before", f"sharebatch {bench.before_label}")):
+        if reps[key]:
+            wall = median(column(reps[key], "wall_s"))
+            bench.add(name, f"{label}: one-row run wall", f"{wall:.3f} s ({wall / floor:.2f}x the floor)", wall,
+                      *(("<= 2x the floor", wall <= 2 * floor) if key == "sharebatch" else ("-", None)))
+
+
+# ---------------------------------------------------------------- issue 16's goals
+
+
+@dataclass(frozen=True)
+class Goal:
+    """One line of issue 16's table: what is compared with what, and the ratio it must reach."""
+
+    what: str
+    peer: str
+    unit: str
+    target: str
+    met: Callable[[float], bool]
+    full_size_only: bool = True
+
+
+GOALS = [
+    Goal("wall, {peers} rows, 20 ms latency", "Newman", "s", ">= 25x", lambda r: r >= 25),
+    Goal("CPU, same rows", f"xargs -P {IN_FLIGHT} + curl", "s", ">= 5x", lambda r: r >= 5),
+    Goal("throughput, {overhead} rows, no latency", "bare aiohttp loop", "rows/s", ">= 0.5", lambda r: r >= 0.5),
+    Goal("one-row run", "the floor", "s", "<= 2x", lambda r: r <= 2, full_size_only=False),
+]
+
+
+def _peer_medians(raw: dict[str, Any], prefix: str, key: str) -> float | None:
+    for name, peer in raw.get("4 peers", {}).get("peers", {}).items():
+        if name.startswith(prefix) and peer["reps"] and not peer["skipped"]:
+            return median(column(peer["reps"], key))
+    return None
+
+
+def goal_figures(bench: Bench) -> list[tuple[float | None, float | None, float | None]]:
+    """(before, after, peer) medians for each of GOALS, None where not measured."""
+    raw, before = bench.raw, f"sharebatch {bench.before_label}"
+    overhead, one_row = raw.get("1 overhead", {}), raw.get("8 one-row", {})
+
+    def rows_per_s(reps: list[dict[str, Any]] | None) -> float | None:
+        return overhead["rows"] / median(column(reps, "wall_s")) if reps else None
+
+    def wall(reps: list[dict[str, Any]] | None) -> float | None:
+        return median(column(reps, "wall_s")) if reps else None
+
+    return [
+        (_peer_medians(raw, before, "wall_s"), _peer_medians(raw, "sharebatch (", "wall_s"),
+         _peer_medians(raw, "newman", "wall_s")),
+        (_peer_medians(raw, before, "cpu_s"), _peer_medians(raw, "sharebatch (", "cpu_s"),
+         _peer_medians(raw, "xargs", "cpu_s")),
+        (rows_per_s(overhead.get("before")), rows_per_s(overhead.get("sharebatch")), rows_per_s(overhead.get("bare"))),
+        (wall(one_row.get("before")), wall(one_row.get("sharebatch")), wall(one_row.get("floor"))),
+    ]
+
+
+def render_goals(bench: Bench) -> str:
+    """Issue 16's table, before and after side by side, from this run's medians."""
+    header = ("measured in this run", bench.before_label or "before", "after (this tree)", "peer",
+              "ratio before", "ratio after", "goal", "met before?", "met after?")
+    rows = []
+    for goal, (old, new, peer) in zip(GOALS, goal_figures(bench), strict=True):
+        what = goal.what.format(peers=f"{bench.sizes.peers:,}", overhead=f"{bench.sizes.overhead:,}")
+        judged = not (goal.full_size_only and bench.quick)
+
+        def ratio(value: float | None, goal: Goal = goal, peer: float | None = peer) -> float | None:
+            if value is None or peer is None or value == 0:
+                return None
+            # throughput is ours over the peer's; times are the peer's over ours, except the floor (ours over it)
+            return value / peer if goal.unit == "rows/s" or goal.peer == "the floor" else peer / value
+
+        def shown(value: float | None, goal: Goal = goal) -> str:
+            if value is None:
+                return "not run"
+            return f"{value:,.0f} rows/s" if goal.unit == "rows/s" else f"{value:.2f} s"
+
+        def met(value: float | None, goal: Goal = goal, judged: bool = judged) -> str:
+            if value is None:
+                return "-"
+            return ("yes" if goal.met(value) else "NO") if judged else "(full size only)"
+
+        old_ratio, new_ratio = ratio(old), ratio(new)
+        fmt = "{:.2f}" if goal.unit == "rows/s" else "{:.1f}x"
+        rows.append((what, shown(old), shown(new), f"{goal.peer} {shown(peer)}",
+                     "-" if old_ratio is None else fmt.format(old_ratio),
+                     "-" if new_ratio is None else fmt.format(new_ratio), goal.target, met(old_ratio), met(new_ratio)))
+        bench.raw.setdefault("goals", []).append({"what": what, "before": old, "after": new, "peer": peer,
+                                                  "ratio_before": old_ratio, "ratio_after": new_ratio,
+                                                  "goal": goal.target, "judged": judged})
+    return table(header, rows)
+
+
 # ---------------------------------------------------------------- the run
 
 
@@ -467,16 +599,22 @@ def warm_up(bench: Bench) -> None:
     and a cold page cache slows the first imports; neither belongs in the first repetition.
     """
     progress("warm-up (not measured)")
+    # Bytecode as an installed package has it (pip compiles it; the older tree is pip-installed): with
+    # PYTHONDONTWRITEBYTECODE set, as in this machine's sessions, every process would compile runner/ again.
+    subprocess.run([PYTHON, "-m", "compileall", "-q", str(ROOT / "runner")], check=True, cwd=ROOT)
     data = write_shares_csv(bench.path("warmup.csv"), 20)
     with Simulator(bench.workdir) as sim:
-        sharebatch_run(sim, data, bench.path("warmup-out"), bench.path("warmup.log"), rate=NO_LIMIT,
-                       concurrency=IN_FLIGHT, rows=20)
+        for sharebatch in [SHAREBATCH, *([bench.before] if bench.before else [])]:
+            sharebatch_run(sim, data, bench.path("warmup-out"), bench.path("warmup.log"), rate=NO_LIMIT,
+                           concurrency=IN_FLIGHT, rows=20, sharebatch=sharebatch)
+            sim.reset()
     sharebatch_validate(data, bench.path("warmup-validate-out"), bench.path("warmup-validate.log"))
 
 
 SCENARIOS: dict[str, Callable[[Bench], None]] = {
     "1": scenario_overhead, "2": scenario_latency, "3": scenario_rate,
     "4": scenario_peers, "5": scenario_scale, "6": scenario_startup, "7": scenario_xlsx,
+    "8": scenario_one_row,
 }
 
 
@@ -510,6 +648,10 @@ def render_table(figures: list[Figure]) -> str:
     header = ("scenario", "what", "median", "target", "met?")
     rows = [(f.scenario, f.what, f.shown, f.target, "-" if f.met is None else "yes" if f.met else "NO")
             for f in figures]
+    return table(header, rows)
+
+
+def table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
 
     def line(cells: tuple[str, ...]) -> str:
@@ -537,6 +679,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--only", default=",".join(SCENARIOS), help="scenarios to run, e.g. 1,4 (default: all)")
     parser.add_argument("--no-install", dest="install", action="store_false",
                         help="do not npm-install Newman or apt-get curl when missing (skip that peer)")
+    parser.add_argument("--before", default=before_tree.BEFORE_REV,
+                        help=f"git revision to time next to the working tree in scenarios 1, 4 and 8 (default "
+                        f"{before_tree.BEFORE_REV}, the tree before issue 16); 'none' to skip")
     args = parser.parse_args(argv)
     if args.repeat < 1 or args.scale_repeat < 1:
         parser.error("--repeat and --scale-repeat must be >= 1")
@@ -558,6 +703,12 @@ def main(argv: list[str]) -> int:
     errors: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="sharebatch-bench-") as tmp:
         bench = Bench(args.repeat, args.scale_repeat, sizes, args.quick, args.install, Path(tmp))
+        if args.before != "none":
+            progress(f"installing the tree at {args.before} for the before figures (once, into bench/.cache)")
+            bench.before, reason = before_tree.prepare(args.before, bench.path("before-install.log"))
+            bench.before_label = f"before ({args.before})" if bench.before else f"before: SKIPPED, {reason}"
+            if not bench.before:
+                progress(bench.before_label)
         warm_up(bench)
         for key in args.only.split(","):
             try:
@@ -567,7 +718,12 @@ def main(argv: list[str]) -> int:
                 bench.add(key, "FAILED", str(exc).splitlines()[0][:200])
                 progress(f"scenario {key} failed: {exc}")
     elapsed = time.monotonic() - started
-    print(f"\n{render_table(bench.figures)}\n\ntotal bench time {elapsed:.0f} s; medians of {args.repeat} "
+    load = os.getloadavg()
+    print(f"\n{render_table(bench.figures)}\n\nissue 16's goals (medians of this run; ratios: peer / sharebatch "
+          f"for time, sharebatch / peer for throughput and the one-row run):\n{render_goals(bench)}\n\n"
+          f"load average at the end {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (at the start "
+          f"{host['loadavg_at_start'][0]:.2f}) on {host['nproc']} CPUs\n"
+          f"total bench time {elapsed:.0f} s; medians of {args.repeat} "
           f"repetitions (scenario 5: {args.scale_repeat}, start-up: 5); wall = spawn..reap of the whole "
           "process; CPU = user+sys of that process and its waited-for children (os.wait4)", flush=True)
     document = {"stamp": stamp, "command": command, "args": vars(args), "machine": host, "sizes": asdict(sizes),

@@ -16,11 +16,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
-import aiohttp
-
-from runner.actions import ShareAction
 from runner.batchdir import OUTPUT_NAMES, SNAPSHOT_STEM, batch_id, file_sha256, open_batch_journal, take_snapshot
 from runner.engine.fanout import Engine, EngineSettings, now_ms, utc_now_iso
 from runner.engine.journal import JOURNAL_NAME, Journal, JournalEntry
@@ -31,20 +28,20 @@ from runner.events import log_event
 from runner.input.rows import InputOptions, InputSource, open_input
 from runner.jobspec import JobSpec
 from runner.models import FileDialect, LoadedRow, RowOutcome, RowStatus, RunStats, ShareRequest
-from runner.outputs.progress import ProgressDisplay
 from runner.outputs.report import Summary, needs_doing, write_failed_rows, write_report, write_summary
-from runner.platform.auth.tokens import AuthSettings, build_token_source
-from runner.platform.client import PlatformClient
-from runner.platform.pacing import DispatchGate
-from runner.platform.tls import tls_context
-from runner.replacements import RepeatedDevices, ReplacementNotes
-from runner.skipexisting import Prepared, skip_existing
+
+if TYPE_CHECKING:  # the sending side (aiohttp, rich) is imported in _send: `validate` never loads it
+    from runner.outputs.progress import ProgressDisplay
+    from runner.platform.auth.tokens import AuthSettings
+    from runner.platform.client import PlatformClient
+    from runner.skipexisting import Prepared
 
 PayloadT = TypeVar("PayloadT")
 
 
-#: a step between loading the journal and sending (run --skip-existing's look-ups)
-Prepare = Callable[[Journal, PlatformClient, OutcomeSink, EngineSettings], Coroutine[Any, Any, Prepared]]
+if TYPE_CHECKING:
+    #: a step between loading the journal and sending (run --skip-existing's look-ups)
+    Prepare = Callable[[Journal, PlatformClient, OutcomeSink, EngineSettings], Coroutine[Any, Any, Prepared]]
 HTML_FAILED_ROWS = 501  # report.html shows 500 and says how many more there are
 
 
@@ -234,6 +231,10 @@ async def run_batch(
     Running it again on the same out dir resumes: rows that succeeded are not sent again, rows
     left in flight by a crash are reconciled with the platform before anything is re-sent.
     """
+    from runner.actions import ShareAction
+    from runner.replacements import RepeatedDevices, ReplacementNotes  # they bring in the client
+    from runner.skipexisting import skip_existing
+
     open_input(input_options(spec, now_ms()))  # a bad file stops here, before the out dir is touched
 
     def plan(journal: Journal, snapshot: Path) -> JournaledPlan[ShareRequest]:
@@ -349,6 +350,8 @@ async def _send(
     settings: EngineSettings | None,
     prepare: Prepare | None = None,
 ) -> _SendResult:
+    from runner.outputs.progress import ProgressDisplay
+
     settings = settings or EngineSettings(concurrency=spec.concurrency, max_attempts=spec.max_attempts)
     signal_exit: list[ExitCode] = []
     with ProgressDisplay(to_send, interactive=interactive) as progress:
@@ -372,6 +375,13 @@ async def _send(
 @asynccontextmanager
 async def platform_client(spec: JobSpec, auth: AuthSettings, stats: RunStats) -> AsyncIterator[PlatformClient]:
     """One aiohttp session, token source and client for a command, under the job's rate, timeout and TLS."""
+    import aiohttp  # here, not at the top: `validate` and `status` never send
+
+    from runner.platform.auth.tokens import build_token_source
+    from runner.platform.client import PlatformClient
+    from runner.platform.pacing import DispatchGate
+    from runner.platform.tls import tls_context
+
     base_url = spec.require_base_url()
     timeout = aiohttp.ClientTimeout(total=spec.timeout_s)
     connector = aiohttp.TCPConnector(limit=max(100, 2 * spec.concurrency), ssl=tls_context(spec.ca_bundle))
@@ -448,6 +458,8 @@ class _StopWithPrepare:
             self._task.cancel()
 
     async def prepared(self, step: Coroutine[Any, Any, Prepared]) -> Prepared:
+        from runner.skipexisting import Prepared  # only run --skip-existing gets here, and it has imported it
+
         self._task = asyncio.ensure_future(step)
         try:
             return await self._task

@@ -6,7 +6,6 @@ line on stderr; anything unexpected becomes one line too, with --debug for the t
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import importlib
 import logging
@@ -293,6 +292,8 @@ def run(
     job: Path | None, input_path: Path | None, debug: bool, fresh: bool, log_format: str, quiet: bool,
     reshare_revoked: bool, **options: Any,
 ) -> None:
+    import asyncio
+
     from runner.batch import run_batch
     from runner.inbox import is_glob, run_inbox
     from runner.jobspec import load_job_spec
@@ -359,6 +360,8 @@ def revoke(report: Path, rows: str | None, out: Path | None, debug: bool, fresh:
     and writes its own report: revoked, already_ended (the share had already ended), failed or
     not_attempted. Exit codes as for `run`.
     """
+    import asyncio
+
     from runner.jobspec import load_job_spec
     from runner.platform.auth.tokens import auth_from_env
     from runner.revoke import revoke_batch
@@ -404,6 +407,8 @@ replaces, no_permission, lookup_failed, invalid); 2 usage, config or input file 
 @_sending_options
 @_handle_errors
 def plan(job: Path | None, input_path: Path | None, debug: bool, **options: Any) -> None:
+    import asyncio
+
     from runner.jobspec import load_job_spec
     from runner.plan import plan_batch
     from runner.platform.auth.tokens import auth_from_env
@@ -439,6 +444,8 @@ def track(report: Path, out: Path | None, debug: bool, **options: Any) -> None:
     the platform. Exit 0 when every state was read, 1 when some could not be, 3 when the
     look-ups stopped, 2 for a file or option problem.
     """
+    import asyncio
+
     from runner.jobspec import load_job_spec
     from runner.platform.auth.tokens import auth_from_env
     from runner.track import STATES, track_report
@@ -482,6 +489,8 @@ def extend(
     not_attempted. The platform's setShareTime always needs an expiry, so "permanent" or an
     empty WHEN is refused (exit 2). Exit codes as for `run`.
     """
+    import asyncio
+
     from runner.extend import extend_batch
     from runner.jobspec import load_job_spec
     from runner.platform.auth.tokens import auth_from_env
@@ -518,6 +527,8 @@ def login(
     SHAREBATCH_USER_DOMAIN_SECRET, or from a prompt that does not echo; never from an option.
     A refused login is never retried: wrong passwords count towards a 20-minute account freeze.
     """
+    import asyncio
+
     from runner.loginflow import run_login
 
     configure_logging(debug=debug)
@@ -592,6 +603,8 @@ def demo(out: Path, debug: bool, log_format: str, quiet: bool) -> None:
     job over a few hundred sample rows that include failing, invalid and duplicate rows, and shows
     where the outputs are. Exits 0 when the demo ran as designed.
     """
+    import asyncio
+
     from runner.demo import run_demo
 
     configure_logging(debug=debug, log_format=_log_format(log_format), quiet=quiet)

@@ -22,14 +22,15 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
-
-from tenacity import AsyncRetrying, RetryCallState, stop_after_attempt, stop_when_event_set, wait_exponential_jitter
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from runner.engine.protocols import Action, ActionResult, OutcomeSink, WorkItem
 from runner.errors import ApiError, AuthExpiredError, FatalApiError, TransientApiError
 from runner.events import log_event
 from runner.models import RowOutcome, RowStatus, RunStats
+
+if TYPE_CHECKING:  # tenacity is imported on the first retry (see _retrying)
+    from tenacity import AsyncRetrying, RetryCallState
 
 log = logging.getLogger(__name__)
 
@@ -287,6 +288,9 @@ class Engine(Generic[PayloadT]):
         return result
 
     def _retrying(self) -> AsyncRetrying:
+        # imported on the first retry, not with the module: a run where every row succeeds at once never needs it
+        from tenacity import AsyncRetrying, stop_after_attempt, stop_when_event_set, wait_exponential_jitter
+
         settings = self._settings
         return AsyncRetrying(
             stop=stop_after_attempt(settings.max_attempts) | stop_when_event_set(self._stop),  # type: ignore[arg-type]

@@ -1,20 +1,21 @@
 """report.html: a one-file hand-off report of a run, readable offline from a mail attachment.
 
-Everything is inside the file: CSS in a <style> element, charts as inline SVG drawn by matplotlib.
+Everything is inside the file: CSS in a <style> element, charts as inline SVG (runner.outputs.svgchart).
 No script, stylesheet, font or image is fetched, so the report opens the same on a laptop without
 network as in a browser that blocks remote content. The page is a Jinja2 template with
 autoescaping on, because every failed row's cells come from somebody's spreadsheet.
 
-Jinja2, matplotlib and numpy are imported inside the functions that need them: writing a report
-is the last step of a run and must not slow down `sharebatch --help`.
+Jinja2 is imported inside the function that renders the page: writing a report is the last step
+of a run and must not slow down `sharebatch --help` or `validate`. The charts are drawn by our own
+few lines of SVG, in pure Python: a plotting library cost more than a small batch's whole run.
 """
 
 from __future__ import annotations
 
-import io
+import bisect
 import itertools
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,14 +25,11 @@ from runner.errors import CODE_MEANINGS
 from runner.models import RowOutcome, RowStatus
 from runner.outputs.atomic import atomic_writer
 from runner.outputs.report import Summary
+from runner.outputs.svgchart import FONT_PX, INK, Chart, LegendEntry, log_ticks, nice_ticks, text_width, tick_label
 from runner.redact import redact
 
 if TYPE_CHECKING:
-    import numpy as np
     from markupsafe import Markup
-    from matplotlib.axes import Axes
-    from matplotlib.axis import Axis
-    from numpy.typing import NDArray
 
 #: failed rows shown in the page; the rest are in the failed-rows file
 MAX_FAILED_ROWS = 500
@@ -47,11 +45,12 @@ OUTCOME_COLOURS: dict[RowStatus, str] = {
     RowStatus.NOT_ATTEMPTED: "#5c6bc0",
     RowStatus.UNKNOWN: "#6a1b9a",
 }
-# Figure widths in inches (96 CSS px each) of the columns the template gives each chart in a
-# 1200 px page, so that 10 pt chart text shows at about the body's size.
-RATE_WIDTH_IN = 12.5
-OUTCOME_WIDTH_IN = 7.1
-LATENCY_WIDTH_IN = 6.1
+# Chart widths in px of the columns the template gives each chart in a 1200 px page, so that
+# 13 px chart text shows at about the body's size.
+RATE_WIDTH_PX = 1200.0
+OUTCOME_WIDTH_PX = 682.0
+LATENCY_WIDTH_PX = 586.0
+CHART_HEIGHT_PX = 269.0
 _SUMMARY_LABELS = {
     "total": "rows in the file",
     "success": "shared (invited)",
@@ -119,7 +118,7 @@ def render_html_report(data: HtmlReportInput) -> str:
 
 
 def _trusted_svg(svg: str | None) -> Markup | None:
-    """A chart as markup: matplotlib's own SVG of numbers and our labels only, no input text (bandit B704)."""
+    """A chart as markup: runner.outputs.svgchart's SVG of numbers and our labels, every text escaped (bandit B704)."""
     from markupsafe import Markup
 
     return None if svg is None else Markup(svg)  # nosec B704
@@ -242,64 +241,28 @@ def _failed_row(cells: dict[str, str], outcome: RowOutcome, headers: list[str]) 
 
 # ---- charts ---------------------------------------------------------------------------------------
 
-_NO_METADATA = {"Date": None, "Creator": None, "Format": None, "Type": None}
-
-
-def _draw_svg(kind: str, size_in: tuple[float, float], draw: Callable[[Axes], None]) -> str:
-    """One chart as inline-ready SVG: no XML prologue, no metadata, no timestamp.
-
-    `kind` salts the SVG ids, so that the page's several charts never share a clip-path id.
-    """
-    import matplotlib
-    from matplotlib.figure import Figure
-
-    # Text reads rcParams when it is created, so these hold while the chart is drawn, not only
-    # while it is saved. svg.fonttype none keeps text as text (small, selectable) in the reader's
-    # sans-serif font; a fixed svg.hashsalt makes the ids, and so the file, reproducible.
-    with matplotlib.rc_context(
-        {"font.size": 10, "legend.fontsize": 9, "svg.fonttype": "none", "svg.hashsalt": f"sharebatch-{kind}"}
-    ):
-        figure = Figure(figsize=size_in, layout="constrained")
-        figure.patch.set_alpha(0)
-        axes = figure.add_subplot()
-        axes.spines[["top", "right"]].set_visible(False)
-        axes.set_axisbelow(True)
-        draw(axes)
-        buffer = io.StringIO()
-        figure.savefig(buffer, format="svg", metadata=_NO_METADATA)
-    text = buffer.getvalue()
-    return text[text.index("<svg"):].strip()
-
-
-def _count_axis(axis: Axis) -> None:
-    """Whole numbers with thousands separators: row counts are never 2.5 and 30000 reads badly."""
-    from matplotlib.ticker import MaxNLocator, StrMethodFormatter
-
-    axis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
-    axis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
-
 
 def outcome_chart_svg(summary: Summary) -> str | None:
     """Horizontal bars, one per status, each labelled with its count and share; None when no rows."""
     if summary.total == 0:
         return None
     statuses = list(OUTCOME_COLOURS)
-    counts = [getattr(summary, status.value) for status in statuses]
-    positions = list(range(len(statuses)))
-
-    def draw(axes: Axes) -> None:
-        axes.barh(positions, counts, color=[OUTCOME_COLOURS[s] for s in statuses], height=0.65)
-        axes.set_yticks(positions, [s.value.replace("_", " ") for s in statuses])
-        axes.invert_yaxis()
-        axes.grid(axis="x", color="#e0e0e0", linewidth=0.8)
-        axes.set_xlim(0, max(counts) * 1.25 or 1)
-        axes.set_xlabel("rows")
-        _count_axis(axes.xaxis)
-        for position, count in zip(positions, counts, strict=True):
-            axes.annotate(f"{count:,} ({100 * count / summary.total:.0f} %)", (count, position), xytext=(4, 0),
-                          textcoords="offset points", va="center")
-
-    return _draw_svg("outcomes", (OUTCOME_WIDTH_IN, 2.8), draw)
+    counts = [int(getattr(summary, status.value)) for status in statuses]
+    names = [status.value.replace("_", " ") for status in statuses]
+    chart = Chart(OUTCOME_WIDTH_PX, CHART_HEIGHT_PX, "rows by outcome",
+                  left=12 + max(text_width(name) for name in names))
+    x = chart.x_scale(0, max(counts) * 1.25 or 1)
+    ticks = nice_ticks(0, x.high, most=7, integer=True)
+    chart.x_axis(x, ticks, [f"{tick:,.0f}" for tick in ticks], "rows", grid=True)
+    band = (chart.plot_bottom - chart.plot_top) / len(statuses)
+    for index, (status, name, count) in enumerate(zip(statuses, names, counts, strict=True)):
+        centre = chart.plot_top + band * (index + 0.5)
+        chart.rect(x(0), centre - band * 0.325, x(count) - x(0), band * 0.65, OUTCOME_COLOURS[status])
+        chart.line(chart.plot_left - 4, centre, chart.plot_left, centre, INK, width=0.8)
+        chart.text(chart.plot_left - 7, centre, name, anchor="end", middle=True)
+        chart.text(x(count) + 5, centre, f"{count:,} ({100 * count / summary.total:.0f} %)", middle=True)
+    chart.spines()
+    return chart.svg()
 
 
 def rate_bins(offsets_s: Sequence[float]) -> tuple[list[float], list[float], int]:
@@ -311,20 +274,19 @@ def rate_bins(offsets_s: Sequence[float]) -> tuple[list[float], list[float], int
     per_second = _requests_per_second(offsets_s)
     needed = math.ceil(len(per_second) / MAX_RATE_BINS)
     width = next((w for w in RATE_BIN_WIDTHS_S if w >= needed), needed)
-    import numpy as np
-
-    padded = np.pad(per_second, (0, -len(per_second) % width))
-    starts = np.arange(0, len(padded), width)
+    starts = list(range(0, len(per_second), width))
     # the last bin may cover fewer seconds than the others: divide by those, not by the width
-    rates = padded.reshape(-1, width).sum(axis=1) / np.minimum(width, len(per_second) - starts)
+    rates = [sum(per_second[start:start + width]) / min(width, len(per_second) - start) for start in starts]
     return [float(x) for x in starts], [float(y) for y in rates], width
 
 
-def _requests_per_second(offsets_s: Sequence[float]) -> NDArray[np.int64]:
-    import numpy as np
-
-    seconds = np.floor(np.clip(np.asarray(offsets_s, dtype=float), 0, None)).astype(np.int64)
-    return np.bincount(seconds)
+def _requests_per_second(offsets_s: Sequence[float]) -> list[int]:
+    """Requests in each whole second from the first request (an offset below 0 counts in second 0)."""
+    seconds = [max(0, math.floor(offset)) for offset in offsets_s]
+    counts = [0] * (max(seconds) + 1 if seconds else 0)
+    for second in seconds:
+        counts[second] += 1
+    return counts
 
 
 def rate_chart_svg(offsets_s: Sequence[float], rate_achieved: float) -> str | None:
@@ -334,23 +296,30 @@ def rate_chart_svg(offsets_s: Sequence[float], rate_achieved: float) -> str | No
     starts, rates, width = rate_bins(offsets_s)
     span_s = starts[-1] + width
     scale, unit = (60.0, "minutes") if span_s > 1200 else (1.0, "seconds")
-    edges = [x / scale for x in [*starts, span_s]]
-
-    def draw(axes: Axes) -> None:
-        axes.stairs(rates, edges, fill=True, color="#90caf9")
-        axes.stairs(rates, edges, color="#1565c0", linewidth=1.0)
-        if rate_achieved > 0:
-            axes.axhline(rate_achieved, color="#37474f", linestyle="--", linewidth=1,
-                         label=f"average {rate_achieved:.2f} requests/s")
-            axes.legend(loc="lower right", frameon=False)
-        axes.grid(axis="y", color="#e0e0e0", linewidth=0.8)
-        axes.set_xlim(0, edges[-1])
-        axes.set_ylim(0, max(max(rates), rate_achieved) * 1.15 or 1)
-        axes.set_xlabel(f"{unit} since the first request")
-        per = f"{width // 60} min" if width >= 60 else f"{width} s"
-        axes.set_ylabel("requests/s" if width == 1 else f"requests/s (mean per {per})")
-
-    return _draw_svg("rate", (RATE_WIDTH_IN, 2.8), draw)
+    edges = [value / scale for value in [*starts, span_s]]
+    top = max(max(rates), rate_achieved) * 1.15 or 1
+    y_ticks = nice_ticks(0, top, most=5)
+    y_labels = [tick_label(tick, y_ticks) for tick in y_ticks]
+    chart = Chart(RATE_WIDTH_PX, CHART_HEIGHT_PX, "requests per second over the run",
+                  left=FONT_PX * 2 + 12 + max(text_width(label) for label in y_labels))
+    x, y = chart.x_scale(0, edges[-1]), chart.y_scale(0, top)
+    x_ticks = nice_ticks(0, edges[-1], most=10)
+    per = f"{width // 60} min" if width >= 60 else f"{width} s"
+    chart.y_axis(y, y_ticks, y_labels, "requests/s" if width == 1 else f"requests/s (mean per {per})", grid=True)
+    chart.x_axis(x, x_ticks, [tick_label(tick, x_ticks) for tick in x_ticks], f"{unit} since the first request")
+    steps = [(x(edges[0]), y(0))]
+    for index, rate in enumerate(rates):
+        steps += [(x(edges[index]), y(rate)), (x(edges[index + 1]), y(rate))]
+    steps.append((x(edges[-1]), y(0)))
+    chart.path(steps, fill="#90caf9", closed=True)
+    chart.path(steps, stroke="#1565c0", width=1.33)
+    if rate_achieved > 0:
+        chart.line(chart.plot_left, y(rate_achieved), chart.plot_right, y(rate_achieved), "#37474f", width=1.33,
+                   dash="--")
+        chart.legend([LegendEntry(f"average {rate_achieved:.2f} requests/s", "#37474f", "--", 1.0)],
+                     corner="lower right")
+    chart.spines()
+    return chart.svg()
 
 
 def _rate_note(offsets_s: Sequence[float]) -> str:
@@ -358,18 +327,51 @@ def _rate_note(offsets_s: Sequence[float]) -> str:
         return "No request was sent in this run (a resumed run with nothing left to send sends none)."
     per_second = _requests_per_second(offsets_s)
     return (f"{len(offsets_s):,} requests over {len(per_second):,} s; the busiest second had "
-            f"{int(per_second.max()):,} requests.")
+            f"{max(per_second):,} requests.")
+
+
+def percentile(ordered: Sequence[float], share: float) -> float:
+    """The value below which `share` (0..100) of the sorted values lie, interpolated between neighbours."""
+    at = (len(ordered) - 1) * share / 100
+    below = math.floor(at)
+    above = min(below + 1, len(ordered) - 1)
+    return float(ordered[below] + (ordered[above] - ordered[below]) * (at - below))
 
 
 def latency_percentiles(latencies_ms: Sequence[int]) -> dict[str, float]:
     """p50, p90, p99 and max of the latencies (empty when there are none)."""
     if len(latencies_ms) == 0:
         return {}
-    import numpy as np
+    ordered = sorted(float(value) for value in latencies_ms)
+    return {"p50": percentile(ordered, 50), "p90": percentile(ordered, 90), "p99": percentile(ordered, 99),
+            "max": ordered[-1]}
 
-    values = np.asarray(latencies_ms, dtype=float)
-    p50, p90, p99 = np.percentile(values, [50, 90, 99])
-    return {"p50": float(p50), "p90": float(p90), "p99": float(p99), "max": float(values.max())}
+
+def histogram_edges(ordered: Sequence[float], *, logarithmic: bool) -> list[float]:
+    """Bin edges of the latency histogram: 40 logarithmic bins, or linear ones of a width chosen from the data.
+
+    The linear width is the smaller of Sturges' and Freedman-Diaconis' (numpy's "auto"), at most 50 bins.
+    """
+    low, high = ordered[0], ordered[-1]
+    if logarithmic:
+        ratio = high / low
+        return [low, *(low * ratio ** (i / 40) for i in range(1, 40)), high]
+    count = len(ordered)
+    sturges = (high - low) / (math.log2(count) + 1)
+    freedman = 2 * (percentile(ordered, 75) - percentile(ordered, 25)) * count ** (-1 / 3)
+    width = min(freedman, sturges) if freedman else sturges
+    bins = min(50, max(1, math.ceil((high - low) / width))) if width else 1
+    if high == low:
+        low, high = low - 0.5, high + 0.5
+    return [low + (high - low) * i / bins for i in range(bins)] + [high]
+
+
+def histogram_counts(values: Sequence[float], edges: Sequence[float]) -> list[int]:
+    """Values per bin; each bin holds its lower edge, the last one its upper edge too."""
+    counts = [0] * (len(edges) - 1)
+    for value in values:
+        counts[min(max(bisect.bisect_right(edges, value) - 1, 0), len(counts) - 1)] += 1
+    return counts
 
 
 def latency_chart_svg(latencies_ms: Sequence[int]) -> str | None:
@@ -380,39 +382,68 @@ def latency_chart_svg(latencies_ms: Sequence[int]) -> str | None:
     """
     if len(latencies_ms) == 0:
         return None
-    import numpy as np
-
-    values = np.asarray(latencies_ms, dtype=float)
     marks = latency_percentiles(latencies_ms)
     logarithmic = marks["max"] > 20 * max(marks["p50"], 1.0)
-    if logarithmic:
-        values = np.clip(values, 1, None)
-        edges = np.geomspace(values.min(), values.max(), 41)
-    else:
-        edges = np.histogram_bin_edges(values, bins="auto")
-        if len(edges) > 51:
-            edges = np.histogram_bin_edges(values, bins=50)
-    bins = [float(edge) for edge in edges]
-    lines = (("p50", "#2e7d32", "-"), ("p90", "#ef6c00", "--"), ("p99", "#c62828", ":"))
+    ordered = sorted(max(float(value), 1.0) if logarithmic else float(value) for value in latencies_ms)
+    edges = histogram_edges(ordered, logarithmic=logarithmic)
+    counts = histogram_counts(ordered, edges)
+    marked = [(name, colour, style, max(marks[name], 1.0) if logarithmic else marks[name])
+              for name, colour, style in (("p50", "#2e7d32", "-"), ("p90", "#ef6c00", "--"), ("p99", "#c62828", ":"))]
+    entries = [LegendEntry(f"{name} {marks[name]:,.0f} ms", colour, style) for name, colour, style, _ in marked]
+    corner, top = _latency_legend_place(counts, edges, [at for *_, at in marked], entries, logarithmic)
+    chart = _latency_chart(top)
+    x, y = chart.x_scale(edges[0], edges[-1], log=logarithmic), chart.y_scale(0, top)
+    y_ticks = _latency_y_ticks(top)
+    chart.y_axis(y, y_ticks, [f"{tick:,.0f}" for tick in y_ticks], "rows", grid=True)
+    # "1,000" rather than "10^3" on a log scale: the readers are ops people, not physicists
+    x_ticks = log_ticks(edges[0], edges[-1]) if logarithmic else nice_ticks(edges[0], edges[-1], most=6)
+    x_ticks = [tick for tick in x_ticks if edges[0] <= tick <= edges[-1]]
+    chart.x_axis(x, x_ticks, [tick_label(tick, x_ticks) for tick in x_ticks],
+                 "latency of the last attempt, ms" + (" (log scale)" if logarithmic else ""))
+    for index, count in enumerate(counts):
+        if count:
+            left, right = x(edges[index]), x(edges[index + 1])
+            chart.rect(left, y(count), right - left, y(0) - y(count), "#7e57c2", stroke="white", stroke_width=0.5)
+    for _, colour, style, at in marked:
+        chart.line(x(at), chart.plot_top, x(at), chart.plot_bottom, colour, width=1.6, dash=style)
+    chart.legend(entries, corner=corner)
+    chart.spines()
+    return chart.svg()
 
-    def draw(axes: Axes) -> None:
-        axes.hist(values, bins=bins, color="#7e57c2", edgecolor="white", linewidth=0.4)
-        if logarithmic:
-            from matplotlib.ticker import FuncFormatter
 
-            axes.set_xscale("log")
-            # "1,000" rather than "10^3": the readers are ops people, not physicists
-            axes.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
-        for name, colour, style in lines:
-            at = max(marks[name], 1.0) if logarithmic else marks[name]
-            axes.axvline(at, color=colour, linestyle=style, linewidth=1.2, label=f"{name} {marks[name]:,.0f} ms")
-        axes.legend(frameon=False)
-        axes.grid(axis="y", color="#e0e0e0", linewidth=0.8)
-        axes.set_xlabel("latency of the last attempt, ms" + (" (log scale)" if logarithmic else ""))
-        axes.set_ylabel("rows")
-        _count_axis(axes.yaxis)
+def _latency_y_ticks(top: float) -> list[float]:
+    return nice_ticks(0, top, most=5, integer=True)
 
-    return _draw_svg("latency", (LATENCY_WIDTH_IN, 2.8), draw)
+
+def _latency_chart(top: float) -> Chart:
+    """The latency chart's frame for a y axis up to `top`: the left margin fits its tick labels."""
+    labels = [f"{tick:,.0f}" for tick in _latency_y_ticks(top)]
+    return Chart(LATENCY_WIDTH_PX, CHART_HEIGHT_PX, "rows by latency of their last attempt",
+                 left=FONT_PX * 2 + 12 + max(text_width(label) for label in labels))
+
+
+def _latency_legend_place(counts: Sequence[int], edges: Sequence[float], marks: Sequence[float],
+                          entries: Sequence[LegendEntry], logarithmic: bool) -> tuple[str, float]:
+    """(corner, y axis top) that keep the legend off the bars and off the percentile lines.
+
+    The legend goes in the upper corner that no percentile line crosses (a line through its text
+    is unreadable), and the y axis grows until the bars under it end below it. With lines under
+    both corners, the one that needs the lower axis wins.
+    """
+    top = max(counts) * 1.05
+    chart = _latency_chart(top)
+    x = chart.x_scale(edges[0], edges[-1], log=logarithmic)
+    plot_height = chart.plot_bottom - chart.plot_top
+    choices = []
+    for corner in ("upper right", "upper left"):
+        left, _, right, bottom = chart.legend_box(corner, entries)
+        crossed = any(left - 6 <= x(mark) <= right + 6 for mark in marks)
+        under = max((count for index, count in enumerate(counts)
+                     if x(edges[index + 1]) > left and x(edges[index]) < right), default=0)
+        room = chart.plot_bottom - bottom - 4  # px between the axis and the legend's lowest line
+        choices.append((crossed, max(top, under * plot_height / room), corner))
+    crossed, needed, corner = min(choices)
+    return corner, needed
 
 
 def _latency_note(latencies_ms: Sequence[int]) -> str:

@@ -10,12 +10,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
+from typing import TYPE_CHECKING
 
 from runner.events import log_event
 from runner.models import RowOutcome, RowStatus
+
+if TYPE_CHECKING:  # rich is imported only for a live bar: a cron run never draws one
+    from rich.console import Console
+    from rich.progress import Progress, TaskID
 
 log = logging.getLogger("runner.progress")
 
@@ -43,6 +45,9 @@ class ProgressDisplay:
         self._progress: Progress | None = None
         self._task: TaskID | None = None
         if interactive:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
             self._progress = Progress(
                 TextColumn("sharing"),
                 BarColumn(),

@@ -29,6 +29,10 @@ async def read_capped(response: aiohttp.ClientResponse, limit: int = MAX_BODY_BY
     if announced is not None and announced > limit:
         response.close()
         raise BodyTooLargeError(limit)
+    if announced is not None:
+        # aiohttp reads no more than a Content-Length it was given: one read, no chunk loop, for
+        # the platform's every (small, sized) answer.
+        return await response.read()
     chunks: list[bytes] = []
     size = 0
     async for chunk in response.content.iter_chunked(_CHUNK):

@@ -18,9 +18,10 @@ import binascii
 import hashlib
 import secrets
 import string
+from typing import TYPE_CHECKING
 
-from cryptography.hazmat.primitives import padding
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers import Cipher, modes
 
 #: length of the login `random`: the login pages set none, the SMS endpoint wants 16 (§3.1)
 RANDOM_LENGTH = 16
@@ -49,12 +50,17 @@ def derive_key_iv(random_str: str) -> tuple[bytes, bytes]:
 
 
 def _cipher(random_str: str) -> Cipher[modes.CBC]:
+    # cryptography is imported here, not at the top: only a login needs it, a run with a token does not
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
     key, iv = derive_key_iv(random_str)
     return Cipher(algorithms.AES128(key), modes.CBC(iv))
 
 
 def encrypt_password(password: str, random_str: str) -> str:
     """`C`, the login's `pwd`: AES-128-CBC of UTF-8(password), PKCS#7, standard Base64 with padding."""
+    from cryptography.hazmat.primitives import padding
+
     padder = padding.PKCS7(_BLOCK_BITS).padder()
     padded = padder.update(password.encode("utf-8")) + padder.finalize()
     encryptor = _cipher(random_str).encryptor()
@@ -69,6 +75,8 @@ def decrypt_password(encrypted: str, random_str: str) -> str:
         raise ValueError("encrypted password is not valid Base64") from exc
     if not raw or len(raw) % (_BLOCK_BITS // 8):
         raise ValueError("encrypted password is not a whole number of AES blocks")
+    from cryptography.hazmat.primitives import padding
+
     decryptor = _cipher(random_str).decryptor()
     padded = decryptor.update(raw) + decryptor.finalize()
     unpadder = padding.PKCS7(_BLOCK_BITS).unpadder()
