@@ -18,6 +18,7 @@ duplicate  # runner/outputs/report.py Summary
 revoked  # runner/outputs/report.py Summary
 already_ended  # runner/outputs/report.py Summary
 extended  # runner/outputs/report.py Summary
+permanent  # runner/outputs/report.py Summary: counted in batch.py, read through asdict
 started_at  # runner/outputs/report.py Summary
 
 # the simulator's test aid: tests decode the tokens it issued

@@ -11,12 +11,12 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Hashable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Hashable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, overload
 
 from runner.batchdir import OUTPUT_NAMES, SNAPSHOT_STEM, batch_id, file_sha256, open_batch_journal, take_snapshot
 from runner.engine.fanout import Engine, EngineSettings, now_ms, utc_now_iso
@@ -42,20 +42,60 @@ PayloadT = TypeVar("PayloadT")
 if TYPE_CHECKING:
     #: a step between loading the journal and sending (run --skip-existing's look-ups)
     Prepare = Callable[[Journal, PlatformClient, OutcomeSink, EngineSettings], Coroutine[Any, Any, Prepared]]
-HTML_FAILED_ROWS = 501  # report.html shows 500 and says how many more there are
 
 
 @dataclass
 class BatchResult:
     summary: Summary
-    exit_code: ExitCode
     out_dir: Path
     report_path: Path
     failed_path: Path | None
     summary_path: Path
     html_path: Path | None = None
-    #: failed and invalid rows, kept for report.html (which shows at most the first 500)
-    failed_rows: list[tuple[dict[str, str], RowOutcome]] = field(default_factory=list)
+    #: the rows still to do, for report.html (which decides how many it shows)
+    failed_rows: Sequence[tuple[dict[str, str], RowOutcome]] = ()
+    #: the signal that interrupted the run, if one did
+    signal_exit: ExitCode | None = None
+    #: `sharebatch validate`: nothing was meant to be sent
+    validation_only: bool = False
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """The process exit code, decided here and nowhere else."""
+        summary = self.summary
+        if self.validation_only:
+            return ExitCode.ROWS_FAILED if summary.invalid else ExitCode.OK
+        if self.signal_exit is not None:
+            return self.signal_exit
+        if summary.stopped:
+            return ExitCode.ABORTED
+        if summary.failed or summary.invalid or summary.not_attempted or summary.unknown:
+            return ExitCode.ROWS_FAILED
+        return ExitCode.OK
+
+
+class _RowsAsDicts(Sequence[tuple[dict[str, str], RowOutcome]]):
+    """The rows still to do as report.html reads them (header -> cell), built only for the rows it shows."""
+
+    def __init__(self, headers: list[str], rows: list[tuple[list[str], RowOutcome]]) -> None:
+        self._headers = headers
+        self._rows = rows
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    @overload
+    def __getitem__(self, index: int) -> tuple[dict[str, str], RowOutcome]: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[tuple[dict[str, str], RowOutcome]]: ...
+
+    def __getitem__(
+        self, index: int | slice
+    ) -> tuple[dict[str, str], RowOutcome] | Sequence[tuple[dict[str, str], RowOutcome]]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        cells, outcome = self._rows[index]
+        return dict(zip(self._headers, cells, strict=False)), outcome
 
 
 def log_run_finished(result: BatchResult) -> None:
@@ -192,7 +232,7 @@ def validate_batch(spec: JobSpec) -> BatchResult:
         result = _write_outputs(spec.out / VALIDATE_DIR, source.headers, source.dialect, pairs, summary)
         summary.warnings = source.warnings()
         _finish_summary(result, started, title=spec.name, html=False)  # no requests to chart; keeps validate quick
-    result.exit_code = ExitCode.ROWS_FAILED if summary.invalid else ExitCode.OK
+    result.validation_only = True
     log_run_finished(result)
     return result
 
@@ -326,7 +366,7 @@ async def run_journaled(
         finally:
             journal.close()
     _finish_summary(batch, started, title=spec.name, stats=stats, latencies_ms=latencies)
-    batch.exit_code = _exit_code(summary, result.signal_exit, result.stopped)
+    batch.signal_exit = result.signal_exit
     log_run_finished(batch)
     return batch
 
@@ -541,9 +581,8 @@ def _write_outputs(
     report_path = out_dir / "report.csv"
     write_report(report_path, headers, counted())
     failed_path = write_failed_rows(out_dir, input_format, headers, failed)
-    html_rows = [(dict(zip(headers, cells, strict=False)), outcome) for cells, outcome in failed[:HTML_FAILED_ROWS]]
-    return BatchResult(summary, ExitCode.OK, out_dir, report_path, failed_path, out_dir / "summary.json",
-                       failed_rows=html_rows)
+    return BatchResult(summary, out_dir, report_path, failed_path, out_dir / "summary.json",
+                       failed_rows=_RowsAsDicts(headers, failed))
 
 
 def _finish_summary(
@@ -578,14 +617,3 @@ def _rate(stats: RunStats) -> float:
     if len(sent) < 2 or sent[-1] <= sent[0]:
         return 0.0
     return round((len(sent) - 1) / (sent[-1] - sent[0]), 2)
-
-
-def _exit_code(summary: Summary, signal_exit: ExitCode | None, stopped: str | None) -> ExitCode:
-    if signal_exit is not None:
-        return signal_exit
-    if stopped:
-        return ExitCode.ABORTED
-    if summary.failed or summary.invalid or summary.not_attempted or summary.unknown:
-        return ExitCode.ROWS_FAILED
-    return ExitCode.OK
-

@@ -46,10 +46,6 @@ class RecipientKind(StrEnum):
     EMAIL = "email"
     PHONE = "phone"
 
-    @property
-    def query_param(self) -> str:
-        return {"uid": "shareUid", "email": "email", "phone": "phone"}[self.value]
-
 
 #: the platform's coverMark values: 1 replaces the device's shares, 2 adds one alongside, 3 replaces
 #: them only if the new share is used for longer (docs/platform-api.md §4.1)
@@ -71,16 +67,6 @@ class ShareRequest:
     @property
     def device(self) -> tuple[str, str]:
         return (self.pk, self.dk)
-
-    def query_params(self) -> dict[str, str]:
-        """The query string of the request; exactly one recipient parameter."""
-        params = {"pk": self.pk, "dk": self.dk, self.recipient_kind.query_param: self.recipient}
-        if self.expire_at_ms is not None:
-            params["sharingExpireAt"] = str(self.expire_at_ms)
-        params["coverMark"] = str(self.cover_mark)
-        if self.auth_key:
-            params["authKey"] = self.auth_key
-        return params
 
     def to_json(self) -> str:
         return json.dumps([self.pk, self.dk, self.recipient_kind.value, self.recipient, self.expire_at_ms,

@@ -290,3 +290,14 @@ def test_a_report_of_the_version_before_is_still_read_back(tmp_path: Path) -> No
     report = RunReport(path)
     [row] = list(report.rows())
     assert (report.headers, row.cells, row.share_code) == (["pk", "dk"], ["p1", "d1"], "SC-1")
+
+
+def test_report_html_is_given_every_row_still_to_do_and_decides_itself_how_many_to_show(tmp_path: Path) -> None:
+    from runner.batch import _write_outputs
+    from runner.outputs.htmlreport import MAX_FAILED_ROWS
+
+    rows = [([f"d{i}"], outcome(i + 2, RowStatus.FAILED, "code 5360")) for i in range(MAX_FAILED_ROWS + 120)]
+    result = _write_outputs(tmp_path, ["dk"], "csv", iter(rows), Summary())
+    assert len(result.failed_rows) == MAX_FAILED_ROWS + 120  # not cut at 501 by the batch layer
+    assert result.failed_rows[-1] == ({"dk": f"d{MAX_FAILED_ROWS + 119}"}, rows[-1][1])
+    assert result.exit_code == 1

@@ -10,7 +10,6 @@ import pytest
 from rich.console import Console
 
 from runner.batch import BatchResult
-from runner.errors import ExitCode
 from runner.outputs.report import Summary
 from runner.outputs.summary_table import plain_is_identical, print_summary, summary_rows
 
@@ -32,7 +31,7 @@ class _Stream(io.StringIO):
 
 def _result(summary: Summary, *, failed: bool = True, html: bool = True, folder: str = "/srv/out/n") -> BatchResult:
     out = Path(folder)
-    return BatchResult(summary, ExitCode.OK, out, out / "report.csv", out / "failed.csv" if failed else None,
+    return BatchResult(summary, out, out / "report.csv", out / "failed.csv" if failed else None,
                        out / "summary.json", out / "report.html" if html else None)
 
 

@@ -26,7 +26,7 @@ from runner.errors import (
     describe_code,
     is_documented_code,
 )
-from runner.models import RunStats, ShareRequest
+from runner.models import RecipientKind, RunStats, ShareRequest
 from runner.platform.auth.tokens import TokenSource
 from runner.platform.http import exchange
 from runner.platform.pacing import DispatchGate
@@ -114,7 +114,7 @@ class PlatformClient:
 
     async def share_by_uid(self, request: ShareRequest) -> ApiReply:
         """Create the share; `reply.data` is the new share code."""
-        return await self._call("POST", SHARE_PATH, request.query_params(), applies_change=True)
+        return await self._call("POST", SHARE_PATH, share_params(request), applies_change=True)
 
     async def list_device_shares(self, pk: str, dk: str) -> list[DeviceShare]:
         reply = await self._call("GET", SHARE_LIST_PATH, {"pk": pk, "dk": dk}, applies_change=False)
@@ -221,6 +221,21 @@ class PlatformClient:
         # A code no page lists says nothing about whether a change was made: treat it as in doubt.
         undocumented = applies_change and not is_documented_code(code)
         return RowRejectedError(text, code=code, http_status=status, may_have_applied=undocumented)
+
+
+#: the platform's name for each kind of recipient (docs/platform-api.md §4.1)
+RECIPIENT_PARAMS = {RecipientKind.UID: "shareUid", RecipientKind.EMAIL: "email", RecipientKind.PHONE: "phone"}
+
+
+def share_params(request: ShareRequest) -> dict[str, str]:
+    """The query string of a shareByUid call, in the platform's names; exactly one recipient parameter."""
+    params = {"pk": request.pk, "dk": request.dk, RECIPIENT_PARAMS[request.recipient_kind]: request.recipient}
+    if request.expire_at_ms is not None:
+        params["sharingExpireAt"] = str(request.expire_at_ms)
+    params["coverMark"] = str(request.cover_mark)
+    if request.auth_key:
+        params["authKey"] = request.auth_key
+    return params
 
 
 def _envelope(body: bytes) -> dict[str, Any] | None:
