@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, overload
 
 from runner.batchdir import OUTPUT_NAMES, SNAPSHOT_STEM, batch_id, file_sha256, open_batch_journal, take_snapshot
 from runner.engine.fanout import Engine, EngineSettings, now_ms, utc_now_iso
-from runner.engine.journal import JOURNAL_NAME, Journal, JournalEntry
+from runner.engine.journal import Journal, JournalEntry
 from runner.engine.protocols import Action, OutcomeSink, WorkItem
 from runner.engine.runlock import RunLock
-from runner.errors import ExitCode, UsageError
+from runner.errors import ExitCode
 from runner.events import log_event
 from runner.input.rows import InputOptions, InputSource, open_input
 from runner.jobspec import JobSpec
@@ -343,6 +343,7 @@ async def run_journaled(
         try:
             plan = make_plan(journal, snapshot_path)
             counts = journal.sync_rows(with_carried_doubt(plan.entries, plan.subject, opened.carried_doubt))
+            journal.run_started(summary.started_at or utc_now_iso())
             log_event("run_started", f"run started: {counts.to_send} of {counts.total} rows to send",
                       job=spec.name, input=str(spec.input), out=str(spec.out), base_url=spec.base_url,
                       rows=counts.total, to_send=counts.to_send, already_done=counts.already_done)
@@ -362,7 +363,9 @@ async def run_journaled(
             outcomes = journal.iter_outcomes()
             pairs = plan.report_pairs(outcomes) if plan.report_pairs else zip_outcomes(plan.cells(), outcomes)
             batch = _write_outputs(spec.out, plan.headers, plan.input_format, pairs, summary)
+            batch.signal_exit = result.signal_exit
             latencies = journal.latencies_ms()
+            journal.run_ended(utc_now_iso(), batch.exit_code, result.stopped)
         finally:
             journal.close()
     _finish_summary(batch, started, title=spec.name, stats=stats, latencies_ms=latencies)
@@ -449,17 +452,6 @@ def zip_outcomes(
         if row != outcome.row:
             raise RuntimeError(f"journal and input disagree at row {row} (journal row {outcome.row})")
         yield cells, outcome
-
-
-def journal_summary(out_dir: Path) -> dict[str, int]:
-    """Rows per journal state, for `sharebatch status`; reads the journal, sends nothing."""
-    if not (out_dir / JOURNAL_NAME).exists():
-        raise UsageError(f"{out_dir}: no journal here (has this job been run with this --out?)")
-    journal = Journal.open_read_only(out_dir)
-    try:
-        return journal.counts()
-    finally:
-        journal.close()
 
 
 def _changed_during_run(source: Path, loaded_sha256: str, snapshot: Path) -> str | None:

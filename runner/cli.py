@@ -554,40 +554,33 @@ def _prompt_secret(label: str) -> str:
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False),
               help="The job's output folder. [default: out/<job or input name>]")
 @click.option("--input", "input_path", type=click.Path(path_type=Path), help="Input file (names the default out dir).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout: {\"batches\": [...]}.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @_handle_errors
-def status(job: Path | None, out: Path | None, input_path: Path | None, debug: bool) -> None:
-    """Show the progress of a running or stopped job from its journal, without touching the network.
+def status(job: Path | None, out: Path | None, input_path: Path | None, as_json: bool, debug: bool) -> None:
+    """Show a batch from its journal and lock, without touching the network.
 
-    Give the job file, or --out DIR. Exit 0 when every row is finished, 1 otherwise.
+    Give the job file, or --out DIR. For each batch: running (with the lock holder), finished,
+    stopped or cut_off (the last run was killed; rows it left in flight are in doubt), the first
+    start and last finish, rows per status and failed rows per platform code. Exit 0 when every
+    batch finished (every row has its outcome, no run is active), 1 otherwise.
     """
-    from runner.batch import journal_summary
     from runner.jobspec import load_job_spec
+    from runner.status import batch_dirs, describe, exit_code, read_status
 
     if job is None and out is None and input_path is None:
         raise UsageError("give a job file or --out DIR")
     out_dir = out if out is not None else load_job_spec(job, {"input": input_path}).out
-    from runner.engine.journal import JOURNAL_NAME
-    from runner.models import RENAMED_STATUS_VALUES
+    statuses = [read_status(batch_dir) for batch_dir in batch_dirs(out_dir)]
+    if as_json:
+        import json
 
-    # An inbox job keeps one out dir per file below its own: show each of them.
-    batches = [out_dir] if (out_dir / JOURNAL_NAME).exists() else sorted(
-        path.parent for path in out_dir.glob(f"*/{JOURNAL_NAME}"))
-    if not batches:
-        batches = [out_dir]  # journal_summary says there is no journal here
-    unfinished = 0
-    for batch_dir in batches:
-        counts: dict[str, int] = {}
-        for state, count in journal_summary(batch_dir).items():  # an older journal may use an older name
-            renamed = RENAMED_STATUS_VALUES.get(state, state)
-            counts[renamed] = counts.get(renamed, 0) + count
-        _echo(f"{batch_dir}: {sum(counts.values())} rows")
-        for state in ("success", "revoked", "already_ended", "failed", "invalid", "duplicate", "not_attempted",
-                      "unknown", "pending", "in_flight"):
-            if counts.get(state):
-                _echo(f"  {state:<16}{counts[state]:>10}")
-        unfinished += sum(counts.get(state, 0) for state in ("pending", "in_flight", "not_attempted", "unknown"))
-    sys.exit(ExitCode.ROWS_FAILED if unfinished else ExitCode.OK)
+        click.echo(redact(json.dumps({"batches": [item.to_dict() for item in statuses]}, ensure_ascii=False)))
+    else:
+        for item in statuses:
+            for line in describe(item):
+                _echo(line)
+    sys.exit(exit_code(statuses))
 
 
 @main.command(short_help="Run the sample batch against the built-in simulator.")

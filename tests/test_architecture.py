@@ -14,7 +14,8 @@ import pytest
 RUNNER = Path(__file__).resolve().parent.parent / "runner"
 
 COMMANDS = ("runner.cli", "runner.batch", "runner.revoke", "runner.inbox", "runner.demo", "runner.loginflow",
-            "runner.plan", "runner.track", "runner.extend", "runner.skipexisting")
+            "runner.plan", "runner.track", "runner.extend", "runner.skipexisting",
+            "runner.status")
 ENGINE_MAY_NOT_IMPORT = ("aiohttp", "runner.platform", "runner.actions", "runner.input", "runner.outputs", *COMMANDS)
 BELOW_THE_COMMANDS = ("runner/engine/", "runner/platform/", "runner/input/", "runner/outputs/",
                       "runner/models.py", "runner/errors.py", "runner/events.py")

@@ -24,6 +24,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -48,6 +49,12 @@ UNFINISHED_STATES = (PENDING, IN_FLIGHT, RowStatus.NOT_ATTEMPTED.value, RowStatu
 #: the journal's files: the database and SQLite's write-ahead log beside it
 JOURNAL_FILES = (JOURNAL_NAME, f"{JOURNAL_NAME}-wal", f"{JOURNAL_NAME}-shm")
 FLUSH_EVERY_S = 0.5
+#: meta keys of the runs' history, for `sharebatch status`
+FIRST_STARTED_KEY = "first_started_at"
+LAST_STARTED_KEY = "last_run_started_at"
+LAST_ENDED_KEY = "last_run_ended_at"
+LAST_EXIT_KEY = "last_run_exit_code"
+LAST_STOPPED_KEY = "last_run_stopped"
 FLUSH_EVERY_ROWS = 500
 
 _SCHEMA = """
@@ -91,6 +98,31 @@ class JournalEntry:
     outcome: RowOutcome | None = None
     #: an earlier batch's attempt at this row may have been applied (from a fed-back failed file)
     in_doubt_since_ms: int | None = None
+
+
+@dataclass(frozen=True)
+class JournalStatus:
+    """What `sharebatch status` asks a journal: rows per state and code, and how its runs went.
+
+    Times are UTC ISO 8601 strings as the runs wrote them; None when no run recorded one
+    (a journal of an older version, or a run killed before it could).
+    """
+
+    states: dict[str, int]
+    failed_by_code: dict[str, int]
+    first_started_at: str | None
+    last_started_at: str | None
+    last_ended_at: str | None  # the last run that got to its end (not one killed)
+    last_exit_code: int | None
+    last_stopped: str | None
+    last_row_finished_at: str | None
+
+    @property
+    def last_run_ended(self) -> bool:
+        """False when the last run started was never seen to end (killed, or still running)."""
+        if self.last_started_at is None:
+            return self.states.get(IN_FLIGHT, 0) == 0  # an older journal: rows in flight say it was cut off
+        return self.last_ended_at is not None and self.last_ended_at >= self.last_started_at
 
 
 @dataclass(frozen=True)
@@ -386,6 +418,38 @@ class Journal:
         """(payload, doubt_ms) of every row not done whose attempt may have been applied."""
         self.flush()
         return [(payload, doubt) for payload, doubt in self._db.execute(_IN_DOUBT_QUERY, DONE_STATES)]
+
+    def run_started(self, at: str) -> None:
+        """A run of this batch starts (UTC ISO time); the first one stays the batch's first start."""
+        self._set_default(FIRST_STARTED_KEY, at)
+        self.set_meta(LAST_STARTED_KEY, at)
+
+    def run_ended(self, at: str, exit_code: int, stopped: str | None) -> None:
+        """The run wrote its outputs and ends with `exit_code` (`stopped`: why it stopped early)."""
+        self.flush()
+        self.set_meta(LAST_ENDED_KEY, at)
+        self.set_meta(LAST_EXIT_KEY, str(exit_code))
+        if stopped:
+            self.set_meta(LAST_STOPPED_KEY, redact(stopped))
+        else:
+            self.delete_meta(LAST_STOPPED_KEY)
+
+    def status(self) -> JournalStatus:
+        """Everything `sharebatch status` shows, read in one go."""
+        self.flush()
+        first = self.get_meta(FIRST_STARTED_KEY)
+        anchor = self.get_meta("anchor_ms")
+        if first is None and anchor is not None and anchor.isdigit():  # journals of older versions
+            first = datetime.fromtimestamp(int(anchor) / 1000, UTC).isoformat(timespec="milliseconds")
+            first = first.replace("+00:00", "Z")
+        exit_code = self.get_meta(LAST_EXIT_KEY)
+        (last_row,) = self._db.execute("SELECT max(finished_at) FROM rows").fetchone()
+        return JournalStatus(
+            states=self.counts(), failed_by_code=self.failed_by_code(), first_started_at=first,
+            last_started_at=self.get_meta(LAST_STARTED_KEY), last_ended_at=self.get_meta(LAST_ENDED_KEY),
+            last_exit_code=int(exit_code) if exit_code is not None and exit_code.isdigit() else None,
+            last_stopped=self.get_meta(LAST_STOPPED_KEY), last_row_finished_at=last_row,
+        )
 
     def counts(self) -> dict[str, int]:
         """Rows per state, journal states (pending, in_flight) included."""
