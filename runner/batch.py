@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, overload
 
 from runner.batchdir import OUTPUT_NAMES, SNAPSHOT_STEM, batch_id, file_sha256, open_batch_journal, take_snapshot
-from runner.engine.fanout import Engine, EngineSettings, now_ms, utc_now_iso
+from runner.engine.fanout import Engine, EngineSettings, FailureBrake, RowBudget, now_ms, utc_now_iso
 from runner.engine.journal import Journal, JournalEntry
 from runner.engine.protocols import Action, OutcomeSink, WorkItem
 from runner.engine.runlock import RunLock
@@ -42,6 +42,8 @@ PayloadT = TypeVar("PayloadT")
 if TYPE_CHECKING:
     #: a step between loading the journal and sending (run --skip-existing's look-ups)
     Prepare = Callable[[Journal, PlatformClient, OutcomeSink, EngineSettings], Coroutine[Any, Any, Prepared]]
+#: --max-failures P% is judged once this many rows have finished: two failures of the first three are no trend
+FAILURE_SHARE_MIN_ROWS = 20
 
 
 @dataclass
@@ -69,7 +71,8 @@ class BatchResult:
             return self.signal_exit
         if summary.stopped:
             return ExitCode.ABORTED
-        if summary.failed or summary.invalid or summary.not_attempted or summary.unknown:
+        # rows a canary (--limit) held back are the plan, not a failure: `run --limit 10 && run` works
+        if summary.failed or summary.invalid or summary.not_attempted - summary.held_back or summary.unknown:
             return ExitCode.ROWS_FAILED
         return ExitCode.OK
 
@@ -355,6 +358,7 @@ async def run_journaled(
             summary.requests, summary.retries = stats.requests, stats.retries
             summary.rate_achieved = _rate(stats)
             summary.stopped = result.stopped
+            summary.held_back = result.held_back
             summary.by_code = journal.failed_by_code()
             changed = _changed_during_run(spec.input, snapshot.sha256, snapshot_path)
             if changed:
@@ -378,6 +382,7 @@ async def run_journaled(
 class _SendResult:
     stopped: str | None
     signal_exit: ExitCode | None
+    held_back: int = 0
 
 
 async def _send(
@@ -395,7 +400,8 @@ async def _send(
 ) -> _SendResult:
     from runner.outputs.progress import ProgressDisplay
 
-    settings = settings or EngineSettings(concurrency=spec.concurrency, max_attempts=spec.max_attempts)
+    settings = settings or EngineSettings(concurrency=spec.concurrency, max_attempts=spec.max_attempts,
+                                          budget=row_budget(spec), brake=failure_brake(spec))
     signal_exit: list[ExitCode] = []
     with ProgressDisplay(to_send, interactive=interactive) as progress:
         async with platform_client(spec, auth, stats) as client:
@@ -412,7 +418,26 @@ async def _send(
                         engine.request_stop(prepared.stop, interrupted=False)
                 result = await engine.run(work)
     journal.flush()
-    return _SendResult(result.stopped, signal_exit[0] if signal_exit else None)
+    return _SendResult(result.stopped, signal_exit[0] if signal_exit else None, result.held_back)
+
+
+def row_budget(spec: JobSpec) -> RowBudget | None:
+    """--limit N: a canary run works on at most N rows; the next run without it resumes the rest."""
+    if spec.limit is None:
+        return None
+    return RowBudget(spec.limit, f"not sent: held back by --limit {spec.limit} (this run took at most "
+                                 f"{spec.limit} rows); run the same command without --limit to send it")
+
+
+def failure_brake(spec: JobSpec) -> FailureBrake | None:
+    """--max-failures N or P%: stop the run cleanly once that many rows failed."""
+    if spec.max_failures is not None:
+        return FailureBrake(count=spec.max_failures, label=f"--max-failures {spec.max_failures}")
+    if spec.max_failure_share is not None:
+        return FailureBrake(share=spec.max_failure_share, min_rows=FAILURE_SHARE_MIN_ROWS,
+                            label=f"--max-failures {spec.max_failure_share:.0%} after at least "
+                                  f"{FAILURE_SHARE_MIN_ROWS} rows")
+    return None
 
 
 @asynccontextmanager

@@ -284,6 +284,10 @@ def main() -> None:
               "in place are not sent and end success with its share code; rows of devices the platform will not "
               "show (5141) end failed. See `sharebatch plan`.")
 @_output_options
+@click.option("--limit", type=int, help="A canary: send at most N more rows of the batch; the rest stay "
+              "not_attempted and the same command without --limit sends them. [default: every row]")
+@click.option("--max-failures", help="Stop cleanly (exit 3, the rest not_attempted) once N rows have failed, or "
+              "P% of the rows finished so far (judged after 20 rows), e.g. 10 or 5%. [default: no limit]")
 @click.option("--reshare-revoked", is_flag=True,
               help="After `sharebatch revoke` of this batch: share the revoked rows anew (new share codes); "
               "the other rows stay as they are.")
@@ -307,6 +311,9 @@ def run(
     if is_glob(str(spec.input)):
         if fresh:
             raise UsageError("--fresh does not apply to an inbox (input is a glob); delete a file's out dir instead")
+        if spec.limit is not None:
+            raise UsageError("--limit does not apply to an inbox (input is a glob): a file would be filed as done "
+                             "with rows unsent; run one file with --input and --limit first")
         with _journal_faults(spec.out):
             inbox = asyncio.run(run_inbox(spec, str(spec.input), auth, interactive=interactive))
         if log_format == "text":

@@ -70,6 +70,11 @@ class JobSpec:
     max_retry_after_s: float = DEFAULT_MAX_RETRY_AFTER_S
     #: run: look each device up first and leave out the rows whose share is already in place
     skip_existing: bool = False
+    #: a canary (--limit): send at most this many more rows of the batch; None: every row
+    limit: int | None = None
+    #: the brake (--max-failures): stop once this many rows failed, or this share of those finished
+    max_failures: int | None = None
+    max_failure_share: float | None = None
 
     def require_base_url(self) -> str:
         """The base URL, for a command that calls the platform: a UsageError when none was given."""
@@ -108,6 +113,8 @@ _KEY_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "deadline": ((str, int, float), "a duration such as 90s, 20m or 2h"),
     "max_retry_after": ((int, float), "a number of seconds"),
     "skip_existing": ((bool,), "true or false"),
+    "limit": ((int,), "a whole number of rows"),
+    "max_failures": ((int, str), 'a number of rows such as 10, or a share such as "5%"'),
 }
 
 
@@ -158,6 +165,8 @@ def load_job_spec(job_file: Path | None, overrides: dict[str, Any]) -> JobSpec:
         rate=_positive_number(raw, "rate", DEFAULT_RATE, at("rate")),
         deadline_s=_duration(raw, "deadline", at("deadline")),
         max_retry_after_s=_positive_number(raw, "max_retry_after", DEFAULT_MAX_RETRY_AFTER_S, at("max_retry_after")),
+        limit=_at_least(raw, "limit", 1, 1, at("limit")) if "limit" in raw else None,
+        **_max_failures(raw, at("max_failures")),
         concurrency=_at_least(raw, "concurrency", DEFAULT_CONCURRENCY, 1, at("concurrency")),
         max_attempts=_at_least(raw, "max_attempts", DEFAULT_MAX_ATTEMPTS, 1, at("max_attempts")),
         timeout_s=_positive_number(raw, "timeout_s", DEFAULT_TIMEOUT_S, at("timeout_s")),
@@ -324,6 +333,26 @@ def _base_url(raw: dict[str, Any], where: str) -> str | None:
     if url is None:
         return None
     return check_base_url(url, allow_insecure_http=bool(raw.get("allow_insecure_http", False)), where=where)
+
+
+def _max_failures(raw: dict[str, Any], where: str) -> dict[str, Any]:
+    """`10` (rows) or `"5%"` (of the rows finished so far) -> the JobSpec fields; none when not set."""
+    value = raw.get("max_failures")
+    if value is None:
+        return {}
+    text = str(value).strip()
+    problem = f"{where}: `max_failures` must be a number of rows such as 10 or a share such as 5%, not {value!r}"
+    if text.endswith("%"):
+        try:
+            share = float(text[:-1]) / 100
+        except ValueError:
+            raise UsageError(problem) from None
+        if not 0 < share <= 1:
+            raise UsageError(problem)
+        return {"max_failure_share": share}
+    if not text.isdigit() or int(text) < 1:
+        raise UsageError(problem)
+    return {"max_failures": int(text)}
 
 
 def _duration(raw: dict[str, Any], key: str, where: str) -> float | None:

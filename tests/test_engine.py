@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from runner.actions import RECONCILED_MESSAGE
-from runner.engine.fanout import Engine, EngineResult, EngineSettings
+from runner.engine.fanout import Engine, EngineResult, EngineSettings, FailureBrake, RowBudget
 from runner.engine.protocols import ActionResult, WorkItem
 from runner.errors import (
     ApiError,
@@ -553,3 +553,57 @@ async def test_empty_input_finishes_at_once_without_outcomes() -> None:
     assert outcomes == {}
     assert result == EngineResult()
 
+
+
+# --- a row budget (canary) and a failure brake ---------------------------------------------------
+
+
+async def test_a_row_budget_takes_that_many_rows_across_devices_and_holds_the_rest_back_never_started() -> None:
+    action = ScriptedAction(crowd_size=1)
+    work = items(["A", "A", "B", "A", "C", "B"], in_doubt_since_ms={7: 1_764_000_000_000})
+    run = make_run(action, work, concurrency=3)
+    run.engine = Engine(action, run.sink, EngineSettings(concurrency=3, backoff_initial_s=0,
+                                                         budget=RowBudget(3, "held back by the budget")),
+                        run.stats, sleep=no_sleep)
+    result, outcomes = await run.go()
+    assert len(action.performed()) == 3
+    assert len(run.sink.started) == 3  # a row held back never reaches attempt_started: never in flight
+    held = [outcome for outcome in outcomes.values() if outcome.status is not RowStatus.SUCCESS]
+    assert len(held) == 3
+    assert result.stopped is None
+    for outcome in held:
+        if outcome.row == 7:  # in doubt from an earlier run: still in doubt, not a plain not_attempted
+            assert outcome.status is RowStatus.UNKNOWN
+            assert outcome.in_doubt_since_ms == 1_764_000_000_000
+        else:
+            assert outcome.status is RowStatus.NOT_ATTEMPTED
+            assert outcome.message == "held back by the budget"
+            assert outcome.in_doubt_since_ms is None
+    assert result.held_back == sum(outcome.status is RowStatus.NOT_ATTEMPTED for outcome in held)
+
+
+@pytest.mark.parametrize(("brake", "failed_before_stop"), [
+    (FailureBrake(count=2, label="two"), 2),
+    (FailureBrake(share=0.5, min_rows=4, label="half"), 2),
+])
+async def test_a_failure_brake_stops_the_run_like_a_fatal_answer(brake: FailureBrake, failed_before_stop: int) -> None:
+    rejected = RowRejectedError("code 5360 (device binding not verified)", code=5360)
+    action = ScriptedAction(script={3: [rejected], 5: [rejected], 7: [rejected]})
+    work = items(["A", "B", "C", "D", "E", "F", "G", "H"])
+    run = make_run(action, work, concurrency=1)
+    run.engine = Engine(action, run.sink, EngineSettings(concurrency=1, backoff_initial_s=0, brake=brake), run.stats,
+                        sleep=no_sleep)
+    result, outcomes = await run.go()
+    assert sum(outcome.status is RowStatus.FAILED for outcome in outcomes.values()) == failed_before_stop
+    assert result.stopped is not None
+    assert brake.label in result.stopped
+    assert result.interrupted is False
+    assert outcomes[9].status is RowStatus.NOT_ATTEMPTED
+    assert outcomes[9].message == result.stopped
+
+
+def test_a_share_brake_waits_for_its_minimum_of_rows() -> None:
+    brake = FailureBrake(share=0.1, min_rows=20)
+    assert not brake.tripped(failed=5, finished=19)
+    assert brake.tripped(failed=2, finished=20)
+    assert not brake.tripped(failed=1, finished=20)

@@ -248,7 +248,7 @@ def test_summary_json_holds_every_field(tmp_path: Path) -> None:
         "hidden": 0, "permanent": 0, "valid": 0, "revoked": 0, "already_ended": 0, "extended": 0,
         "by_code": {"5360": 1}, "requests": 4, "retries": 1, "started_at": "2026-11-25T20:00:00.000Z",
         "finished_at": "2026-11-25T20:00:02.000Z", "duration_s": 2.0, "rate_achieved": 3.5,
-        "stopped": "stopped: code 5325", "warnings": ["cover mark 1"],
+        "stopped": "stopped: code 5325", "held_back": 0, "warnings": ["cover mark 1"],
     }
     assert path.read_text(encoding="utf-8").endswith("}\n")
     assert leftovers(tmp_path) == []

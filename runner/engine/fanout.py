@@ -8,7 +8,10 @@
   more when it ends, and the doubt stays with the row until a look-up finds the share; a row whose
   doubt no look-up could settle ends `unknown`;
 - a fatal answer, a rejected token or a run of exhausted retries stops the run, and so does
-  `request_stop()` (signals); whatever was not sent is reported `not_attempted`.
+  `request_stop()` (signals) or a failure brake (`FailureBrake`); whatever was not sent is
+  reported `not_attempted`;
+- a row budget (`RowBudget`, a canary run) takes at most that many rows; the rest are held back,
+  never started, and reported `not_attempted` with the budget's note (the run is not "stopped").
 
 The engine knows neither CSV nor HTTP: it sees work items, an Action and an OutcomeSink.
 """
@@ -38,6 +41,30 @@ PayloadT = TypeVar("PayloadT")
 
 
 @dataclass(frozen=True)
+class RowBudget:
+    """Work on at most `rows` rows this run; `note` is the message of each row held back."""
+
+    rows: int
+    note: str
+
+
+@dataclass(frozen=True)
+class FailureBrake:
+    """Stop the run once `count` rows have failed, or once `share` of the rows finished so far
+    (after at least `min_rows`) have; `label` names the limit in the stop message."""
+
+    count: int | None = None
+    share: float | None = None
+    min_rows: int = 20
+    label: str = ""
+
+    def tripped(self, failed: int, finished: int) -> bool:
+        if self.count is not None and failed >= self.count:
+            return True
+        return self.share is not None and finished >= self.min_rows and failed >= self.share * finished
+
+
+@dataclass(frozen=True)
 class EngineSettings:
     concurrency: int = 4
     max_attempts: int = 5
@@ -46,12 +73,15 @@ class EngineSettings:
     grace_s: float = 5.0  # how long in-flight rows may finish after a stop
     breaker_window: int = 50  # rows looked at by the circuit breaker
     breaker_ratio: float = 0.5  # more than this share of them exhausting retries stops the run
+    budget: RowBudget | None = None  # a canary: at most this many rows
+    brake: FailureBrake | None = None  # stop once too many rows have failed
 
 
 @dataclass
 class EngineResult:
     stopped: str | None = None  # why the run stopped early, None when it went through
     interrupted: bool = False  # stopped by request_stop() (a signal), not by the platform
+    held_back: int = 0  # rows the row budget held back and reported not_attempted
 
 
 @dataclass(slots=True)
@@ -102,6 +132,9 @@ class Engine(Generic[PayloadT]):
         self._busy: set[Hashable] = set()
         self._waiting: dict[Hashable, deque[WorkItem[PayloadT]]] = {}
         self._recent_exhausted: deque[bool] = deque(maxlen=settings.breaker_window)
+        self._budget_left = settings.budget.rows if settings.budget is not None else None
+        self._finished = 0
+        self._failed = 0
 
     def request_stop(self, reason: str, *, interrupted: bool = True) -> None:
         """Stop dispatching; rows in flight get `grace_s` to finish."""
@@ -155,24 +188,32 @@ class Engine(Generic[PayloadT]):
 
     def _take(self) -> WorkItem[PayloadT] | None:
         """The next row whose device is free; rows of busy devices wait behind them."""
+        if self._budget_left == 0:
+            return None  # the rest are held back: never taken, never started
         for item in self._items:
             device = self._action.device(item.payload)
             if device in self._busy:
                 self._waiting.setdefault(device, deque()).append(item)
                 continue
             self._busy.add(device)
+            self._spend_budget()
             return item
         return None
 
     def _next_of_device(self, device: Hashable) -> WorkItem[PayloadT] | None:
         queue = self._waiting.get(device)
-        if queue:
+        if queue and self._budget_left != 0:
             item = queue.popleft()
             if not queue:
                 del self._waiting[device]
+            self._spend_budget()
             return item
         self._busy.discard(device)
         return None
+
+    def _spend_budget(self) -> None:
+        if self._budget_left is not None:
+            self._budget_left -= 1
 
     async def _run_row(self, item: WorkItem[PayloadT]) -> None:
         state = _RowState(row=item.row, in_doubt_since_ms=item.in_doubt_since_ms)
@@ -375,18 +416,31 @@ class Engine(Generic[PayloadT]):
         if status is RowStatus.FAILED:
             key = str(code) if code is not None else "transport"
             self._stats.by_code[key] = self._stats.by_code.get(key, 0) + 1
+            self._failed += 1
+        self._finished += 1
         self._sink.row_finished(RowOutcome(
             row=state.row, status=status, code=code, message=message, share_code=share_code,
             attempts=state.attempts, http_status=http_status, latency_ms=latency_ms, finished_at=utc_now_iso(),
             in_doubt_since_ms=in_doubt_since_ms,
         ))
+        self._check_brake()
+
+    def _check_brake(self) -> None:
+        brake = self._settings.brake
+        if brake is not None and brake.tripped(self._failed, self._finished):
+            self.request_stop(f"stopped: {self._failed} of the {self._finished} rows finished so far failed "
+                              f"({brake.label}); fix the cause, then run the same command to send the rest",
+                              interrupted=False)
 
     def _mark_rest_not_attempted(self) -> None:
-        reason = self._result.stopped or "not sent"
+        held = self._budget_left == 0 and not self._result.stopped
+        budget = self._settings.budget
+        reason = self._result.stopped or (budget.note if held and budget is not None else "not sent")
         leftovers: list[WorkItem[PayloadT]] = [item for queue in self._waiting.values() for item in queue]
         self._waiting.clear()
         for item in [*leftovers, *self._items]:
             if item.in_doubt_since_ms is None:
+                self._result.held_back += held
                 self._sink.row_finished(RowOutcome(row=item.row, status=RowStatus.NOT_ATTEMPTED, message=reason))
             else:  # in doubt from an earlier run, and not looked up before this one stopped
                 self._sink.row_finished(RowOutcome(

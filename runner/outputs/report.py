@@ -243,6 +243,7 @@ class Summary:
     duration_s: float = 0.0
     rate_achieved: float = 0.0  # requests per second while sending
     stopped: str | None = None
+    held_back: int = 0  # of not_attempted: rows a canary run (--limit) held back
     warnings: list[str] = field(default_factory=list)
 
     def count(self, status: RowStatus) -> None:

@@ -48,6 +48,8 @@ def summary_rows(result: BatchResult) -> list[tuple[str, str]]:
             for label in ("total", "success", "failed", "invalid", "duplicate", "not_attempted")]
     counted = ("unknown", "hidden", "valid", "permanent", "revoked", "already_ended", "extended")  # shown when not 0
     rows += [(label, str(getattr(summary, label))) for label in counted if getattr(summary, label)]
+    if summary.held_back:
+        rows.append(("held back by --limit", str(summary.held_back)))
     rows += [("requests", str(summary.requests)), ("retries", str(summary.retries)),
              ("duration", f"{summary.duration_s:.1f} s"), ("rate achieved", f"{summary.rate_achieved:.1f} req/s")]
     for code, count in summary.by_code.items():
