@@ -324,6 +324,7 @@ async def run_journaled(
     settings: EngineSettings | None,
     fresh: bool,
     reshare_revoked: bool = False,
+    kind: str = "share",
 ) -> BatchResult:
     """The journaled run shared by every action: lock, journal, send what is left, write outputs.
 
@@ -338,7 +339,7 @@ async def run_journaled(
         snapshot = take_snapshot(spec.input, spec.out)
         try:
             opened = open_batch_journal(spec.out, batch_id(snapshot.sha256, batch_settings), fresh=fresh,
-                                        reshare_revoked=reshare_revoked)
+                                        reshare_revoked=reshare_revoked, kind=kind)
             snapshot_path = snapshot.keep()
         finally:
             snapshot.discard()

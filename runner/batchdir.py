@@ -108,7 +108,9 @@ def batch_id(content_sha256: str, settings: Mapping[str, object]) -> str:
     return hashlib.sha256(shaped.encode()).hexdigest()[:24]
 
 
-def open_batch_journal(out_dir: Path, batch: str, *, fresh: bool, reshare_revoked: bool = False) -> OpenedBatch:
+def open_batch_journal(
+    out_dir: Path, batch: str, *, fresh: bool, reshare_revoked: bool = False, kind: str = "share",
+) -> OpenedBatch:
     """The journal of `batch` in `out_dir`; an earlier, different batch (or any, with `fresh`) goes to history.
 
     Refuses (UsageError) to resume a batch whose shares `sharebatch revoke` has revoked: its
@@ -148,10 +150,15 @@ def open_batch_journal(out_dir: Path, batch: str, *, fresh: bool, reshare_revoke
             why = "--fresh" if fresh and recorded == batch else "the input or its settings changed"
             log_event("batch_archived", f"a new batch starts in {out_dir} ({why}); the earlier one is in {moved}",
                       out=str(out_dir), history=str(moved), reason=why)
-            replaced = (f"a new batch started in this out dir ({why}): the earlier one ({sum(counts.values())} rows, "
-                        f"{counts.get('success', 0)} shared) is in {moved}; rows of this input that repeat its "
-                        "shares were shared again. To send only what is left of a batch, feed its failed.csv "
-                        "back instead of an edited input")
+            if kind == "revoke":  # another --rows selection: the earlier selection's report is kept, not hidden
+                replaced = (f"another selection of rows ({why}): the earlier revoke ({sum(counts.values())} rows, "
+                            f"{counts.get('revoked', 0)} revoked) and its report are kept in {moved}; this report "
+                            "covers this selection only")
+            else:
+                replaced = (f"a new batch started in this out dir ({why}): the earlier one ({sum(counts.values())} "
+                            f"rows, {counts.get('success', 0)} shared) is in {moved}; rows of this input that repeat "
+                            "its shares were shared again. To send only what is left of a batch, feed its failed.csv "
+                            "back instead of an edited input")
     journal = Journal.open(out_dir)
     journal.set_meta(BATCH_ID_KEY, batch)
     return OpenedBatch(journal, carried, replaced)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, TypeVar
 import click
 
 from runner import __version__
-from runner.errors import ExitCode, LockedError, LoginError, RunnerError, UsageError
+from runner.errors import ExitCode, LockedError, LoginError, NothingToDoError, RunnerError, UsageError
 from runner.events import log_event
 from runner.outputs.inert import escape_controls
 from runner.outputs.logsetup import LOG_FORMATS, LogFormat, configure_logging
@@ -76,6 +76,8 @@ def _handle_errors(func: F) -> F:
             _fail(f"error: {exc}", ExitCode.USAGE, as_json=as_json)
         except LockedError as exc:
             _fail(f"error: {exc}", ExitCode.LOCKED, as_json=as_json)
+        except NothingToDoError as exc:
+            _fail(f"error: {exc}", ExitCode.ROWS_FAILED, as_json=as_json)
         except LoginError as exc:
             _fail(f"error: {exc}", ExitCode.REFUSED, as_json=as_json)
         except RunnerError as exc:
@@ -358,14 +360,20 @@ def validate(
 @_sending_options
 @_fresh_option
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logging.")
+@_output_options
 @_handle_errors
-def revoke(report: Path, rows: str | None, out: Path | None, debug: bool, fresh: bool, **options: Any) -> None:
+def revoke(
+    report: Path, rows: str | None, out: Path | None, debug: bool, fresh: bool, log_format: str, quiet: bool,
+    **options: Any,
+) -> None:
     """Undo a batch: revoke every share that a run's report.csv says it created.
 
     Takes the rows with status success and a share code (or only --rows), revokes them through
     ownerUserUnshareDevice with the same rate limit, retries, journal, resume and lock as `run`,
     and writes its own report: revoked, already_ended (the share had already ended), failed or
-    not_attempted. Exit codes as for `run`.
+    not_attempted. Each --rows selection is a batch of its own: another selection moves the
+    earlier revoke report to OUT/history/. Exit codes as for `run`; a selection that holds no
+    successful share exits 1 and touches nothing.
     """
     import asyncio
 
@@ -373,13 +381,14 @@ def revoke(report: Path, rows: str | None, out: Path | None, debug: bool, fresh:
     from runner.platform.auth.tokens import auth_from_env
     from runner.revoke import revoke_batch
 
-    configure_logging(debug=debug)
+    configure_logging(debug=debug, log_format=_log_format(log_format), quiet=quiet)
     spec = load_job_spec(None, {"input": report, "out": out or report.parent / "revoke", "name": "revoke", **options})
     check_out_dir(spec.out)
     auth = auth_from_env(token_file=spec.token_file)
     with _journal_faults(spec.out):
-        result = asyncio.run(revoke_batch(spec, auth, rows=rows, interactive=sys.stderr.isatty(), fresh=fresh))
-    _print_result(result)
+        result = asyncio.run(revoke_batch(spec, auth, rows=rows, interactive=_interactive(log_format, quiet),
+                                          fresh=fresh))
+    _print_result(result, log_format)
     sys.exit(result.exit_code)
 
 

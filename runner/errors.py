@@ -4,6 +4,7 @@
 RunnerError             base; str(exc) is one operator-facing line, never holding a secret
 ├── UsageError          job file or options unusable; nothing was sent
 │   └── InputFileError      the input file itself is unusable; `.path` names it
+├── NothingToDoError    the selection holds nothing to do (exit 1)
 ├── LockedError         another run holds the out dir's lock
 ├── LoginError          the platform refused a password login; never retried
 ├── RefreshError        the refresh token was refused, or the refresh call failed
@@ -77,6 +78,10 @@ class BodyTooLargeError(RunnerError):
     def __init__(self, limit: int) -> None:
         super().__init__(f"the answer is larger than {limit} bytes; sharebatch read no further")
         self.limit = limit
+
+
+class NothingToDoError(RunnerError):
+    """The command selected nothing to do (a revoke whose rows hold no share); nothing was touched; exit 1."""
 
 
 class LockedError(RunnerError):

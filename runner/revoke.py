@@ -19,7 +19,7 @@ from runner.actions import RevokeAction
 from runner.batch import BatchResult, JournaledPlan, run_journaled
 from runner.batchdir import mark_revoke_started, mark_shares_revoked
 from runner.engine.journal import Journal, JournalEntry
-from runner.errors import UsageError
+from runner.errors import NothingToDoError, UsageError
 from runner.jobspec import JobSpec
 from runner.models import RowStatus
 from runner.platform.auth.tokens import AuthSettings
@@ -61,7 +61,9 @@ async def revoke_batch(
 ) -> BatchResult:
     """Revoke the shares of `spec.input` (a report.csv); resumable like a share run."""
     wanted = parse_rows(rows)
-    RunReport(spec.input, wanted)  # not a report: stop here, before any out dir is touched
+    selection = RunReport(spec.input, wanted)  # not a report: stop here, before any out dir is touched
+    if not any(True for _ in selection.rows()):  # nothing to revoke: touch neither the share batch nor an out dir
+        raise NothingToDoError(_nothing_selected(spec.input, rows, selection))
     share_dir = spec.input.parent
     mark_revoke_started(share_dir)  # the share batch must not pass for "success" once this starts
 
@@ -79,10 +81,20 @@ async def revoke_batch(
         )
 
     result = await run_journaled(spec, auth, plan, {"rows": rows}, interactive=interactive,
-                                 handle_signals=handle_signals, settings=None, fresh=fresh)
+                                 handle_signals=handle_signals, settings=None, fresh=fresh, kind="revoke")
     finished = not (result.summary.not_attempted or result.summary.unknown)
     mark_shares_revoked(share_dir, revoked_share_codes(result.report_path), spec.out, finished=finished)
     return result
+
+
+def _nothing_selected(path: Path, rows: str | None, report: RunReport) -> str:
+    """Why a revoke has nothing to do, in one line (after a whole pass of `report.rows()`)."""
+    chosen = f"--rows {rows}" if rows is not None else "the report"
+    if not report.skipped:
+        return f"{path}: nothing to revoke: {chosen} selects no row of the report"
+    some = "1 row, not" if report.skipped == 1 else f"{report.skipped} rows, none of them"
+    return (f"{path}: nothing to revoke: {chosen} selects {some} a successful share with a share code (already "
+            "revoked, failed, invalid or not sent)")
 
 
 def revoked_share_codes(report: Path) -> list[str]:

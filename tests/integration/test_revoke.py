@@ -107,3 +107,62 @@ def test_an_interrupted_revoke_resumes_and_revokes_each_share_once(
     deletes = Counter(r["params"]["shareCode"] for r in sim.get("/_sim/requests") if r["path"].endswith(UNSHARE))
     assert len(deletes) == 60
     assert set(deletes.values()) == {1}
+
+
+# --- logging options, an empty selection, one batch per selection ------------------------------------
+
+
+def test_revoke_takes_the_logging_options_of_run(sim_thread: ThreadedSimulator, write_csv: CsvWriter, tmp_path: Path):
+    import json
+
+    report = share_run(sim_thread, write_csv("rows.csv", good_rows(4, cover_mark="2")), tmp_path / "run")
+    quiet = invoke(["revoke", str(report), "--rows", "2", "--base-url", sim_thread.base_url, "--quiet"],
+                   sim_thread.token)
+    assert quiet.exit_code == 0, quiet.output
+    assert quiet.stderr == ""
+    assert "sharebatch summary" in quiet.stdout
+    as_json = invoke(["revoke", str(report), "--rows", "3", "--base-url", sim_thread.base_url, "--log-format", "json"],
+                     sim_thread.token)
+    assert as_json.exit_code == 0, as_json.output
+    assert as_json.stdout == ""
+    events = [json.loads(line) for line in as_json.stderr.splitlines()]
+    assert events[-1]["event"] == "run_finished"
+    assert events[-1]["summary"]["revoked"] == 1
+
+
+@pytest.mark.parametrize(("selection", "says"), [
+    ("500-600", "selects no row of the report"),
+    ("5-5", "selects 1 row, not a successful share"),
+    ("5", "selects 1 row, not a successful share"),  # row 5 is the unverified device: failed
+])
+def test_a_revoke_that_selects_nothing_exits_1_and_touches_nothing(
+    sim_thread: ThreadedSimulator, write_csv: CsvWriter, tmp_path: Path, selection: str, says: str
+):
+    rows = [*good_rows(3, cover_mark="2"), ["p1test", "UNV1", "U1", "", ""]]
+    source = write_csv("rows.csv", rows)
+    report = share_run(sim_thread, source, tmp_path / "run")
+    result = invoke(["revoke", str(report), "--rows", selection, "--base-url", sim_thread.base_url], sim_thread.token)
+    assert result.exit_code == 1, result.output
+    assert f"error: {report}: nothing to revoke: --rows {selection} {says}" in result.stderr
+    assert not (tmp_path / "run" / "revoke").exists()
+    assert sim_thread.get("/_sim/stats")["by_endpoint"].get(UNSHARE, 0) == 0
+    again = share_run(sim_thread, source, tmp_path / "run")  # the share batch was not marked as revoked
+    assert again.exists()
+
+
+def test_each_selection_gets_its_own_report_and_the_earlier_one_is_kept_in_history(
+    sim_thread: ThreadedSimulator, write_csv: CsvWriter, tmp_path: Path
+):
+    report = share_run(sim_thread, write_csv("rows.csv", good_rows(9, cover_mark="2")), tmp_path / "run")
+    revoke_dir = tmp_path / "run" / "revoke"
+    first = invoke(["revoke", str(report), "--rows", "2-6,9", "--base-url", sim_thread.base_url], sim_thread.token)
+    assert first.exit_code == 0, first.output
+    second = invoke(["revoke", str(report), "--rows", "7-8", "--base-url", sim_thread.base_url], sim_thread.token)
+    assert second.exit_code == 0, second.output
+    assert [r["row"] for r in report_rows(revoke_dir / "report.csv")] == ["7", "8"]
+    [earlier] = (revoke_dir / "history").iterdir()
+    assert [r["row"] for r in report_rows(earlier / "report.csv")] == ["2", "3", "4", "5", "6", "9"]
+    assert {r["status"] for r in report_rows(earlier / "report.csv")} == {"revoked"}
+    assert "the earlier revoke (6 rows, 6 revoked) and its report are kept in" in second.output
+    assert "shared again" not in second.output
+    assert sim_thread.get("/_sim/stats")["by_endpoint"][UNSHARE] == 8
