@@ -24,6 +24,9 @@ started_at  # runner/outputs/report.py Summary
 # the simulator's test aid: tests decode the tokens it issued
 _.decode_claims  # runner/simulator/tokens.py
 
+# rich reads it when it renders the bar
+_.complete_style  # runner/outputs/progress.py: the bar turns red at the first failed row
+
 # hooks the standard library calls by name
 _._missing_  # runner/models.py RowStatus: enum look-up of a value older versions wrote
 

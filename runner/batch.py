@@ -60,6 +60,9 @@ class BatchResult:
     signal_exit: ExitCode | None = None
     #: `sharebatch validate`: nothing was meant to be sent
     validation_only: bool = False
+    job: str = ""  # the job's name, for the one-line summary a cron log keeps
+    input_path: Path | None = None
+    kind: str = "share"  # share, revoke or validate: which figures mean something
 
     @property
     def exit_code(self) -> ExitCode:
@@ -236,6 +239,7 @@ def validate_batch(spec: JobSpec) -> BatchResult:
         summary.warnings = source.warnings()
         _finish_summary(result, started, title=spec.name, html=False)  # no requests to chart; keeps validate quick
     result.validation_only = True
+    result.job, result.input_path, result.kind = spec.name, spec.input, "validate"
     log_run_finished(result)
     return result
 
@@ -375,6 +379,7 @@ async def run_journaled(
             journal.close()
     _finish_summary(batch, started, title=spec.name, stats=stats, latencies_ms=latencies)
     batch.signal_exit = result.signal_exit
+    batch.job, batch.input_path, batch.kind = spec.name, spec.input, kind
     log_run_finished(batch)
     return batch
 

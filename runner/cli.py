@@ -14,6 +14,7 @@ import sys
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from functools import wraps
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, TypeVar
@@ -319,7 +320,7 @@ def run(
         with _journal_faults(spec.out):
             inbox = asyncio.run(run_inbox(spec, str(spec.input), auth, interactive=interactive))
         if log_format == "text":
-            _print_inbox(inbox, quiet=quiet)
+            _print_inbox(inbox, quiet=quiet, job=spec.name)
         sys.exit(inbox.exit_code)
     with _journal_faults(spec.out):
         result = asyncio.run(run_batch(spec, auth, interactive=interactive, fresh=fresh,
@@ -640,13 +641,15 @@ def _print_result(result: Any, log_format: str = "text") -> None:
         print_summary(result)
 
 
-def _print_inbox(result: InboxResult, *, quiet: bool) -> None:
-    """One line per inbox file, then the pass; --quiet says nothing when there was nothing new."""
+def _print_inbox(result: InboxResult, *, quiet: bool, job: str) -> None:
+    """One line per inbox file, then the pass, each starting with the UTC time and the job (a cron log
+    collects every night's lines); --quiet says nothing when there was nothing new."""
     if not result.files and quiet:
         return
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     for item in result.files:
         where = f" -> {item.moved_to}" if item.moved_to else ""
-        line = f"{item.source.name}: {item.outcome.value} (exit {int(item.exit_code)}){where}"
+        line = f"{stamp} job {job} input {item.source}: {item.outcome.value} (exit {int(item.exit_code)}){where}"
         if item.batch is not None:
             s = item.batch.summary
             unknown = f", {s.unknown} unknown" if s.unknown else ""
@@ -660,8 +663,8 @@ def _print_inbox(result: InboxResult, *, quiet: bool) -> None:
         _echo(line)
     counts = result.counts()
     left = f", {counts['left']} left for the next pass" if counts["left"] else ""
-    _echo(f"inbox {result.folder}: {len(result.files)} files: {counts['done']} done, "
-               f"{counts['rejected']} rejected, {counts['kept']} kept{left}")
+    _echo(f"{stamp} job {job} inbox {result.folder}: exit {int(result.exit_code)}; {len(result.files)} files: "
+          f"{counts['done']} done, {counts['rejected']} rejected, {counts['kept']} kept{left}")
 
 
 def _log_format(value: str) -> LogFormat:

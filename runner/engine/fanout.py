@@ -135,6 +135,7 @@ class Engine(Generic[PayloadT]):
         self._budget_left = settings.budget.rows if settings.budget is not None else None
         self._finished = 0
         self._failed = 0
+        self._failure_kinds_told: set[tuple[object, ...]] = set()
 
     def request_stop(self, reason: str, *, interrupted: bool = True) -> None:
         """Stop dispatching; rows in flight get `grace_s` to finish."""
@@ -382,6 +383,21 @@ class Engine(Generic[PayloadT]):
         log_event("retry", f"retrying row {row} after attempt {retry_state.attempt_number}: {exc}", row=row,
                   attempt=retry_state.attempt_number, reason=str(exc),
                   code=getattr(exc, "code", None), http_status=getattr(exc, "http_status", None))
+        self._tell_first_of_its_kind(exc, row, retry_state.attempt_number)
+
+    def _tell_first_of_its_kind(self, exc: BaseException | None, row: int | None, attempt: int) -> None:
+        """A person (cron mail) hears of a kind of failure when it first happens ("cannot connect"), not only
+        when the row gives up a minute later; the rest of that kind are `retry` events only."""
+        if exc is None:
+            return
+        kind = (type(exc).__name__, getattr(exc, "http_status", None), getattr(exc, "code", None),
+                str(exc).split(":", 1)[0][:60])
+        if kind in self._failure_kinds_told:
+            return
+        self._failure_kinds_told.add(kind)
+        log.warning(f"row {row}: {exc}; retrying (attempt {attempt} of {self._settings.max_attempts} failed); "
+                    "further failures of this kind are retried without a line each",
+                    extra={"event": "first_failure", "row": row, "attempt": attempt, "reason": str(exc)})
 
     def _finish_interrupted(self, state: _RowState) -> None:
         """Cancelled after the grace: a request that was out may or may not have been applied."""

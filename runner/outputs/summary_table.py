@@ -16,6 +16,7 @@ import os
 import re
 import sys
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import IO, TYPE_CHECKING
 
 from runner.errors import describe_code
@@ -41,9 +42,17 @@ def plain(value: object) -> str:
     return escape_controls(redact(str(value)))
 
 
+#: the rows a validate knows of: it sends nothing, so requests, retries and rate mean nothing there
+_VALIDATE_LABELS = ("total", "valid", "invalid", "duplicate")
+
+
 def summary_rows(result: BatchResult) -> list[tuple[str, str]]:
     """(label, value) of every row of the table."""
     summary = result.summary
+    if result.kind == "validate":
+        rows = [(label, str(getattr(summary, label))) for label in _VALIDATE_LABELS]
+        rows += [(label, str(getattr(summary, label))) for label in ("hidden", "permanent") if getattr(summary, label)]
+        return [*rows, ("duration", f"{summary.duration_s:.1f} s")]
     rows = [(label, str(getattr(summary, label)))
             for label in ("total", "success", "failed", "invalid", "duplicate", "not_attempted")]
     counted = ("unknown", "hidden", "valid", "permanent", "revoked", "already_ended", "extended")  # shown when not 0
@@ -67,7 +76,31 @@ def output_lines(result: BatchResult) -> list[str]:
     lines.append(plain(f"summary: {result.summary_path}"))
     if result.html_path is not None:
         lines.append(plain(f"html:    {result.html_path}"))
+    lines.append(plain(summary_line(result)))
     return lines
+
+
+def summary_line(result: BatchResult, now: datetime | None = None) -> str:
+    """One line for a log that collects every night's runs: UTC time, job, input, then the outcome."""
+    s = result.summary
+    stamp = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    head = f"{stamp} job {result.job or '-'} input {result.input_path or '-'}: exit {int(result.exit_code)}"
+    if result.kind == "validate":
+        return f"{head}; validate: {s.total} rows, {s.valid} valid, {s.invalid} invalid, {s.duplicate} duplicate"
+    if result.kind == "revoke":
+        counts = f"{s.revoked} revoked, {s.already_ended} already ended, {s.failed} failed"
+    elif result.kind == "extend":
+        counts = f"{s.extended} extended, {s.failed} failed"
+    else:
+        counts = f"{s.success} success, {s.failed} failed, {s.invalid} invalid, {s.duplicate} duplicate"
+    counts += f", {s.not_attempted} not attempted"
+    if s.held_back:
+        counts += f" ({s.held_back} held back by --limit)"
+    if s.unknown:
+        counts += f", {s.unknown} unknown"
+    stopped = f"; stopped early: {s.stopped}" if s.stopped else ""
+    return (f"{head}; {s.total} rows: {counts}; {s.requests} requests in {s.duration_s:.1f} s{stopped}; "
+            f"report {result.report_path}")
 
 
 def print_summary(result: BatchResult, console: Console | None = None) -> None:
