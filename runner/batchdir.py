@@ -37,6 +37,8 @@ BATCH_ID_KEY = "batch_id"
 REVOKED_KEY = "revoked_at"  # a revoke of this batch started then
 REVOKE_FINISHED_KEY = "revoke_finished_at"  # ... and went through every row it selected
 _BLOCK = 1 << 20
+#: the batches run over a report's selection of rows, and the state of a row they did
+_DONE_WORD = {"revoke": "revoked", "extend": "extended"}
 
 
 @dataclass
@@ -150,9 +152,10 @@ def open_batch_journal(
             why = "--fresh" if fresh and recorded == batch else "the input or its settings changed"
             log_event("batch_archived", f"a new batch starts in {out_dir} ({why}); the earlier one is in {moved}",
                       out=str(out_dir), history=str(moved), reason=why)
-            if kind == "revoke":  # another --rows selection: the earlier selection's report is kept, not hidden
-                replaced = (f"another selection of rows ({why}): the earlier revoke ({sum(counts.values())} rows, "
-                            f"{counts.get('revoked', 0)} revoked) and its report are kept in {moved}; this report "
+            if kind in _DONE_WORD:  # another --rows selection: the earlier selection's report is kept, not hidden
+                done = _DONE_WORD[kind]
+                replaced = (f"another selection of rows ({why}): the earlier {kind} ({sum(counts.values())} rows, "
+                            f"{counts.get(done, 0)} {done}) and its report are kept in {moved}; this report "
                             "covers this selection only")
             else:
                 replaced = (f"a new batch started in this out dir ({why}): the earlier one ({sum(counts.values())} "

@@ -92,4 +92,4 @@ async def extend_batch(
 
     settings: dict[str, object] = {"rows": rows, "expiry": expiry, "timezone": spec.timezone}
     return await run_journaled(spec, auth, plan, settings, interactive=interactive,
-                               handle_signals=handle_signals, settings=None, fresh=fresh)
+                               handle_signals=handle_signals, settings=None, fresh=fresh, kind="extend")
