@@ -227,6 +227,53 @@ CODE_MEANINGS: dict[int, str] = {
 }
 
 
+#: what an operator does about each code a row can end with, in a line (docs/platform-api.md §5);
+#: report.html and `status` show it beside the count. Codes not listed get `advise_code`'s default.
+CODE_ADVICE: dict[str, str] = {
+    "transport": "No answer reached sharebatch (connection refused, timeout, proxy): check the network and the "
+                 "base URL, then run the same command again; rows in doubt are looked up before any re-send.",
+    "5000": "A fault on the platform's side: run the same command again later; it resends only what is left.",
+    "5394": "A fault between the platform's own services: run the same command again later.",
+    "5103": "The platform could not read its own data for this row: run again once; if it stays, ask support "
+            "with the device key.",
+    "5004": "No account with this phone number in this app: check the number and its country code, or invite "
+            "the person to register in the app first.",
+    "5031": "No account with this email in this app: check the spelling, or invite the person to register in "
+            "the app first.",
+    "5033": "No user with this uid: check the recipient column (a uid, not a name).",
+    "5032": "The access token was refused: run `sharebatch login` again (or renew SHAREBATCH_TOKEN), then the "
+            "same command.",
+    "5106": "No access token reached the platform: set SHAREBATCH_TOKEN or a token file, then run again.",
+    "5041": "The account is not the owner of this device (or of this share): run with the owner's account, or "
+            "drop the row.",
+    "5066": "The pk cell is empty: fill in the product key and run failed.csv again.",
+    "5067": "The dk cell is empty: fill in the device key and run failed.csv again.",
+    "5133": "The cover mark is not 1, 2 or 3: correct the cover_mark cell (or the job's cover_mark).",
+    "5134": "The platform failed to store the share without saying why: run failed.csv again; if it keeps "
+            "failing, list the code in retry_codes or ask support.",
+    "5141": "The account may not read this device's share list: share it from the owner's account.",
+    "5142": "The share had already ended (revoked, replaced or expired): nothing to do.",
+    "5145": "The expiry was not accepted: write it as YYYY-MM-DD, an ISO time or 30d and run failed.csv again.",
+    "5147": "The account is frozen for 20 minutes after wrong passwords: wait, fix the password, log in again.",
+    "5148": "This machine's IP is frozen for 20 minutes after wrong logins: wait before logging in again.",
+    "5325": "The platform blocked the account for 24 hours for abnormal behaviour: stop, lower rate and "
+            "concurrency, and ask support before sending again.",
+    "5360": "The device's binding is not verified, so it cannot be shared: the owner verifies the device in the "
+            "app (or support does); then run failed.csv again.",
+    "5411": "This product's devices may not be shared: change the product's sharing setting in the Developer "
+            "Center, or drop these rows.",
+    "5864": "The recipient is a family member and the device is a family device: they already have it; drop "
+            "the row.",
+    "5891": "The recipient cell is empty: fill in a uid, email or phone and run failed.csv again.",
+}
+
+
+def advise_code(code: str) -> str:
+    """What to do about rows that failed with `code` (a number, or "transport" when no answer came)."""
+    return CODE_ADVICE.get(code, "A code the platform's documentation does not explain: keep the report, ask "
+                                 "support what it means, then run failed.csv again.")
+
+
 def classify_code(code: int) -> ErrorClass:
     """Map a body `code` (not 200) to its class; unknown codes are final for the row."""
     if code in _ALWAYS_FATAL_CODES:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from runner.engine.journal import IN_FLIGHT, JOURNAL_NAME, PENDING, Journal, JournalStatus
 from runner.engine.runlock import LockHolder, active_holder
-from runner.errors import ExitCode, UsageError, describe_code
+from runner.errors import ExitCode, UsageError, advise_code, describe_code
 from runner.models import RENAMED_STATUS_VALUES, RowStatus
 
 #: the order rows are listed in, report statuses first
@@ -105,6 +105,7 @@ def describe(status: BatchStatus) -> list[str]:
         for code, count in status.failed_by_code.items():
             label = describe_code(int(code)) if code.isdigit() else "no answer (connection or timeout)"
             lines.append(f"    {count:>8}  {label}")
+            lines.append(f"              what to do: {advise_code(code)}")
     lines.extend(f"  {note}" for note in status.notes)
     return lines
 

@@ -144,3 +144,13 @@ def test_an_input_file_error_is_a_usage_error_that_names_its_file(tmp_path: Path
 
 def test_a_refused_login_has_its_own_exit_code() -> None:
     assert ExitCode.REFUSED not in (ExitCode.ABORTED, ExitCode.USAGE, ExitCode.ROWS_FAILED, ExitCode.LOCKED)
+
+
+def test_every_code_with_a_meaning_has_a_line_of_advice_and_others_get_a_default() -> None:
+    from runner.errors import CODE_ADVICE, advise_code
+
+    assert {str(code) for code in CODE_MEANINGS} <= set(CODE_ADVICE)
+    assert "transport" in CODE_ADVICE
+    assert all(len(line) < 240 and line.endswith(".") for line in CODE_ADVICE.values())
+    assert "verified" in advise_code("5360")
+    assert "ask support" in advise_code("5999")

@@ -69,6 +69,7 @@ def test_a_finished_batch_with_failures_agrees_with_its_report_and_counts_each_c
     assert text.output.startswith(f"{out.resolve()}: 5 rows; finished")
     assert ".." not in text.output
     assert "5360 (device binding not verified" in text.output
+    assert "what to do: The device's binding is not verified" in text.output
     assert "first start" in text.output
     assert "last finish" in text.output
 
