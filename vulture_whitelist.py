@@ -20,6 +20,7 @@ already_ended  # runner/outputs/report.py Summary
 extended  # runner/outputs/report.py Summary
 permanent  # runner/outputs/report.py Summary: counted in batch.py, read through asdict
 started_at  # runner/outputs/report.py Summary
+permanent  # runner/outputs/report.py Summary (counted by name in the summary table)
 
 # the simulator's test aid: tests decode the tokens it issued
 _.decode_claims  # runner/simulator/tokens.py
