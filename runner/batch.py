@@ -20,15 +20,17 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, overload
 
 from runner.batchdir import OUTPUT_NAMES, SNAPSHOT_STEM, batch_id, file_sha256, open_batch_journal, take_snapshot
 from runner.engine.fanout import Engine, EngineSettings, FailureBrake, RowBudget, now_ms, utc_now_iso
-from runner.engine.journal import Journal, JournalEntry
+from runner.engine.journal import FIRST_STARTED_KEY, Journal, JournalEntry
 from runner.engine.protocols import Action, OutcomeSink, WorkItem
 from runner.engine.runlock import RunLock
 from runner.errors import ExitCode
 from runner.events import log_event
+from runner.input.columns import canonical_name
 from runner.input.rows import InputOptions, InputSource, open_input
 from runner.jobspec import JobSpec
 from runner.models import FileDialect, LoadedRow, RowOutcome, RowStatus, RunStats, ShareRequest
 from runner.outputs.report import Summary, needs_doing, write_failed_rows, write_report, write_summary
+from runner.outputs.reportcontext import ReportContext, platform_of, who_and_where
 
 if TYPE_CHECKING:  # the sending side (aiohttp, rich) is imported in _send: `validate` never loads it
     from runner.outputs.progress import ProgressDisplay
@@ -342,8 +344,8 @@ async def run_journaled(
             stray.unlink(missing_ok=True)
         snapshot = take_snapshot(spec.input, spec.out)
         try:
-            opened = open_batch_journal(spec.out, batch_id(snapshot.sha256, batch_settings), fresh=fresh,
-                                        reshare_revoked=reshare_revoked, kind=kind)
+            batch_name = batch_id(snapshot.sha256, batch_settings)
+            opened = open_batch_journal(spec.out, batch_name, fresh=fresh, reshare_revoked=reshare_revoked, kind=kind)
             snapshot_path = snapshot.keep()
         finally:
             snapshot.discard()
@@ -351,7 +353,9 @@ async def run_journaled(
         try:
             plan = make_plan(journal, snapshot_path)
             counts = journal.sync_rows(with_carried_doubt(plan.entries, plan.subject, opened.carried_doubt))
-            journal.run_started(summary.started_at or utc_now_iso())
+            journal.run_started(summary.started_at)
+            context = report_context(spec, snapshot.sha256, batch_name, journal.get_meta(FIRST_STARTED_KEY),
+                                     summary.started_at, plan.headers)
             log_event("run_started", f"run started: {counts.to_send} of {counts.total} rows to send",
                       job=spec.name, input=str(spec.input), out=str(spec.out), base_url=spec.base_url,
                       rows=counts.total, to_send=counts.to_send, already_done=counts.already_done)
@@ -377,8 +381,7 @@ async def run_journaled(
             journal.run_ended(utc_now_iso(), batch.exit_code, result.stopped)
         finally:
             journal.close()
-    _finish_summary(batch, started, title=spec.name, stats=stats, latencies_ms=latencies)
-    batch.signal_exit = result.signal_exit
+    _finish_summary(batch, started, title=spec.name, stats=stats, latencies_ms=latencies, context=context)
     batch.job, batch.input_path, batch.kind = spec.name, spec.input, kind
     log_run_finished(batch)
     return batch
@@ -616,6 +619,7 @@ def _finish_summary(
     stats: RunStats | None = None,
     latencies_ms: list[int] | None = None,
     html: bool = True,
+    context: ReportContext | None = None,
 ) -> None:
     """Close the summary, then write summary.json and the hand-off report.html beside report.csv."""
     from runner.outputs.htmlreport import HtmlReportInput, write_html_report
@@ -632,7 +636,24 @@ def _finish_summary(
     write_html_report(result.html_path, HtmlReportInput(
         title=title, summary=result.summary, request_offsets_s=offsets, latencies_ms=latencies_ms or [],
         failed_rows=result.failed_rows, failed_file_name=failed_name,
+        context=replace(context, run_finished_at=result.summary.finished_at) if context is not None else None,
     ))
+
+
+def report_context(spec: JobSpec, sha256: str, batch: str, first_started_at: str | None, run_started_at: str,
+                   headers: list[str]) -> ReportContext:
+    """What report.html says about the run before its figures: file, platform, who, where, when."""
+    from runner.jobspec import REGION_BASE_URLS
+
+    host, region = platform_of(spec.base_url, REGION_BASE_URLS)
+    user, machine = who_and_where()
+    mapped = spec.columns.get("recipient")
+    recipients = frozenset(header for header in headers if header == mapped or canonical_name(header) == "recipient")
+    return ReportContext(
+        job=spec.name, input_name=spec.input.name, input_sha256=sha256, batch_id=batch, platform_host=host,
+        region=region, os_user=user, host=machine, batch_started_at=first_started_at, run_started_at=run_started_at,
+        run_finished_at="", recipient_headers=recipients, mask_recipients=spec.mask_recipients,
+    )
 
 
 def _rate(stats: RunStats) -> float:

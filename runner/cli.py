@@ -291,6 +291,9 @@ def main() -> None:
               "not_attempted and the same command without --limit sends them. [default: every row]")
 @click.option("--max-failures", help="Stop cleanly (exit 3, the rest not_attempted) once N rows have failed, or "
               "P% of the rows finished so far (judged after 20 rows), e.g. 10 or 5%. [default: no limit]")
+@click.option("--mask-recipients", is_flag=True, default=None,
+              help="In report.html, mask recipients' emails, phones and uids, for a report to mail "
+              "(report.csv keeps them in full).")
 @click.option("--reshare-revoked", is_flag=True,
               help="After `sharebatch revoke` of this batch: share the revoked rows anew (new share codes); "
               "the other rows stay as they are.")
@@ -356,6 +359,8 @@ def validate(
 @main.command(short_help="Undo a batch: revoke the shares a run created.")
 @click.argument("report", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--rows", "rows", help="Only these report rows, e.g. 3,7-12. [default: every successful row]")
+@click.option("--mask-recipients", is_flag=True, default=None,
+              help="In report.html, mask recipients' emails, phones and uids, for a report to mail.")
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False),
               help="Output folder. [default: a `revoke` folder beside the report]")
 @_sending_options

@@ -75,6 +75,8 @@ class JobSpec:
     #: the brake (--max-failures): stop once this many rows failed, or this share of those finished
     max_failures: int | None = None
     max_failure_share: float | None = None
+    #: report.html for mailing: recipients' emails, phones and uids masked (report.csv keeps them)
+    mask_recipients: bool = False
 
     def require_base_url(self) -> str:
         """The base URL, for a command that calls the platform: a UsageError when none was given."""
@@ -114,6 +116,7 @@ _KEY_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "max_retry_after": ((int, float), "a number of seconds"),
     "skip_existing": ((bool,), "true or false"),
     "limit": ((int,), "a whole number of rows"),
+    "mask_recipients": ((bool,), "true or false"),
     "max_failures": ((int, str), 'a number of rows such as 10, or a share such as "5%"'),
 }
 
@@ -166,6 +169,7 @@ def load_job_spec(job_file: Path | None, overrides: dict[str, Any]) -> JobSpec:
         deadline_s=_duration(raw, "deadline", at("deadline")),
         max_retry_after_s=_positive_number(raw, "max_retry_after", DEFAULT_MAX_RETRY_AFTER_S, at("max_retry_after")),
         limit=_at_least(raw, "limit", 1, 1, at("limit")) if "limit" in raw else None,
+        mask_recipients=bool(raw.get("mask_recipients", False)),
         **_max_failures(raw, at("max_failures")),
         concurrency=_at_least(raw, "concurrency", DEFAULT_CONCURRENCY, 1, at("concurrency")),
         max_attempts=_at_least(raw, "max_attempts", DEFAULT_MAX_ATTEMPTS, 1, at("max_attempts")),

@@ -421,8 +421,15 @@ class Journal:
 
     def run_started(self, at: str) -> None:
         """A run of this batch starts (UTC ISO time); the first one stays the batch's first start."""
-        self._set_default(FIRST_STARTED_KEY, at)
+        self._set_default(FIRST_STARTED_KEY, self._anchor_iso() or at)
         self.set_meta(LAST_STARTED_KEY, at)
+
+    def _anchor_iso(self) -> str | None:
+        """The batch's first start as older versions kept it (anchor_ms), as a UTC ISO time."""
+        anchor = self.get_meta("anchor_ms")
+        if anchor is None or not anchor.isdigit():
+            return None
+        return datetime.fromtimestamp(int(anchor) / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
     def run_ended(self, at: str, exit_code: int, stopped: str | None) -> None:
         """The run wrote its outputs and ends with `exit_code` (`stopped`: why it stopped early)."""
@@ -437,11 +444,7 @@ class Journal:
     def status(self) -> JournalStatus:
         """Everything `sharebatch status` shows, read in one go."""
         self.flush()
-        first = self.get_meta(FIRST_STARTED_KEY)
-        anchor = self.get_meta("anchor_ms")
-        if first is None and anchor is not None and anchor.isdigit():  # journals of older versions
-            first = datetime.fromtimestamp(int(anchor) / 1000, UTC).isoformat(timespec="milliseconds")
-            first = first.replace("+00:00", "Z")
+        first = self.get_meta(FIRST_STARTED_KEY) or self._anchor_iso()
         exit_code = self.get_meta(LAST_EXIT_KEY)
         (last_row,) = self._db.execute("SELECT max(finished_at) FROM rows").fetchone()
         return JournalStatus(

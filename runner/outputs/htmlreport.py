@@ -21,12 +21,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runner import __version__
-from runner.errors import CODE_MEANINGS
+from runner.errors import CODE_MEANINGS, advise_code
 from runner.models import RowOutcome, RowStatus
 from runner.outputs.atomic import atomic_writer
 from runner.outputs.report import Summary
+from runner.outputs.reportcontext import ReportContext, local_time, mask_recipient
 from runner.outputs.svgchart import FONT_PX, INK, Chart, LegendEntry, log_ticks, nice_ticks, text_width, tick_label
-from runner.redact import redact
+from runner.redact import mask_contacts, redact
 
 if TYPE_CHECKING:
     from markupsafe import Markup
@@ -52,29 +53,36 @@ OUTCOME_WIDTH_PX = 682.0
 LATENCY_WIDTH_PX = 586.0
 CHART_HEIGHT_PX = 269.0
 _SUMMARY_LABELS = {
-    "total": "rows in the file",
-    "success": "shared (invited)",
-    "failed": "failed",
-    "invalid": "invalid (not sent)",
-    "duplicate": "duplicate (not sent)",
-    "not_attempted": "not attempted",
-    "unknown": "unknown (may have been applied)",
-    "hidden": "hidden in the sheet (not sent)",
+    "total": "Rows in the file",
+    "success": "Shared (invited)",
+    "failed": "Failed",
+    "invalid": "Invalid (never sent)",
+    "duplicate": "Duplicates (never sent)",
+    "not_attempted": "Not sent yet",
+    "held_back": "of them held back by --limit",
+    "unknown": "Unknown (may have been applied)",
+    "hidden": "Hidden in the sheet (not sent)",
     "permanent": "of them permanent (no expiry)",
-    "valid": "valid",
-    "revoked": "revoked",
-    "already_ended": "already ended",
-    "extended": "expiry changed",
-    "requests": "HTTP requests",
-    "retries": "retries",
-    "started_at": "started",
-    "finished_at": "finished",
-    "duration_s": "duration",
-    "rate_achieved": "rate achieved",
-    "stopped": "stopped early",
+    "valid": "Valid",
+    "revoked": "Revoked",
+    "already_ended": "Already ended",
+    "extended": "Expiry changed",
+    "requests": "HTTP requests sent",
+    "retries": "Retries",
+    "started_at": "Started",
+    "finished_at": "Finished",
+    "duration_s": "Duration",
+    "rate_achieved": "Request rate",
+    "stopped": "Stopped early",
 }
-# summary.json fields of other commands (validate, revoke): shown only when they count something
-_OTHER_COMMAND_FIELDS = frozenset({"valid", "revoked", "already_ended", "extended", "hidden"})
+#: figures of the whole batch (every run of it, from the journal), shown apart from this run's
+BATCH_KEYS = ("total", "success", "permanent", "failed", "invalid", "duplicate", "not_attempted", "held_back",
+              "unknown", "hidden", "valid", "revoked", "already_ended", "extended")
+#: figures of this invocation only (a resumed run sends only what was left)
+RUN_KEYS = ("started_at", "finished_at", "duration_s", "requests", "retries", "rate_achieved")
+# summary.json fields of other commands (validate, revoke) and rare counts: shown only when they count something
+_OTHER_COMMAND_FIELDS = frozenset({"valid", "revoked", "already_ended", "extended", "held_back", "hidden", "unknown",
+                                  "permanent"})
 _TRANSPORT_MEANING = "no answer from the platform: timeout or connection error, after retries"
 
 
@@ -92,6 +100,8 @@ class HtmlReportInput:
     failed_rows: Sequence[tuple[dict[str, str], RowOutcome]]
     #: where the rows beyond MAX_FAILED_ROWS are (failed.xlsx for an XLSX input)
     failed_file_name: str = "failed.csv"
+    #: which file, platform, user, host and times (None: a bare report, e.g. in tests of the charts)
+    context: ReportContext | None = None
 
 
 def write_html_report(path: Path, data: HtmlReportInput) -> None:
@@ -128,6 +138,9 @@ def _page_context(data: HtmlReportInput) -> dict[str, Any]:
     summary = data.summary
     shown = list(itertools.islice(data.failed_rows, MAX_FAILED_ROWS))
     headers = _cell_headers(cells for cells, _ in shown)
+    context = data.context
+    mask = context is not None and context.mask_recipients
+    masked_headers = context.recipient_headers if context is not None else frozenset()
     charts = {
         "outcomes": outcome_chart_svg(summary),
         "rate": rate_chart_svg(data.request_offsets_s, summary.rate_achieved),
@@ -138,28 +151,75 @@ def _page_context(data: HtmlReportInput) -> dict[str, Any]:
         "version": __version__,
         "summary": summary,
         "summary_rows": summary_rows(summary),
+        "batch_rows": summary_rows(summary, BATCH_KEYS),
+        "run_rows": summary_rows(summary, RUN_KEYS),
+        "stopped": _stopped_reason(summary),
+        "facts": facts(context) if context is not None else [],
+        "resumed": context is not None and context.resumed,
+        "masked": mask,
         "headline": _headline(summary),
         "charts": {kind: _trusted_svg(svg) for kind, svg in charts.items()},
         "rate_note": _rate_note(data.request_offsets_s),
         "latency_note": _latency_note(data.latencies_ms),
         "code_rows": code_rows(summary.by_code),
-        "warnings": list(summary.warnings),
+        "warnings": [mask_contacts(warning) if mask else warning for warning in summary.warnings],
         "failed_headers": headers,
-        "failed_rows": [_failed_row(cells, outcome, headers) for cells, outcome in shown],
+        "failed_rows": [_failed_row(cells, outcome, headers, masked_headers if mask else None)
+                        for cells, outcome in shown],
         "failed_total": len(data.failed_rows),
         "failed_hidden": max(0, len(data.failed_rows) - len(shown)),
         "failed_file_name": data.failed_file_name,
     }
 
 
-def summary_rows(summary: Summary) -> list[tuple[str, str, str]]:
-    """(label, summary.json key, value) for each figure of summary.json except by_code and warnings."""
+def summary_rows(summary: Summary, keys: Sequence[str] | None = None) -> list[tuple[str, str, str]]:
+    """(label in words, summary.json key, value) for the figures `keys` (default: all but by_code and warnings)."""
+    figures = summary.to_dict()
     rows = []
-    for key, value in summary.to_dict().items():
+    for key in keys if keys is not None else list(figures):
+        value = figures.get(key)
         if key in ("by_code", "warnings") or (key in _OTHER_COMMAND_FIELDS and not value):
             continue
         rows.append((_SUMMARY_LABELS.get(key, key.replace("_", " ")), key, _format_value(key, value)))
     return rows
+
+
+def _stopped_reason(summary: Summary) -> str | None:
+    """Why the run stopped early, without the engine's "stopped: " prefix (the page says "stopped" itself)."""
+    return summary.stopped.removeprefix("stopped: ") if summary.stopped else None
+
+
+#: the banner quotes a stop reason up to this long; the box under "This run" has all of it
+HEADLINE_REASON_CHARS = 200
+_REGION_WORDS = {"eu": "Europe data center", "cn": "China data center"}
+
+
+def facts(context: ReportContext) -> list[tuple[str, str, str]]:
+    """(label, value, probe name) of the report's header: which file, platform, who, where, when."""
+    first_local, first_utc = local_time(context.batch_started_at or context.run_started_at)
+    last_local, last_utc = local_time(context.run_finished_at)
+    rows = [
+        ("Job", context.job, "job"),
+        ("Input file", f"{context.input_name} (SHA-256 {context.sha_prefix}…, batch {context.batch_id[:12]})",
+         "input"),
+    ]
+    if context.platform_host is not None:
+        region = _REGION_WORDS.get(context.region or "", "a base URL of its own")
+        rows.append(("Platform", f"{context.platform_host} ({region})", "platform"))
+    rows += [
+        ("Run by", f"{context.os_user} on {context.host}", "who"),
+        ("First start", _with_utc(first_local, first_utc), "first-start"),
+        ("Last finish", _with_utc(last_local, last_utc), "last-finish"),
+    ]
+    if context.resumed:
+        this_local, this_utc = local_time(context.run_started_at)
+        rows.append(("This run", f"resumed the batch at {_with_utc(this_local, this_utc)}; the counts are of the "
+                     "whole batch, requests, duration and rate of this run only", "resumed"))
+    return rows
+
+
+def _with_utc(local: str, utc: str) -> str:
+    return f"{local} ({utc})" if utc and not local.endswith(" UTC") else local
 
 
 def _format_value(key: str, value: Any) -> str:
@@ -170,7 +230,7 @@ def _format_value(key: str, value: Any) -> str:
     if key == "stopped":
         return value or "no, the run went to the end"
     if key in ("started_at", "finished_at"):
-        return value or "–"
+        return _with_utc(*local_time(value))
     if isinstance(value, int):
         return f"{value:,}"
     return str(value)
@@ -189,7 +249,10 @@ def _format_duration(seconds: float) -> str:
 def _headline(summary: Summary) -> tuple[str, str]:
     """(css class, sentence) for the banner at the top."""
     if summary.stopped:
-        return "bad", f"The run stopped early: {summary.stopped}"
+        reason = _stopped_reason(summary) or ""
+        if len(reason) > HEADLINE_REASON_CHARS:  # the whole reason is under "This run"
+            reason = reason[:HEADLINE_REASON_CHARS].rsplit(" ", 1)[0] + " … (in full below)"
+        return "bad", f"The run stopped early: {reason}"
     problems = summary.failed + summary.invalid + summary.not_attempted + summary.unknown
     if summary.total == 0:
         return "neutral", "The file had no rows to share."
@@ -215,8 +278,8 @@ def code_rows(by_code: dict[str, int]) -> list[dict[str, Any]]:
     rows = []
     for key, count in sorted(by_code.items(), key=lambda item: (-item[1], item[0])):
         meaning, known = describe_code_key(key)
-        rows.append({"code": key, "meaning": meaning, "known": known, "count": f"{count:,}",
-                     "share": f"{100 * count / total:.1f} %"})
+        rows.append({"code": key if key != "transport" else "no answer", "meaning": meaning, "known": known,
+                     "count": f"{count:,}", "share": f"{100 * count / total:.1f} %", "advice": advise_code(key)})
     return rows
 
 
@@ -228,14 +291,27 @@ def _cell_headers(cells_of_rows: Iterable[dict[str, str]]) -> list[str]:
     return list(headers)
 
 
-def _failed_row(cells: dict[str, str], outcome: RowOutcome, headers: list[str]) -> dict[str, Any]:
+def _failed_row(cells: dict[str, str], outcome: RowOutcome, headers: list[str],
+                masked: frozenset[str] | None = None) -> dict[str, Any]:
+    """One failed row of the page; with `masked` (mask_recipients) those columns' recipients and every
+    email or phone number elsewhere in the row are masked."""
+    values = [cells.get(header, "") for header in headers]
+    message = outcome.message
+    if masked is not None:
+        recipients = [value for header, value in zip(headers, values, strict=True) if header in masked and value]
+        values = [mask_recipient(value) if header in masked and value else mask_contacts(value)
+                  for header, value in zip(headers, values, strict=True)]
+        for recipient in recipients:  # a platform message may echo the uid
+            message = message.replace(recipient, mask_recipient(recipient))
+        message = mask_contacts(message)
     return {
         "row": outcome.row,
-        "status": outcome.status.value,
+        "status": outcome.status.value.replace("_", " "),
+        "status_class": outcome.status.value,
         "code": "" if outcome.code is None else str(outcome.code),
         "code_meaning": "" if outcome.code is None else CODE_MEANINGS.get(outcome.code, "unknown code"),
-        "message": outcome.message,
-        "cells": [cells.get(header, "") for header in headers],
+        "message": message,
+        "cells": values,
     }
 
 
