@@ -22,7 +22,7 @@ lint: $(STAMP)
 	$(BIN)/bandit -q -r runner
 
 test: lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -rs
 
 # Renders the demo's report.html to a PNG in headless Chromium (apt-get install -y chromium).
 report-png: $(STAMP)
