@@ -59,6 +59,8 @@ class ScriptedAction:
     found: dict[int, list[ActionResult | BaseException | None]] = field(default_factory=dict)  # reconcile()'s answers
     crowd_size: int = 1
     release: asyncio.Event | None = None
+    lookup_release: asyncio.Event | None = None  # when given, every reconcile() waits for it
+    lookup_started: asyncio.Event = field(default_factory=asyncio.Event)
     cleanup_yields: dict[int, int] = field(default_factory=dict)  # yields a cancelled perform takes to clean up
     events: list[tuple[str, int]] = field(default_factory=list)  # ("perform" | "reconcile", row), in order
     reconcile_since: list[int] = field(default_factory=list)
@@ -113,6 +115,9 @@ class ScriptedAction:
     async def reconcile(self, payload: Job, since_ms: int) -> ActionResult | None:
         self.events.append(("reconcile", payload.row))
         self.reconcile_since.append(since_ms)
+        self.lookup_started.set()
+        if self.lookup_release is not None:
+            await self.lookup_release.wait()
         answers = self.found.get(payload.row) or [None]
         answer = answers.pop(0) if len(answers) > 1 else answers[0]
         if isinstance(answer, BaseException):
@@ -607,3 +612,17 @@ def test_a_share_brake_waits_for_its_minimum_of_rows() -> None:
     assert not brake.tripped(failed=5, finished=19)
     assert brake.tripped(failed=2, finished=20)
     assert not brake.tripped(failed=1, finished=20)
+
+
+@pytest.mark.parametrize("answer", ["gave-up", "no-share-code"])
+async def test_a_stop_during_a_rows_last_look_up_still_gives_it_one_outcome_in_doubt(answer: str) -> None:
+    script: list[Answer] = ([unavailable(applied=True)] if answer == "gave-up"
+                            else [ActionResult(share_code=None, http_status=200, latency_ms=1, confirmed=False)])
+    action = ScriptedAction(script={2: script}, lookup_release=asyncio.Event())
+    run = make_run(action, items(["A"]), max_attempts=1, grace_s=0.05)  # real time, kept short
+    running = asyncio.create_task(run.go())
+    await action.lookup_started.wait()
+    run.engine.request_stop("interrupted by SIGTERM")
+    _, outcomes = await running
+    assert outcomes[2].status is RowStatus.UNKNOWN
+    assert outcomes[2].in_doubt_since_ms == run.sink.started[0][1]

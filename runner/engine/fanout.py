@@ -241,7 +241,11 @@ class Engine(Generic[PayloadT]):
             exhausted = isinstance(exc, TransientApiError)
             self._recent_exhausted.append(exhausted)
             message = f"gave up after {state.attempts} attempts: {exc}" if exhausted else str(exc)
-            await self._settle_failure(state, item.payload, exc, message)
+            try:
+                await self._settle_failure(state, item.payload, exc, message)
+            except asyncio.CancelledError:  # the grace ended during the last look-up: still one outcome
+                self._finish_interrupted(state)
+                raise
             if isinstance(exc, FatalApiError):
                 self.request_stop(f"stopped: {exc}", interrupted=False)
             elif exhausted:
@@ -249,7 +253,13 @@ class Engine(Generic[PayloadT]):
             return
         self._recent_exhausted.append(False)
         if not result.confirmed:
-            await self._confirm(state, item.payload, result)
+            # Said done without its share code: in doubt until the look-up finds it.
+            state.in_doubt_since_ms = state.in_doubt_since_ms or state.last_started_ms or now_ms()
+            try:
+                await self._confirm(state, item.payload, result)
+            except asyncio.CancelledError:
+                self._finish_interrupted(state)
+                raise
             return
         self._finish_success(state, result)
 
