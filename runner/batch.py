@@ -11,8 +11,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Hashable, Iterable, Iterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Coroutine, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -408,6 +407,7 @@ async def _send(
     prepare: Prepare | None = None,
 ) -> _SendResult:
     from runner.outputs.progress import ProgressDisplay
+    from runner.platform.session import platform_client
 
     settings = settings or EngineSettings(concurrency=spec.concurrency, max_attempts=spec.max_attempts,
                                           budget=row_budget(spec), brake=failure_brake(spec))
@@ -447,27 +447,6 @@ def failure_brake(spec: JobSpec) -> FailureBrake | None:
                             label=f"--max-failures {spec.max_failure_share:.0%} after at least "
                                   f"{FAILURE_SHARE_MIN_ROWS} rows")
     return None
-
-
-@asynccontextmanager
-async def platform_client(spec: JobSpec, auth: AuthSettings, stats: RunStats) -> AsyncIterator[PlatformClient]:
-    """One aiohttp session, token source and client for a command, under the job's rate, timeout and TLS."""
-    import aiohttp  # here, not at the top: `validate` and `status` never send
-
-    from runner.platform.auth.tokens import build_token_source
-    from runner.platform.client import PlatformClient
-    from runner.platform.pacing import DispatchGate
-    from runner.platform.tls import tls_context
-
-    base_url = spec.require_base_url()
-    timeout = aiohttp.ClientTimeout(total=spec.timeout_s)
-    connector = aiohttp.TCPConnector(limit=max(100, 2 * spec.concurrency), ssl=tls_context(spec.ca_bundle))
-    async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
-        tokens = build_token_source(auth, session, base_url)
-        yield PlatformClient(
-            session, base_url, tokens, retry_codes=spec.retry_codes, gate=DispatchGate(spec.rate), stats=stats,
-            max_retry_after_s=spec.max_retry_after_s,
-        )
 
 
 def zip_rows(rows: Iterable[LoadedRow], outcomes: Iterable[RowOutcome]) -> Iterator[tuple[LoadedRow, RowOutcome]]:

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runner.batch import input_options, iter_rows, platform_client, validation_outcome
+from runner.batch import input_options, iter_rows, validation_outcome
 from runner.engine.fanout import EngineSettings, now_ms
 from runner.engine.runlock import RunLock
 from runner.errors import ExitCode, UsageError
@@ -27,6 +27,7 @@ from runner.lookups import Lookups, look_up_devices
 from runner.models import LoadedRow, RowStatus, RunStats
 from runner.outputs.atomic import atomic_writer
 from runner.platform.auth.tokens import AuthSettings
+from runner.platform.session import platform_client
 from runner.sharemodel import NEEDS_A_LOOK, DeviceModel, PlanAction, Planned
 
 PLAN_DIR = "plan"

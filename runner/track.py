@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from runner.batch import platform_client
 from runner.engine.fanout import EngineSettings
 from runner.engine.runlock import RunLock
 from runner.errors import ColumnError, ExitCode, UsageError
@@ -33,6 +32,7 @@ from runner.models import RunStats
 from runner.outputs.atomic import atomic_writer
 from runner.platform.auth.tokens import AuthSettings
 from runner.platform.client import DeviceShare
+from runner.platform.session import platform_client
 from runner.reportfile import ReportRow, RunReport
 
 TRACK_COLUMNS = ("share_state", "accepted_at")

@@ -1,0 +1,38 @@
+"""One aiohttp session, token source and client for a command that talks to the platform.
+
+Commands (run, revoke, extend, plan, track) open it the same way: the job's base URL, timeout,
+concurrency, CA bundle, rate, retry codes and Retry-After cap, and the run's statistics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from runner.jobspec import JobSpec
+    from runner.models import RunStats
+    from runner.platform.auth.tokens import AuthSettings
+    from runner.platform.client import PlatformClient
+
+
+@asynccontextmanager
+async def platform_client(spec: JobSpec, auth: AuthSettings, stats: RunStats) -> AsyncIterator[PlatformClient]:
+    """One aiohttp session, token source and client for a command, under the job's rate, timeout and TLS."""
+    import aiohttp  # here, not at the top: `validate` and `status` never send
+
+    from runner.platform.auth.tokens import build_token_source
+    from runner.platform.client import PlatformClient
+    from runner.platform.pacing import DispatchGate
+    from runner.platform.tls import tls_context
+
+    base_url = spec.require_base_url()
+    timeout = aiohttp.ClientTimeout(total=spec.timeout_s)
+    connector = aiohttp.TCPConnector(limit=max(100, 2 * spec.concurrency), ssl=tls_context(spec.ca_bundle))
+    async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
+        tokens = build_token_source(auth, session, base_url)
+        yield PlatformClient(
+            session, base_url, tokens, retry_codes=spec.retry_codes, gate=DispatchGate(spec.rate), stats=stats,
+            max_retry_after_s=spec.max_retry_after_s,
+        )
