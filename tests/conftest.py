@@ -9,15 +9,18 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from runner.simulator import RunningSimulator, SimulatorConfig, start_simulator
+
+from .fake_http import FakeHttp
 
 REPO = Path(__file__).resolve().parent.parent
 NOW = 1_750_000_000.0  # the epoch seconds FakeClock starts at
@@ -171,3 +174,16 @@ def good_rows(count: int, *, devices: int | None = None, cover_mark: str = "", e
     for index in range(count):
         rows.append(["p1test", f"00D{index % devices:06d}", f"U{index:07d}", expiry, cover_mark])
     return rows
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeHttp]:
+    """aioresponses (see fake_http.py); every HTTP request of the test goes to it."""
+    with FakeHttp() as mocked:
+        yield mocked
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as http:
+        yield http

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterator
 
 import aiohttp
 import pytest
@@ -26,18 +25,6 @@ CREDENTIALS = Credentials(user_domain="E.DM.SIM.1", password=Secret(PASSWORD), d
                           email="owner@example.com")
 PAIR = {"accessToken": {"token": "Bearer a1", "expirationTime": 2_000_000_000},
         "refreshToken": {"token": "Bearer r1", "expirationTime": 2_100_000_000}}
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeHttp]:
-    with FakeHttp() as mocked:
-        yield mocked
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as http:
-        yield http
 
 
 LOGIN_CODES = sorted({code for code, contexts, _class, _meaning in SECTION_5_1 if LOGIN in contexts} | {5147, 5148})

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
@@ -40,19 +39,6 @@ LIST_URL = re.compile(r"^https://iot-api\.example\.test/v2/binding/enduserapi/de
 
 EMAIL_SHARE = ShareRequest(pk="p1", dk="d1", recipient_kind=RecipientKind.EMAIL, recipient="ops@example.org",
                            expire_at_ms=None)
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeHttp]:
-    """aioresponses (see fake_http.py); every request of the test goes to it."""
-    with FakeHttp() as mocked:
-        yield mocked
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as http:
-        yield http
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import aiohttp
@@ -74,18 +73,6 @@ class FakeAuth:
         if self.refuse_login:
             return answer({"code": 5028, "msg": "wrong password"})
         return self._issue()
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeHttp]:
-    with FakeHttp() as mocked:
-        yield mocked
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as http:
-        yield http
 
 
 @pytest.fixture

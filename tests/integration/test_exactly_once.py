@@ -377,15 +377,7 @@ def test_a_job_without_out_finds_its_batch_from_any_folder(
 def test_after_a_partial_revoke_the_share_job_refuses_then_reshares_only_the_revoked_rows(
     sim_process: ProcessSimulator, write_csv: CsvWriter, tmp_path: Path,
 ) -> None:
-    rows = good_rows(4, cover_mark="2")
-    source = write_csv("rows.csv", rows)
-    out = tmp_path / "out"
-    assert run_cli(run_args(source, out, sim_process), sim_process).exit_code == 0
-    first = {line["row"]: line["share_code"] for line in read_csv(out / "report.csv")}
-    revoked = run_cli(["revoke", str(out / "report.csv"), "--rows", "2-3", "--base-url", sim_process.base_url,
-                       "--rate", "500"], sim_process)
-    assert revoked.exit_code == 0, revoked.output
-
+    source, out, first = share_then_revoke(sim_process, write_csv, tmp_path, "--rows", "2-3")
     refused = run_cli(run_args(source, out, sim_process), sim_process)
     assert refused.exit_code == 2
     assert "revoked 2 of this batch's shares" in refused.output
@@ -403,6 +395,20 @@ def test_after_a_partial_revoke_the_share_job_refuses_then_reshares_only_the_rev
     assert share_requests(sim_process) == 6
 
 
+def share_then_revoke(
+    sim: ProcessSimulator, write_csv: CsvWriter, tmp_path: Path, *revoke_args: str
+) -> tuple[Path, Path, dict[str, str]]:
+    """Share four rows (cover mark 2), then revoke them (or `--rows ...`): (input, out dir, row -> share code)."""
+    source = write_csv("rows.csv", good_rows(4, cover_mark="2"))
+    out = tmp_path / "out"
+    assert run_cli(run_args(source, out, sim), sim).exit_code == 0
+    first = {line["row"]: line["share_code"] for line in read_csv(out / "report.csv")}
+    revoked = run_cli(["revoke", str(out / "report.csv"), *revoke_args, "--base-url", sim.base_url, "--rate", "500"],
+                      sim)
+    assert revoked.exit_code == 0, revoked.output
+    return source, out, first
+
+
 def assert_platform_agrees_on_valid_shares(sim: ProcessSimulator, out: Path) -> list[dict[str, str]]:
     """After a revoke: every success row's share is valid on the platform, one valid share per row."""
     valid = [share for share in platform_shares(sim) if share["valid"]]
@@ -416,17 +422,11 @@ def assert_platform_agrees_on_valid_shares(sim: ProcessSimulator, out: Path) -> 
 def test_after_a_revoke_the_share_job_refuses_until_fresh_then_shares_anew(
     sim_process: ProcessSimulator, write_csv: CsvWriter, tmp_path: Path,
 ) -> None:
-    rows = good_rows(4, cover_mark="2")
-    source = write_csv("rows.csv", rows)
-    out = tmp_path / "out"
-    assert run_cli(run_args(source, out, sim_process), sim_process).exit_code == 0
-    first_codes = {line["share_code"] for line in read_csv(out / "report.csv")}
-    revoked = run_cli(["revoke", str(out / "report.csv"), "--base-url", sim_process.base_url], sim_process)
-    assert revoked.exit_code == 0, revoked.output
-
+    source, out, first = share_then_revoke(sim_process, write_csv, tmp_path)
+    first_codes = set(first.values())
     refused = run_cli(run_args(source, out, sim_process), sim_process)
     assert refused.exit_code == 2
-    assert "revoked" in refused.output
+    assert "revoked 4 of this batch's shares" in refused.output
     assert "--fresh" in refused.output
     assert share_requests(sim_process) == 4
 
