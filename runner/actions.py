@@ -7,21 +7,16 @@ already took effect, and which device a row touches (rows of one device run one 
 from __future__ import annotations
 
 from collections.abc import Hashable
-from datetime import UTC, datetime
 
 from runner.engine.protocols import ActionResult
 from runner.errors import RowRejectedError
 from runner.input.recipients import normalise_phone
-from runner.models import RecipientKind, RowStatus, ShareRequest
+from runner.models import RecipientKind, RowStatus, ShareRequest, expiry_text, iso_utc
 from runner.platform.client import DeviceShare, PlatformClient
 
 #: the platform's clock may run behind ours: look this much further back for the share
 CLOCK_SKEW_MS = 60_000
 RECONCILED_MESSAGE = "reconciled: an earlier attempt's answer was lost, the share was found in the device's share list"
-
-
-def _iso_utc(epoch_ms: int) -> str:
-    return datetime.fromtimestamp(epoch_ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class ShareAction:
@@ -65,13 +60,9 @@ class ShareAction:
 
     def why_not_send(self, payload: ShareRequest, now_ms: int) -> str | None:
         if payload.expire_at_ms is not None and payload.expire_at_ms <= now_ms:
-            return (f"not sent: its expiry ({_iso_utc(payload.expire_at_ms)}) had passed when the row was due to be "
+            return (f"not sent: its expiry ({iso_utc(payload.expire_at_ms)}) had passed when the row was due to be "
                     "sent; run it again (relative expiries then count from the new run)")
         return None
-
-
-def expiry_text(expire_at_ms: int | None) -> str:
-    return "permanent" if expire_at_ms is None else _iso_utc(expire_at_ms)
 
 
 def same_recipient(share: DeviceShare, payload: ShareRequest) -> bool:
@@ -146,14 +137,14 @@ class SetExpiryAction:
                                 message="the share had already ended (revoked, replaced or expired)",
                                 status=RowStatus.ALREADY_ENDED, code=SHARE_ENDED_CODE)
         return ActionResult(share_code=share_code, http_status=reply.http_status, latency_ms=reply.latency_ms,
-                            message=f"expiry set to {_iso_utc(expire_at_ms)}", status=RowStatus.EXTENDED)
+                            message=f"expiry set to {iso_utc(expire_at_ms)}", status=RowStatus.EXTENDED)
 
     async def reconcile(self, payload: tuple[str, int], since_ms: int) -> ActionResult | None:
         return None
 
     def why_not_send(self, payload: tuple[str, int], now_ms: int) -> str | None:
         if payload[1] <= now_ms:
-            return (f"not sent: the new expiry ({_iso_utc(payload[1])}) had passed when the row was due to be "
+            return (f"not sent: the new expiry ({iso_utc(payload[1])}) had passed when the row was due to be "
                     "sent")
         return None
 

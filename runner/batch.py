@@ -13,7 +13,6 @@ import signal
 import time
 from collections.abc import Callable, Coroutine, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, overload
 
@@ -27,7 +26,7 @@ from runner.events import log_event
 from runner.input.columns import canonical_name
 from runner.input.rows import InputOptions, InputSource, open_input
 from runner.jobspec import JobSpec
-from runner.models import FileDialect, LoadedRow, RowOutcome, RowStatus, RunStats, ShareRequest
+from runner.models import FileDialect, LoadedRow, RowOutcome, RowStatus, RunStats, ShareRequest, expiry_text
 from runner.outputs.report import Summary, needs_doing, write_failed_rows, write_report, write_summary
 from runner.outputs.reportcontext import ReportContext, platform_of, who_and_where
 
@@ -160,15 +159,11 @@ def described(row: LoadedRow, outcome: RowOutcome) -> RowOutcome:
     """The outcome with what the row asked for (expiry sent, recipient kind) and the loader's note."""
     request = row.request
     if request is not None:
-        outcome.expiry_sent = "permanent" if request.expire_at_ms is None else _iso_utc(request.expire_at_ms)
+        outcome.expiry_sent = expiry_text(request.expire_at_ms)
         outcome.recipient_kind = request.recipient_kind.value
     if row.note and row.note not in outcome.message:  # e.g. a phone read from a number cell
         outcome.message = f"{outcome.message}; {row.note}" if outcome.message else row.note
     return outcome
-
-
-def _iso_utc(epoch_ms: int) -> str:
-    return datetime.fromtimestamp(epoch_ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def share_subject(payload: str) -> Hashable:

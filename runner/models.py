@@ -9,6 +9,7 @@ import hashlib
 import json
 from array import array
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 
 
@@ -50,6 +51,16 @@ class RecipientKind(StrEnum):
 #: the platform's coverMark values: 1 replaces the device's shares, 2 adds one alongside, 3 replaces
 #: them only if the new share is used for longer (docs/platform-api.md §4.1)
 COVER_MARKS = (1, 2, 3)
+
+
+def iso_utc(epoch_ms: int) -> str:
+    """Epoch milliseconds as ISO 8601 UTC to the second (`2027-03-31T12:00:00Z`), as messages and reports show them."""
+    return datetime.fromtimestamp(epoch_ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def expiry_text(expire_at_ms: int | None) -> str:
+    """A share's expiry as reports show it: ISO 8601 UTC, or `permanent` for none."""
+    return "permanent" if expire_at_ms is None else iso_utc(expire_at_ms)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,8 +17,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from runner.actions import expiry_text, same_recipient
-from runner.models import ShareRequest
+from runner.actions import same_recipient
+from runner.models import ShareRequest, expiry_text
 from runner.platform.client import DeviceShare
 
 Device = tuple[str, str]

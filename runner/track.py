@@ -17,7 +17,6 @@ from __future__ import annotations
 import csv
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 from runner.engine.fanout import EngineSettings
@@ -28,7 +27,7 @@ from runner.input.columns import match_columns
 from runner.input.formula import guard_cells
 from runner.jobspec import JobSpec
 from runner.lookups import Lookups, look_up_devices
-from runner.models import RunStats
+from runner.models import RunStats, iso_utc
 from runner.outputs.atomic import atomic_writer
 from runner.platform.auth.tokens import AuthSettings
 from runner.platform.client import DeviceShare
@@ -54,12 +53,6 @@ class TrackResult:
         return ExitCode.ROWS_FAILED if self.counts["unknown"] else ExitCode.OK
 
 
-def _iso_utc(epoch_ms: int | None) -> str:
-    if epoch_ms is None:
-        return ""
-    return datetime.fromtimestamp(epoch_ms / 1000, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 def share_state(row: ReportRow, device: tuple[str, str], lookups: Lookups) -> tuple[str, str]:
     """(share_state, accepted_at) of one report row, from its device's share list."""
     shares = lookups.shares.get(device)
@@ -68,7 +61,7 @@ def share_state(row: ReportRow, device: tuple[str, str], lookups: Lookups) -> tu
     found: DeviceShare | None = next((s for s in shares if s.share_code == row.share_code), None)
     if found is None:
         return "missing", ""
-    return found.state, _iso_utc(found.accepted_ms)
+    return found.state, "" if found.accepted_ms is None else iso_utc(found.accepted_ms)
 
 
 async def track_report(spec: JobSpec, auth: AuthSettings, *, settings: EngineSettings | None = None) -> TrackResult:
