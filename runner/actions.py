@@ -76,6 +76,13 @@ def same_recipient(share: DeviceShare, payload: ShareRequest) -> bool:
 ALREADY_GONE_CODE = 5142
 
 
+def _already_ended(share_code: str, answer: RowRejectedError) -> ActionResult:
+    """A revoke or an expiry change that found the share over: done, there is nothing left to change."""
+    return ActionResult(share_code=share_code, http_status=answer.http_status, latency_ms=None,
+                        message="the share had already ended (revoked, replaced or expired)",
+                        status=RowStatus.ALREADY_ENDED, code=ALREADY_GONE_CODE)
+
+
 class RevokeAction:
     """`ownerUserUnshareDevice` by share code.
 
@@ -95,9 +102,7 @@ class RevokeAction:
         except RowRejectedError as exc:
             if exc.code != ALREADY_GONE_CODE:
                 raise
-            return ActionResult(share_code=payload, http_status=exc.http_status, latency_ms=None,
-                                message="the share had already ended (revoked, replaced or expired)",
-                                status=RowStatus.ALREADY_ENDED, code=ALREADY_GONE_CODE)
+            return _already_ended(payload, exc)
         return ActionResult(share_code=payload, http_status=reply.http_status, latency_ms=reply.latency_ms,
                             status=RowStatus.REVOKED)
 
@@ -133,9 +138,7 @@ class SetExpiryAction:
         except RowRejectedError as exc:
             if exc.code != SHARE_ENDED_CODE:
                 raise
-            return ActionResult(share_code=share_code, http_status=exc.http_status, latency_ms=None,
-                                message="the share had already ended (revoked, replaced or expired)",
-                                status=RowStatus.ALREADY_ENDED, code=SHARE_ENDED_CODE)
+            return _already_ended(share_code, exc)
         return ActionResult(share_code=share_code, http_status=reply.http_status, latency_ms=reply.latency_ms,
                             message=f"expiry set to {iso_utc(expire_at_ms)}", status=RowStatus.EXTENDED)
 
