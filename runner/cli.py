@@ -30,7 +30,7 @@ from runner.outputs.outdir import check_out_dir
 from runner.redact import redact
 
 if TYPE_CHECKING:
-    from runner.inbox import InboxResult
+    from runner.commands.inbox import InboxResult
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("runner")
@@ -304,9 +304,9 @@ def run(
 ) -> None:
     import asyncio
 
-    from runner.batch import run_batch
-    from runner.inbox import is_glob, run_inbox
-    from runner.jobspec import load_job_spec
+    from runner.batches.jobspec import load_job_spec
+    from runner.batches.run import run_batch
+    from runner.commands.inbox import is_glob, run_inbox
     from runner.platform.auth.tokens import auth_from_env
 
     configure_logging(debug=debug, log_format=_log_format(log_format), quiet=quiet)
@@ -345,8 +345,8 @@ def validate(
     valid, invalid or duplicate. Exit 0 when no row is invalid (duplicates are reported, not
     counted as errors), 1 otherwise, 2 for a file or config problem, 4 while a run holds OUT.
     """
-    from runner.batch import validate_batch
-    from runner.jobspec import load_job_spec
+    from runner.batches.jobspec import load_job_spec
+    from runner.batches.run import validate_batch
 
     configure_logging(debug=debug, log_format=_log_format(log_format), quiet=quiet)
     spec = load_job_spec(job, _input_overrides(input_path, options))
@@ -383,9 +383,9 @@ def revoke(
     """
     import asyncio
 
-    from runner.jobspec import load_job_spec
+    from runner.batches.jobspec import load_job_spec
+    from runner.commands.revoke import revoke_batch
     from runner.platform.auth.tokens import auth_from_env
-    from runner.revoke import revoke_batch
 
     configure_logging(debug=debug, log_format=_log_format(log_format), quiet=quiet)
     spec = load_job_spec(None, {"input": report, "out": out or report.parent / "revoke", "name": "revoke", **options})
@@ -431,8 +431,8 @@ replaces, no_permission, lookup_failed, invalid); 2 usage, config or input file 
 def plan(job: Path | None, input_path: Path | None, debug: bool, **options: Any) -> None:
     import asyncio
 
-    from runner.jobspec import load_job_spec
-    from runner.plan import plan_batch
+    from runner.batches.jobspec import load_job_spec
+    from runner.commands.plan import plan_batch
     from runner.platform.auth.tokens import auth_from_env
 
     configure_logging(debug=debug)
@@ -468,9 +468,9 @@ def track(report: Path, out: Path | None, debug: bool, **options: Any) -> None:
     """
     import asyncio
 
-    from runner.jobspec import load_job_spec
+    from runner.batches.jobspec import load_job_spec
+    from runner.commands.track import STATES, track_report
     from runner.platform.auth.tokens import auth_from_env
-    from runner.track import STATES, track_report
 
     configure_logging(debug=debug)
     spec = load_job_spec(None, {"input": report, "out": out or report.parent / "track", "name": "track", **options})
@@ -513,8 +513,8 @@ def extend(
     """
     import asyncio
 
-    from runner.extend import extend_batch
-    from runner.jobspec import load_job_spec
+    from runner.batches.jobspec import load_job_spec
+    from runner.commands.extend import extend_batch
     from runner.platform.auth.tokens import auth_from_env
 
     configure_logging(debug=debug)
@@ -551,7 +551,7 @@ def login(
     """
     import asyncio
 
-    from runner.loginflow import run_login
+    from runner.commands.login import run_login
 
     configure_logging(debug=debug)
     if bool(email) == bool(phone):
@@ -587,8 +587,8 @@ def status(job: Path | None, out: Path | None, input_path: Path | None, as_json:
     start and last finish, rows per status and failed rows per platform code. Exit 0 when every
     batch finished (every row has its outcome, no run is active), 1 otherwise.
     """
-    from runner.jobspec import load_job_spec
-    from runner.status import batch_dirs, describe, exit_code, read_status
+    from runner.batches.jobspec import load_job_spec
+    from runner.commands.status import batch_dirs, describe, exit_code, read_status
 
     if job is None and out is None and input_path is None:
         raise UsageError("give a job file or --out DIR")
@@ -620,7 +620,7 @@ def demo(out: Path, debug: bool, log_format: str, quiet: bool) -> None:
     """
     import asyncio
 
-    from runner.demo import run_demo
+    from runner.commands.demo import run_demo
 
     configure_logging(debug=debug, log_format=_log_format(log_format), quiet=quiet)
     result = asyncio.run(run_demo(out, interactive=_interactive(log_format, quiet)))
@@ -630,7 +630,7 @@ def demo(out: Path, debug: bool, log_format: str, quiet: bool) -> None:
 
 def _input_overrides(input_path: Path | None, options: dict[str, Any]) -> dict[str, Any]:
     """The job-spec overrides of `run` and `validate`: repeatable options become a mapping and a list."""
-    from runner.jobspec import parse_column_map
+    from runner.batches.jobspec import parse_column_map
 
     overrides = {"input": input_path, **options}
     overrides["columns"] = parse_column_map(overrides.pop("column_map", ()))

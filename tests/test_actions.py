@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from runner.actions import RECONCILED_MESSAGE, ShareAction
+from runner.batches.actions import RECONCILED_MESSAGE, ShareAction
 from runner.models import RecipientKind, ShareRequest
 from runner.platform.client import DeviceShare
 

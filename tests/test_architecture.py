@@ -13,10 +13,8 @@ import pytest
 
 RUNNER = Path(__file__).resolve().parent.parent / "runner"
 
-COMMANDS = ("runner.cli", "runner.batch", "runner.revoke", "runner.inbox", "runner.demo", "runner.loginflow",
-            "runner.plan", "runner.track", "runner.extend", "runner.skipexisting",
-            "runner.status")
-ENGINE_MAY_NOT_IMPORT = ("aiohttp", "runner.platform", "runner.actions", "runner.input", "runner.outputs", *COMMANDS)
+COMMANDS = ("runner.cli", "runner.commands", "runner.batches")
+ENGINE_MAY_NOT_IMPORT = ("aiohttp", "runner.platform", "runner.input", "runner.outputs", *COMMANDS)
 BELOW_THE_COMMANDS = ("runner/engine/", "runner/platform/", "runner/input/", "runner/outputs/",
                       "runner/models.py", "runner/errors.py", "runner/events.py")
 
@@ -98,13 +96,13 @@ def test_a_lazy_import_counts_and_a_type_checking_one_does_not(tmp_path: Path) -
     sample = tmp_path / "sample.py"
     sample.write_text(
         "from typing import TYPE_CHECKING\n"
-        "if TYPE_CHECKING:\n    from runner.batch import BatchResult\n"
+        "if TYPE_CHECKING:\n    from runner.batches.run import BatchResult\n"
         "def later() -> None:\n    from runner.cli import main\n",
         encoding="utf-8",
     )
     imported = _imported(sample)
     assert "runner.cli" in imported
-    assert "runner.batch" not in imported
+    assert "runner.batches.run" not in imported
 
 
 def _exception_classes(path: Path) -> list[str]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.batchdir import (
+from runner.batches.batchdir import (
     REVOKE_FINISHED_KEY,
     REVOKED_KEY,
     archive_batch,

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from runner.actions import RECONCILED_MESSAGE
+from runner.batches.actions import RECONCILED_MESSAGE
 from runner.engine.fanout import Engine, EngineResult, EngineSettings, FailureBrake, RowBudget
 from runner.engine.protocols import ActionResult, WorkItem
 from runner.errors import (

@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from runner.errors import UsageError
-from runner.jobspec import (
+from runner.batches.jobspec import (
     DEFAULT_CONCURRENCY,
     DEFAULT_COVER_MARK,
     DEFAULT_MAX_ATTEMPTS,
@@ -18,6 +17,7 @@ from runner.jobspec import (
     JobSpec,
     load_job_spec,
 )
+from runner.errors import UsageError
 
 
 @pytest.fixture
@@ -314,7 +314,7 @@ def test_skip_existing_comes_from_the_job_file_or_the_flag(tmp_path: Path) -> No
 
 
 def test_map_options_parse_to_a_mapping_and_refuse_bad_forms() -> None:
-    from runner.jobspec import parse_column_map
+    from runner.batches.jobspec import parse_column_map
 
     assert parse_column_map(("dk=IMEI", "expiry=Valid until=x")) == {"dk": "IMEI", "expiry": "Valid until=x"}
     assert parse_column_map(()) is None
@@ -344,7 +344,7 @@ def test_bad_column_options_in_a_job_file_are_refused(workdir: Path, job_dir: Pa
 
 def test_include_hidden_is_read_from_the_job_file_and_names_the_batch_only_when_set(workdir: Path,
                                                                                    job_dir: Path) -> None:
-    from runner.batch import share_batch_settings
+    from runner.batches.run import share_batch_settings
 
     plain = load_job_spec(write_job(job_dir, 'input = "s.csv"\n'), {})
     hidden = load_job_spec(write_job(job_dir, 'input = "s.csv"\ninclude_hidden = true\n', "h.toml"), {})

@@ -281,8 +281,8 @@ def test_a_utf16_input_gets_a_utf16_failed_file(tmp_path: Path) -> None:
 
 
 def test_a_report_of_the_version_before_is_still_read_back(tmp_path: Path) -> None:
+    from runner.batches.reportfile import RunReport
     from runner.outputs.report import LEGACY_REPORT_COLUMNS
-    from runner.reportfile import RunReport
 
     path = tmp_path / "report.csv"
     path.write_text(",".join(["pk", "dk", *LEGACY_REPORT_COLUMNS]) + "\n"
@@ -293,7 +293,7 @@ def test_a_report_of_the_version_before_is_still_read_back(tmp_path: Path) -> No
 
 
 def test_report_html_is_given_every_row_still_to_do_and_decides_itself_how_many_to_show(tmp_path: Path) -> None:
-    from runner.batch import _write_outputs
+    from runner.batches.run import _write_outputs
     from runner.outputs.htmlreport import MAX_FAILED_ROWS
 
     rows = [([f"d{i}"], outcome(i + 2, RowStatus.FAILED, "code 5360")) for i in range(MAX_FAILED_ROWS + 120)]

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from runner.lookups import Lookups
+from runner.batches.lookups import Lookups
+from runner.batches.replacements import RepeatedDevices, ReplacementNotes
+from runner.commands.plan import plan_rows
 from runner.models import LoadedRow, RecipientKind, RowOutcome, RowProblem, RowStatus, ShareRequest
-from runner.plan import plan_rows
 from runner.platform.client import DeviceShare
-from runner.replacements import RepeatedDevices, ReplacementNotes
-from runner.sharemodel import DeviceModel, PlanAction
+from runner.shares.model import DeviceModel, PlanAction
 
 DEVICE = ("p1", "D1")
 MARCH = 1_900_000_000_000

@@ -1,7 +1,7 @@
 """What the engine works on and talks to: work items, the Action plug-in and the OutcomeSink.
 
 They live here, beside the engine, so that the engine, the journal and the concrete actions
-(runner.actions) all depend on this module rather than on each other.
+(runner.batches.actions) all depend on this module rather than on each other.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from runner.jobspec import JobSpec
+    from runner.batches.jobspec import JobSpec
     from runner.models import RunStats
     from runner.platform.auth.tokens import AuthSettings
     from runner.platform.client import PlatformClient

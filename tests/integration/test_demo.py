@@ -43,7 +43,7 @@ def test_packaged_demo_files_match_the_repository_copies(packaged: str, original
 
 @pytest.mark.parametrize("name", ["demo.toml", "example.toml"])
 def test_shipped_job_files_load_with_their_documented_defaults(name: str):
-    from runner.jobspec import load_job_spec
+    from runner.batches.jobspec import load_job_spec
 
     spec = load_job_spec(REPO / "jobs" / name, {})
     assert spec.input.parent.name in ("samples", "jobs")

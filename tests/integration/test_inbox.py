@@ -15,9 +15,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from runner.cli import main
+from runner.commands.inbox import FileOutcome, InboxFileResult, inbox_exit_code, is_glob
 from runner.engine.runlock import RunLock
 from runner.errors import ExitCode
-from runner.inbox import FileOutcome, InboxFileResult, inbox_exit_code, is_glob
 from runner.simulator import SimulatorConfig
 
 from ..conftest import ThreadedSimulator, good_rows, wait_for

@@ -15,15 +15,15 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from runner.actions import RevokeAction
-from runner.batch import BatchResult, JournaledPlan, run_journaled
-from runner.batchdir import mark_revoke_started, mark_shares_revoked
+from runner.batches.actions import RevokeAction
+from runner.batches.batchdir import mark_revoke_started, mark_shares_revoked
+from runner.batches.jobspec import JobSpec
+from runner.batches.reportfile import RunReport
+from runner.batches.run import BatchResult, JournaledPlan, run_journaled
 from runner.engine.journal import Journal, JournalEntry
 from runner.errors import NothingToDoError, UsageError
-from runner.jobspec import JobSpec
 from runner.models import RowStatus
 from runner.platform.auth.tokens import AuthSettings
-from runner.reportfile import RunReport
 
 _RANGE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")
 

@@ -35,13 +35,13 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 
-from runner.batch import BatchResult, run_batch
-from runner.batchdir import file_sha256
+from runner.batches.batchdir import file_sha256
+from runner.batches.jobspec import JobSpec
+from runner.batches.run import BatchResult, run_batch
 from runner.engine.journal import JOURNAL_NAME, UNFINISHED_STATES, Journal
 from runner.engine.runlock import RunLock
 from runner.errors import ExitCode, InputFileError, UsageError
 from runner.events import log_event
-from runner.jobspec import JobSpec
 from runner.outputs.atomic import atomic_writer
 from runner.platform.auth.tokens import AuthSettings
 from runner.platform.tls import tls_context

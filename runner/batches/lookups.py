@@ -12,7 +12,7 @@ import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from runner.actions import DeviceLookupAction
+from runner.batches.actions import DeviceLookupAction
 from runner.engine.fanout import Engine, EngineSettings
 from runner.engine.protocols import WorkItem
 from runner.models import RowOutcome, RowStatus

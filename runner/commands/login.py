@@ -9,8 +9,8 @@ from pathlib import Path
 
 import aiohttp
 
+from runner.batches.jobspec import REGION_BASE_URLS, check_base_url
 from runner.errors import UsageError
-from runner.jobspec import REGION_BASE_URLS, check_base_url
 from runner.platform.auth.api import Credentials, password_login
 from runner.platform.auth.tokenfile import default_token_file, save_tokens
 from runner.platform.auth.tokens import DOMAIN_SECRET_ENV, PASSWORD_ENV

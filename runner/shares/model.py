@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from runner.actions import same_recipient
+from runner.batches.actions import same_recipient
 from runner.models import ShareRequest, expiry_text
 from runner.platform.client import DeviceShare
 

@@ -1,7 +1,7 @@
 """Run's report notes: a row whose share ended an earlier row's share of the same device says so.
 
 Under cover mark 1 (and 3 with a later expiry) each share of a device ends the one before, so
-only the last recipient keeps access. The report pass replays the model of `runner.sharemodel`
+only the last recipient keeps access. The report pass replays the model of `runner.shares.model`
 over the rows that succeeded and adds "replaces the share of row 41" to a row's message. Memory
 stays flat: the first pass counts each device in a CompactMap (a few bytes a row), and only
 devices seen more than once are modelled.
@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from runner.input.compactmap import CompactMap
 from runner.models import RowOutcome, RowStatus, ShareRequest
-from runner.sharemodel import IN_PLACE_MESSAGE, DeviceModel, replaced_note
+from runner.shares.model import IN_PLACE_MESSAGE, DeviceModel, replaced_note
 
 _SEEN, _REPEATED = 1, 2
 

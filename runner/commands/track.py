@@ -19,20 +19,20 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from runner.batches.jobspec import JobSpec
+from runner.batches.lookups import Lookups, look_up_devices
+from runner.batches.reportfile import ReportRow, RunReport
 from runner.engine.fanout import EngineSettings
 from runner.engine.runlock import RunLock
 from runner.errors import ColumnError, ExitCode, UsageError
 from runner.events import log_event
 from runner.input.columns import match_columns
 from runner.input.formula import guard_cells
-from runner.jobspec import JobSpec
-from runner.lookups import Lookups, look_up_devices
 from runner.models import RunStats, iso_utc
 from runner.outputs.atomic import atomic_writer
 from runner.platform.auth.tokens import AuthSettings
 from runner.platform.client import DeviceShare
 from runner.platform.session import platform_client
-from runner.reportfile import ReportRow, RunReport
 
 TRACK_COLUMNS = ("share_state", "accepted_at")
 STATES = ("accepted", "pending", "ended", "missing", "unknown")

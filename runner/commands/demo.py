@@ -9,9 +9,9 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from runner.batch import BatchResult, run_batch
+from runner.batches.jobspec import load_job_spec
+from runner.batches.run import BatchResult, run_batch
 from runner.engine.journal import JOURNAL_FILES
-from runner.jobspec import load_job_spec
 from runner.platform.auth.tokens import AuthSettings
 from runner.redact import Secret
 from runner.simulator import SimulatorConfig, start_simulator

@@ -16,7 +16,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, overload
 
-from runner.batchdir import OUTPUT_NAMES, SNAPSHOT_STEM, batch_id, file_sha256, open_batch_journal, take_snapshot
+from runner.batches.batchdir import (
+    OUTPUT_NAMES,
+    SNAPSHOT_STEM,
+    batch_id,
+    file_sha256,
+    open_batch_journal,
+    take_snapshot,
+)
+from runner.batches.jobspec import JobSpec
 from runner.engine.fanout import Engine, EngineSettings, FailureBrake, RowBudget, now_ms, utc_now_iso
 from runner.engine.journal import FIRST_STARTED_KEY, Journal, JournalEntry
 from runner.engine.protocols import Action, OutcomeSink, WorkItem
@@ -25,16 +33,15 @@ from runner.errors import ExitCode
 from runner.events import log_event
 from runner.input.columns import canonical_name
 from runner.input.rows import InputOptions, InputSource, open_input
-from runner.jobspec import JobSpec
 from runner.models import FileDialect, LoadedRow, RowOutcome, RowStatus, RunStats, ShareRequest, expiry_text
 from runner.outputs.report import Summary, needs_doing, write_failed_rows, write_report, write_summary
 from runner.outputs.reportcontext import ReportContext, platform_of, who_and_where
 
 if TYPE_CHECKING:  # the sending side (aiohttp, rich) is imported in _send: `validate` never loads it
+    from runner.batches.skipexisting import Prepared
     from runner.outputs.progress import ProgressDisplay
     from runner.platform.auth.tokens import AuthSettings
     from runner.platform.client import PlatformClient
-    from runner.skipexisting import Prepared
 
 PayloadT = TypeVar("PayloadT")
 
@@ -274,9 +281,9 @@ async def run_batch(
     Running it again on the same out dir resumes: rows that succeeded are not sent again, rows
     left in flight by a crash are reconciled with the platform before anything is re-sent.
     """
-    from runner.actions import ShareAction
-    from runner.replacements import RepeatedDevices, ReplacementNotes  # they bring in the client
-    from runner.skipexisting import skip_existing
+    from runner.batches.actions import ShareAction
+    from runner.batches.replacements import RepeatedDevices, ReplacementNotes  # they bring in the client
+    from runner.batches.skipexisting import skip_existing
 
     open_input(input_options(spec, now_ms()))  # a bad file stops here, before the out dir is touched
 
@@ -498,7 +505,7 @@ class _StopWithPrepare:
             self._task.cancel()
 
     async def prepared(self, step: Coroutine[Any, Any, Prepared]) -> Prepared:
-        from runner.skipexisting import Prepared  # only run --skip-existing gets here, and it has imported it
+        from runner.batches.skipexisting import Prepared  # only run --skip-existing gets here, and it has imported it
 
         self._task = asyncio.ensure_future(step)
         try:
@@ -617,7 +624,7 @@ def _finish_summary(
 def report_context(spec: JobSpec, sha256: str, batch: str, first_started_at: str | None, run_started_at: str,
                    headers: list[str]) -> ReportContext:
     """What report.html says about the run before its figures: file, platform, who, where, when."""
-    from runner.jobspec import REGION_BASE_URLS
+    from runner.batches.jobspec import REGION_BASE_URLS
 
     host, region = platform_of(spec.base_url, REGION_BASE_URLS)
     user, machine = who_and_where()

@@ -3,7 +3,7 @@
 It loads and validates the input like `run`, reads each distinct device's share list once
 (through the engine: the run's rate limit, retries and token handling; nothing is created or
 changed), and writes `<out>/plan/plan.csv`: every input row, its original columns, then `row`,
-`action` and `detail` (`runner.sharemodel` explains the actions). It runs under the out dir's
+`action` and `detail` (`runner.shares.model` explains the actions). It runs under the out dir's
 lock and never writes over a run's outputs.
 """
 
@@ -15,20 +15,20 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runner.batch import input_options, iter_rows, validation_outcome
+from runner.batches.jobspec import JobSpec
+from runner.batches.lookups import Lookups, look_up_devices
+from runner.batches.run import input_options, iter_rows, validation_outcome
 from runner.engine.fanout import EngineSettings, now_ms
 from runner.engine.runlock import RunLock
 from runner.errors import ExitCode, UsageError
 from runner.events import log_event
 from runner.input.formula import guard_cells
 from runner.input.rows import open_input
-from runner.jobspec import JobSpec
-from runner.lookups import Lookups, look_up_devices
 from runner.models import LoadedRow, RowStatus, RunStats
 from runner.outputs.atomic import atomic_writer
 from runner.platform.auth.tokens import AuthSettings
 from runner.platform.session import platform_client
-from runner.sharemodel import NEEDS_A_LOOK, DeviceModel, PlanAction, Planned
+from runner.shares.model import NEEDS_A_LOOK, DeviceModel, PlanAction, Planned
 
 PLAN_DIR = "plan"
 PLAN_COLUMNS = ("row", "action", "detail")

@@ -16,16 +16,16 @@ import hashlib
 import json
 from pathlib import Path
 
-from runner.actions import SetExpiryAction
-from runner.batch import BatchResult, JournaledPlan, run_journaled
+from runner.batches.actions import SetExpiryAction
+from runner.batches.jobspec import JobSpec
+from runner.batches.reportfile import RunReport
+from runner.batches.run import BatchResult, JournaledPlan, run_journaled
+from runner.commands.revoke import parse_rows
 from runner.engine.fanout import now_ms
 from runner.engine.journal import Journal, JournalEntry
 from runner.errors import ExpiryError, UsageError
 from runner.input.expiry import ExpiryParser, load_timezone
-from runner.jobspec import JobSpec
 from runner.platform.auth.tokens import AuthSettings
-from runner.reportfile import RunReport
-from runner.revoke import parse_rows
 
 #: what an operator might type for "no expiry"; setShareTime has no way to say it
 _PERMANENT_WORDS = frozenset({"", "permanent", "never", "none", "no expiry"})

@@ -1,7 +1,7 @@
 """`run --skip-existing`: before sending, leave out the rows whose share is already in place.
 
 After the journal is loaded and before the engine runs, the devices of the rows still to send
-are looked up once each. In input order, with the model of `runner.sharemodel` (the platform's
+are looked up once each. In input order, with the model of `runner.shares.model` (the platform's
 open shares, then this batch's earlier rows), a row whose recipient already holds an open share
 of the device with the same expiry ends `success` with that share code and is not sent, and a
 row whose device the platform will not show (5141) ends `failed` with that code. Every other row
@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from runner.batches.lookups import look_up_devices
 from runner.engine.fanout import EngineSettings, utc_now_iso
 from runner.engine.journal import Journal
 from runner.engine.protocols import OutcomeSink
-from runner.lookups import look_up_devices
 from runner.models import RowOutcome, RowStatus, ShareRequest
 from runner.platform.client import PlatformClient
-from runner.sharemodel import IN_PLACE_MESSAGE, DeviceModel, PlanAction
+from runner.shares.model import IN_PLACE_MESSAGE, DeviceModel, PlanAction
 
 
 @dataclass
