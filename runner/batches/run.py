@@ -25,7 +25,8 @@ from runner.batches.batchdir import (
     take_snapshot,
 )
 from runner.batches.jobspec import JobSpec
-from runner.engine.fanout import Engine, EngineSettings, FailureBrake, RowBudget, now_ms, utc_now_iso
+from runner.clock import now_ms, utc_now_iso
+from runner.engine.fanout import Engine, EngineSettings, FailureBrake, RowBudget
 from runner.engine.journal import FIRST_STARTED_KEY, Journal, JournalEntry
 from runner.engine.protocols import Action, OutcomeSink, WorkItem
 from runner.engine.runlock import RunLock

@@ -13,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from runner.batches.lookups import look_up_devices
-from runner.engine.fanout import EngineSettings, utc_now_iso
+from runner.clock import utc_now_iso
+from runner.engine.fanout import EngineSettings
 from runner.engine.journal import Journal
 from runner.engine.protocols import OutcomeSink
 from runner.models import RowOutcome, RowStatus, ShareRequest

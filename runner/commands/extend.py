@@ -20,8 +20,8 @@ from runner.batches.actions import SetExpiryAction
 from runner.batches.jobspec import JobSpec
 from runner.batches.reportfile import RunReport
 from runner.batches.run import BatchResult, JournaledPlan, run_journaled
+from runner.clock import now_ms
 from runner.commands.revoke import parse_rows
-from runner.engine.fanout import now_ms
 from runner.engine.journal import Journal, JournalEntry
 from runner.errors import ExpiryError, UsageError
 from runner.input.expiry import ExpiryParser, load_timezone

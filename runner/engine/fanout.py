@@ -20,13 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from runner.clock import now_ms, utc_now_iso
 from runner.engine.protocols import Action, ActionResult, OutcomeSink, WorkItem
 from runner.errors import ApiError, AuthExpiredError, FatalApiError, TransientApiError
 from runner.events import log_event
@@ -99,14 +98,6 @@ class _NotSendableError(Exception):
 
 #: the promise every in-doubt message ends with
 _LOOKED_UP_FIRST = "It is looked up in the device's share list before it is ever sent again."
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def utc_now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class Engine(Generic[PayloadT]):

@@ -14,6 +14,7 @@ from typing import Any
 
 import aiohttp
 
+from runner.clock import now_ms
 from runner.errors import (
     TRANSIENT_HTTP_STATUSES,
     ApiError,
@@ -119,8 +120,8 @@ class PlatformClient:
     async def list_device_shares(self, pk: str, dk: str) -> list[DeviceShare]:
         reply = await self._call("GET", SHARE_LIST_PATH, {"pk": pk, "dk": dk}, applies_change=False)
         entries = reply.data if isinstance(reply.data, list) else []
-        now_ms = int(time.time() * 1000)
-        return [_device_share(entry, now_ms) for entry in entries if isinstance(entry, dict)]
+        now = now_ms()
+        return [_device_share(entry, now) for entry in entries if isinstance(entry, dict)]
 
     async def revoke_share(self, share_code: str) -> ApiReply:
         return await self._call("DELETE", UNSHARE_PATH, {"shareCode": share_code}, applies_change=True)
