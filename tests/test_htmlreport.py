@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from runner.errors import CODE_ADVICE, CODE_MEANINGS
 from runner.models import RowOutcome, RowStatus
 from runner.outputs.htmlreport import (
     MAX_FAILED_ROWS,
@@ -22,6 +21,7 @@ from runner.outputs.htmlreport import (
     write_html_report,
 )
 from runner.outputs.report import Summary
+from runner.platform.codes import CODE_ADVICE, CODE_MEANINGS
 
 SCRIPT_CELL = "<script>alert(1)</script>"
 FAILED_ROWS = 620  # more than the page shows

@@ -15,8 +15,9 @@ from pathlib import Path
 
 from runner.engine.journal import IN_FLIGHT, JOURNAL_NAME, PENDING, Journal, JournalStatus
 from runner.engine.runlock import LockHolder, active_holder
-from runner.errors import ExitCode, UsageError, advise_code, describe_code
+from runner.errors import ExitCode, UsageError
 from runner.models import RENAMED_STATUS_VALUES, RowStatus
+from runner.platform.codes import advise_code, describe_code
 
 #: the order rows are listed in, report statuses first
 STATUS_ORDER = ("success", "revoked", "already_ended", "failed", "invalid", "duplicate", "not_attempted", "unknown",

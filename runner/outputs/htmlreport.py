@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runner import __version__
-from runner.errors import CODE_MEANINGS, advise_code
 from runner.models import RowOutcome, RowStatus
 from runner.outputs.atomic import atomic_writer
 from runner.outputs.report import Summary
 from runner.outputs.reportcontext import ReportContext, local_time, mask_recipient
 from runner.outputs.svgchart import FONT_PX, INK, Chart, LegendEntry, log_ticks, nice_ticks, text_width, tick_label
+from runner.platform.codes import CODE_MEANINGS, advise_code
 from runner.redact import mask_contacts, redact
 
 if TYPE_CHECKING:

@@ -19,8 +19,8 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import IO, TYPE_CHECKING
 
-from runner.errors import describe_code
 from runner.outputs.inert import escape_controls
+from runner.platform.codes import describe_code
 from runner.redact import redact
 
 if TYPE_CHECKING:

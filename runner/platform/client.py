@@ -15,20 +15,10 @@ from typing import Any
 import aiohttp
 
 from runner.clock import now_ms
-from runner.errors import (
-    TRANSIENT_HTTP_STATUSES,
-    ApiError,
-    AuthExpiredError,
-    ErrorClass,
-    FatalApiError,
-    RowRejectedError,
-    TransientApiError,
-    classify_code,
-    describe_code,
-    is_documented_code,
-)
+from runner.errors import ApiError, AuthExpiredError, FatalApiError, RowRejectedError, TransientApiError
 from runner.models import RecipientKind, RunStats, ShareRequest
 from runner.platform.auth.tokens import TokenSource
+from runner.platform.codes import TRANSIENT_HTTP_STATUSES, ErrorClass, classify_code, describe_code, is_documented_code
 from runner.platform.http import exchange
 from runner.platform.pacing import DispatchGate
 from runner.platform.replies import DEFAULT_MAX_RETRY_AFTER_S, MAX_BODY_BYTES, retry_after_s
