@@ -25,6 +25,7 @@ from runner.batches.batchdir import (
     take_snapshot,
 )
 from runner.batches.jobspec import JobSpec
+from runner.batches.replacements import RepeatedDevices, ReplacementNotes
 from runner.clock import now_ms, utc_now_iso
 from runner.engine.fanout import Engine, EngineSettings, FailureBrake, RowBudget
 from runner.engine.journal import FIRST_STARTED_KEY, Journal, JournalEntry
@@ -283,7 +284,6 @@ async def run_batch(
     left in flight by a crash are reconciled with the platform before anything is re-sent.
     """
     from runner.batches.actions import ShareAction
-    from runner.batches.replacements import RepeatedDevices, ReplacementNotes  # they bring in the client
     from runner.batches.skipexisting import skip_existing
 
     open_input(input_options(spec, now_ms()))  # a bad file stops here, before the out dir is touched

@@ -28,10 +28,9 @@ from runner.errors import ColumnError, ExitCode, UsageError
 from runner.events import log_event
 from runner.input.columns import match_columns
 from runner.input.formula import guard_cells
-from runner.models import RunStats, iso_utc
+from runner.models import DeviceShare, RunStats, iso_utc
 from runner.outputs.atomic import atomic_writer
 from runner.platform.auth.tokens import AuthSettings
-from runner.platform.client import DeviceShare
 from runner.platform.session import platform_client
 
 TRACK_COLUMNS = ("share_state", "accepted_at")
