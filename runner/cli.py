@@ -346,7 +346,7 @@ def validate(
     counted as errors), 1 otherwise, 2 for a file or config problem, 4 while a run holds OUT.
     """
     from runner.batches.jobspec import load_job_spec
-    from runner.batches.run import validate_batch
+    from runner.commands.validate import validate_batch
 
     configure_logging(debug=debug, log_format=_log_format(log_format), quiet=quiet)
     spec = load_job_spec(job, _input_overrides(input_path, options))

@@ -10,7 +10,8 @@ from importlib import resources
 from pathlib import Path
 
 from runner.batches.jobspec import load_job_spec
-from runner.batches.run import BatchResult, run_batch
+from runner.batches.results import BatchResult
+from runner.batches.run import run_batch
 from runner.engine.journal import JOURNAL_FILES
 from runner.platform.auth.tokens import AuthSettings
 from runner.redact import Secret

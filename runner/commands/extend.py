@@ -15,7 +15,7 @@ import json
 from runner.batches.actions import SetExpiryAction
 from runner.batches.jobspec import JobSpec
 from runner.batches.reportfile import RunReport
-from runner.batches.run import BatchResult
+from runner.batches.results import BatchResult
 from runner.clock import now_ms
 from runner.commands.followup import FollowUp, parse_rows, run_followup
 from runner.engine.journal import Journal

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 
 from runner.batches.jobspec import JobSpec
 from runner.batches.reportfile import RunReport
-from runner.batches.run import BatchResult, JournaledPlan, run_journaled
+from runner.batches.results import BatchResult
+from runner.batches.run import JournaledPlan, run_journaled
 from runner.engine.journal import Journal, JournalEntry
 from runner.errors import UsageError
 from runner.platform.auth.tokens import AuthSettings

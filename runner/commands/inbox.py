@@ -37,7 +37,8 @@ from pathlib import Path
 
 from runner.batches.batchdir import file_sha256
 from runner.batches.jobspec import JobSpec
-from runner.batches.run import BatchResult, run_batch
+from runner.batches.results import BatchResult
+from runner.batches.run import run_batch
 from runner.engine.journal import JOURNAL_NAME, UNFINISHED_STATES, Journal
 from runner.engine.runlock import RunLock
 from runner.errors import ExitCode, InputFileError, UsageError

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from runner.batches.jobspec import JobSpec
 from runner.batches.lookups import Lookups, look_up_devices
-from runner.batches.run import input_options, iter_rows, validation_outcome
+from runner.batches.sharerows import input_options, iter_rows, validation_outcome
 from runner.clock import now_ms
 from runner.engine.fanout import EngineSettings
 from runner.engine.runlock import RunLock

@@ -15,7 +15,7 @@ from runner.batches.actions import RevokeAction
 from runner.batches.batchdir import mark_revoke_started, mark_shares_revoked
 from runner.batches.jobspec import JobSpec
 from runner.batches.reportfile import RunReport
-from runner.batches.run import BatchResult
+from runner.batches.results import BatchResult
 from runner.commands.followup import FollowUp, parse_rows, run_followup
 from runner.errors import NothingToDoError
 from runner.models import RowStatus

@@ -26,7 +26,7 @@ from runner.redact import redact
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from runner.batches.run import BatchResult
+    from runner.batches.results import BatchResult
 
 TITLE = "sharebatch summary"
 #: rich's width for a console that is not a terminal
