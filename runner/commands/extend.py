@@ -11,16 +11,20 @@ It marks nothing in the run's journal: the shares it touches still exist.
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from typing import Any
 
 from runner.batches.actions import SetExpiryAction
 from runner.batches.jobspec import JobSpec
 from runner.batches.reportfile import RunReport
 from runner.batches.results import BatchResult
 from runner.clock import now_ms
+from runner.commands.console import print_result
 from runner.commands.followup import FollowUp, parse_rows, run_followup
 from runner.engine.journal import Journal
 from runner.errors import ExpiryError, UsageError
 from runner.input.expiry import ExpiryParser, load_timezone
+from runner.outputs.logsetup import configure_logging
 from runner.platform.auth.tokens import AuthSettings
 
 #: what an operator might type for "no expiry"; setShareTime has no way to say it
@@ -72,3 +76,21 @@ async def extend_batch(
     settings: dict[str, object] = {"rows": rows, "expiry": expiry, "timezone": spec.timezone}
     return await run_followup(spec, auth, EXTEND, wanted, settings, extra=new_expiry, interactive=interactive,
                               handle_signals=handle_signals, fresh=fresh)
+
+
+def extend_command(report: Path, new_expiry: str | None, rows: str | None, out: Path | None, *, debug: bool,
+                   fresh: bool, options: dict[str, Any]) -> int:
+    """Build the job spec around the report, change the expiries, print the summary; the exit code."""
+    import asyncio
+    import sys
+
+    from runner.batches.jobspec import load_job_spec
+    from runner.platform.auth.tokens import auth_from_env
+
+    configure_logging(debug=debug)
+    spec = load_job_spec(None, {"input": report, "out": out or report.parent / "extend", "name": "extend", **options})
+    auth = auth_from_env(token_file=spec.token_file)
+    result = asyncio.run(extend_batch(spec, auth, expiry=new_expiry, rows=rows, interactive=sys.stderr.isatty(),
+                                      fresh=fresh))
+    print_result(result)
+    return int(result.exit_code)

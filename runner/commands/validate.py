@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
+from typing import Any
 
 from runner.batches.jobspec import JobSpec
 from runner.batches.results import BatchResult, finish_summary, log_run_finished, write_outputs
 from runner.batches.sharerows import described, input_options, iter_rows, validation_outcome
 from runner.clock import now_ms, utc_now_iso
+from runner.commands.console import input_overrides, log_format_of, print_result
 from runner.engine.runlock import RunLock
 from runner.input.rows import open_input
+from runner.outputs.logsetup import configure_logging
+from runner.outputs.outdir import check_out_dir
 from runner.outputs.report import Summary
 
 VALIDATE_DIR = "validate"
@@ -32,3 +37,16 @@ def validate_batch(spec: JobSpec) -> BatchResult:
     result.job, result.input_path, result.kind = spec.name, spec.input, "validate"
     log_run_finished(result)
     return result
+
+
+def validate_command(job: Path | None, input_path: Path | None, *, debug: bool, log_format: str, quiet: bool,
+                     options: dict[str, Any]) -> int:
+    """Build the job spec, validate, print the summary; the exit code."""
+    from runner.batches.jobspec import load_job_spec
+
+    configure_logging(debug=debug, log_format=log_format_of(log_format), quiet=quiet)
+    spec = load_job_spec(job, input_overrides(input_path, options))
+    check_out_dir(spec.out)
+    result = validate_batch(spec)
+    print_result(result, log_format)
+    return int(result.exit_code)
