@@ -13,8 +13,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from runner.batches.actions import DeviceLookupAction
-from runner.engine.fanout import Engine, EngineSettings
+from runner.engine.fanout import Engine
 from runner.engine.protocols import WorkItem
+from runner.engine.settings import EngineSettings
 from runner.models import DeviceShare, RowOutcome, RowStatus
 from runner.platform.client import PlatformClient
 

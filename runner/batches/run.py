@@ -43,10 +43,12 @@ from runner.batches.sharerows import (
 )
 from runner.batches.stopping import StopAtDeadline, StopOnSignals, StopWithPrepare
 from runner.clock import now_ms, utc_now_iso
-from runner.engine.fanout import Engine, EngineSettings, FailureBrake, RowBudget
-from runner.engine.journal import FIRST_STARTED_KEY, Journal, JournalEntry
+from runner.engine.fanout import Engine
+from runner.engine.journal import FIRST_STARTED_KEY, Journal
 from runner.engine.protocols import Action, OutcomeSink, WorkItem
+from runner.engine.records import JournalEntry
 from runner.engine.runlock import RunLock
+from runner.engine.settings import EngineSettings, FailureBrake, RowBudget
 from runner.errors import ExitCode
 from runner.events import log_event
 from runner.input.rows import open_input

@@ -10,7 +10,7 @@ from collections.abc import Hashable, Iterable, Iterator
 from pathlib import Path
 
 from runner.batches.jobspec import JobSpec
-from runner.engine.journal import JournalEntry
+from runner.engine.records import JournalEntry
 from runner.input.rows import InputOptions, InputSource
 from runner.models import LoadedRow, RowOutcome, RowStatus, ShareRequest, expiry_text
 

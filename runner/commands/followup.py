@@ -20,7 +20,8 @@ from runner.batches.jobspec import JobSpec
 from runner.batches.reportfile import RunReport
 from runner.batches.results import BatchResult
 from runner.batches.run import JournaledPlan, run_journaled
-from runner.engine.journal import Journal, JournalEntry
+from runner.engine.journal import Journal
+from runner.engine.records import JournalEntry
 from runner.errors import UsageError
 from runner.platform.auth.tokens import AuthSettings
 

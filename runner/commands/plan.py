@@ -21,8 +21,8 @@ from runner.batches.lookups import Lookups, look_up_devices
 from runner.batches.sharerows import input_options, iter_rows, validation_outcome
 from runner.clock import now_ms
 from runner.commands.console import echo, input_overrides
-from runner.engine.fanout import EngineSettings
 from runner.engine.runlock import RunLock
+from runner.engine.settings import EngineSettings
 from runner.errors import ExitCode, UsageError
 from runner.events import log_event
 from runner.input.formula import guard_cells

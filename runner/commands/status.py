@@ -14,7 +14,8 @@ from datetime import datetime
 from pathlib import Path
 
 from runner.commands.console import echo
-from runner.engine.journal import IN_FLIGHT, JOURNAL_NAME, PENDING, Journal, JournalStatus
+from runner.engine.journal import JOURNAL_NAME, Journal
+from runner.engine.records import IN_FLIGHT, PENDING, JournalStatus
 from runner.engine.runlock import LockHolder, active_holder
 from runner.errors import ExitCode, UsageError
 from runner.models import RENAMED_STATUS_VALUES, RowStatus

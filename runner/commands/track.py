@@ -24,8 +24,8 @@ from runner.batches.jobspec import JobSpec
 from runner.batches.lookups import Lookups, look_up_devices
 from runner.batches.reportfile import ReportRow, RunReport
 from runner.commands.console import echo
-from runner.engine.fanout import EngineSettings
 from runner.engine.runlock import RunLock
+from runner.engine.settings import EngineSettings
 from runner.errors import ColumnError, ExitCode, UsageError
 from runner.events import log_event
 from runner.input.columns import match_columns
