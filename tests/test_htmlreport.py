@@ -12,11 +12,10 @@ from pathlib import Path
 import pytest
 
 from runner.models import RowOutcome, RowStatus
+from runner.outputs.charts import outcome_chart_svg, rate_bins
 from runner.outputs.htmlreport import (
     MAX_FAILED_ROWS,
     HtmlReportInput,
-    outcome_chart_svg,
-    rate_bins,
     render_html_report,
     write_html_report,
 )
