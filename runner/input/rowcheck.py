@@ -23,7 +23,7 @@ from runner.input.recipients import (
     parse_recipient,
     strip_invisible,
 )
-from runner.input.xlsxreader import SheetRow
+from runner.input.xlsxcells import SheetRow
 from runner.models import COVER_MARKS, LoadedRow, RecipientKind, RowProblem, ShareRequest
 
 if TYPE_CHECKING:

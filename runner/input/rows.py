@@ -30,7 +30,7 @@ from runner.input.csvfile import HEAD_BYTES, Record, check_text, iter_records, r
 from runner.input.formula import unguard_cell
 from runner.input.rowcheck import RowValidator
 from runner.input.sheets import SPREADSHEET_SUFFIXES, open_sheet
-from runner.input.xlsxreader import SheetRow
+from runner.input.xlsxcells import SheetRow
 from runner.models import FileDialect, LoadedRow, RowProblem
 
 _CSV_SUFFIXES = (".csv", ".tsv", ".txt")
