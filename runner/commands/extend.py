@@ -74,7 +74,7 @@ async def extend_batch(
         return (parse_new_expiry(expiry, spec.timezone, journal.anchor_ms(now_ms())),)
 
     settings: dict[str, object] = {"rows": rows, "expiry": expiry, "timezone": spec.timezone}
-    return await run_followup(spec, auth, EXTEND, wanted, settings, extra=new_expiry, interactive=interactive,
+    return await run_followup(spec, auth, EXTEND, wanted, settings, carry=new_expiry, interactive=interactive,
                               handle_signals=handle_signals, fresh=fresh)
 
 

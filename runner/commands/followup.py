@@ -60,13 +60,13 @@ class FollowUp(Generic[PayloadT]):
     subject: Callable[[str], Hashable]  # the share code a payload is about
 
 
-def followup_entry(kind: str, row: int, share_code: str, extra: tuple[int, ...] = ()) -> JournalEntry:
-    """The journal entry of one report row: the payload is the share code alone, or it and `extra` as a list.
+def followup_entry(kind: str, row: int, share_code: str, carried: tuple[int, ...] = ()) -> JournalEntry:
+    """The journal entry of one report row: the payload is the share code alone, or it and `carried` as a list.
 
-    The fingerprint covers the kind, the share code and `extra`, so another expiry is another request.
+    The fingerprint covers the kind, the share code and `carried`, so another expiry is another request.
     """
-    digest = hashlib.sha256("\x1f".join([kind, share_code, *map(str, extra)]).encode()).hexdigest()[:32]
-    return JournalEntry(row, digest, json.dumps([share_code, *extra] if extra else share_code))
+    digest = hashlib.sha256("\x1f".join([kind, share_code, *map(str, carried)]).encode()).hexdigest()[:32]
+    return JournalEntry(row, digest, json.dumps([share_code, *carried] if carried else share_code))
 
 
 async def run_followup(
@@ -76,19 +76,19 @@ async def run_followup(
     wanted: Callable[[int], bool],
     batch_settings: dict[str, object],
     *,
-    extra: Callable[[Journal], tuple[int, ...]] = lambda journal: (),
+    carry: Callable[[Journal], tuple[int, ...]] = lambda journal: (),
     interactive: bool,
     handle_signals: bool,
     fresh: bool,
 ) -> BatchResult:
     """Run `follow` over the selected rows of `spec.input` (a report.csv); resumable like a share run.
 
-    `extra(journal)` gives what every row's payload carries beside the share code (extend: the new
+    `carry(journal)` gives what every row's payload carries beside the share code (extend: the new
     expiry, from the journal's anchor so that a resumed batch asks for the same instant).
     """
 
     def plan(journal: Journal, snapshot: Path) -> JournaledPlan[PayloadT]:
-        carried = extra(journal)
+        carried = carry(journal)
         report = RunReport(snapshot, wanted)
         return JournaledPlan(
             headers=report.headers,
