@@ -484,11 +484,19 @@ def test_the_same_value_as_a_different_kind_is_not_a_duplicate(write: WriteFile)
 
 
 def test_several_recipients_on_cover_mark_1_give_one_warning_per_run(write: WriteFile) -> None:
-    path = write("pk,dk,uid,cover_mark\np,d1,U1,1\np,d1,U2,2\np,d1,U3,2\np,d2,U1,2\np,d2,U2,2\np,d3,U1,\n")
+    path = write("pk,dk,uid,cover_mark\np,d1,U1,2\np,d1,U2,2\np,d1,U3,1\np,d1,U4,1\np,d2,U1,2\np,d2,U2,2\np,d3,U1,\n"
+                 "p,d4,U1,1\np,d4,U2,2\n")  # d4: the mark 1 row comes first, so it ends no row of this batch
     assert load(path).warnings == [
-        "1 device is shared with several recipients while a row uses cover mark 1, so each share "
-        "replaces the previous one (use cover_mark 2 to keep them all): p/d1"
+        "1 device is shared with several recipients where a later row's cover mark (1, or 3 with a later expiry) "
+        "ends the earlier recipients' shares, as `sharebatch plan` shows (use cover_mark 2 to keep them all): p/d1"
     ]
+
+
+@pytest.mark.parametrize(("second", "flagged"), [("2030-01-02", True), ("2029-12-31", False), ("", True),
+                                                 ("2030-01-01", False)])
+def test_cover_mark_3_warns_only_when_its_expiry_is_later(write: WriteFile, second: str, flagged: bool) -> None:
+    path = write(f"pk,dk,uid,cover_mark,expiry\np,d,U1,2,2030-01-01\np,d,U2,3,{second}\n")
+    assert bool(load(path).warnings) is flagged
 
 
 def test_duplicates_alone_do_not_trigger_the_cover_mark_warning(write: WriteFile) -> None:

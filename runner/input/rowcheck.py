@@ -25,6 +25,7 @@ from runner.input.recipients import (
 )
 from runner.input.xlsxcells import SheetRow
 from runner.models import COVER_MARKS, LoadedRow, RecipientKind, RowProblem, ShareRequest
+from runner.shares.model import CoverEffect, cover_effect
 
 if TYPE_CHECKING:
     from runner.input.rows import InputOptions
@@ -50,32 +51,45 @@ def _optional_cell(cells: list[str], index: int | None) -> str:
 
 
 class _DeviceTracker:
-    """Spots devices shared with several recipients where a row uses cover mark 1.
+    """Spots devices where a later row ends an earlier row's share, as `sharebatch plan` says it will.
 
-    Cover mark 1 replaces the device's previous share, so only the last recipient keeps access.
-    It is fed only unique valid rows, so a second row for a device is a different recipient. The
-    state per device is a few flag bits beside a 64-bit key.
+    The rule is `runner.shares.model.cover_effect`, the one plan, --skip-existing and the report
+    notes use. It is fed only unique valid rows, so every row of a device is another recipient and
+    the state per device is just its open expiries. A device seen once costs a few flat-array slots
+    (the first row's expiry, split in two 32-bit halves); only devices seen again get a list.
     """
 
-    _SEEN, _SHARED_TWICE, _COVER_1, _FLAGGED = 1, 2, 4, 8
-    _CONFLICT = _SHARED_TWICE | _COVER_1
-
     def __init__(self) -> None:
-        self._state = CompactMap()
+        self._seen = CompactMap()  # key of (pk, dk) -> 1 once the device has a row
+        self._expiry_high = CompactMap()  # the first row's expiry + 1 (0: permanent), high 32 bits
+        self._expiry_low = CompactMap()  # and low 32 bits
+        self._open: dict[int, list[int | None]] = {}  # devices seen more than once: open expiries
         self.flagged: list[tuple[str, str]] = []  # every one of them, named in the warning
         self.flagged_count = 0
+        self._flagged_keys: set[int] = set()
 
     def add(self, request: ShareRequest) -> None:
         key = _compact_key(request.pk, request.dk)
-        bits = self._SEEN | (self._COVER_1 if request.cover_mark == 1 else 0)
-        old = self._state.add_bits(key, bits)
-        if not old & self._SEEN:
+        expiry = request.expire_at_ms
+        if not self._seen.setdefault(key, 0):
+            self._seen.add_bits(key, 1)
+            encoded = 0 if expiry is None else expiry + 1
+            self._expiry_high.setdefault(key, encoded >> 32)
+            self._expiry_low.setdefault(key, encoded & 0xFFFFFFFF)
             return  # the device's first share: nothing to compare with yet
-        new = self._state.add_bits(key, self._SHARED_TWICE) | bits | self._SHARED_TWICE
-        if new & self._CONFLICT == self._CONFLICT and not new & self._FLAGGED:
-            self._state.add_bits(key, self._FLAGGED)
-            self.flagged_count += 1
-            self.flagged.append((request.pk, request.dk))
+        held = self._open.get(key)
+        if held is None:
+            encoded = (self._expiry_high.get(key) << 32) | self._expiry_low.get(key)
+            held = self._open[key] = [None if encoded == 0 else encoded - 1]
+        effect = cover_effect(request.cover_mark, expiry, held)
+        if effect is CoverEffect.ADDS:
+            held.append(expiry)
+        elif effect is CoverEffect.ENDS_ALL:
+            if held and key not in self._flagged_keys:
+                self._flagged_keys.add(key)
+                self.flagged_count += 1
+                self.flagged.append((request.pk, request.dk))
+            held[:] = [expiry]
 
     def warning(self) -> str | None:
         if not self.flagged_count:
@@ -83,9 +97,9 @@ class _DeviceTracker:
         names = ", ".join(f"{pk}/{dk}" for pk, dk in self.flagged)
         devices = "device is" if self.flagged_count == 1 else "devices are"
         return (
-            f"{self.flagged_count} {devices} shared with several recipients while a row uses "
-            f"cover mark 1, so each share replaces the previous one (use cover_mark 2 to keep "
-            f"them all): {names}"
+            f"{self.flagged_count} {devices} shared with several recipients where a later row's cover mark "
+            f"(1, or 3 with a later expiry) ends the earlier recipients' shares, as `sharebatch plan` shows "
+            f"(use cover_mark 2 to keep them all): {names}"
         )
 
 
