@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 
-from runner.engine.protocols import ActionResult
+from runner.engine.protocols import ActionResult, Found, Reconciled
 from runner.errors import RowRejectedError
 from runner.models import DeviceShare, RowStatus, ShareRequest, expiry_text, iso_utc, same_recipient
 from runner.platform.client import PlatformClient
@@ -33,7 +33,7 @@ class ShareAction:
         return ActionResult(share_code=share_code, http_status=reply.http_status, latency_ms=reply.latency_ms,
                             confirmed=share_code is not None)
 
-    async def reconcile(self, payload: ShareRequest, since_ms: int) -> ActionResult | None:
+    async def reconcile(self, payload: ShareRequest, since_ms: int) -> Reconciled:
         """The share to this recipient created since `since_ms`, whatever its status.
 
         The status is not trusted: the docs do not say how a fresh, not yet accepted invite is
@@ -47,15 +47,16 @@ class ShareAction:
         since_attempt = [s for s in shares if s.created_ms >= since_ms - CLOCK_SKEW_MS and same_recipient(s, payload)]
         exact = [s for s in since_attempt if s.expire_at_ms == payload.expire_at_ms]
         if exact:
-            return ActionResult(share_code=exact[0].share_code, http_status=200, latency_ms=None,
-                                message=RECONCILED_MESSAGE)
+            return Reconciled(Found.APPLIED, ActionResult(share_code=exact[0].share_code, http_status=200,
+                                                          latency_ms=None, message=RECONCILED_MESSAGE))
         if since_attempt:
             found = since_attempt[0]
-            return ActionResult(share_code=found.share_code, http_status=200, latency_ms=None, message=(
-                f"{RECONCILED_MESSAGE}; its expiry is {expiry_text(found.expire_at_ms)}, not the "
-                f"{expiry_text(payload.expire_at_ms)} this row asks for now (an earlier batch's attempt): "
-                "change it on the platform if that matters"))
-        return None
+            return Reconciled(Found.APPLIED, ActionResult(
+                share_code=found.share_code, http_status=200, latency_ms=None, message=(
+                    f"{RECONCILED_MESSAGE}; its expiry is {expiry_text(found.expire_at_ms)}, not the "
+                    f"{expiry_text(payload.expire_at_ms)} this row asks for now (an earlier batch's attempt): "
+                    "change it on the platform if that matters")))
+        return Reconciled(Found.NOT_APPLIED)
 
     def why_not_send(self, payload: ShareRequest, now_ms: int) -> str | None:
         if payload.expire_at_ms is not None and payload.expire_at_ms <= now_ms:
@@ -97,8 +98,8 @@ class RevokeAction:
         return ActionResult(share_code=payload, http_status=reply.http_status, latency_ms=reply.latency_ms,
                             status=RowStatus.REVOKED)
 
-    async def reconcile(self, payload: str, since_ms: int) -> ActionResult | None:
-        return None
+    async def reconcile(self, payload: str, since_ms: int) -> Reconciled:
+        return Reconciled(Found.RESEND_HARMLESS)
 
     def why_not_send(self, payload: str, now_ms: int) -> str | None:
         return None
@@ -133,8 +134,8 @@ class SetExpiryAction:
         return ActionResult(share_code=share_code, http_status=reply.http_status, latency_ms=reply.latency_ms,
                             message=f"expiry set to {iso_utc(expire_at_ms)}", status=RowStatus.EXTENDED)
 
-    async def reconcile(self, payload: tuple[str, int], since_ms: int) -> ActionResult | None:
-        return None
+    async def reconcile(self, payload: tuple[str, int], since_ms: int) -> Reconciled:
+        return Reconciled(Found.RESEND_HARMLESS)
 
     def why_not_send(self, payload: tuple[str, int], now_ms: int) -> str | None:
         if payload[1] <= now_ms:
@@ -162,8 +163,8 @@ class DeviceLookupAction:
         self.found[payload] = await self._client.list_device_shares(*payload)
         return ActionResult(share_code=None, http_status=200, latency_ms=None)
 
-    async def reconcile(self, payload: tuple[str, str], since_ms: int) -> ActionResult | None:
-        return None
+    async def reconcile(self, payload: tuple[str, str], since_ms: int) -> Reconciled:
+        return Reconciled(Found.RESEND_HARMLESS)  # reading a list changes nothing
 
     def why_not_send(self, payload: tuple[str, str], now_ms: int) -> str | None:
         return None

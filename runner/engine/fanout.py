@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from runner.clock import now_ms, utc_now_iso
-from runner.engine.protocols import Action, ActionResult, OutcomeSink, WorkItem
+from runner.engine.protocols import Action, ActionResult, Found, OutcomeSink, Reconciled, WorkItem
 from runner.engine.settings import EngineResult, EngineSettings
 from runner.errors import ApiError, AuthExpiredError, FatalApiError, TransientApiError
 from runner.events import log_event
@@ -229,34 +229,43 @@ class Engine(Generic[PayloadT]):
                          http_status=exc.http_status, in_doubt_since_ms=since)
             return
         try:
-            found = await self._action.reconcile(payload, since)
+            found = await self._look_up(payload, since)
         except ApiError as lookup_error:
             self._finish(state, RowStatus.UNKNOWN, f"{message}; it may have been applied and the share list could "
                          f"not be read ({lookup_error}). {_LOOKED_UP_FIRST}", code=exc.code,
                          http_status=exc.http_status, in_doubt_since_ms=since)
             return
-        if found is not None:
-            self._finish_success(state, found)
+        if found.result is not None:
+            self._finish_success(state, found.result)
             return
-        self._finish(state, RowStatus.FAILED, f"{message}; the share list does not show it. {_LOOKED_UP_FIRST}",
+        why = ("running it again is harmless (the change is idempotent)" if found.found is Found.RESEND_HARMLESS
+               else f"the share list does not show it. {_LOOKED_UP_FIRST}")
+        self._finish(state, RowStatus.FAILED, f"{message}; {why}",
                      code=exc.code, http_status=exc.http_status, in_doubt_since_ms=since)
+
+    async def _look_up(self, payload: PayloadT, since_ms: int) -> Reconciled:
+        """`Action.reconcile`, with its UNKNOWN answer raised as the failed look-up it is."""
+        found = await self._action.reconcile(payload, since_ms)
+        if found.found is Found.UNKNOWN:
+            raise ApiError(found.why or "the look-up could not settle whether it was applied")
+        return found
 
     async def _confirm(self, state: _RowState, payload: PayloadT, answered: ActionResult) -> None:
         """The platform said "done" without the proof (a share code): find the share before calling it a success."""
         since = state.last_started_ms if state.last_started_ms is not None else now_ms()
         try:
-            found = await self._action.reconcile(payload, since)
+            found: Reconciled | None = await self._look_up(payload, since)
         except ApiError as lookup_error:
             found, why = None, f"the share list could not be read ({lookup_error})"
         else:
             why = "the share list does not show it"
-        if found is None:
+        if found is None or found.result is None:
             self._finish(state, RowStatus.UNKNOWN, f"the platform answered success without a share code and {why}. "
                          f"{_LOOKED_UP_FIRST}", code=answered.code, http_status=answered.http_status,
                          latency_ms=answered.latency_ms, in_doubt_since_ms=state.in_doubt_since_ms or since)
             return
         self._finish_success(state, ActionResult(
-            share_code=found.share_code, http_status=answered.http_status, latency_ms=answered.latency_ms,
+            share_code=found.result.share_code, http_status=answered.http_status, latency_ms=answered.latency_ms,
             message="the platform answered success without a share code; found it in the device's share list",
             status=answered.status, code=answered.code,
         ))
@@ -306,12 +315,12 @@ class Engine(Generic[PayloadT]):
     async def _attempt(self, state: _RowState, payload: PayloadT) -> ActionResult:
         if state.in_doubt_since_ms is not None:
             try:
-                found = await self._action.reconcile(payload, state.in_doubt_since_ms)
+                found = await self._look_up(payload, state.in_doubt_since_ms)
             except ApiError as exc:
                 exc.during_lookup = True  # so the row's end does not look it up a second time
                 raise
-            if found is not None:
-                return found
+            if found.result is not None:
+                return found.result
         started_ms = now_ms()
         reason = self._action.why_not_send(payload, started_ms)
         if reason is not None:
