@@ -42,6 +42,39 @@ class RowStatus(StrEnum):
 RENAMED_STATUS_VALUES = {"already_invalid": "already_ended"}
 
 
+@dataclass(frozen=True, slots=True)
+class StatusRule:
+    """Where one RowStatus stands; every status has exactly one row in STATUS_RULES."""
+
+    done: bool  #: the request took effect: the journal never sends the row again
+    needs_doing: bool  #: the row goes to the failed-rows file, to be fixed or run again
+    fails_the_run: bool  #: a row ending so makes `run` exit 1 (Summary counts it in the field named as the value)
+
+
+#: the one table the journal's DONE_STATES, the failed-rows file's NEEDS_DOING and the exit code derive from
+STATUS_RULES: dict[RowStatus, StatusRule] = {
+    RowStatus.SUCCESS: StatusRule(done=True, needs_doing=False, fails_the_run=False),
+    RowStatus.FAILED: StatusRule(done=False, needs_doing=True, fails_the_run=True),
+    RowStatus.INVALID: StatusRule(done=False, needs_doing=True, fails_the_run=True),
+    RowStatus.DUPLICATE: StatusRule(done=False, needs_doing=False, fails_the_run=False),
+    RowStatus.NOT_ATTEMPTED: StatusRule(done=False, needs_doing=True, fails_the_run=True),
+    RowStatus.UNKNOWN: StatusRule(done=False, needs_doing=True, fails_the_run=True),
+    RowStatus.HIDDEN: StatusRule(done=False, needs_doing=False, fails_the_run=False),
+    RowStatus.VALID: StatusRule(done=False, needs_doing=False, fails_the_run=False),
+    RowStatus.REVOKED: StatusRule(done=True, needs_doing=False, fails_the_run=False),
+    RowStatus.ALREADY_ENDED: StatusRule(done=True, needs_doing=False, fails_the_run=False),
+    RowStatus.EXTENDED: StatusRule(done=True, needs_doing=False, fails_the_run=False),
+}
+if set(STATUS_RULES) != set(RowStatus):  # a new status without its row would be re-sent or lost silently
+    raise TypeError(f"STATUS_RULES must place every RowStatus; missing: {set(RowStatus) - set(STATUS_RULES)}")
+
+
+def statuses_where(**wanted: bool) -> tuple[RowStatus, ...]:
+    """The statuses whose rule has every given field as given, in RowStatus order."""
+    return tuple(status for status in RowStatus
+                 if all(getattr(STATUS_RULES[status], name) is value for name, value in wanted.items()))
+
+
 class RecipientKind(StrEnum):
     """Which of the platform's three recipient parameters a row uses."""
 

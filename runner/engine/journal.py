@@ -30,7 +30,7 @@ from typing import TypeVar
 from runner.engine.protocols import WorkItem
 from runner.engine.records import IN_FLIGHT, PENDING, JournalEntry, JournalStatus, SyncCounts
 from runner.errors import JournalUnusableError
-from runner.models import RowOutcome, RowStatus
+from runner.models import RowOutcome, RowStatus, statuses_where
 from runner.redact import redact
 
 PayloadT = TypeVar("PayloadT")
@@ -38,8 +38,7 @@ PayloadT = TypeVar("PayloadT")
 JOURNAL_NAME = "journal.sqlite"
 SCHEMA_VERSION = "2"
 #: final states of a row whose request took effect: never sent again
-DONE_STATES = (RowStatus.SUCCESS.value, RowStatus.REVOKED.value, RowStatus.ALREADY_ENDED.value,
-               RowStatus.EXTENDED.value)
+DONE_STATES = tuple(status.value for status in statuses_where(done=True))
 #: states whose rows the engine works on
 WORK_STATES = (PENDING, IN_FLIGHT, RowStatus.FAILED.value, RowStatus.NOT_ATTEMPTED.value, RowStatus.UNKNOWN.value)
 #: states of a row that still needs sending or a look-up
