@@ -12,7 +12,7 @@ from pathlib import Path
 from runner.batches.jobspec import JobSpec
 from runner.engine.records import JournalEntry
 from runner.input.rows import InputOptions, InputSource
-from runner.models import LoadedRow, RowOutcome, RowStatus, ShareRequest, expiry_text
+from runner.models import LoadedRow, RowOutcome, RowStatus, ShareRequest, expiry_text, request_settings
 
 
 def input_options(spec: JobSpec, anchor_ms: int, path: Path | None = None) -> InputOptions:
@@ -74,7 +74,7 @@ def share_subject(payload: str) -> Hashable:
     return (request.pk, request.dk, request.recipient_kind.value, request.recipient)
 
 
-def share_batch_settings(spec: JobSpec) -> dict[str, object]:
+def share_batch_settings(spec: JobSpec, request_type: type[ShareRequest] = ShareRequest) -> dict[str, object]:
     """The job settings that change which requests the input becomes; with its bytes they name the batch.
 
     A setting that only changes how the batch is sent (rate, attempts, base URL...) is not here:
@@ -82,7 +82,9 @@ def share_batch_settings(spec: JobSpec) -> dict[str, object]:
     """
     settings: dict[str, object] = {
         "sheet": spec.sheet, "encoding": spec.encoding, "columns": dict(sorted(spec.columns.items())),
-        "timezone": spec.timezone, "expiry": spec.expiry, "cover_mark": spec.cover_mark}
+        "timezone": spec.timezone}
+    # the settings that give request fields their defaults (expiry, cover_mark), declared on the fields
+    settings.update({name: getattr(spec, name) for name in request_settings(request_type)})
     # Named only when set, so that a batch started before these options existed keeps its name.
     reading = {"ignore_columns": sorted(spec.ignore_columns), "header_row": spec.header_row,
                "include_hidden": spec.include_hidden}

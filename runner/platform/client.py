@@ -180,13 +180,7 @@ RECIPIENT_PARAMS = {RecipientKind.UID: "shareUid", RecipientKind.EMAIL: "email",
 
 def share_params(request: ShareRequest) -> dict[str, str]:
     """The query string of a shareByUid call, in the platform's names; exactly one recipient parameter."""
-    params = {"pk": request.pk, "dk": request.dk, RECIPIENT_PARAMS[request.recipient_kind]: request.recipient}
-    if request.expire_at_ms is not None:
-        params["sharingExpireAt"] = str(request.expire_at_ms)
-    params["coverMark"] = str(request.cover_mark)
-    if request.auth_key:
-        params["authKey"] = request.auth_key
-    return params
+    return request.query_params(RECIPIENT_PARAMS)
 
 
 def _envelope(body: bytes) -> dict[str, Any] | None:
