@@ -172,3 +172,9 @@ def test_only_the_http_boundary_catches_aiohttp_errors() -> None:
     catching = {_rel(path) for path in MODULES if not _rel(path).startswith("runner/simulator/")
                 and _catches_aiohttp(path)}
     assert catching == {"runner/platform/http.py"}
+
+
+def test_only_the_frame_functions_import_pandas() -> None:
+    """pandas is an optional extra: the command line and the rest of the library must run without it."""
+    importing = {_rel(path) for path in MODULES if _names(("pandas",), _imported(path))}
+    assert importing == {"runner/api/frames.py"}

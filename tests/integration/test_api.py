@@ -47,7 +47,8 @@ def test_run_shares_each_row_once_and_a_second_call_resumes_sending_nothing(
     env = {"SHAREBATCH_TOKEN": sim_thread.token}
     first = api.run(input=batch, out=tmp_path / "out", base_url=sim_thread.base_url, rate=200, env=env)
     assert (first.summary.success, first.summary.invalid, first.exit_code) == (5, 1, 1)
-    assert first.report_path.exists() and first.summary_path.exists()
+    assert first.report_path.exists()
+    assert first.summary_path.exists()
     again = api.run(input=str(batch), out=str(tmp_path / "out"), base_url=sim_thread.base_url, rate=200, env=env)
     assert again.summary.success == 5
     assert share_requests(sim_thread) == 5

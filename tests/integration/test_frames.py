@@ -86,7 +86,7 @@ def test_report_frame_has_real_dtypes_and_the_inputs_cells_exactly_as_written(
     assert dtypes["sharebatch_expiry_sent"] == "datetime64[ms, UTC]"
     assert report["sharebatch_status"].value_counts()["success"] == 3
     assert report["sharebatch_status"].value_counts()["failed"] == 0  # every status is a category
-    assert report["sharebatch_expiry_sent"].iloc[0] == pd.Timestamp("2031-01-01T23:59:59Z")  # the end of that day, as written
+    assert report["sharebatch_expiry_sent"].iloc[0] == pd.Timestamp("2031-01-01T23:59:59Z")  # the day's end
     assert report.attrs["sharebatch"]["summary"]["success"] == 3
     assert api.read_report(tmp_path / "out" / "report.csv", frame=True).equals(report.reset_index(drop=True))
 
