@@ -138,6 +138,15 @@ _NUMBERS_LOSE = ("an id or a phone held as a number has lost its leading zeros (
                  "zeros back)")
 
 
+def _require_pandas() -> None:
+    """pandas is an extra: without it, say how to get it instead of a ModuleNotFoundError."""
+    import importlib.util
+
+    if importlib.util.find_spec("pandas") is None:
+        raise UsageError("the DataFrame functions need pandas: pip install 'sharebatch[pandas]' "
+                         "(or read the report without it: runner.api.read_report(path))")
+
+
 def _write_frame(df: pd.DataFrame, out: PathArg, options: Mapping[str, object]) -> Path:
     """The frame as OUT/frame.csv, written under the out dir's lock (a run of it may be going)."""
     from runner.engine.runlock import RunLock

@@ -134,3 +134,14 @@ def test_run_frame_killed_mid_batch_then_run_again_applies_each_row_exactly_once
     created = Counter((share["dk"], share["share_uid"]) for share in sim.get("/_sim/shares"))
     assert created == Counter((f"00D{i:06d}", f"U{i:07d}") for i in range(rows))
     assert report["share_code"].nunique() == rows
+
+
+def test_without_pandas_reading_a_frame_says_which_extra_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "pandas" else real(name, *a))
+    with pytest.raises(UsageError, match=r"pip install 'sharebatch\[pandas\]'"):
+        api.read_report(tmp_path / "report.csv", frame=True)
