@@ -46,7 +46,7 @@ def report_frame(path: PathArg) -> pd.DataFrame:
     strings exactly as written. A column sharebatch renamed (`sharebatch_status` beside an input's
     own `status`) keeps its name and gets its dtype.
     """
-
+    _require_pandas()
     source = Path(path)
     layout = file_layout(source)
     frame = _read_strings(source, layout)
