@@ -6,14 +6,12 @@ line on stderr; anything unexpected becomes one line too, with --debug for the t
 
 from __future__ import annotations
 
-import errno
 import importlib
 import logging
 import sqlite3
 import sys
 import traceback
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import wraps
 from pathlib import Path
@@ -26,7 +24,6 @@ from runner.errors import ExitCode, LockedError, LoginError, NothingToDoError, R
 from runner.events import log_event
 from runner.outputs.inert import escape_controls
 from runner.outputs.logsetup import LOG_FORMATS, LogFormat, configure_logging
-from runner.outputs.outdir import check_out_dir
 from runner.redact import redact
 
 if TYPE_CHECKING:
@@ -87,6 +84,8 @@ def _handle_errors(func: F) -> F:
             _fail("interrupted", ExitCode.INTERRUPTED, as_json=as_json)
         except (OSError, sqlite3.Error) as exc:
             # The machine, not the input: a read-only or full disk, a name too long, a damaged journal.
+            from runner.api.faults import environment_fault
+
             _show_traceback(debug)
             _fail(f"error: {environment_fault(exc)}", ExitCode.USAGE, as_json=as_json)
         except Exception as exc:
@@ -96,37 +95,6 @@ def _handle_errors(func: F) -> F:
             _fail(f"error: unexpected {type(exc).__name__}: {first_line}{hint}", ExitCode.ABORTED, as_json=as_json)
 
     return wrapper  # type: ignore[return-value]
-
-
-def environment_fault(exc: OSError | sqlite3.Error) -> str:
-    """One line naming the path and the problem, with what to do about it."""
-    if isinstance(exc, sqlite3.Error):
-        reason = str(exc)
-        hint = ("free some space, then run the same command again" if "full" in reason
-                else "check the out dir's permissions and free space")
-        return f"the journal cannot be written ({reason}); {hint}"
-    where = " -> ".join(str(name) for name in (exc.filename, exc.filename2) if name is not None) or "a file"
-    reason = exc.strerror or type(exc).__name__
-    hints = {
-        errno.EROFS: "the file system is read-only: choose another --out",
-        errno.EACCES: "permission denied: choose a folder you can write, or fix its permissions",
-        errno.EPERM: "not permitted (an immutable or foreign file?): choose another folder",
-        errno.ENOSPC: "the disk is full: free some space, then run the same command again",
-        errno.EDQUOT: "the disk quota is used up: free some space, then run the same command again",
-        errno.ENAMETOOLONG: "the name is too long: use a shorter job name, input name or --out",
-        errno.ELOOP: "a symbolic link is in the way: sharebatch does not follow it here",
-    }
-    hint = hints.get(exc.errno or 0, "fix it, then run the same command again")
-    return f"{where}: {reason}; {hint}"
-
-
-@contextmanager
-def _journal_faults(out_dir: Path) -> Iterator[None]:
-    """A journal that fails mid-run (a full disk) is named in the one line."""
-    try:
-        yield
-    except sqlite3.Error as exc:
-        raise UsageError(f"{out_dir}: {environment_fault(exc)}") from exc
 
 
 def _show_traceback(debug: bool) -> None:
@@ -302,32 +270,19 @@ def run(
     job: Path | None, input_path: Path | None, debug: bool, fresh: bool, log_format: str, quiet: bool,
     reshare_revoked: bool, **options: Any,
 ) -> None:
-    import asyncio
-
-    from runner.batches.jobspec import load_job_spec
-    from runner.batches.run import run_batch
-    from runner.commands.inbox import is_glob, run_inbox
-    from runner.platform.auth.tokens import auth_from_env
+    from runner import api
 
     configure_logging(debug=debug, log_format=_log_format(log_format), quiet=quiet)
-    spec = load_job_spec(job, _input_overrides(input_path, options))
-    check_out_dir(spec.out)
-    auth = auth_from_env(token_file=spec.token_file, login=spec.login)
+    overrides = _input_overrides(input_path, options)
     interactive = _interactive(log_format, quiet)
-    if is_glob(str(spec.input)):
+    if api.is_inbox(job, **overrides):
         if fresh:
             raise UsageError("--fresh does not apply to an inbox (input is a glob); delete a file's out dir instead")
-        if spec.limit is not None:
-            raise UsageError("--limit does not apply to an inbox (input is a glob): a file would be filed as done "
-                             "with rows unsent; run one file with --input and --limit first")
-        with _journal_faults(spec.out):
-            inbox = asyncio.run(run_inbox(spec, str(spec.input), auth, interactive=interactive))
+        inbox = api.inbox(job, progress=interactive, **overrides)
         if log_format == "text":
-            _print_inbox(inbox, quiet=quiet, job=spec.name)
+            _print_inbox(inbox, quiet=quiet)
         sys.exit(inbox.exit_code)
-    with _journal_faults(spec.out):
-        result = asyncio.run(run_batch(spec, auth, interactive=interactive, fresh=fresh,
-                                       reshare_revoked=reshare_revoked))
+    result = api.run(job, fresh=fresh, reshare_revoked=reshare_revoked, progress=interactive, **overrides)
     _print_result(result, log_format)
     sys.exit(result.exit_code)
 
@@ -345,13 +300,10 @@ def validate(
     valid, invalid or duplicate. Exit 0 when no row is invalid (duplicates are reported, not
     counted as errors), 1 otherwise, 2 for a file or config problem, 4 while a run holds OUT.
     """
-    from runner.batches.jobspec import load_job_spec
-    from runner.batches.run import validate_batch
+    from runner import api
 
     configure_logging(debug=debug, log_format=_log_format(log_format), quiet=quiet)
-    spec = load_job_spec(job, _input_overrides(input_path, options))
-    check_out_dir(spec.out)
-    result = validate_batch(spec)
+    result = api.validate(job, **_input_overrides(input_path, options))
     _print_result(result, log_format)
     sys.exit(result.exit_code)
 
@@ -381,19 +333,10 @@ def revoke(
     earlier revoke report to OUT/history/. Exit codes as for `run`; a selection that holds no
     successful share exits 1 and touches nothing.
     """
-    import asyncio
-
-    from runner.batches.jobspec import load_job_spec
-    from runner.commands.revoke import revoke_batch
-    from runner.platform.auth.tokens import auth_from_env
+    from runner import api
 
     configure_logging(debug=debug, log_format=_log_format(log_format), quiet=quiet)
-    spec = load_job_spec(None, {"input": report, "out": out or report.parent / "revoke", "name": "revoke", **options})
-    check_out_dir(spec.out)
-    auth = auth_from_env(token_file=spec.token_file)
-    with _journal_faults(spec.out):
-        result = asyncio.run(revoke_batch(spec, auth, rows=rows, interactive=_interactive(log_format, quiet),
-                                          fresh=fresh))
+    result = api.revoke(report, rows=rows, out=out, fresh=fresh, progress=_interactive(log_format, quiet), **options)
     _print_result(result, log_format)
     sys.exit(result.exit_code)
 
@@ -429,16 +372,10 @@ replaces, no_permission, lookup_failed, invalid); 2 usage, config or input file 
 @_sending_options
 @_handle_errors
 def plan(job: Path | None, input_path: Path | None, debug: bool, **options: Any) -> None:
-    import asyncio
-
-    from runner.batches.jobspec import load_job_spec
-    from runner.commands.plan import plan_batch
-    from runner.platform.auth.tokens import auth_from_env
+    from runner import api
 
     configure_logging(debug=debug)
-    spec = load_job_spec(job, _input_overrides(input_path, options))
-    auth = auth_from_env(token_file=spec.token_file, login=spec.login)
-    result = asyncio.run(plan_batch(spec, auth))
+    result = api.plan(job, **_input_overrides(input_path, options))
     for action, count in sorted(result.counts.items()):
         _echo(f"  {action:<15}{count:>10}")
     _echo(f"{sum(result.counts.values())} rows, {result.requests} requests")
@@ -466,16 +403,11 @@ def track(report: Path, out: Path | None, debug: bool, **options: Any) -> None:
     the platform. Exit 0 when every state was read, 1 when some could not be, 3 when the
     look-ups stopped, 2 for a file or option problem.
     """
-    import asyncio
-
-    from runner.batches.jobspec import load_job_spec
-    from runner.commands.track import STATES, track_report
-    from runner.platform.auth.tokens import auth_from_env
+    from runner import api
+    from runner.commands.track import STATES
 
     configure_logging(debug=debug)
-    spec = load_job_spec(None, {"input": report, "out": out or report.parent / "track", "name": "track", **options})
-    auth = auth_from_env(token_file=spec.token_file)
-    result = asyncio.run(track_report(spec, auth))
+    result = api.track(report, out=out, **options)
     for state in STATES:
         if result.counts[state] or state in ("accepted", "pending", "ended"):
             _echo(f"  {state:<10}{result.counts[state]:>10}")
@@ -511,17 +443,11 @@ def extend(
     not_attempted. The platform's setShareTime always needs an expiry, so "permanent" or an
     empty WHEN is refused (exit 2). Exit codes as for `run`.
     """
-    import asyncio
-
-    from runner.batches.jobspec import load_job_spec
-    from runner.commands.extend import extend_batch
-    from runner.platform.auth.tokens import auth_from_env
+    from runner import api
 
     configure_logging(debug=debug)
-    spec = load_job_spec(None, {"input": report, "out": out or report.parent / "extend", "name": "extend", **options})
-    auth = auth_from_env(token_file=spec.token_file)
-    result = asyncio.run(extend_batch(spec, auth, expiry=new_expiry, rows=rows, interactive=sys.stderr.isatty(),
-                                      fresh=fresh))
+    result = api.extend(report, expiry=new_expiry or "", rows=rows, out=out, fresh=fresh, progress=sys.stderr.isatty(),
+                        **options)
     _print_result(result)
     sys.exit(result.exit_code)
 
@@ -646,12 +572,12 @@ def _print_result(result: Any, log_format: str = "text") -> None:
         print_summary(result)
 
 
-def _print_inbox(result: InboxResult, *, quiet: bool, job: str) -> None:
+def _print_inbox(result: InboxResult, *, quiet: bool) -> None:
     """One line per inbox file, then the pass, each starting with the UTC time and the job (a cron log
     collects every night's lines); --quiet says nothing when there was nothing new."""
     if not result.files and quiet:
         return
-    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    stamp, job = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), result.job
     for item in result.files:
         where = f" -> {item.moved_to}" if item.moved_to else ""
         line = f"{stamp} job {job} input {item.source}: {item.outcome.value} (exit {int(item.exit_code)}){where}"
