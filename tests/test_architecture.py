@@ -178,3 +178,10 @@ def test_only_the_frame_functions_import_pandas() -> None:
     """pandas is an optional extra: the command line and the rest of the library must run without it."""
     importing = {_rel(path) for path in MODULES if _names(("pandas",), _imported(path))}
     assert importing == {"runner/api/frames.py"}
+
+
+def test_the_library_surface_sits_above_the_commands_and_only_the_cli_imports_it() -> None:
+    """runner.api calls the commands; the CLI calls runner.api; nothing else reaches up to either."""
+    importing = {_rel(path) for path in MODULES
+                 if not _rel(path).startswith("runner/api/") and _names(("runner.api",), _imported(path))}
+    assert importing == {"runner/cli.py"}
