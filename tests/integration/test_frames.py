@@ -145,3 +145,13 @@ def test_without_pandas_reading_a_frame_says_which_extra_to_install(
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "pandas" else real(name, *a))
     with pytest.raises(UsageError, match=r"pip install 'sharebatch\[pandas\]'"):
         api.read_report(tmp_path / "report.csv", frame=True)
+
+
+def test_a_named_index_is_a_column_of_the_batch_and_input_is_not_an_option_of_a_frame(tmp_path: Path) -> None:
+    df = frame_of(2).set_index("dk")  # the device key now lives in the index
+    report = api.validate_frame(df, out=tmp_path / "out")
+    assert report["status"].tolist() == ["valid", "valid"]
+    assert list(report.index) == ["00D000000", "00D000001"]
+    assert (tmp_path / "out" / "frame.csv").read_text(encoding="utf-8").splitlines()[0] == "dk,pk,recipient,cover_mark"
+    with pytest.raises(UsageError, match="the frame is the input"):
+        api.validate_frame(df, out=tmp_path / "out", input="other.csv")  # type: ignore[call-arg]
