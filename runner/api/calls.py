@@ -26,7 +26,7 @@ from runner.errors import UsageError
 
 if TYPE_CHECKING:
     from runner.batches.jobspec import JobSpec
-    from runner.batches.run import BatchResult
+    from runner.batches.results import BatchResult
     from runner.commands.inbox import InboxResult
     from runner.commands.plan import PlanResult
     from runner.commands.track import TrackResult
@@ -41,7 +41,7 @@ def validate(job: PathArg | None = None, /, **options: Unpack[ReadingOptions]) -
     Each row's status is valid, invalid or duplicate. `exit_code` is 0 when no row is invalid,
     1 otherwise. Raises UsageError for a file or option problem, LockedError while a run holds OUT.
     """
-    from runner.batches.run import validate_batch
+    from runner.commands.validate import validate_batch
     from runner.outputs.outdir import check_out_dir
 
     spec = _spec(job, options)
