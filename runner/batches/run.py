@@ -33,13 +33,13 @@ from runner.batches.results import (
     write_outputs,
 )
 from runner.batches.sharerows import (
-    described,
+    described_request,
     input_options,
     iter_rows,
     journal_entry,
+    journaled_pairs,
     share_batch_settings,
     share_subject,
-    zip_rows,
 )
 from runner.batches.stopping import StopAtDeadline, StopOnSignals, StopWithPrepare
 from runner.clock import now_ms, utc_now_iso
@@ -150,10 +150,11 @@ async def run_batch(
                     repeats.add(row.request.device)
                 yield journal_entry(row)
 
-        def report_pairs(outcomes: Iterator[RowOutcome]) -> Iterator[tuple[list[str], RowOutcome]]:
+        def report_pairs(_: Iterator[RowOutcome]) -> Iterator[tuple[list[str], RowOutcome]]:
             notes = ReplacementNotes(repeats)
-            for row, outcome in zip_rows(iter_rows(source), outcomes):
-                yield row.cells, notes.noted(row.request, described(row, outcome))
+            lines = journaled_pairs(iter_rows(source), journal.iter_journaled(), len(source.headers))
+            for cells, request, note, outcome in lines:
+                yield cells, notes.noted(request, described_request(request, note, outcome))
 
         return JournaledPlan(
             headers=source.headers,

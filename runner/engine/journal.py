@@ -78,7 +78,7 @@ _WORK_STATE_MARKS = ", ".join("?" for _ in WORK_STATES)
 _WORK_QUERY = "SELECT row, state, started_ms, payload, doubt_ms FROM rows WHERE row > ? AND state IN ({}) ORDER BY row LIMIT ?".format(_WORK_STATE_MARKS)  # noqa: E501, UP032  # nosec B608
 _DONE_STATE_MARKS = ", ".join("?" for _ in DONE_STATES)
 _IN_DOUBT_QUERY = "SELECT payload, doubt_ms FROM rows WHERE doubt_ms IS NOT NULL AND payload IS NOT NULL AND state NOT IN ({})".format(_DONE_STATE_MARKS)  # noqa: E501, UP032  # nosec B608
-_OUTCOMES_QUERY = "SELECT {} FROM rows WHERE row > ? ORDER BY row LIMIT ?".format(_OUTCOME_COLUMNS)  # noqa: UP032  # nosec B608
+_OUTCOMES_QUERY = "SELECT {}, payload FROM rows WHERE row > ? ORDER BY row LIMIT ?".format(_OUTCOME_COLUMNS)  # noqa: UP032  # nosec B608
 
 
 class Journal:
@@ -316,16 +316,21 @@ class Journal:
 
     def iter_outcomes(self, chunk_rows: int = 5000) -> Iterator[RowOutcome]:
         """Every row's outcome in row order, as the report shows it."""
+        return (outcome for outcome, _ in self.iter_journaled(chunk_rows))
+
+    def iter_journaled(self, chunk_rows: int = 5000) -> Iterator[tuple[RowOutcome, str | None]]:
+        """Every row's outcome with the request payload journaled for it (None: never a request), in row order."""
         self.flush()
         last_row = 0
         while True:
             chunk = self._db.execute(_OUTCOMES_QUERY, (last_row, chunk_rows)).fetchall()
             if not chunk:
                 return
-            for row, state, code, message, share_code, attempts, http_status, latency_ms, finished_at, doubt in chunk:
+            for (row, state, code, message, share_code, attempts, http_status, latency_ms, finished_at, doubt,
+                 payload) in chunk:
                 status, message = _report_status(state, message)
                 yield RowOutcome(row, status, code, message, share_code, attempts, http_status, latency_ms,
-                                 finished_at, in_doubt_since_ms=doubt)
+                                 finished_at, in_doubt_since_ms=doubt), payload
             last_row = chunk[-1][0]
 
     def failed_by_code(self) -> dict[str, int]:
