@@ -176,6 +176,15 @@ def main() -> None:
 
     Start with `sharebatch demo`, which runs a sample batch against the built-in simulator.
     """
+    _refuse_unsupported_platform()
+
+
+def _refuse_unsupported_platform() -> None:
+    """Windows has neither the POSIX file lock nor the signals a batch relies on: refuse in one line, exit 2."""
+    if sys.platform == "win32":
+        click.echo("error: sharebatch runs on Linux and macOS, not on Windows (it needs POSIX file locks and "
+                   "signals): run it on a Linux or macOS machine, or in WSL", err=True)
+        sys.exit(2)
 
 
 @main.command(short_help="Share devices in bulk from a CSV or XLSX file.", help=_RUN_HELP)
