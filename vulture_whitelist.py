@@ -38,3 +38,6 @@ _.number_format  # runner/outputs/report.py _write_xlsx
 # runner.api's keyword options (TypedDicts): a caller passes them by name, the job spec reads them by key
 deadline  # runner/api/options.py SendingOptions
 max_retry_after  # runner/api/options.py SendingOptions
+
+# read by tests/test_cover_marks.py, which compares the share model with the simulator after every row
+_.open_shares  # runner/shares/model.py DeviceModel
