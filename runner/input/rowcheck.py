@@ -60,9 +60,9 @@ class _DeviceTracker:
     """
 
     def __init__(self) -> None:
-        self._seen = CompactMap()  # key of (pk, dk) -> 1 once the device has a row
-        self._expiry_high = CompactMap()  # the first row's expiry + 1 (0: permanent), high 32 bits
-        self._expiry_low = CompactMap()  # and low 32 bits
+        # the first row's expiry + 1 (0: permanent), in two 32-bit halves (a CompactMap value is 32 bits)
+        self._expiry_high = CompactMap()
+        self._expiry_low = CompactMap()
         self._open: dict[int, list[int | None]] = {}  # devices seen more than once: open expiries
         self.flagged: list[tuple[str, str]] = []  # every one of them, named in the warning
         self.flagged_count = 0
@@ -71,15 +71,15 @@ class _DeviceTracker:
     def add(self, request: ShareRequest) -> None:
         key = _compact_key(request.pk, request.dk)
         expiry = request.expire_at_ms
-        if not self._seen.setdefault(key, 0):
-            self._seen.add_bits(key, 1)
-            encoded = 0 if expiry is None else expiry + 1
-            self._expiry_high.setdefault(key, encoded >> 32)
+        encoded = 0 if expiry is None else expiry + 1
+        known = len(self._expiry_high)
+        high = self._expiry_high.setdefault(key, encoded >> 32)
+        if len(self._expiry_high) != known:
             self._expiry_low.setdefault(key, encoded & 0xFFFFFFFF)
             return  # the device's first share: nothing to compare with yet
         held = self._open.get(key)
         if held is None:
-            encoded = (self._expiry_high.get(key) << 32) | self._expiry_low.get(key)
+            encoded = (high << 32) | self._expiry_low.get(key)
             held = self._open[key] = [None if encoded == 0 else encoded - 1]
         effect = cover_effect(request.cover_mark, expiry, held)
         if effect is CoverEffect.ADDS:
