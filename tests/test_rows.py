@@ -722,7 +722,7 @@ def _rewrite_part(source: Path, target: Path, name: str, data: bytes) -> Path:
 def test_broken_or_hostile_workbook_xml_is_a_usage_error(write_xlsx: Callable[..., Path], tmp_path: Path) -> None:
     source = write_xlsx({"s": [["pk", "dk", "uid"], ["p", "d", "U"]]})
     garbled = _rewrite_part(source, tmp_path / "garbled.xlsx", "xl/workbook.xml", b"<workbook><sheets>")
-    assert "not a readable XLSX file (ParseError" in usage_error(garbled)
+    assert "not a readable XLSX file (ExpatError" in usage_error(garbled)
     bomb = (b'<?xml version="1.0"?><!DOCTYPE w [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;">]>'
             b'<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheets>&b;</sheets>'
             b"</workbook>")

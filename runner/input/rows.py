@@ -43,7 +43,7 @@ from runner.input.recipients import (
     strip_invisible,
 )
 from runner.input.sheets import SPREADSHEET_SUFFIXES, open_sheet
-from runner.input.xlsxreader import SheetRow
+from runner.input.workbook import SheetRow
 from runner.models import COVER_MARKS, FileDialect, LoadedRow, RecipientKind, RowProblem, ShareRequest
 
 _CSV_SUFFIXES = (".csv", ".tsv", ".txt")
@@ -85,6 +85,7 @@ class _Layout:
     records: Callable[[], Iterator[_Item]]  # data records only; a new pass on every call
     head: list[Record]  # the file's first records, header or not: where a misplaced header is looked for
     dialect: FileDialect
+    note: str | None = None  # about the sheet read (a hidden sheet named by --sheet): the summary says it
 
 
 class InputSource:
@@ -122,7 +123,8 @@ class InputSource:
 
     def warnings(self) -> list[str]:
         """Warnings about the rows read so far (all of them once `chunks()` is exhausted)."""
-        return self._validator.warnings()
+        found = self._validator.warnings()
+        return [self._layout.note, *found] if self._layout.note else found
 
     def _rows(self, validator: _RowValidator) -> Iterator[LoadedRow]:
         for row, cells, problem, facts in self._layout.records():
@@ -187,7 +189,8 @@ def _non_empty(records: Iterable[_Item]) -> Iterator[_Item]:
 _HEAD_RECORDS = 30
 
 
-def _header_from(path: Path, records: Iterable[Record], header_row: int | None) -> tuple[int, list[str]]:
+def _header_from(path: Path, records: Iterable[Record], header_row: int | None,
+                 empty: str = "the file is empty") -> tuple[int, list[str]]:
     """The header: row `header_row`, or the first non-empty record; rows above it keep their numbers."""
     if header_row is not None and header_row < 1:
         raise InputFileError(path, f"header row {header_row} must be 1 or more (the spreadsheet's row number)")
@@ -206,7 +209,7 @@ def _header_from(path: Path, records: Iterable[Record], header_row: int | None) 
         return row, headers
     if header_row is not None:
         raise InputFileError(path, f"header row {header_row} is past the end of the file ({last} rows)")
-    raise InputFileError(path, "the file is empty")
+    raise InputFileError(path, empty)
 
 
 def _better_header_row(layout: _Layout) -> int | None:
@@ -276,11 +279,13 @@ def _csv_dialect(head: bytes, codec: str, delimiter: str) -> FileDialect:
 
 def _open_spreadsheet(path: Path, sheet: str | None, header_row: int | None) -> _Layout:
     """One sheet of an .xlsx, .xls or .ods file, its cells as the sheet shows them (runner.input.sheets)."""
-    kind, chosen, passes = open_sheet(path, sheet)
+    opened = open_sheet(path, sheet)
+    kind, chosen, passes = opened.format, opened.name, opened.passes
     first_pass = passes()
     head = list(itertools.islice(first_pass, _HEAD_RECORDS))
     found_row, headers = _header_from(
-        path, ((row.row, row.cells, None) for row in itertools.chain(head, first_pass)), header_row)
+        path, ((row.row, row.cells, None) for row in itertools.chain(head, first_pass)), header_row,
+        empty=f'sheet "{chosen}" is empty (no cells); name the sheet with the rows with --sheet')
     close = getattr(first_pass, "close", None)
     if close is not None:
         close()
@@ -296,7 +301,8 @@ def _open_spreadsheet(path: Path, sheet: str | None, header_row: int | None) -> 
                 yield row.row, cells, None, row
 
     head_records: list[Record] = [(row.row, row.cells, None) for row in head]
-    return _Layout(kind, found_row, headers, data_records, head_records, FileDialect(kind, sheet=chosen))
+    return _Layout(kind, found_row, headers, data_records, head_records, FileDialect(kind, sheet=chosen),
+                   opened.note)
 
 
 # --- validation ----------------------------------------------------------------------------------

@@ -3,67 +3,58 @@
 pandas (through openpyxl) hands back stored values: an error cell becomes NaN (so `#N/A` reads as
 empty), a zero-padded number loses its zeros, a formula without a saved value is indistinguishable
 from an empty cell, and hidden rows and merged cells are invisible. openpyxl's read-only mode,
-the only one with flat memory, drops row attributes and merges too. So the workbook's small parts
-(sheet list, relationships, styles) are read here with the standard library's XML parser, and
-the sheet itself, which is flat and regular, by splitting rows with str.find and reading cells
-with one regular expression (an unusual cell takes a slower, careful path); openpyxl supplies the
-number-format table and date conversion (runner.input.numberformat).
+the only one with flat memory, drops row attributes and merges too. So every part is read here
+with expat (runner.input.xmlstream: any legal serialisation reads the same, in the Transitional
+and the Strict namespaces), and openpyxl supplies the number-format table and date conversion
+(runner.input.numberformat).
 
-Two passes over the sheet XML: a byte scan for `<mergeCell>` and `<autoFilter>` (they follow
-the cell data), then the rows. Memory holds the shared strings, the merges, and one block.
+Two passes over the sheet XML when it has merged cells or an auto filter (they follow the cell
+data), else one. Memory holds the shared strings, the merges, and one block.
 """
 
 from __future__ import annotations
 
-import codecs
-import html
 import posixpath
 import re
 import zipfile
-from collections.abc import Generator, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import IO
 
-from defusedxml.ElementTree import iterparse  # a hostile file's entity bombs and DTDs are refused
-
-from runner.errors import NoSuchSheetError, XlsxError
+from runner.errors import XlsxError
 from runner.input.numberformat import Rendered, number_format_code, render_number
+from runner.input.workbook import HIDDEN, VERY_HIDDEN, VISIBLE, SheetInfo, SheetRow, choose_sheet
+from runner.input.xmlstream import XML_ERRORS, parse_all, stream
 
-_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
-_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
-_PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
-_MERGE = re.compile(rb"<(?:\w+:)?mergeCell\b[^>]*?\bref=\"([A-Za-z]+\d+):([A-Za-z]+\d+)\"")
-_AUTOFILTER = re.compile(rb"<(?:\w+:)?autoFilter\b")
-_CELL_REF = re.compile(r"([A-Za-z]+)(\d+)")
+# The main namespace in Transitional (what Excel saves by default) and Strict Open XML.
+_MAIN = ("http://schemas.openxmlformats.org/spreadsheetml/2006/main}",
+         "http://purl.oclc.org/ooxml/spreadsheetml/main}")
+_PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships}Relationship"
+_CELL_REF = re.compile(r"\$?([A-Za-z]{1,3})\$?(\d+)")
+_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")  # OOXML's escape for characters XML cannot carry: _x000D_
 _TRUE = ("1", "true")
 _SCAN_BLOCK = 1 << 20
+#: what the reader says about a formula whose saved result cannot be trusted
+RECALC_PROBLEM = ("the workbook asks to be recalculated when opened, so the saved result of the formula ({formula}) "
+                  "may not be what the sheet shows; open and save the file in Excel or LibreOffice")
+UNSAVED_PROBLEM = ("the cell holds a formula ({formula}) saved without its result; open the file in Excel or "
+                   "LibreOffice and save it again, or paste the column as values")
 
 
-@dataclass(slots=True)
-class SheetRow:
-    """One row as shown: its spreadsheet number, the text of each cell, and what the cells hide."""
-
-    row: int
-    cells: list[str]
-    hidden: str | None = None  # "hidden" or "filtered out": the person does not see the row
-    #: column index -> why the cell's text is not what was typed (an unsaved formula, lost digits)
-    problems: dict[int, str] = field(default_factory=dict)
-    #: column indexes of number cells (a phone there has lost any leading 0 or +)
-    numbers: list[int] = field(default_factory=list)
+def _names(*locals_: str) -> dict[str, str]:
+    """Full expat name -> local name, for the elements of the main namespace the reader acts on."""
+    return {namespace + name: name for namespace in _MAIN for name in locals_}
 
 
 @dataclass(frozen=True)
 class _Book:
-    sheet_names: list[str]
-    sheet_paths: dict[str, str]
+    sheets: list[SheetInfo]
+    parts: list[str | None]  # the sheet parts, in the workbook's order (None: not a worksheet)
+    active: int
     strings: list[str]
     formats: list[str]  # cellXfs index -> number format code
     date1904: bool
-
-
-def sheet_names(path: str) -> list[str]:
-    with _open_zip(path) as archive:
-        return _workbook(archive)[0]
+    recalculate: bool  # calcPr fullCalcOnLoad: the saved formula results are stale by the writer's own word
 
 
 class XlsxSheet:
@@ -76,17 +67,18 @@ class XlsxSheet:
                 self._book = _load_book(archive)
             except OSError as exc:  # the disk, not the workbook
                 raise XlsxError(f"cannot be read ({exc.strerror or exc})") from None
-            except (zipfile.BadZipFile, SyntaxError, ValueError, KeyError, IndexError) as exc:
-                # SyntaxError: ElementTree's ParseError; ValueError: defusedxml refusing a DTD or entity
+            except (zipfile.BadZipFile, *XML_ERRORS, ValueError, KeyError, IndexError) as exc:
                 raise XlsxError(f"not a readable XLSX file ({type(exc).__name__}: {exc})") from None
-        self.name = self._book.sheet_names[0] if sheet is None else sheet
-        if self.name not in self._book.sheet_paths:
-            raise NoSuchSheetError(self.name, self._book.sheet_names)
+        choice = choose_sheet(self._book.sheets, self._book.active, sheet)
+        self.name, self.note = choice.name, choice.note
+        part = self._book.parts[choice.index]
+        if part is None:
+            raise XlsxError(f'sheet "{self.name}" has no cells in the file')
         self._path = path
-        self._part = self._book.sheet_paths[self.name]
+        self._part = part
         self._tail: tuple[list[_Merge], bool] | None = None
 
-    def rows(self) -> Generator[SheetRow, None, None]:
+    def rows(self) -> Iterator[SheetRow]:
         """The rows, row 1 first; rows the file leaves out (empty ones) are not yielded."""
         if self._tail is None:
             with _open_zip(self._path) as archive:
@@ -120,59 +112,108 @@ def _relationships(archive: zipfile.ZipFile, base: str) -> dict[str, tuple[str, 
     if rels not in archive.namelist():
         return {}
     found: dict[str, tuple[str, str]] = {}
-    with _member(archive, rels) as stream:
-        for _, element in iterparse(stream):
-            if element.tag == f"{_PKG_REL}Relationship":
-                target = element.get("Target", "")
-                absolute = target.startswith("/")
-                part = target.lstrip("/") if absolute else posixpath.normpath(posixpath.join(folder, target))
-                found[element.get("Id", "")] = (element.get("Type", "").rsplit("/", 1)[-1], part)
+
+    def start(tag: str, attrs: dict[str, str]) -> None:
+        if tag == _PKG_REL and attrs.get("TargetMode") != "External":
+            target = attrs.get("Target", "")
+            part = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join(folder, target))
+            found[attrs.get("Id", "")] = (attrs.get("Type", "").rsplit("/", 1)[-1], part)
+
+    with _member(archive, rels) as source:
+        parse_all(source, start)
     return found
 
 
-def _workbook(archive: zipfile.ZipFile) -> tuple[list[str], dict[str, str], bool, dict[str, str]]:
-    """Sheet names in order, name -> sheet part, the 1904 date system flag, and the other parts by type."""
+def _load_book(archive: zipfile.ZipFile) -> _Book:
     root_rels = _relationships(archive, "")  # _rels/.rels names the workbook part
     workbook = next((part for kind, part in root_rels.values() if kind == "officeDocument"), "xl/workbook.xml")
     rels = _relationships(archive, workbook)
-    names: list[str] = []
-    paths: dict[str, str] = {}
-    date1904 = False
-    with _member(archive, workbook) as stream:
-        for _, element in iterparse(stream):
-            if element.tag == f"{_MAIN}sheet":
-                name = element.get("name", "")
-                names.append(name)
-                rel = rels.get(element.get(f"{_REL}id", ""))
-                if rel is not None and rel[0] == "worksheet":
-                    paths[name] = rel[1]
-            elif element.tag == f"{_MAIN}workbookPr":
-                date1904 = element.get("date1904", "0") in _TRUE
-    if not names:
+    sheets: list[SheetInfo] = []
+    parts: list[str | None] = []
+    flags = {"active": 0, "date1904": False, "recalculate": False, "views": 0}
+    tags = _names("sheet", "workbookView", "workbookPr", "calcPr")
+
+    def start(tag: str, attrs: dict[str, str]) -> None:
+        name = tags.get(tag)
+        if name == "sheet":
+            rel = rels.get(next((value for key, value in attrs.items() if key.endswith("}id")), ""))
+            state = {"hidden": HIDDEN, "veryHidden": VERY_HIDDEN}.get(attrs.get("state", ""), VISIBLE)
+            sheets.append(SheetInfo(attrs.get("name", ""), state, rel is None or rel[0] != "worksheet"))
+            parts.append(rel[1] if rel is not None and rel[0] == "worksheet" else None)
+        elif name == "workbookView" and not flags["views"]:
+            flags["views"] = 1
+            flags["active"] = int(attrs.get("activeTab", "0") or 0)
+        elif name == "workbookPr":
+            flags["date1904"] = attrs.get("date1904", "0") in _TRUE
+        elif name == "calcPr":
+            flags["recalculate"] = attrs.get("fullCalcOnLoad", "0") in _TRUE
+
+    with _member(archive, workbook) as source:
+        parse_all(source, start)
+    if not sheets:
         raise XlsxError("not a readable XLSX file (the workbook lists no sheets)")
-    parts = {kind: part for kind, part in rels.values()}
-    return names, paths, date1904, parts
+    kinds = {kind: part for kind, part in rels.values()}
+    strings = _shared_strings(archive, kinds.get("sharedStrings"))
+    formats = _cell_formats(archive, kinds.get("styles"))
+    return _Book(sheets, parts, int(flags["active"]), strings, formats, bool(flags["date1904"]),
+                 bool(flags["recalculate"]))
 
 
-def _load_book(archive: zipfile.ZipFile) -> _Book:
-    names, paths, date1904, parts = _workbook(archive)
-    strings = _shared_strings(archive, parts.get("sharedStrings"))
-    formats = _cell_formats(archive, parts.get("styles"))
-    return _Book(names, paths, strings, formats, date1904)
+def unescape(text: str) -> str:
+    """Decode OOXML's `_xHHHH_` escapes (`_x000D_` is a carriage return; `_x005F_` a literal `_`)."""
+    return _ESCAPE.sub(lambda hit: chr(int(hit.group(1), 16)), text) if "_x" in text else text
+
+
+class _TextCollector:
+    """The text of `<t>` elements under one container (a shared string, an inline string), leaving out
+    phonetic guides (`<rPh>`, the reading of East Asian text) that are not part of the value."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] | None = None  # the container's text runs; None outside a container
+        self.collecting = False
+        self.phonetic = 0
+
+    def start(self, name: str) -> None:
+        if name == "t" and self.parts is not None and not self.phonetic:
+            self.collecting = True
+        elif name == "rPh":
+            self.phonetic += 1
+
+    def end(self, name: str) -> None:
+        if name == "t":
+            self.collecting = False
+        elif name == "rPh":
+            self.phonetic -= 1
+
+    def text(self, data: str) -> None:
+        if self.collecting and self.parts is not None:
+            self.parts.append(data)
 
 
 def _shared_strings(archive: zipfile.ZipFile, part: str | None) -> list[str]:
     if part is None or part not in archive.namelist():
         return []
-    with _member(archive, part) as stream:
-        text = stream.read().decode("utf-8")  # the strings are all kept anyway: one read, one pass
     strings: list[str] = []
-    for found in _STRING_ITEM.finditer(text):
-        inner = found.group(1) or ""
-        if inner.startswith("<t>") and inner.endswith("</t>") and inner.count("<") == 2:
-            strings.append(_xml_text(inner[3:-4]))  # the usual item: one plain run
-        else:  # rich text runs, or a phonetic guide (<rPh>) that is not part of the text
-            strings.append(_xml_text("".join(part or "" for part in _TEXT.findall(_PHONETIC.sub("", inner)))))
+    tags = _names("si", "t", "rPh")
+    collector = _TextCollector()
+
+    def start(tag: str, _attrs: dict[str, str]) -> None:
+        name = tags.get(tag)
+        if name == "si":
+            collector.parts = []
+        elif name is not None:
+            collector.start(name)
+
+    def end(tag: str) -> None:
+        name = tags.get(tag)
+        if name == "si" and collector.parts is not None:
+            strings.append(unescape("".join(collector.parts)))
+            collector.parts = None
+        elif name is not None:
+            collector.end(name)
+
+    with _member(archive, part) as source:
+        parse_all(source, start, end, collector.text)
     return strings
 
 
@@ -180,17 +221,26 @@ def _cell_formats(archive: zipfile.ZipFile, part: str | None) -> list[str]:
     if part is None or part not in archive.namelist():
         return []
     custom: dict[int, str] = {}
-    formats: list[str] = []
-    in_cell_xfs = False
-    with _member(archive, part) as stream:
-        for event, element in iterparse(stream, events=("start", "end")):
-            if element.tag == f"{_MAIN}cellXfs":
-                in_cell_xfs = event == "start"
-            elif event == "end" and element.tag == f"{_MAIN}numFmt":
-                custom[int(element.get("numFmtId", "0"))] = element.get("formatCode", "General")
-            elif event == "end" and element.tag == f"{_MAIN}xf" and in_cell_xfs:
-                formats.append(number_format_code(int(element.get("numFmtId", "0")), custom))
-    return formats
+    ids: list[int] = []
+    inside = [False]
+    tags = _names("cellXfs", "numFmt", "xf")
+
+    def start(tag: str, attrs: dict[str, str]) -> None:
+        name = tags.get(tag)
+        if name == "cellXfs":
+            inside[0] = True
+        elif name == "numFmt":
+            custom[int(attrs.get("numFmtId", "0"))] = attrs.get("formatCode", "General")
+        elif name == "xf" and inside[0]:
+            ids.append(int(attrs.get("numFmtId", "0") or 0))
+
+    def end(tag: str) -> None:
+        if tags.get(tag) == "cellXfs":
+            inside[0] = False
+
+    with _member(archive, part) as source:
+        parse_all(source, start, end)
+    return [number_format_code(number, custom) for number in ids]
 
 
 def _column_index(letters: str) -> int:
@@ -201,7 +251,7 @@ def _column_index(letters: str) -> int:
 
 
 def _reference(ref: str) -> tuple[int, int]:
-    found = _CELL_REF.fullmatch(ref)
+    found = _CELL_REF.fullmatch(ref.strip())
     if found is None:
         raise XlsxError(f"not a readable XLSX file (bad cell reference {ref!r})")
     return int(found.group(2)), _column_index(found.group(1))
@@ -218,43 +268,49 @@ class _Merge:
 
 
 def _scan_tail(archive: zipfile.ZipFile, part: str) -> tuple[list[_Merge], bool]:
-    """Merged ranges and whether the sheet has an auto filter, found by a byte scan of the XML."""
-    merges: list[_Merge] = []
-    has_filter = False
+    """Merged ranges and whether the sheet has an auto filter.
+
+    Most sheets have neither, and a byte search of the decompressed XML for the two element names
+    says so without parsing (an element name is never escaped); when either name occurs, expat reads
+    the sheet to find the real elements (a name inside a comment or a string is not one).
+    """
+    seen = False
     carry = b""
-
-    def scan(data: bytes, end: int) -> None:
-        for found in _MERGE.finditer(data, 0, end):
-            (row1, col1), (row2, col2) = _reference(found.group(1).decode()), _reference(found.group(2).decode())
-            merges.append(_Merge(min(row1, row2), max(row1, row2), min(col1, col2), max(col1, col2)))
-
-    with _member(archive, part) as stream:
-        while block := stream.read(_SCAN_BLOCK):
+    with _member(archive, part) as source:
+        while block := source.read(_SCAN_BLOCK):
             data = carry + block
-            # The last tag may be cut by the block boundary: it is scanned with the next block.
-            cut = data.rfind(b"<")
-            keep = cut if cut >= 0 and len(data) - cut < 512 else len(data)
-            if b"mergeCell" in data:  # the regular expression only where it can match: most sheets have none
-                scan(data, keep)
-            has_filter = has_filter or (b"autoFilter" in data and _AUTOFILTER.search(data) is not None)
-            carry = data[keep:]
-    scan(carry, len(carry))
-    return merges, has_filter
+            if b"mergeCell" in data or b"autoFilter" in data:
+                seen = True
+                break
+            carry = data[-16:]
+    if not seen:
+        return [], False
+    merges: list[_Merge] = []
+    has_filter = [False]
+    tags = _names("mergeCell", "autoFilter")
+
+    def start(tag: str, attrs: dict[str, str]) -> None:
+        name = tags.get(tag)
+        if name == "mergeCell":
+            first, _, last = attrs.get("ref", "").partition(":")
+            (row1, col1), (row2, col2) = _reference(first), _reference(last or first)
+            merges.append(_Merge(min(row1, row2), max(row1, row2), min(col1, col2), max(col1, col2)))
+        elif name == "autoFilter":
+            has_filter[0] = True
+
+    with _member(archive, part) as source:
+        parse_all(source, start)
+    return merges, has_filter[0]
 
 
-def _rows(path: str, book: _Book, part: str, merges: list[_Merge], has_filter: bool
-          ) -> Generator[SheetRow, None, None]:
+def _rows(path: str, book: _Book, part: str, merges: list[_Merge], has_filter: bool) -> Iterator[SheetRow]:
     archive = _open_zip(path)
     try:
-        hidden_reason = "filtered out" if has_filter else "hidden"
-        reader = _CellReader(book)
         pending = sorted(merges, key=lambda merge: merge.first_row)
         active: list[_Merge] = []
-        with _member(archive, part) as stream:
-            for attributes, body in _row_elements(stream):
-                row = reader.row(attributes, body)
-                if _HIDDEN.search(attributes):
-                    row.hidden = hidden_reason
+        reader = _SheetReader(book, "filtered out" if has_filter else "hidden")
+        with _member(archive, part) as source:
+            for row in stream(source, reader.start, reader.end, reader.text, reader.done):
                 if pending or active:
                     active = _apply_merges(row, pending, active)
                 yield row
@@ -262,52 +318,10 @@ def _rows(path: str, book: _Book, part: str, merges: list[_Merge], has_filter: b
         raise
     except OSError as exc:  # the disk, not the workbook
         raise XlsxError(f"cannot be read ({exc.strerror or exc})") from None
-    except (zipfile.BadZipFile, ValueError, KeyError, IndexError) as exc:  # UnicodeDecodeError is a ValueError
+    except (zipfile.BadZipFile, *XML_ERRORS, ValueError, KeyError, IndexError) as exc:
         raise XlsxError(f"not a readable XLSX file ({type(exc).__name__}: {exc})") from None
     finally:
         archive.close()
-
-
-def _row_elements(stream: IO[bytes]) -> Iterator[tuple[str, str]]:
-    """(attributes, inner XML) of each `<row>` of the sheet, streamed block by block.
-
-    The rows of a sheet are flat, regular XML (no nesting of rows, no comments or CDATA inside
-    cells), so a regular expression over the text finds them about four times faster than an
-    XML parser builds and discards elements; that is what keeps a 100,000-row sheet fast.
-    """
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    pending = ""
-    opening = closing = ""
-    while True:
-        block = stream.read(_SCAN_BLOCK)
-        pending += decoder.decode(block, final=not block)
-        if not opening:
-            found = _SHEET_DATA.search(pending)
-            if found is None and block:
-                continue
-            prefix = found.group(1) or "" if found is not None else ""
-            opening, closing = f"<{prefix}row", f"</{prefix}row>"
-        start = end = 0
-        while (start := pending.find(opening, end)) >= 0:  # str.find: memchr speed, no regex stepping
-            tag_end = pending.find(">", start)
-            if tag_end < 0:
-                break  # the tag is cut by the block boundary: read on
-            after = pending[start + len(opening)]
-            if after not in " \t\r\n/>":  # <rowBreaks> and the like
-                end = tag_end + 1
-                continue
-            if pending[tag_end - 1] == "/":
-                yield pending[start + len(opening): tag_end - 1], ""
-                end = tag_end + 1
-                continue
-            close = pending.find(closing, tag_end)
-            if close < 0:
-                break
-            yield pending[start + len(opening): tag_end], pending[tag_end + 1: close]
-            end = close + len(closing)
-        pending = pending[end:] if start < 0 or end else pending[start:]
-        if not block:
-            return
 
 
 def _apply_merges(row: SheetRow, pending: list[_Merge], active: list[_Merge]) -> list[_Merge]:
@@ -335,131 +349,139 @@ def _apply_merges(row: SheetRow, pending: list[_Merge], active: list[_Merge]) ->
     return still
 
 
-_SHEET_DATA = re.compile(r"<([A-Za-z_][\w.-]*:)?sheetData\b")
-_STRING_ITEM = re.compile(r"<(?:[A-Za-z_][\w.-]*:)?si\b[^>]*?(?:/>|>(.*?)</(?:[A-Za-z_][\w.-]*:)?si>)", re.S)
-# A cell as every writer seen lays it out (r, s, t in that order), its value in the usual shapes:
-# (column letters, s, t, other attributes, <v> text, inline <t> text, anything else inside).
-_PREFIX = r"(?:[A-Za-z_][\w.-]*:)?"
-_CELL = re.compile(
-    rf"<{_PREFIX}c(?=[\s/>])(?: r=\"([A-Z]+)\d+\")?(?: s=\"(\d+)\")?(?: t=\"(\w+)\")?([^>]*?)"
-    rf"(?:/>|>(?:<v>([^<]*)</v>|<is><t>([^<]*)</t></is>|(.*?))</{_PREFIX}c>)",
-    re.S,
-)
-_ATTRIBUTE = re.compile(r"([\w:.-]+)\s*=\s*(?:\"([^\"]*)\"|'([^']*)')")
-_VALUE = re.compile(r"<(?:[A-Za-z_][\w.-]*:)?v\b[^>]*?(?:/>|>(.*?)</(?:[A-Za-z_][\w.-]*:)?v>)", re.S)
-_FORMULA = re.compile(r"<(?:[A-Za-z_][\w.-]*:)?f\b[^>]*?(?:/>|>(.*?)</(?:[A-Za-z_][\w.-]*:)?f>)", re.S)
-_PHONETIC = re.compile(r"<(?:[A-Za-z_][\w.-]*:)?rPh\b.*?</(?:[A-Za-z_][\w.-]*:)?rPh>", re.S)
-_TEXT = re.compile(r"<(?:[A-Za-z_][\w.-]*:)?t\b[^>]*?(?:/>|>(.*?)</(?:[A-Za-z_][\w.-]*:)?t>)", re.S)
-_HIDDEN = re.compile(r"\bhidden\s*=\s*[\"'](?:1|true)[\"']")
-_ROW_NUMBER = re.compile(r"\br\s*=\s*[\"'](\d+)[\"']")
+def iso_moment(raw: str) -> str:
+    """A `t="d"` cell's ISO 8601 text as the expiry parser reads it: a date alone when the time is 00:00."""
+    text = raw.strip().replace("T", " ")
+    bare = text.removesuffix("Z").removesuffix("z")
+    for midnight in (" 00:00:00.000", " 00:00:00", " 00:00"):
+        if bare.endswith(midnight):
+            return bare.removesuffix(midnight)
+    return text
 
 
-def _xml_text(text: str) -> str:
-    return html.unescape(text) if "&" in text else text
+class _SheetReader:
+    """expat handlers that turn a sheet's `<row>` elements into SheetRow values (the hot path)."""
 
+    _TAGS = _names("row", "c", "v", "f", "is", "t", "rPh")
 
-class _CellReader:
-    """Turns one `<row>` element's text into a SheetRow."""
-
-    def __init__(self, book: _Book) -> None:
-        self._strings = book.strings
-        self._formats = book.formats
-        self._date1904 = book.date1904
-        self._row = 0
+    def __init__(self, book: _Book, hidden_reason: str) -> None:
+        self._strings, self._formats, self._date1904 = book.strings, book.formats, book.date1904
+        self._recalculate = book.recalculate
+        self._hidden_reason = hidden_reason
+        self.done: list[SheetRow] = []
+        self._row = SheetRow(0, [])
+        self._column = -1
         self._columns: dict[str, int] = {}  # "AB" -> 27: a sheet uses few column letters, parsed once each
-        self._numbers: dict[tuple[str, str], Rendered] = {}  # dates and codes repeat down a column
+        self._numbers: dict[tuple[str, int], Rendered] = {}  # dates and codes repeat down a column
+        self._kind = self._style = ""
+        self._value: str | None = None
+        self._formula: str | None = None
+        self._buffer: list[str] | None = None  # text of the <v> or <f> being read
+        self._inline = _TextCollector()
 
-    def row(self, attributes: str, body: str) -> SheetRow:
-        number = _ROW_NUMBER.search(attributes)
-        self._row = int(number.group(1)) if number else self._row + 1
-        row = SheetRow(self._row, [])
-        cells = row.cells
-        columns, strings, numbers = self._columns, self._strings, self._numbers
-        column = -1
-        # The hot loop (a million cells in a big sheet): the usual cells are read straight from the
-        # regular expression's groups; anything unusual goes through _unusual.
-        for letters, style, kind, other, value, inline, inner in _CELL.findall(body):
-            if other.strip():
-                letters, style, kind = self._attributes(other, letters, style, kind)
-                inner = inner or (f"<v>{value}</v>" if value else f"<is><t>{inline}</t></is>" if inline else "")
-            if letters:
-                found = columns.get(letters)
-                column = found if found is not None else self._column(letters)
+    def start(self, tag: str, attrs: dict[str, str]) -> None:
+        name = self._TAGS.get(tag)
+        if name == "c":
+            ref = attrs.get("r")
+            if ref:
+                letters = ref.rstrip("0123456789").lstrip("$")
+                found = self._columns.get(letters)
+                self._column = found if found is not None else self._column_of(letters)
             else:
-                column += 1
-            if column > len(cells):
-                cells.extend([""] * (column - len(cells)))
-            if inner:
-                text = self._unusual(kind or "n", int(style or 0), inner, row, column)
-            elif kind == "s" and value:
-                text = strings[int(value)]
-            elif kind == "inlineStr":
-                text = _xml_text(inline)
-            elif value and (not kind or kind == "n"):
-                key = (value, style)
-                rendered = numbers.get(key) or self._number(key)
-                if rendered.problem is not None:
-                    row.problems[column] = rendered.problem
-                if not rendered.date:
-                    row.numbers.append(column)
-                text = rendered.text
-            else:
-                text = self._unusual(kind or "n", int(style or 0), f"<v>{value}</v>" if value else "", row, column)
-            if column == len(cells):
-                cells.append(text)
-            else:
-                cells[column] = text
-        end = len(cells)
-        while end and not cells[end - 1]:
-            end -= 1
-        del cells[end:]
-        return row
+                self._column += 1
+            self._kind, self._style = attrs.get("t", "n"), attrs.get("s", "")
+            self._value = self._formula = None
+        elif name == "v" or name == "f":
+            self._buffer = []
+        elif name == "row":
+            number = attrs.get("r")
+            self._row = SheetRow(int(number) if number else self._row.row + 1, [])
+            if attrs.get("hidden", "0") in _TRUE:
+                self._row.hidden = self._hidden_reason
+            self._column = -1
+        elif name == "is":
+            self._inline.parts = []
+        elif name is not None:
+            self._inline.start(name)
 
-    def _attributes(self, other: str, letters: str, style: str, kind: str) -> tuple[str, str, str]:
-        """r, s and t of a cell whose attributes are not laid out the usual way."""
-        attrs = {name: double or single for name, double, single in _ATTRIBUTE.findall(other)}
-        ref = attrs.get("r")
-        return (ref.rstrip("0123456789") if ref else letters, attrs.get("s", style), attrs.get("t", kind))
+    def end(self, tag: str) -> None:
+        name = self._TAGS.get(tag)
+        if name == "c":
+            self._cell()
+        elif name == "v":
+            self._value = "".join(self._buffer or ())
+            self._buffer = None
+        elif name == "f":
+            self._formula = "".join(self._buffer or ())
+            self._buffer = None
+        elif name == "row":
+            cells = self._row.cells
+            end = len(cells)
+            while end and not cells[end - 1]:
+                end -= 1
+            del cells[end:]
+            self.done.append(self._row)
+        elif name is not None and name != "is":
+            self._inline.end(name)
 
-    def _column(self, letters: str) -> int:
+    def text(self, data: str) -> None:
+        if self._buffer is not None:
+            self._buffer.append(data)
+        elif self._inline.collecting:
+            self._inline.text(data)
+
+    def _column_of(self, letters: str) -> int:
         index = self._columns[letters] = _column_index(letters)
         return index
 
-    def _number(self, key: tuple[str, str]) -> Rendered:
-        raw, style_text = key
-        style = int(style_text or 0)
+    def _cell(self) -> None:
+        row, column, kind, raw = self._row, self._column, self._kind, self._value
+        cells = row.cells
+        if column > len(cells):
+            cells.extend([""] * (column - len(cells)))
+        if kind == "inlineStr" or self._inline.parts is not None:
+            text = unescape("".join(self._inline.parts or ()))
+            self._inline.parts = None
+        elif raw is None:
+            text = ""
+        elif kind == "s":
+            text = self._strings[int(raw)]
+        elif kind == "n":
+            key = (raw, int(self._style or 0))
+            rendered = self._numbers.get(key) or self._number(key)
+            if rendered.problem is not None:
+                row.problems[column] = rendered.problem
+            if not rendered.date:
+                row.numbers[column] = rendered.digits
+            text = rendered.text
+        elif kind == "str":
+            text = unescape(raw)
+        elif kind == "b":
+            text = "TRUE" if raw.strip() in _TRUE else "FALSE"
+        elif kind == "d":
+            text = iso_moment(raw)
+        else:  # "e", an error value
+            text = raw.strip()
+        if self._formula is not None:
+            self._formula_problem(raw, kind, column)
+        if column == len(cells):
+            cells.append(text)
+        else:
+            cells[column] = text
+
+    def _formula_problem(self, raw: str | None, kind: str, column: int) -> None:
+        """A formula's saved result is what the sheet shows, unless none was saved or the writer said it is stale."""
+        shown = "=" + self._formula if self._formula else "a shared formula"
+        if not raw and kind != "str":  # an empty text result (`t="str"`, `<v/>`) is a real ""
+            self._row.problems[column] = UNSAVED_PROBLEM.format(formula=shown)
+        elif self._recalculate:
+            self._row.problems[column] = RECALC_PROBLEM.format(formula=shown)
+
+    def _number(self, key: tuple[str, int]) -> Rendered:
+        raw, style = key
         code = self._formats[style] if style < len(self._formats) else "General"
         if len(self._numbers) > 10_000:
             self._numbers.clear()
         rendered = self._numbers[key] = render_number(raw, code, date1904=self._date1904)
         return rendered
 
-    def _unusual(self, kind: str, style: int, body: str, row: SheetRow, column: int) -> str:
-        """A cell with a formula, rich text, an empty value or another type than a number or string."""
-        found = _VALUE.search(body) if body else None
-        raw = found.group(1) if found is not None else None
-        if kind == "inlineStr":
-            return _xml_text("".join(part or "" for part in _TEXT.findall(_PHONETIC.sub("", body))))
-        if raw is None:
-            formula = _FORMULA.search(body) if body else None
-            # A number formula always saves digits; an empty text result (`t="str"`, `<v/>`) is a real "".
-            if formula is not None and (found is None or kind != "str"):
-                text = formula.group(1)
-                shown = "=" + _xml_text(text) if text else "a shared formula"
-                row.problems[column] = (f"the cell holds a formula ({shown}) saved without its result; open the file "
-                                        "in Excel or LibreOffice and save it again, or paste the column as values")
-            return ""
-        if kind == "s":
-            return self._strings[int(raw)]
-        if kind in ("str", "e"):
-            return _xml_text(raw)
-        if kind == "b":
-            return "TRUE" if raw.strip() == "1" else "FALSE"
-        if kind == "d":
-            return raw.replace("T", " ").removesuffix(" 00:00:00")
-        rendered = self._number((raw, str(style)))
-        if rendered.problem is not None:
-            row.problems[column] = rendered.problem
-        if not rendered.date:
-            row.numbers.append(column)
-        return rendered.text
