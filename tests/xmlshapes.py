@@ -67,7 +67,8 @@ class _Writer:
 
     def attribute(self, value: str) -> str:
         quote = self.shape.quote
-        escaped = value.replace("&", "&amp;").replace("<", "&lt;").replace(quote, "&quot;" if quote == '"' else "&apos;")
+        entity = "&quot;" if quote == '"' else "&apos;"
+        escaped = value.replace("&", "&amp;").replace("<", "&lt;").replace(quote, entity)
         return quote + escaped.replace("\n", "&#10;").replace("\r", "&#13;").replace("\t", "&#9;") + quote
 
     def text(self, value: str | None) -> str:
@@ -118,7 +119,8 @@ def inline_strings(sheet: bytes, strings: bytes) -> bytes:
     for cell in root.iter(f"{{{MAIN}}}c"):
         if cell.get("t") == "s":
             value = cell.find(f"{{{MAIN}}}v")
-            assert value is not None and value.text is not None
+            assert value is not None
+            assert value.text is not None
             cell.remove(value)
             cell.set("t", "inlineStr")
             holder = ElementTree.SubElement(cell, f"{{{MAIN}}}is")

@@ -80,5 +80,6 @@ def unwrap_recipient(text: str) -> tuple[str, str | None]:
         return angle.group(1), f"recipient sent as {angle.group(1)}: the < > around it were removed"
     quoted = _QUOTED_PHONE.match(value)
     if quoted:
-        return quoted.group(1), f"recipient sent as {quoted.group(1)}: the ' in front (a spreadsheet's text mark) was removed"
+        phone = quoted.group(1)
+        return phone, f"recipient sent as {phone}: the ' in front (a spreadsheet's text mark) was removed"
     return text, None

@@ -20,14 +20,6 @@ from datetime import datetime
 from pathlib import Path
 
 from runner.errors import ColumnError, ExpiryError, InputFileError, MissingColumnError, RecipientError, UsageError
-from runner.input.columns import (
-    date_header_message,
-    header_score,
-    match_columns,
-    missing_message,
-    normalise_header,
-    unmapped_date_headers,
-)
 from runner.input.cellrules import (
     ID_COLUMNS,
     forced_text,
@@ -35,6 +27,14 @@ from runner.input.cellrules import (
     number_cell,
     plain,
     unwrap_recipient,
+)
+from runner.input.columns import (
+    date_header_message,
+    header_score,
+    match_columns,
+    missing_message,
+    normalise_header,
+    unmapped_date_headers,
 )
 from runner.input.compactmap import CompactMap
 from runner.input.csvfile import HEAD_BYTES, Record, check_text, iter_records, resolve_codec, sniff_delimiter
