@@ -4,9 +4,9 @@ People name columns every which way (`Device Key`, `deviceKey`, `IMEI`, `Phone N
 `手机号`), so headers are compared as typed: full-width forms made plain (NFKC), invisible
 characters (zero-width, no-break space, BOM) removed, case, spaces, dashes and underscores ignored,
 against a list of common English and Chinese names. Generic words (`Type`, `Date`, `Name`) are
-never taken for a column by themselves:
-a wrong guess there sends rows the person never meant. An explicit mapping (`--map dk=IMEI`, the
-job file's `[columns]`) always wins; ignored headers (`--ignore-column`) are never matched.
+never taken for a column by themselves: a wrong guess there sends rows the person never meant. An
+explicit mapping (`--map dk=IMEI`, the job file's `[columns]`) always wins; ignored headers
+(`--ignore-column`) are never matched.
 """
 
 from __future__ import annotations
