@@ -36,3 +36,14 @@ _._missing_  # runner/models.py RowStatus: enum look-up of a value older version
 # openpyxl reads these cell attributes when it saves failed.xlsx (text cells, number format "@")
 _.data_type  # runner/outputs/report.py _write_xlsx
 _.number_format  # runner/outputs/report.py _write_xlsx
+
+# expat reads its handlers and buffering settings from attributes set on the parser (runner/input/xmlstream.py)
+_.buffer_text
+_.buffer_size
+_.StartDoctypeDeclHandler
+_.EntityDeclHandler
+_.UnparsedEntityDeclHandler
+_.ExternalEntityRefHandler
+_.StartElementHandler
+_.EndElementHandler
+_.CharacterDataHandler

@@ -102,3 +102,33 @@ def test_rows_and_merges_cut_by_any_block_boundary_read_the_same(monkeypatch: py
     monkeypatch.setattr("runner.input.xlsxreader._SCAN_BLOCK", block)
     assert [(row.row, row.cells, row.hidden, row.problems) for row in XlsxSheet(fixture, None).rows()] == whole
     assert {number: cells for number, cells, _, _ in whole}[9][0] == "p1test"  # the merged pk, across blocks
+
+
+def test_an_xlsxwriter_formula_result_is_not_trusted_and_escapes_are_decoded(tmp_path: Path) -> None:
+    """xlsxwriter saves a formula's result as given (0 by default) and asks Excel to recalculate on load."""
+    import xlsxwriter
+
+    path = tmp_path / "xw.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet()
+    sheet.write_formula("A1", "=1+1", None, 2)
+    sheet.write_string("B1", "ops@example.com\r")
+    sheet.write_string("C1", "_x000D_ as typed")
+    book.close()
+    [row] = rows_of(path)
+    assert row.cells == ["2", "ops@example.com\r", "_x000D_ as typed"]
+    assert "asks to be recalculated when opened" in row.problems[0]
+    assert set(row.problems) == {0}
+
+
+def test_a_hidden_first_sheet_and_a_chart_sheet_are_passed_over(tmp_path: Path) -> None:
+    book = openpyxl.Workbook()
+    book.active.title = "Old"
+    book.active.append(["old"])
+    book.active.sheet_state = "hidden"
+    book.create_sheet("Shares").append(["new"])
+    book.active = 1
+    path = tmp_path / "h.xlsx"
+    book.save(path)
+    opened = XlsxSheet(str(path), None)
+    assert (opened.name, opened.note, [row.cells for row in opened.rows()]) == ("Shares", None, [["new"]])

@@ -214,8 +214,8 @@ def _hand_made(path: Path, sheet_name: str, rows_xml: str, merges: str = "") -> 
 
 def wps_style(path: Path) -> None:
     """Chinese headers (one with a zero-width space), dates by built-in id 31 and 57 and as `t="d"` ISO text."""
-    header = "".join(_inline(f"{col}1", text) for col, text in zip("ABCD", ["设备PK", "设备DK\u200b", "手机号", "到期时间"],
-                                                                          strict=True))
+    names = ["设备PK", "设备DK\u200b", "手机号", "到期时间"]
+    header = "".join(_inline(f"{col}1", text) for col, text in zip("ABCD", names, strict=True))
     rows = [f'<row r="1">{header}</row>']
     expiry = ['<c r="D{n}" s="1"><v>46752</v></c>', '<c r="D{n}" s="2"><v>46752</v></c>',
               '<c r="D{n}" t="d"><v>2027-12-31T00:00:00</v></c>',

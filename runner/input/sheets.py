@@ -31,7 +31,8 @@ RowPasses = Callable[[], Iterator[SheetRow]]
 
 _CFB = b"\xd0\xcf\x11\xe0"  # an OLE compound file: an old .xls, or an encrypted .xlsx/.ods
 _ZIP = b"PK\x03\x04"
-PASSWORD = "password-protected: save a copy without a password (File > Info > Protect Workbook > Encrypt) and use that"
+ENCRYPTED_MESSAGE = ("password-protected: save a copy without a password (File > Info > Protect Workbook > Encrypt) "
+                     "and use that")
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ def open_sheet(path: Path, sheet: str | None) -> OpenedSheet:
     try:
         if head.startswith(_CFB):
             if _encrypted(path):
-                raise InputFileError(path, PASSWORD)
+                raise InputFileError(path, ENCRYPTED_MESSAGE)
             if suffix != ".xls":
                 raise InputFileError(path, f"an old Excel .xls file saved with an {suffix} name; rename it .xls")
             return _open_xls(path, sheet)
@@ -126,7 +127,7 @@ def _open_xls(path: Path, sheet: str | None) -> OpenedSheet:
         raise
     except Exception as exc:  # xlrd raises its own XLRDError and struct errors for a broken file
         if "encrypted" in str(exc):
-            raise InputFileError(path, PASSWORD) from None
+            raise InputFileError(path, ENCRYPTED_MESSAGE) from None
         raise _unreadable(path, "xls", exc) from None
     return OpenedSheet("xls", choice.name, choice.note, lambda: iter(rows))
 

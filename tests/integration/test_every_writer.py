@@ -32,7 +32,8 @@ def refusal(source: Path, out: Path, *extra: str) -> str:
     result = validate(source, out, *extra)
     assert result.exit_code == 2, result.output
     lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and "Traceback" not in result.output, result.output
+    assert len(lines) == 1, result.output
+    assert "Traceback" not in result.output
     return lines[0]
 
 
@@ -142,6 +143,11 @@ def test_files_that_cannot_be_read_get_one_clear_line(tmp_path: Path, name: str,
     line = refusal(FIXTURES / name, tmp_path)
     assert expected in line
     assert "save it as .xlsx" in line or "password" in line or "--sheet" in line
+
+
+def test_a_chinese_excel_csv_without_its_encoding_names_gbk(tmp_path: Path):
+    line = refusal(FIXTURES / "excel_zh_gbk.csv", tmp_path)
+    assert line.endswith("it reads as Chinese text in GBK (a Chinese Excel's CSV): pass --encoding gbk")
 
 
 def test_an_encrypted_workbook_named_xls_is_password_protected_too(tmp_path: Path):
