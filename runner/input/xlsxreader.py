@@ -14,25 +14,18 @@ data), else one. Memory holds the shared strings, the merges, and one block.
 
 from __future__ import annotations
 
-import posixpath
 import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO
 
 from runner.errors import XlsxError
-from runner.input.numberformat import Rendered, number_format_code, render_number
-from runner.input.workbook import HIDDEN, VERY_HIDDEN, VISIBLE, SheetInfo, SheetRow, choose_sheet
+from runner.input.numberformat import Rendered, render_number
+from runner.input.workbook import SheetRow, choose_sheet
+from runner.input.xlsxbook import TRUE, Book, TextCollector, load_book, member, names, open_zip, unescape
 from runner.input.xmlstream import XML_ERRORS, parse_all, stream
 
-# The main namespace in Transitional (what Excel saves by default) and Strict Open XML.
-_MAIN = ("http://schemas.openxmlformats.org/spreadsheetml/2006/main}",
-         "http://purl.oclc.org/ooxml/spreadsheetml/main}")
-_PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships}Relationship"
 _CELL_REF = re.compile(r"\$?([A-Za-z]{1,3})\$?(\d+)")
-_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")  # OOXML's escape for characters XML cannot carry: _x000D_
-_TRUE = ("1", "true")
 _SCAN_BLOCK = 1 << 20
 #: what the reader says about a formula whose saved result cannot be trusted
 RECALC_PROBLEM = ("the workbook asks to be recalculated when opened, so the saved result of the formula ({formula}) "
@@ -41,30 +34,14 @@ UNSAVED_PROBLEM = ("the cell holds a formula ({formula}) saved without its resul
                    "LibreOffice and save it again, or paste the column as values")
 
 
-def _names(*locals_: str) -> dict[str, str]:
-    """Full expat name -> local name, for the elements of the main namespace the reader acts on."""
-    return {namespace + name: name for namespace in _MAIN for name in locals_}
-
-
-@dataclass(frozen=True)
-class _Book:
-    sheets: list[SheetInfo]
-    parts: list[str | None]  # the sheet parts, in the workbook's order (None: not a worksheet)
-    active: int
-    strings: list[str]
-    formats: list[str]  # cellXfs index -> number format code
-    date1904: bool
-    recalculate: bool  # calcPr fullCalcOnLoad: the saved formula results are stale by the writer's own word
-
-
 class XlsxSheet:
     """One sheet of a workbook, opened once (its shared strings, formats and merges) and read in as
     many passes as the loader needs."""
 
     def __init__(self, path: str, sheet: str | None) -> None:
-        with _open_zip(path) as archive:
+        with open_zip(path) as archive:
             try:
-                self._book = _load_book(archive)
+                self._book = load_book(archive)
             except OSError as exc:  # the disk, not the workbook
                 raise XlsxError(f"cannot be read ({exc.strerror or exc})") from None
             except (zipfile.BadZipFile, *XML_ERRORS, ValueError, KeyError, IndexError) as exc:
@@ -81,166 +58,12 @@ class XlsxSheet:
     def rows(self) -> Iterator[SheetRow]:
         """The rows, row 1 first; rows the file leaves out (empty ones) are not yielded."""
         if self._tail is None:
-            with _open_zip(self._path) as archive:
+            with open_zip(self._path) as archive:
                 self._tail = _scan_tail(archive, self._part)
         merges, has_filter = self._tail
         # each pass fills the merges' values afresh
         fresh = [_Merge(m.first_row, m.last_row, m.first_column, m.last_column) for m in merges]
         return _rows(self._path, self._book, self._part, fresh, has_filter)
-
-
-def _open_zip(path: str) -> zipfile.ZipFile:
-    try:
-        return zipfile.ZipFile(path)
-    except zipfile.BadZipFile as exc:
-        raise XlsxError(f"not a readable XLSX file ({type(exc).__name__}: {exc})") from None
-    except OSError as exc:  # the disk, not the workbook: say so instead of calling the file broken
-        raise XlsxError(f"cannot be read ({exc.strerror or exc})") from None
-
-
-def _member(archive: zipfile.ZipFile, name: str) -> IO[bytes]:
-    try:
-        return archive.open(name)
-    except KeyError:
-        raise XlsxError(f"not a readable XLSX file (it has no {name})") from None
-
-
-def _relationships(archive: zipfile.ZipFile, base: str) -> dict[str, tuple[str, str]]:
-    """rId -> (type suffix, part name) for the part at `base` (e.g. xl/workbook.xml)."""
-    folder, name = posixpath.split(base)
-    rels = posixpath.join(folder, "_rels", name + ".rels")
-    if rels not in archive.namelist():
-        return {}
-    found: dict[str, tuple[str, str]] = {}
-
-    def start(tag: str, attrs: dict[str, str]) -> None:
-        if tag == _PKG_REL and attrs.get("TargetMode") != "External":
-            target = attrs.get("Target", "")
-            part = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join(folder, target))
-            found[attrs.get("Id", "")] = (attrs.get("Type", "").rsplit("/", 1)[-1], part)
-
-    with _member(archive, rels) as source:
-        parse_all(source, start)
-    return found
-
-
-def _load_book(archive: zipfile.ZipFile) -> _Book:
-    root_rels = _relationships(archive, "")  # _rels/.rels names the workbook part
-    workbook = next((part for kind, part in root_rels.values() if kind == "officeDocument"), "xl/workbook.xml")
-    rels = _relationships(archive, workbook)
-    sheets: list[SheetInfo] = []
-    parts: list[str | None] = []
-    flags = {"active": 0, "date1904": False, "recalculate": False, "views": 0}
-    tags = _names("sheet", "workbookView", "workbookPr", "calcPr")
-
-    def start(tag: str, attrs: dict[str, str]) -> None:
-        name = tags.get(tag)
-        if name == "sheet":
-            rel = rels.get(next((value for key, value in attrs.items() if key.endswith("}id")), ""))
-            state = {"hidden": HIDDEN, "veryHidden": VERY_HIDDEN}.get(attrs.get("state", ""), VISIBLE)
-            sheets.append(SheetInfo(attrs.get("name", ""), state, rel is None or rel[0] != "worksheet"))
-            parts.append(rel[1] if rel is not None and rel[0] == "worksheet" else None)
-        elif name == "workbookView" and not flags["views"]:
-            flags["views"] = 1
-            flags["active"] = int(attrs.get("activeTab", "0") or 0)
-        elif name == "workbookPr":
-            flags["date1904"] = attrs.get("date1904", "0") in _TRUE
-        elif name == "calcPr":
-            flags["recalculate"] = attrs.get("fullCalcOnLoad", "0") in _TRUE
-
-    with _member(archive, workbook) as source:
-        parse_all(source, start)
-    if not sheets:
-        raise XlsxError("not a readable XLSX file (the workbook lists no sheets)")
-    kinds = {kind: part for kind, part in rels.values()}
-    strings = _shared_strings(archive, kinds.get("sharedStrings"))
-    formats = _cell_formats(archive, kinds.get("styles"))
-    return _Book(sheets, parts, int(flags["active"]), strings, formats, bool(flags["date1904"]),
-                 bool(flags["recalculate"]))
-
-
-def unescape(text: str) -> str:
-    """Decode OOXML's `_xHHHH_` escapes (`_x000D_` is a carriage return; `_x005F_` a literal `_`)."""
-    return _ESCAPE.sub(lambda hit: chr(int(hit.group(1), 16)), text) if "_x" in text else text
-
-
-class _TextCollector:
-    """The text of `<t>` elements under one container (a shared string, an inline string), leaving out
-    phonetic guides (`<rPh>`, the reading of East Asian text) that are not part of the value."""
-
-    def __init__(self) -> None:
-        self.parts: list[str] | None = None  # the container's text runs; None outside a container
-        self.collecting = False
-        self.phonetic = 0
-
-    def start(self, name: str) -> None:
-        if name == "t" and self.parts is not None and not self.phonetic:
-            self.collecting = True
-        elif name == "rPh":
-            self.phonetic += 1
-
-    def end(self, name: str) -> None:
-        if name == "t":
-            self.collecting = False
-        elif name == "rPh":
-            self.phonetic -= 1
-
-    def text(self, data: str) -> None:
-        if self.collecting and self.parts is not None:
-            self.parts.append(data)
-
-
-def _shared_strings(archive: zipfile.ZipFile, part: str | None) -> list[str]:
-    if part is None or part not in archive.namelist():
-        return []
-    strings: list[str] = []
-    tags = _names("si", "t", "rPh")
-    collector = _TextCollector()
-
-    def start(tag: str, _attrs: dict[str, str]) -> None:
-        name = tags.get(tag)
-        if name == "si":
-            collector.parts = []
-        elif name is not None:
-            collector.start(name)
-
-    def end(tag: str) -> None:
-        name = tags.get(tag)
-        if name == "si" and collector.parts is not None:
-            strings.append(unescape("".join(collector.parts)))
-            collector.parts = None
-        elif name is not None:
-            collector.end(name)
-
-    with _member(archive, part) as source:
-        parse_all(source, start, end, collector.text)
-    return strings
-
-
-def _cell_formats(archive: zipfile.ZipFile, part: str | None) -> list[str]:
-    if part is None or part not in archive.namelist():
-        return []
-    custom: dict[int, str] = {}
-    ids: list[int] = []
-    inside = [False]
-    tags = _names("cellXfs", "numFmt", "xf")
-
-    def start(tag: str, attrs: dict[str, str]) -> None:
-        name = tags.get(tag)
-        if name == "cellXfs":
-            inside[0] = True
-        elif name == "numFmt":
-            custom[int(attrs.get("numFmtId", "0"))] = attrs.get("formatCode", "General")
-        elif name == "xf" and inside[0]:
-            ids.append(int(attrs.get("numFmtId", "0") or 0))
-
-    def end(tag: str) -> None:
-        if tags.get(tag) == "cellXfs":
-            inside[0] = False
-
-    with _member(archive, part) as source:
-        parse_all(source, start, end)
-    return [number_format_code(number, custom) for number in ids]
 
 
 def _column_index(letters: str) -> int:
@@ -276,7 +99,7 @@ def _scan_tail(archive: zipfile.ZipFile, part: str) -> tuple[list[_Merge], bool]
     """
     seen = False
     carry = b""
-    with _member(archive, part) as source:
+    with member(archive, part) as source:
         while block := source.read(_SCAN_BLOCK):
             data = carry + block
             if b"mergeCell" in data or b"autoFilter" in data:
@@ -287,7 +110,7 @@ def _scan_tail(archive: zipfile.ZipFile, part: str) -> tuple[list[_Merge], bool]
         return [], False
     merges: list[_Merge] = []
     has_filter = [False]
-    tags = _names("mergeCell", "autoFilter")
+    tags = names("mergeCell", "autoFilter")
 
     def start(tag: str, attrs: dict[str, str]) -> None:
         name = tags.get(tag)
@@ -298,18 +121,18 @@ def _scan_tail(archive: zipfile.ZipFile, part: str) -> tuple[list[_Merge], bool]
         elif name == "autoFilter":
             has_filter[0] = True
 
-    with _member(archive, part) as source:
+    with member(archive, part) as source:
         parse_all(source, start)
     return merges, has_filter[0]
 
 
-def _rows(path: str, book: _Book, part: str, merges: list[_Merge], has_filter: bool) -> Iterator[SheetRow]:
-    archive = _open_zip(path)
+def _rows(path: str, book: Book, part: str, merges: list[_Merge], has_filter: bool) -> Iterator[SheetRow]:
+    archive = open_zip(path)
     try:
         pending = sorted(merges, key=lambda merge: merge.first_row)
         active: list[_Merge] = []
         reader = _SheetReader(book, "filtered out" if has_filter else "hidden")
-        with _member(archive, part) as source:
+        with member(archive, part) as source:
             for row in stream(source, reader.start, reader.end, reader.text, reader.done):
                 if pending or active:
                     active = _apply_merges(row, pending, active)
@@ -362,9 +185,9 @@ def iso_moment(raw: str) -> str:
 class _SheetReader:
     """expat handlers that turn a sheet's `<row>` elements into SheetRow values (the hot path)."""
 
-    _TAGS = _names("row", "c", "v", "f", "is", "t", "rPh")
+    _TAGS = names("row", "c", "v", "f", "is", "t", "rPh")
 
-    def __init__(self, book: _Book, hidden_reason: str) -> None:
+    def __init__(self, book: Book, hidden_reason: str) -> None:
         self._strings, self._formats, self._date1904 = book.strings, book.formats, book.date1904
         self._recalculate = book.recalculate
         self._hidden_reason = hidden_reason
@@ -377,7 +200,7 @@ class _SheetReader:
         self._value: str | None = None
         self._formula: str | None = None
         self._buffer: list[str] | None = None  # text of the <v> or <f> being read
-        self._inline = _TextCollector()
+        self._inline = TextCollector()
 
     def start(self, tag: str, attrs: dict[str, str]) -> None:
         name = self._TAGS.get(tag)
@@ -396,7 +219,7 @@ class _SheetReader:
         elif name == "row":
             number = attrs.get("r")
             self._row = SheetRow(int(number) if number else self._row.row + 1, [])
-            if attrs.get("hidden", "0") in _TRUE:
+            if attrs.get("hidden", "0") in TRUE:
                 self._row.hidden = self._hidden_reason
             self._column = -1
         elif name == "is":
@@ -457,7 +280,7 @@ class _SheetReader:
         elif kind == "str":
             text = unescape(raw)
         elif kind == "b":
-            text = "TRUE" if raw.strip() in _TRUE else "FALSE"
+            text = "TRUE" if raw.strip() in TRUE else "FALSE"
         elif kind == "d":
             text = iso_moment(raw)
         else:  # "e", an error value
