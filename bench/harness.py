@@ -99,15 +99,18 @@ def write_shares_ods(path: Path, rows: int) -> Path:
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.spreadsheet")
         archive.writestr("META-INF/manifest.xml", _ODS_MANIFEST)
-        parts = [_ODS_HEAD, "<table:table-row>", *map(_ods_cell, CSV_HEADER), "</table:table-row>"]
-        for index in range(rows):
-            cells = "".join(map(_ods_cell, ["p1bench", f"00B{index:010d}", f"U{index:09d}", None, 2]))
-            parts.append(f'<table:table-row>{cells}<table:table-cell table:number-columns-repeated="1019"/>'
-                         "</table:table-row>")
-        parts.append('<table:table-row table:number-rows-repeated="1048575"><table:table-cell '
-                     'table:number-columns-repeated="1024"/></table:table-row>')
-        parts.append("</table:table></office:spreadsheet></office:body></office:document-content>")
-        archive.writestr("content.xml", "".join(parts))
+        # streamed into the archive: a big string here would raise this process's RSS, which the
+        # child sharebatch inherits at fork and ru_maxrss would then report as its own
+        with archive.open("content.xml", "w") as content:
+            content.write("".join([_ODS_HEAD, "<table:table-row>", *map(_ods_cell, CSV_HEADER),
+                                   "</table:table-row>"]).encode())
+            for index in range(rows):
+                cells = "".join(map(_ods_cell, ["p1bench", f"00B{index:010d}", f"U{index:09d}", None, 2]))
+                content.write(f'<table:table-row>{cells}<table:table-cell table:number-columns-repeated="1019"/>'
+                              "</table:table-row>".encode())
+            content.write(b'<table:table-row table:number-rows-repeated="1048575"><table:table-cell '
+                           b'table:number-columns-repeated="1024"/></table:table-row>'
+                           b"</table:table></office:spreadsheet></office:body></office:document-content>")
     return path
 
 
