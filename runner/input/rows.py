@@ -16,13 +16,14 @@ import codecs
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 from runner.errors import ColumnError, ExpiryError, InputFileError, MissingColumnError, RecipientError, UsageError
 from runner.input.cellrules import (
     ID_COLUMNS,
+    doubt_since,
     forced_text,
+    identifier,
     line_break_problem,
     number_cell,
     plain,
@@ -30,25 +31,21 @@ from runner.input.cellrules import (
 )
 from runner.input.columns import (
     date_header_message,
-    header_score,
     match_columns,
-    missing_message,
     normalise_header,
     unmapped_date_headers,
 )
 from runner.input.compactmap import CompactMap
 from runner.input.csvfile import HEAD_BYTES, Record, check_text, iter_records, resolve_codec, sniff_delimiter
+from runner.input.devices import DeviceTracker, compact_key
 from runner.input.expiry import ExpiryParser, load_timezone
 from runner.input.formula import unguard_cell
+from runner.input.header import HEAD_RECORDS, header_from, is_empty, missing_columns_message
 from runner.input.recipients import (
     Recipient,
-    invisible_message,
     kind_from_header,
-    looks_mangled_number,
-    mangled_number_message,
     parse_kind,
     parse_recipient,
-    strip_invisible,
 )
 from runner.input.sheets import SPREADSHEET_SUFFIXES, open_sheet
 from runner.input.workbook import SheetRow
@@ -168,7 +165,8 @@ def open_input(options: InputOptions) -> InputSource:
     try:
         columns = match_columns(layout.headers, options.columns, options.ignore_columns)
     except MissingColumnError as exc:
-        raise InputFileError(path, _missing_columns_message(layout, exc)) from None
+        raise InputFileError(path, missing_columns_message(
+            layout.header_row, layout.headers, layout.head, exc.missing)) from None
     except ColumnError as exc:
         raise InputFileError(path, str(exc)) from None
     dates = unmapped_date_headers(layout.headers, columns, options.ignore_columns)
@@ -188,59 +186,8 @@ def _check_path(path: Path) -> None:
         raise InputFileError(path, "the file is empty")
 
 
-def _is_empty(cells: list[str]) -> bool:
-    return not any(cell.strip() for cell in cells)
-
-
 def _non_empty(records: Iterable[_Item]) -> Iterator[_Item]:
-    return (record for record in records if record[2] is not None or not _is_empty(record[1]))
-
-
-_HEAD_RECORDS = 30
-
-
-def _header_from(path: Path, records: Iterable[Record], header_row: int | None,
-                 empty: str = "the file is empty") -> tuple[int, list[str]]:
-    """The header: row `header_row`, or the first non-empty record; rows above it keep their numbers."""
-    if header_row is not None and header_row < 1:
-        raise InputFileError(path, f"header row {header_row} must be 1 or more (the spreadsheet's row number)")
-    last = 0
-    chosen = records if header_row is not None else (r for r in records if r[2] is not None or not _is_empty(r[1]))
-    for row, cells, problem in chosen:
-        last = row
-        if header_row is not None and row < header_row:
-            continue
-        if problem is not None:
-            raise InputFileError(path, f"row {row}, the header row, is not valid CSV ({problem})")
-        if _is_empty(cells):
-            raise InputFileError(path, f"header row {row} is empty; pass the header's row number with --header-row")
-        headers = [unguard_cell(cell) for cell in cells]
-        headers[0] = headers[0].lstrip("\ufeff")
-        return row, headers
-    if header_row is not None:
-        raise InputFileError(path, f"header row {header_row} is past the end of the file ({last} rows)")
-    raise InputFileError(path, empty)
-
-
-def _better_header_row(layout: _Layout) -> int | None:
-    """The row below (or above) the one taken as header that names more columns: a title sat on top."""
-    best_row, best_score = layout.header_row, header_score(layout.headers)
-    for row, cells, problem in layout.head:
-        score = header_score(cells) if problem is None else 0
-        if score > best_score:
-            best_row, best_score = row, score
-    return None if best_row == layout.header_row else best_row
-
-
-def _missing_columns_message(layout: _Layout, exc: MissingColumnError) -> str:
-    better = _better_header_row(layout)
-    if better is None:
-        return missing_message(layout.headers, exc.missing, layout.header_row)
-    cells = next(cells for row, cells, _ in layout.head if row == better)
-    shown = ", ".join(cell for cell in cells if cell.strip())
-    return (f"row {layout.header_row} ({', '.join(layout.headers)}) was taken as the header but has no "
-            f"{', '.join(exc.missing)} column; row {better} ({shown}) looks like the header: "
-            f"pass --header-row {better} (job key header_row)")
+    return (record for record in records if record[2] is not None or not is_empty(record[1]))
 
 
 # --- CSV -----------------------------------------------------------------------------------------
@@ -261,13 +208,13 @@ def _open_csv(path: Path, encoding: str, header_row: int | None) -> _Layout:
         codec = "utf-16"  # Excel's "Unicode Text": UTF-16 with its byte-order mark, tab-separated
     check_text(path, head, codec)
     delimiter = sniff_delimiter(head.decode(codec, errors="replace"))
-    found_row, headers = _header_from(path, iter_records(path, codec, delimiter), header_row)
+    found_row, headers = header_from(path, iter_records(path, codec, delimiter), header_row)
 
     def data_records() -> Iterator[_Item]:
         return ((row, cells, problem, None) for row, cells, problem in
                 iter_records(path, codec, delimiter, after_row=found_row))
 
-    first = list(itertools.islice(iter_records(path, codec, delimiter), _HEAD_RECORDS))
+    first = list(itertools.islice(iter_records(path, codec, delimiter), HEAD_RECORDS))
     return _Layout("csv", found_row, headers, data_records, first, _csv_dialect(head, codec, delimiter))
 
 
@@ -294,8 +241,8 @@ def _open_spreadsheet(path: Path, sheet: str | None, header_row: int | None) -> 
     opened = open_sheet(path, sheet)
     kind, chosen, passes = opened.format, opened.name, opened.passes
     first_pass = passes()
-    head = list(itertools.islice(first_pass, _HEAD_RECORDS))
-    found_row, headers = _header_from(
+    head = list(itertools.islice(first_pass, HEAD_RECORDS))
+    found_row, headers = header_from(
         path, ((row.row, row.cells, None) for row in itertools.chain(head, first_pass)), header_row,
         empty=f'sheet "{chosen}" is empty (no cells); name the sheet with the rows with --sheet')
     close = getattr(first_pass, "close", None)
@@ -320,57 +267,8 @@ def _open_spreadsheet(path: Path, sheet: str | None, header_row: int | None) -> 
 # --- validation ----------------------------------------------------------------------------------
 
 
-def _compact_key(*parts: str) -> int:
-    """A 64-bit stand-in for a tuple of strings, so remembered rows do not keep their strings alive.
-
-    Python's own hash is salted per process, which is fine: keys are only compared within one pass,
-    and a collision (odds about n^2 / 2^65) is far below any other source of error.
-    """
-    return hash(parts)
-
-
 def _optional_cell(cells: list[str], index: int | None) -> str:
     return "" if index is None else cells[index].strip()
-
-
-class _DeviceTracker:
-    """Spots devices shared with several recipients where a row uses cover mark 1.
-
-    Cover mark 1 replaces the device's previous share, so only the last recipient keeps access.
-    It is fed only unique valid rows, so a second row for a device is a different recipient. The
-    state per device is a few flag bits beside a 64-bit key.
-    """
-
-    _SEEN, _SHARED_TWICE, _COVER_1, _FLAGGED = 1, 2, 4, 8
-    _CONFLICT = _SHARED_TWICE | _COVER_1
-
-    def __init__(self) -> None:
-        self._state = CompactMap()
-        self.flagged: list[tuple[str, str]] = []  # every one of them, named in the warning
-        self.flagged_count = 0
-
-    def add(self, request: ShareRequest) -> None:
-        key = _compact_key(request.pk, request.dk)
-        bits = self._SEEN | (self._COVER_1 if request.cover_mark == 1 else 0)
-        old = self._state.add_bits(key, bits)
-        if not old & self._SEEN:
-            return  # the device's first share: nothing to compare with yet
-        new = self._state.add_bits(key, self._SHARED_TWICE) | bits | self._SHARED_TWICE
-        if new & self._CONFLICT == self._CONFLICT and not new & self._FLAGGED:
-            self._state.add_bits(key, self._FLAGGED)
-            self.flagged_count += 1
-            self.flagged.append((request.pk, request.dk))
-
-    def warning(self) -> str | None:
-        if not self.flagged_count:
-            return None
-        names = ", ".join(f"{pk}/{dk}" for pk, dk in self.flagged)
-        devices = "device is" if self.flagged_count == 1 else "devices are"
-        return (
-            f"{self.flagged_count} {devices} shared with several recipients while a row uses "
-            f"cover mark 1, so each share replaces the previous one (use cover_mark 2 to keep "
-            f"them all): {names}"
-        )
 
 
 class _RowValidator:
@@ -398,7 +296,7 @@ class _RowValidator:
             raise UsageError(str(exc)) from None
         self._default_expiry_ms = self._parse_default_expiry(options.default_expiry)
         self._first_row = CompactMap()  # key of (pk, dk, recipient) -> the row it first appeared on
-        self._devices = _DeviceTracker()
+        self._devices = DeviceTracker()
         self._include_hidden = options.include_hidden
         self._mapped = list(columns.items())
         self._phones_from_numbers: list[int] = []
@@ -425,20 +323,20 @@ class _RowValidator:
             return LoadedRow(row, cells, problem=RowProblem("; ".join(text for _, text in problems), problems[0][0]))
         notes: list[str] = []
         values = self._id_values(cells, facts, problems, notes)
-        pk = _identifier(values[0], "pk", problems)
-        dk = _identifier(values[1], "dk", problems)
+        pk = identifier(values[0], "pk", problems)
+        dk = identifier(values[1], "dk", problems)
         recipient = self._recipient(cells, values[2], problems, notes)
         expire_at_ms = self._expiry_ms(plain(_optional_cell(cells, self._expiry_at)), problems)
         cover_mark = self._cover_mark(plain(_optional_cell(cells, self._cover_mark_at)), problems)
         if problems or recipient is None:
             message = "; ".join(text for _, text in problems)
             return LoadedRow(row, cells, problem=RowProblem(message, problems[0][0]))
-        in_doubt_since_ms = _doubt_since(_optional_cell(cells, self._doubt_at), problems)
+        in_doubt_since_ms = doubt_since(_optional_cell(cells, self._doubt_at), problems)
         if problems:
             return LoadedRow(row, cells, problem=RowProblem(problems[0][1], problems[0][0]))
         auth_key = _optional_cell(cells, self._auth_key_at) or None
         request = ShareRequest(pk, dk, recipient.kind, recipient.value, expire_at_ms, cover_mark, auth_key)
-        first = self._first_row.setdefault(_compact_key(pk, dk, recipient.key), row)
+        first = self._first_row.setdefault(compact_key(pk, dk, recipient.key), row)
         if first != row:
             return LoadedRow(row, cells, duplicate_of=first)
         self._devices.add(request)
@@ -542,31 +440,3 @@ class _RowValidator:
             return self._expiry.parse(text)
         except ExpiryError as exc:
             raise UsageError(f"default expiry: {exc}") from None
-
-
-def _identifier(cell: str, column: str, problems: list[tuple[str, str]]) -> str:
-    """pk or dk: required, not a number a spreadsheet has mangled, no invisible character inside."""
-    value = strip_invisible(cell) if not cell.isascii() else cell.strip()
-    if not value:
-        problems.append((column, f"{column} is empty"))
-    elif looks_mangled_number(value):
-        problems.append((column, mangled_number_message(column, value)))
-    elif not value.isascii() and (hidden := invisible_message(column, value)) is not None:
-        problems.append((column, hidden))
-    return plain(value)
-
-
-def _doubt_since(text: str, problems: list[tuple[str, str]]) -> int | None:
-    """The `in_doubt_since` cell of a fed-back failed-rows file: ISO 8601 UTC as sharebatch wrote it."""
-    if not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None:
-        problems.append(("in_doubt_since", f"{text!r} is not a time as sharebatch writes it "
-                         "(2026-01-31T23:59:59.000Z); leave the cell as the failed-rows file had it, or empty it "
-                         "only if you know the share was not made"))
-        return None
-    return int(moment.timestamp() * 1000)
