@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import datetime
 
-from runner.input.recipients import invisible_message, looks_mangled_number, mangled_number_message, strip_invisible
+from runner.input.recipients import looks_mangled_number
 
 #: the columns that identify a share: never decorated, never two values
 ID_COLUMNS = ("pk", "dk", "recipient")
@@ -84,31 +83,3 @@ def unwrap_recipient(text: str) -> tuple[str, str | None]:
         phone = quoted.group(1)
         return phone, f"recipient sent as {phone}: the ' in front (a spreadsheet's text mark) was removed"
     return text, None
-
-
-def identifier(cell: str, column: str, problems: list[tuple[str, str]]) -> str:
-    """pk or dk: required, not a number a spreadsheet has mangled, no invisible character inside."""
-    value = strip_invisible(cell) if not cell.isascii() else cell.strip()
-    if not value:
-        problems.append((column, f"{column} is empty"))
-    elif looks_mangled_number(value):
-        problems.append((column, mangled_number_message(column, value)))
-    elif not value.isascii() and (hidden := invisible_message(column, value)) is not None:
-        problems.append((column, hidden))
-    return plain(value)
-
-
-def doubt_since(text: str, problems: list[tuple[str, str]]) -> int | None:
-    """The `in_doubt_since` cell of a fed-back failed-rows file: ISO 8601 UTC as sharebatch wrote it."""
-    if not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None:
-        problems.append(("in_doubt_since", f"{text!r} is not a time as sharebatch writes it "
-                         "(2026-01-31T23:59:59.000Z); leave the cell as the failed-rows file had it, or empty it "
-                         "only if you know the share was not made"))
-        return None
-    return int(moment.timestamp() * 1000)

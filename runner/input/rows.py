@@ -18,45 +18,23 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runner.errors import ColumnError, ExpiryError, InputFileError, MissingColumnError, RecipientError, UsageError
-from runner.input.cellrules import (
-    ID_COLUMNS,
-    doubt_since,
-    forced_text,
-    identifier,
-    line_break_problem,
-    number_cell,
-    plain,
-    unwrap_recipient,
-)
+from runner.errors import ColumnError, InputFileError, MissingColumnError
+from runner.input.cellrules import forced_text
 from runner.input.columns import (
     date_header_message,
+    header_score,
     match_columns,
-    normalise_header,
+    missing_message,
     unmapped_date_headers,
 )
-from runner.input.compactmap import CompactMap
 from runner.input.csvfile import HEAD_BYTES, Record, check_text, iter_records, resolve_codec, sniff_delimiter
-from runner.input.devices import DeviceTracker, compact_key
-from runner.input.expiry import ExpiryParser, load_timezone
 from runner.input.formula import unguard_cell
-from runner.input.header import HEAD_RECORDS, header_from, is_empty, missing_columns_message
-from runner.input.recipients import (
-    Recipient,
-    kind_from_header,
-    parse_kind,
-    parse_recipient,
-)
+from runner.input.rowcheck import RowValidator
 from runner.input.sheets import SPREADSHEET_SUFFIXES, open_sheet
 from runner.input.workbook import SheetRow
-from runner.models import COVER_MARKS, FileDialect, LoadedRow, RecipientKind, RowProblem, ShareRequest
+from runner.models import FileDialect, LoadedRow, RowProblem
 
 _CSV_SUFFIXES = (".csv", ".tsv", ".txt")
-#: what a cell shows when its formula failed: Excel's error values and LibreOffice's `Err:502` form
-EXCEL_ERRORS = frozenset({"#N/A", "#REF!", "#VALUE!", "#DIV/0!", "#NAME?", "#NUM!", "#NULL!", "#SPILL!", "#CALC!",
-                          "#GETTING_DATA", "#FIELD!", "#BLOCKED!", "#UNKNOWN!", "#CONNECT!", "#BUSY!"})
-_PHONES_FROM_NUMBERS_SHOWN = 10
-_COVER_MARKS = {str(mark): mark for mark in COVER_MARKS}
 
 
 @dataclass(frozen=True)
@@ -110,13 +88,13 @@ class InputSource:
         self.columns = columns
         self._options = options
         self._layout = layout
-        self._validator = _RowValidator(options, layout.headers, columns)
+        self._validator = RowValidator(options, layout.headers, columns)
 
     def chunks(self, chunk_rows: int = 50_000) -> Iterator[list[LoadedRow]]:
         """Lists of at most `chunk_rows` validated rows; may raise InputFileError midway (bad bytes)."""
         if chunk_rows < 1:
             raise ValueError("chunk_rows must be at least 1")
-        self._validator = _RowValidator(self._options, self.headers, self.columns)
+        self._validator = RowValidator(self._options, self.headers, self.columns)
         chunk: list[LoadedRow] = []
         for row in self._rows(self._validator):
             chunk.append(row)
@@ -131,7 +109,7 @@ class InputSource:
         found = self._validator.warnings()
         return [self._layout.note, *found] if self._layout.note else found
 
-    def _rows(self, validator: _RowValidator) -> Iterator[LoadedRow]:
+    def _rows(self, validator: RowValidator) -> Iterator[LoadedRow]:
         for row, cells, problem, facts in self._layout.records():
             text = "".join(cells)  # one pass over the row answers three questions
             if problem is None and not text.strip():
@@ -165,8 +143,7 @@ def open_input(options: InputOptions) -> InputSource:
     try:
         columns = match_columns(layout.headers, options.columns, options.ignore_columns)
     except MissingColumnError as exc:
-        raise InputFileError(path, missing_columns_message(
-            layout.header_row, layout.headers, layout.head, exc.missing)) from None
+        raise InputFileError(path, _missing_columns_message(layout, exc)) from None
     except ColumnError as exc:
         raise InputFileError(path, str(exc)) from None
     dates = unmapped_date_headers(layout.headers, columns, options.ignore_columns)
@@ -186,8 +163,59 @@ def _check_path(path: Path) -> None:
         raise InputFileError(path, "the file is empty")
 
 
+def _is_empty(cells: list[str]) -> bool:
+    return not any(cell.strip() for cell in cells)
+
+
 def _non_empty(records: Iterable[_Item]) -> Iterator[_Item]:
-    return (record for record in records if record[2] is not None or not is_empty(record[1]))
+    return (record for record in records if record[2] is not None or not _is_empty(record[1]))
+
+
+_HEAD_RECORDS = 30
+
+
+def _header_from(path: Path, records: Iterable[Record], header_row: int | None,
+                 empty: str = "the file is empty") -> tuple[int, list[str]]:
+    """The header: row `header_row`, or the first non-empty record; rows above it keep their numbers."""
+    if header_row is not None and header_row < 1:
+        raise InputFileError(path, f"header row {header_row} must be 1 or more (the spreadsheet's row number)")
+    last = 0
+    chosen = records if header_row is not None else (r for r in records if r[2] is not None or not _is_empty(r[1]))
+    for row, cells, problem in chosen:
+        last = row
+        if header_row is not None and row < header_row:
+            continue
+        if problem is not None:
+            raise InputFileError(path, f"row {row}, the header row, is not valid CSV ({problem})")
+        if _is_empty(cells):
+            raise InputFileError(path, f"header row {row} is empty; pass the header's row number with --header-row")
+        headers = [unguard_cell(cell) for cell in cells]
+        headers[0] = headers[0].lstrip("\ufeff")
+        return row, headers
+    if header_row is not None:
+        raise InputFileError(path, f"header row {header_row} is past the end of the file ({last} rows)")
+    raise InputFileError(path, empty)
+
+
+def _better_header_row(layout: _Layout) -> int | None:
+    """The row below (or above) the one taken as header that names more columns: a title sat on top."""
+    best_row, best_score = layout.header_row, header_score(layout.headers)
+    for row, cells, problem in layout.head:
+        score = header_score(cells) if problem is None else 0
+        if score > best_score:
+            best_row, best_score = row, score
+    return None if best_row == layout.header_row else best_row
+
+
+def _missing_columns_message(layout: _Layout, exc: MissingColumnError) -> str:
+    better = _better_header_row(layout)
+    if better is None:
+        return missing_message(layout.headers, exc.missing, layout.header_row)
+    cells = next(cells for row, cells, _ in layout.head if row == better)
+    shown = ", ".join(cell for cell in cells if cell.strip())
+    return (f"row {layout.header_row} ({', '.join(layout.headers)}) was taken as the header but has no "
+            f"{', '.join(exc.missing)} column; row {better} ({shown}) looks like the header: "
+            f"pass --header-row {better} (job key header_row)")
 
 
 # --- CSV -----------------------------------------------------------------------------------------
@@ -208,13 +236,13 @@ def _open_csv(path: Path, encoding: str, header_row: int | None) -> _Layout:
         codec = "utf-16"  # Excel's "Unicode Text": UTF-16 with its byte-order mark, tab-separated
     check_text(path, head, codec)
     delimiter = sniff_delimiter(head.decode(codec, errors="replace"))
-    found_row, headers = header_from(path, iter_records(path, codec, delimiter), header_row)
+    found_row, headers = _header_from(path, iter_records(path, codec, delimiter), header_row)
 
     def data_records() -> Iterator[_Item]:
         return ((row, cells, problem, None) for row, cells, problem in
                 iter_records(path, codec, delimiter, after_row=found_row))
 
-    first = list(itertools.islice(iter_records(path, codec, delimiter), HEAD_RECORDS))
+    first = list(itertools.islice(iter_records(path, codec, delimiter), _HEAD_RECORDS))
     return _Layout("csv", found_row, headers, data_records, first, _csv_dialect(head, codec, delimiter))
 
 
@@ -241,8 +269,8 @@ def _open_spreadsheet(path: Path, sheet: str | None, header_row: int | None) -> 
     opened = open_sheet(path, sheet)
     kind, chosen, passes = opened.format, opened.name, opened.passes
     first_pass = passes()
-    head = list(itertools.islice(first_pass, HEAD_RECORDS))
-    found_row, headers = header_from(
+    head = list(itertools.islice(first_pass, _HEAD_RECORDS))
+    found_row, headers = _header_from(
         path, ((row.row, row.cells, None) for row in itertools.chain(head, first_pass)), header_row,
         empty=f'sheet "{chosen}" is empty (no cells); name the sheet with the rows with --sheet')
     close = getattr(first_pass, "close", None)
@@ -262,181 +290,3 @@ def _open_spreadsheet(path: Path, sheet: str | None, header_row: int | None) -> 
     head_records: list[Record] = [(row.row, row.cells, None) for row in head]
     return _Layout(kind, found_row, headers, data_records, head_records, FileDialect(kind, sheet=chosen),
                    opened.note)
-
-
-# --- validation ----------------------------------------------------------------------------------
-
-
-def _optional_cell(cells: list[str], index: int | None) -> str:
-    return "" if index is None else cells[index].strip()
-
-
-class _RowValidator:
-    """Turns one row's cells into a LoadedRow: a request, a problem, or a duplicate's back-reference.
-
-    This runs once per row of files with a million rows, so column positions are resolved up front.
-    """
-
-    def __init__(self, options: InputOptions, headers: list[str], columns: dict[str, int]) -> None:
-        self._width = len(headers)
-        self._pk_at, self._dk_at = columns["pk"], columns["dk"]
-        self._recipient_at = columns["recipient"]
-        self._type_at = columns.get("recipient_type")
-        self._expiry_at = columns.get("expiry")
-        self._cover_mark_at = columns.get("cover_mark")
-        self._auth_key_at = columns.get("auth_key")
-        self._doubt_at = columns.get("in_doubt_since")
-        recipient_header = headers[self._recipient_at].strip()
-        self._recipient_hint = kind_from_header(normalise_header(recipient_header))
-        self._hint_reason = f'the column is "{recipient_header}"' if self._recipient_hint else ""
-        self._default_cover_mark = options.default_cover_mark
-        try:
-            self._expiry = ExpiryParser(load_timezone(options.timezone), options.anchor_ms)
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
-        self._default_expiry_ms = self._parse_default_expiry(options.default_expiry)
-        self._first_row = CompactMap()  # key of (pk, dk, recipient) -> the row it first appeared on
-        self._devices = DeviceTracker()
-        self._include_hidden = options.include_hidden
-        self._mapped = list(columns.items())
-        self._phones_from_numbers: list[int] = []
-        self._phones_from_numbers_count = 0
-
-    def warnings(self) -> list[str]:
-        found = [self._devices.warning(), self._phone_warning()]
-        return [warning for warning in found if warning]
-
-    def validate(
-        self, row: int, cells: list[str], problem: str | None = None, facts: SheetRow | None = None,
-        *, suspect: bool = True,
-    ) -> LoadedRow:
-        """`suspect`: the row may hold an error value or a cell problem (False skips that look)."""
-        if problem is not None:
-            return LoadedRow(row, cells, problem=RowProblem(problem))
-        if facts is not None and facts.hidden is not None and not self._include_hidden:
-            return LoadedRow(row, cells, hidden=facts.hidden)
-        if len(cells) != self._width:
-            message = f"row has {len(cells)} cells, header has {self._width}"
-            return LoadedRow(row, cells, problem=RowProblem(message))
-        problems = self._cell_problems(cells, facts) if suspect else []
-        if problems:  # the cell does not hold what it shows: nothing read from it can be trusted
-            return LoadedRow(row, cells, problem=RowProblem("; ".join(text for _, text in problems), problems[0][0]))
-        notes: list[str] = []
-        values = self._id_values(cells, facts, problems, notes)
-        pk = identifier(values[0], "pk", problems)
-        dk = identifier(values[1], "dk", problems)
-        recipient = self._recipient(cells, values[2], problems, notes)
-        expire_at_ms = self._expiry_ms(plain(_optional_cell(cells, self._expiry_at)), problems)
-        cover_mark = self._cover_mark(plain(_optional_cell(cells, self._cover_mark_at)), problems)
-        if problems or recipient is None:
-            message = "; ".join(text for _, text in problems)
-            return LoadedRow(row, cells, problem=RowProblem(message, problems[0][0]))
-        in_doubt_since_ms = doubt_since(_optional_cell(cells, self._doubt_at), problems)
-        if problems:
-            return LoadedRow(row, cells, problem=RowProblem(problems[0][1], problems[0][0]))
-        auth_key = _optional_cell(cells, self._auth_key_at) or None
-        request = ShareRequest(pk, dk, recipient.kind, recipient.value, expire_at_ms, cover_mark, auth_key)
-        first = self._first_row.setdefault(compact_key(pk, dk, recipient.key), row)
-        if first != row:
-            return LoadedRow(row, cells, duplicate_of=first)
-        self._devices.add(request)
-        if facts is not None and recipient.kind is RecipientKind.PHONE and self._recipient_at in facts.numbers:
-            notes.append(self._phone_from_number(row))
-        return LoadedRow(row, cells, request=request, in_doubt_since_ms=in_doubt_since_ms, note="; ".join(notes))
-
-    def _id_values(self, cells: list[str], facts: SheetRow | None, problems: list[tuple[str, str]],
-                   notes: list[str]) -> list[str]:
-        """pk, dk and recipient as they are sent: no line break, no number format's decoration."""
-        values = [cells[self._pk_at], cells[self._dk_at], cells[self._recipient_at]]
-        numbers = facts.numbers if facts is not None else None
-        for slot, (name, index) in enumerate(zip(ID_COLUMNS, (self._pk_at, self._dk_at, self._recipient_at),
-                                                 strict=True)):
-            text = values[slot]
-            if "\n" in text or "\r" in text:
-                broken = line_break_problem(name, text)
-                if broken is not None:
-                    problems.append((name, broken))
-            elif numbers and index in numbers:
-                values[slot], note, problem = number_cell(name, text, numbers[index])
-                if note is not None:
-                    notes.append(note)
-                if problem is not None:
-                    problems.append((name, problem))
-        return values
-
-    def _cell_problems(self, cells: list[str], facts: SheetRow | None) -> list[tuple[str, str]]:
-        """Error values (`#N/A`), unsaved formulas and lost digits in the columns that are used."""
-        problems: list[tuple[str, str]] = []
-        for name, index in self._mapped:
-            text = cells[index]
-            if (text[:1] == "#" and text.strip() in EXCEL_ERRORS) or (text.startswith("Err:") and text[4:].isdigit()):
-                problems.append((name, f"{name} is the spreadsheet error {text.strip()}: fix the formula or lookup "
-                                       "that produced it, or type the value"))
-            elif facts is not None and facts.problems and index in facts.problems:
-                problems.append((name, f"{name}: {facts.problems[index]}"))
-        return problems
-
-    def _phone_from_number(self, row: int) -> str:
-        self._phones_from_numbers_count += 1
-        if len(self._phones_from_numbers) < _PHONES_FROM_NUMBERS_SHOWN:
-            self._phones_from_numbers.append(row)
-        return ("the phone number was read from a number cell, where a leading 0 or + cannot survive: check it, "
-                "and store the column as text")
-
-    def _phone_warning(self) -> str | None:
-        count = self._phones_from_numbers_count
-        if not count:
-            return None
-        rows = ", ".join(map(str, self._phones_from_numbers)) + (" and more" if count > len(self._phones_from_numbers)
-                                                                else "")
-        return (f"{count} phone number{'s were' if count > 1 else ' was'} read from number cells (rows {rows}), where "
-                "a leading 0 or + cannot survive: check them, and store the column as text")
-
-    def _recipient(self, cells: list[str], value: str, problems: list[tuple[str, str]],
-                   notes: list[str]) -> Recipient | None:
-        if problems and problems[-1][0] == "recipient":
-            return None  # a line break or a decorated number: said already
-        kind, because = self._recipient_hint, self._hint_reason
-        declared = _optional_cell(cells, self._type_at)
-        if declared:
-            try:
-                kind = parse_kind(declared)
-            except RecipientError as exc:
-                problems.append(("recipient_type", str(exc)))
-                return None
-            because = f"recipient_type is {declared.lower()}"
-        value, unwrapped = unwrap_recipient(value) if value[:1] in "m<'M" else (value, None)
-        try:
-            recipient = parse_recipient(value, kind, because)
-        except RecipientError as exc:
-            problems.append(("recipient", str(exc)))
-            return None
-        if unwrapped is not None:
-            notes.append(unwrapped)
-        return recipient
-
-    def _expiry_ms(self, text: str, problems: list[tuple[str, str]]) -> int | None:
-        if not text:
-            return self._default_expiry_ms
-        try:
-            return self._expiry.parse(text)
-        except ExpiryError as exc:
-            problems.append(("expiry", str(exc)))
-            return None
-
-    def _cover_mark(self, text: str, problems: list[tuple[str, str]]) -> int:
-        if not text:
-            return self._default_cover_mark
-        cover_mark = _COVER_MARKS.get(text)
-        if cover_mark is None:
-            problems.append(("cover_mark", f'cover_mark "{text}" must be 1, 2 or 3'))
-            return self._default_cover_mark
-        return cover_mark
-
-    def _parse_default_expiry(self, text: str | None) -> int | None:
-        if not text:
-            return None
-        try:
-            return self._expiry.parse(text)
-        except ExpiryError as exc:
-            raise UsageError(f"default expiry: {exc}") from None
