@@ -42,7 +42,7 @@ class InputOptions:
     """Where the input is and how to read it; the job file and CLI options fill this in."""
 
     path: Path
-    sheet: str | None = None  # XLSX sheet name; None = the first sheet
+    sheet: str | None = None  # sheet name; None = the active sheet if visible, else the first visible one
     encoding: str = "utf-8"  # CSV encoding; utf-8 also accepts a BOM
     columns: Mapping[str, str] = field(default_factory=dict)  # canonical name -> header in the file
     ignore_columns: tuple[str, ...] = ()  # headers kept out of the mapping, carried through untouched

@@ -88,6 +88,32 @@ def test_libreoffice_files_with_a_hidden_first_sheet_and_a_note(sim_thread: Thre
                                        share("860000000000001", "shareUid", "U0000001")]
 
 
+def test_a_note_on_an_ods_cell_is_not_part_of_its_value(sim_thread: ThreadedSimulator, tmp_path: Path):
+    """The sheet named, so only the note is at stake: the dk is 860000000000001, never the note's text."""
+    result = run_cli(sim_thread, FIXTURES / "lo_hidden_first.ods", tmp_path, "--sheet", "Shares")
+    assert result.exit_code == 0, result.output
+    assert [params["dk"] for params in shares_sent(sim_thread)] == ["00D000002", "860000000000001"]
+    assert report(tmp_path)["2"]["dk"] == "860000000000001"
+
+
+def test_recipient_wrappers_and_full_width_forms_in_a_csv(sim_thread: ThreadedSimulator, tmp_path: Path):
+    """The same rules as in a workbook: wrappers removed with a note, full-width forms plain, two lines invalid."""
+    source = tmp_path / "wrapped.csv"
+    source.write_text("pk,dk,recipient,expiry\n"
+                      "p1test,00D000001,'13800138001,2027-12-31\n"
+                      "p1test,00D000002,mailto:hal@example.com,2027-12-31\n"
+                      "p1test,００Ｄ０００００３,ｉｖｙ＠example.com,２０２７-１２-３１\n"
+                      'p1test,00D000004,"jo@example.com\nkim@example.com",2027-12-31\n', encoding="utf-8")
+    result = run_cli(sim_thread, source, tmp_path / "out")
+    assert result.exit_code == 1, result.output
+    assert shares_sent(sim_thread) == [share("00D000001", "phone", "13800138001"),
+                                       share("00D000002", "email", "hal@example.com"),
+                                       share("00D000003", "email", "ivy@example.com")]
+    rows = report(tmp_path / "out")
+    assert rows["2"]["message"] == "recipient sent as 13800138001: the ' in front (a spreadsheet's text mark) was removed"
+    assert 'recipient "jo@example.com | kim@example.com" holds 2 lines' in rows["5"]["message"]
+
+
 @pytest.mark.parametrize("name", ["strict.xlsx", "sdk_prefixed.xlsx"])
 def test_strict_and_prefixed_workbooks_are_read(sim_thread: ThreadedSimulator, tmp_path: Path, name: str):
     result = run_cli(sim_thread, FIXTURES / name, tmp_path)
