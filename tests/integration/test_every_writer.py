@@ -110,7 +110,8 @@ def test_recipient_wrappers_and_full_width_forms_in_a_csv(sim_thread: ThreadedSi
                                        share("00D000002", "email", "hal@example.com"),
                                        share("00D000003", "email", "ivy@example.com")]
     rows = report(tmp_path / "out")
-    assert rows["2"]["message"] == "recipient sent as 13800138001: the ' in front (a spreadsheet's text mark) was removed"
+    assert rows["2"]["message"] == ("recipient sent as 13800138001: the ' in front (a spreadsheet's text mark) "
+                                    "was removed")
     assert 'recipient "jo@example.com | kim@example.com" holds 2 lines' in rows["5"]["message"]
 
 
