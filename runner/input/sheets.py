@@ -53,9 +53,7 @@ def open_sheet(path: Path, sheet: str | None) -> OpenedSheet:
         if head.startswith(_CFB):
             if _encrypted(path):
                 raise InputFileError(path, ENCRYPTED_MESSAGE)
-            if suffix != ".xls":
-                raise InputFileError(path, f"an old Excel .xls file saved with an {suffix} name; rename it .xls")
-            return _open_xls(path, sheet)
+            return _open_xls(path, sheet)  # an old .xls, whatever its name says: read as what it is
         if not head.startswith(_ZIP):
             raise InputFileError(path, _not_a_workbook(head, suffix))
         opened: XlsxSheet | OdsSheet = OdsSheet(str(path), sheet) if suffix == ".ods" else XlsxSheet(str(path), sheet)

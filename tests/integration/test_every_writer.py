@@ -177,6 +177,14 @@ def test_a_chinese_excel_csv_without_its_encoding_names_gbk(tmp_path: Path):
     assert line.endswith("it reads as Chinese text in GBK (a Chinese Excel's CSV): pass --encoding gbk")
 
 
+def test_an_old_xls_saved_with_an_xlsx_name_is_read_as_what_it_is(sim_thread: ThreadedSimulator, tmp_path: Path):
+    renamed = tmp_path / "renamed.xlsx"
+    renamed.write_bytes((FIXTURES / "lo_hidden_first.xls").read_bytes())
+    result = run_cli(sim_thread, renamed, tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert [params["dk"] for params in shares_sent(sim_thread)] == ["00D000002", "860000000000001"]
+
+
 def test_an_encrypted_workbook_named_xls_is_password_protected_too(tmp_path: Path):
     renamed = tmp_path / "encrypted.xls"
     renamed.write_bytes((FIXTURES / "encrypted.xlsx").read_bytes())
