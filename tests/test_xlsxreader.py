@@ -133,3 +133,28 @@ def test_a_hidden_first_sheet_and_a_chart_sheet_are_passed_over(tmp_path: Path) 
     book.save(path)
     opened = XlsxSheet(str(path), None)
     assert (opened.name, opened.note, [row.cells for row in opened.rows()]) == ("Shares", None, [["new"]])
+
+
+def test_escapes_are_decoded_and_a_phonetic_guide_is_not_text() -> None:
+    from runner.input.xlsxbook import unescape
+
+    assert unescape("a_x000D_b") == "a\rb"
+    assert unescape("_x005F_x000D_") == "_x000D_"  # an escaped escape is the literal text
+    assert unescape("plain_x") == "plain_x"
+
+
+def test_a_phonetic_guide_is_not_part_of_the_text(tmp_path: Path) -> None:
+    """East Asian text may carry its reading (`<rPh>`): what the cell shows is the text alone."""
+    import zipfile
+
+    source = tmp_path / "p.xlsx"
+    book = openpyxl.Workbook()
+    book.active["A1"] = "placeholder"  # openpyxl writes it as an inline string
+    book.save(source)
+    target = tmp_path / "phonetic.xlsx"
+    guided = "<is><r><t>東</t></r><r><t>京</t></r><rPh sb=\"0\" eb=\"2\"><t>トウキョウ</t></rPh></is>".encode()
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w") as new:
+        for name in old.namelist():
+            data = old.read(name)
+            new.writestr(name, data.replace(b"<is><t>placeholder</t></is>", guided))
+    assert rows_of(target)[0].cells == ["東京"]

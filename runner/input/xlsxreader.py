@@ -268,7 +268,7 @@ class _SheetReader:
         elif raw is None:
             text = ""
         elif kind == "s":
-            text = self._strings[int(raw)]
+            text = self._strings[int(raw)] if raw.strip() else ""
         elif kind == "n":
             key = (raw, int(self._style or 0))
             rendered = self._numbers.get(key) or self._number(key)
