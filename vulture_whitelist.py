@@ -45,3 +45,7 @@ _.ExternalEntityRefHandler
 _.StartElementHandler
 _.EndElementHandler
 _.CharacterDataHandler
+
+# runner.api's keyword options (TypedDicts): a caller passes them by name, the job spec reads them by key
+deadline  # runner/api/options.py SendingOptions
+max_retry_after  # runner/api/options.py SendingOptions
