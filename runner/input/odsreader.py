@@ -25,6 +25,10 @@ _TEXT = "urn:oasis:names:tc:opendocument:xmlns:text:1.0}"
 _OFFICE = "urn:oasis:names:tc:opendocument:xmlns:office:1.0}"
 _STYLE = "urn:oasis:names:tc:opendocument:xmlns:style:1.0}"
 _CONFIG = "urn:oasis:names:tc:opendocument:xmlns:config:1.0}"
+_MANIFEST = "urn:oasis:names:tc:opendocument:xmlns:manifest:1.0}"
+#: what a password-protected workbook is told (the .xlsx and .xls readers say the same)
+ENCRYPTED_MESSAGE = ("password-protected: save a copy without a password (File > Info > Protect Workbook > Encrypt) "
+                     "and use that")
 _REPEAT_LIMIT = 1024  # LibreOffice pads a sheet with a million repeated empty rows and cells
 
 _ROW, _CELL, _COVERED = f"{_TABLE}table-row", f"{_TABLE}table-cell", f"{_TABLE}covered-table-cell"
@@ -82,11 +86,15 @@ def _sheets(path: str, wanted: str | None) -> tuple[list[SheetInfo], int]:
 
     try:
         with zipfile.ZipFile(path) as archive:
+            if _encrypted(archive):
+                raise XlsxError(ENCRYPTED_MESSAGE)
             active_name = _active_table(archive)
             target[0] = wanted if wanted is not None else active_name
             with archive.open("content.xml") as source:
                 for _ in stream(source, start, None, None, [], lambda: enough[0]):
                     pass
+    except XlsxError:
+        raise
     except OSError as exc:
         raise XlsxError(f"cannot be read ({exc.strerror or exc})") from None
     except (zipfile.BadZipFile, KeyError, *XML_ERRORS, ValueError) as exc:
@@ -96,6 +104,21 @@ def _sheets(path: str, wanted: str | None) -> tuple[list[SheetInfo], int]:
     sheets = [SheetInfo(name, HIDDEN if table_style in hidden_styles else VISIBLE) for name, table_style in names]
     active = next((index for index, (name, _) in enumerate(names) if name == active_name), 0)
     return sheets, active
+
+
+def _encrypted(archive: zipfile.ZipFile) -> bool:
+    """A password-protected .ods: its manifest gives the parts' encryption data (content.xml is ciphertext)."""
+    if "META-INF/manifest.xml" not in archive.namelist():
+        return False
+    found: list[bool] = []
+
+    def start(tag: str, _attrs: dict[str, str]) -> None:
+        if tag == f"{_MANIFEST}encryption-data":
+            found.append(True)
+
+    with archive.open("META-INF/manifest.xml") as source:
+        parse_all(source, start)
+    return bool(found)
 
 
 def _active_table(archive: zipfile.ZipFile) -> str | None:

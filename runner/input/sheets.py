@@ -19,7 +19,7 @@ from typing import Any
 
 from runner.errors import InputFileError, NoSuchSheetError, XlsxError
 from runner.input.numberformat import render_number
-from runner.input.odsreader import OdsSheet
+from runner.input.odsreader import ENCRYPTED_MESSAGE, OdsSheet
 from runner.input.workbook import HIDDEN, VERY_HIDDEN, VISIBLE, SheetInfo, SheetRow, choose_sheet
 from runner.input.xlsxreader import XlsxSheet
 
@@ -31,8 +31,6 @@ RowPasses = Callable[[], Iterator[SheetRow]]
 
 _CFB = b"\xd0\xcf\x11\xe0"  # an OLE compound file: an old .xls, or an encrypted .xlsx/.ods
 _ZIP = b"PK\x03\x04"
-ENCRYPTED_MESSAGE = ("password-protected: save a copy without a password (File > Info > Protect Workbook > Encrypt) "
-                     "and use that")
 
 
 @dataclass(frozen=True)

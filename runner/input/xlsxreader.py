@@ -42,6 +42,8 @@ class XlsxSheet:
         with open_zip(path) as archive:
             try:
                 self._book = load_book(archive)
+            except XlsxError:
+                raise
             except OSError as exc:  # the disk, not the workbook
                 raise XlsxError(f"cannot be read ({exc.strerror or exc})") from None
             except (zipfile.BadZipFile, *XML_ERRORS, ValueError, KeyError, IndexError) as exc:

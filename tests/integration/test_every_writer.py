@@ -185,10 +185,32 @@ def test_an_old_xls_saved_with_an_xlsx_name_is_read_as_what_it_is(sim_thread: Th
     assert [params["dk"] for params in shares_sent(sim_thread)] == ["00D000002", "860000000000001"]
 
 
+def test_a_password_protected_ods_is_refused_as_such(tmp_path: Path):
+    """LibreOffice's encrypted .ods: a zip whose manifest carries encryption data and whose content is ciphertext."""
+    import zipfile
+
+    target = tmp_path / "locked.ods"
+    with zipfile.ZipFile(FIXTURES / "lo_hidden_first.ods") as old, zipfile.ZipFile(target, "w") as new:
+        for name in old.namelist():
+            data = old.read(name)
+            if name == "content.xml":
+                data = bytes(range(256)) * 8
+            elif name == "META-INF/manifest.xml":
+                data = data.replace(b'manifest:full-path="content.xml" manifest:media-type="text/xml"/>',
+                                    b'manifest:full-path="content.xml" manifest:media-type="text/xml">'
+                                    b'<manifest:encryption-data manifest:checksum-type="SHA1/1K" '
+                                    b'manifest:checksum="x"/></manifest:file-entry>')
+                assert b"encryption-data" in data
+            new.writestr(name, data)
+    assert refusal(target, tmp_path / "out").endswith(": password-protected: save a copy without a password "
+                                                       "(File > Info > Protect Workbook > Encrypt) and use that")
+
+
 def test_an_encrypted_workbook_named_xls_is_password_protected_too(tmp_path: Path):
     renamed = tmp_path / "encrypted.xls"
     renamed.write_bytes((FIXTURES / "encrypted.xlsx").read_bytes())
-    assert "password-protected" in refusal(renamed, tmp_path / "out")
+    assert refusal(renamed, tmp_path / "out").endswith(": password-protected: save a copy without a password "
+                                                        "(File > Info > Protect Workbook > Encrypt) and use that")
 
 
 def test_headers_as_typed_full_width_and_invisible(tmp_path: Path):
