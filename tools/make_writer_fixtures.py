@@ -17,7 +17,8 @@ did not see, or refuse something it should read:
 - CSVs from Excel in several locales: UTF-16 tab ("Unicode Text"), `;` with a decimal comma and
   `="..."` ids, GBK, Mac Roman with CR line ends;
 - refusals: `encrypted.xlsx` (needs msoffcrypto-tool), `html_export.xls`, `spreadsheetml_2003.xls`,
-  `empty_sheet.xlsx`.
+  `empty_sheet.xlsx` (a password-protected .ods is made at test time: LibreOffice would not encrypt
+  from the command line here).
 """
 
 from __future__ import annotations
