@@ -185,6 +185,10 @@ def _sending_options(func: F) -> F:
         click.option("--token-file", type=click.Path(path_type=Path, dir_okay=False),
                      help="Tokens saved by `sharebatch login`; refreshed during the run and written back. "
                      "[default: SHAREBATCH_TOKEN / SHAREBATCH_REFRESH_TOKEN from the environment]"),
+        click.option("--limiter", metavar="local|off|redis://HOST:PORT/DB",
+                     help="Who shares each account's --rate: local = every sharebatch process on this host (a "
+                          "state file), redis://... = processes on every host using that Redis, off = this "
+                          "process alone. [default: local]"),
         click.option("--ca-bundle", type=click.Path(path_type=Path, dir_okay=False),
                      help="PEM file of extra CA certificates (a corporate TLS proxy). "
                      "Certificates are always verified."),

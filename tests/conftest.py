@@ -187,3 +187,11 @@ def fake() -> Iterator[FakeHttp]:
 async def session() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession() as http:
         yield http
+
+
+@pytest.fixture
+def redis_url(tmp_path: Path) -> Iterator[str]:
+    """A fresh redis-server of this test's own (skips when the package is not installed)."""
+    from .redisserver import redis_server
+
+    yield from redis_server(tmp_path / "redis")

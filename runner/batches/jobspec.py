@@ -33,6 +33,7 @@ DEFAULT_MAX_ATTEMPTS = 5
 DEFAULT_TIMEOUT_S = 30.0
 DEFAULT_COVER_MARK = 1
 DEFAULT_MAX_RETRY_AFTER_S = 120.0
+DEFAULT_LIMITER = "local"
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(s|m|h)?")
 _DURATION_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
 
@@ -77,6 +78,8 @@ class JobSpec:
     max_failure_share: float | None = None
     #: report.html for mailing: recipients' emails, phones and uids masked (report.csv keeps them)
     mask_recipients: bool = False
+    #: who shares the account's rate: local (this host's processes), redis://HOST:PORT/DB (several hosts), off
+    limiter: str = DEFAULT_LIMITER
 
     def require_base_url(self) -> str:
         """The base URL, for a command that calls the platform: a UsageError when none was given."""
@@ -118,6 +121,7 @@ _KEY_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "limit": ((int,), "a whole number of rows"),
     "mask_recipients": ((bool,), "true or false"),
     "max_failures": ((int, str), 'a number of rows such as 10, or a share such as "5%"'),
+    "limiter": ((str,), '"local", "off" or a redis://HOST:PORT/DB URL'),
 }
 
 
@@ -189,6 +193,7 @@ def load_job_spec(job_file: Path | None, overrides: dict[str, Any]) -> JobSpec:
         ca_bundle=resolve("ca_bundle"),
         login=auth,
         skip_existing=bool(raw.get("skip_existing", False)),
+        limiter=_limiter(raw, at("limiter")),
     )
 
 
@@ -357,6 +362,20 @@ def _max_failures(raw: dict[str, Any], where: str) -> dict[str, Any]:
     if not text.isdigit() or int(text) < 1:
         raise UsageError(problem)
     return {"max_failures": int(text)}
+
+
+def _limiter(raw: dict[str, Any], where: str) -> str:
+    """`local`, `off` or `redis://[:PASSWORD@]HOST[:PORT][/DB]` (rediss:// for TLS)."""
+    value = str(raw.get("limiter", DEFAULT_LIMITER)).strip()
+    if value in ("local", "off"):
+        return value
+    parts = urlsplit(value)
+    if parts.password:
+        register_secret(parts.password)
+    if parts.scheme not in ("redis", "rediss") or not parts.hostname:
+        raise UsageError(f"{where}: `limiter` must be local (this host's processes share an account's rate), off, "
+                         f"or redis://HOST:PORT/DB (several hosts share it), not {redact(value)!r}")
+    return value
 
 
 def _duration(raw: dict[str, Any], key: str, where: str) -> float | None:
