@@ -246,6 +246,7 @@ def _run(sim: Simulator, request: web.Request, endpoint: Endpoint, params: dict[
          record: RequestRecord) -> tuple[int, Any]:
     try:
         uid = sim.state.tokens.verify_access(request.headers.get("Authorization")) if endpoint.needs_auth else None
+        record.uid = uid
         data, share_code = endpoint.operation(sim, uid, params)
     except PlatformCodeError as exc:
         return exc.code, None

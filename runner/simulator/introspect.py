@@ -5,7 +5,7 @@ No authentication, never rate limited or logged. Answers are plain JSON (no enve
 - `GET /_sim/requests[?since=N]`: every API request from index N on: t (s since start,
   monotonic), method, path, params (a login's `pwd` shown as "***"), http_status (null =
   connection closed with no answer), code, fault, share_code (the share the request really
-  created, else null).
+  created, else null), uid (the account whose valid token it carried, else null).
 - `GET /_sim/shares`: every share with its state (valid | revoked | replaced | expired).
 - `GET /_sim/stats`: total_requests, by_endpoint, by_http_status, by_code, refreshes, logins
   (successful password logins), rate_limited, faults (per kind), shares_applied,
