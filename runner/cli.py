@@ -185,6 +185,9 @@ def _sending_options(func: F) -> F:
         click.option("--token-file", type=click.Path(path_type=Path, dir_okay=False),
                      help="Tokens saved by `sharebatch login`; refreshed during the run and written back. "
                      "[default: SHAREBATCH_TOKEN / SHAREBATCH_REFRESH_TOKEN from the environment]"),
+        click.option("--account", "account", multiple=True, metavar="NAME=TOKEN_FILE",
+                     help="An owner account that rows name in their account column, with the token file "
+                          "`sharebatch login` saved for it; repeatable (job file: [accounts.NAME])."),
         click.option("--limiter", metavar="local|off|redis://HOST:PORT/DB",
                      help="Who shares each account's --rate: local = every sharebatch process on this host (a "
                           "state file), redis://... = processes on every host using that Redis, off = this "
@@ -308,6 +311,7 @@ def run(
 ) -> None:
     import asyncio
 
+    from runner.batches.accountrouting import default_credentials
     from runner.batches.jobspec import load_job_spec
     from runner.batches.run import run_batch
     from runner.commands.inbox import is_glob, run_inbox
@@ -316,7 +320,7 @@ def run(
     configure_logging(debug=debug, log_format=_log_format(log_format), quiet=quiet)
     spec = load_job_spec(job, _input_overrides(input_path, options))
     check_out_dir(spec.out)
-    auth = auth_from_env(token_file=spec.token_file, login=spec.login)
+    auth = default_credentials(spec) if spec.accounts else auth_from_env(token_file=spec.token_file, login=spec.login)
     interactive = _interactive(log_format, quiet)
     if is_glob(str(spec.input)):
         if fresh:

@@ -74,19 +74,24 @@ class ShareRequest:
     expire_at_ms: int | None  # None: a permanent share (parameter omitted)
     cover_mark: int = 1
     auth_key: str | None = None
+    #: the job's name of the owner account that sends it (the input's account column); None: the default credentials
+    account: str | None = None
 
     @property
     def device(self) -> tuple[str, str]:
         return (self.pk, self.dk)
 
     def to_json(self) -> str:
-        return json.dumps([self.pk, self.dk, self.recipient_kind.value, self.recipient, self.expire_at_ms,
-                           self.cover_mark, self.auth_key])
+        fields = [self.pk, self.dk, self.recipient_kind.value, self.recipient, self.expire_at_ms, self.cover_mark,
+                  self.auth_key]
+        # named only when set, so a journal written before accounts existed reads back the same
+        return json.dumps([*fields, self.account] if self.account is not None else fields)
 
     @classmethod
     def from_json(cls, text: str) -> ShareRequest:
-        pk, dk, kind, recipient, expire_at_ms, cover_mark, auth_key = json.loads(text)
-        return cls(pk, dk, RecipientKind(kind), recipient, expire_at_ms, cover_mark, auth_key)
+        pk, dk, kind, recipient, expire_at_ms, cover_mark, auth_key, *account = json.loads(text)
+        return cls(pk, dk, RecipientKind(kind), recipient, expire_at_ms, cover_mark, auth_key,
+                   account[0] if account else None)
 
     def fingerprint(self) -> str:
         """A stable digest of everything that makes the request what it is (used by the journal)."""
@@ -98,6 +103,7 @@ class ShareRequest:
             "" if self.expire_at_ms is None else str(self.expire_at_ms),
             str(self.cover_mark),
             self.auth_key or "",
+            *([self.account] if self.account is not None else []),
         ]
         return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from collections.abc import Callable, Coroutine, Hashable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, overload
@@ -48,7 +48,9 @@ PayloadT = TypeVar("PayloadT")
 
 if TYPE_CHECKING:
     #: a step between loading the journal and sending (run --skip-existing's look-ups)
-    Prepare = Callable[[Journal, PlatformClient, OutcomeSink, EngineSettings], Coroutine[Any, Any, Prepared]]
+    #: (the clients by account name, DEFAULT_ACCOUNT for the default credentials)
+    Prepare = Callable[[Journal, Mapping[str, PlatformClient], OutcomeSink, EngineSettings],
+                       Coroutine[Any, Any, Prepared]]
 #: --max-failures P% is judged once this many rows have finished: two failures of the first three are no trend
 FAILURE_SHARE_MIN_ROWS = 20
 
@@ -134,6 +136,7 @@ def input_options(spec: JobSpec, anchor_ms: int, path: Path | None = None) -> In
         default_expiry=spec.expiry,
         default_cover_mark=spec.cover_mark,
         anchor_ms=anchor_ms,
+        accounts=frozenset(spec.accounts),
     )
 
 
@@ -264,11 +267,13 @@ class JournaledPlan(Generic[PayloadT]):
     #: the report's pairs from the input's rows and the journal's outcomes (default: zip_outcomes of `cells`),
     #: for a kind of batch whose report adds to an outcome (extend names its status, run notes replaced shares)
     report_pairs: Callable[[Iterator[RowOutcome]], Iterable[tuple[list[str], RowOutcome]]] | None = None
+    #: the owner account of a payload (the job's [accounts]), for a kind of batch that sends each row as its account
+    account_of: Callable[[PayloadT], str | None] | None = None
 
 
 async def run_batch(
     spec: JobSpec,
-    auth: AuthSettings,
+    auth: AuthSettings | None,
     *,
     interactive: bool = False,
     handle_signals: bool = True,
@@ -313,6 +318,7 @@ async def run_batch(
             warnings=source.warnings,
             prepare=skip_existing if spec.skip_existing else None,
             report_pairs=report_pairs,
+            account_of=_account_of,
         )
 
     return await run_journaled(spec, auth, plan, share_batch_settings(spec), interactive=interactive,
@@ -320,9 +326,13 @@ async def run_batch(
                                reshare_revoked=reshare_revoked)
 
 
+def _account_of(request: ShareRequest) -> str | None:
+    return request.account
+
+
 async def run_journaled(
     spec: JobSpec,
-    auth: AuthSettings,
+    auth: AuthSettings | None,
     make_plan: Callable[[Journal, Path], JournaledPlan[PayloadT]],
     batch_settings: dict[str, object],
     *,
@@ -364,7 +374,7 @@ async def run_journaled(
             stats = RunStats()
             work = journal.iter_work(plan.decode)
             result = await _send(spec, auth, plan.action, work, journal, counts.to_send, stats, interactive,
-                                 handle_signals, settings, plan.prepare)
+                                 handle_signals, settings, plan.prepare, plan.account_of)
             summary.requests, summary.retries = stats.requests, stats.retries
             summary.rate_achieved = _rate(stats)
             summary.stopped = result.stopped
@@ -397,7 +407,7 @@ class _SendResult:
 
 async def _send(
     spec: JobSpec,
-    auth: AuthSettings,
+    auth: AuthSettings | None,
     make_action: Callable[[PlatformClient], Action[PayloadT]],
     work: Iterable[WorkItem[PayloadT]],
     journal: Journal,
@@ -407,22 +417,32 @@ async def _send(
     handle_signals: bool,
     settings: EngineSettings | None,
     prepare: Prepare | None = None,
+    account_of: Callable[[PayloadT], str | None] | None = None,
 ) -> _SendResult:
+    from runner.batches.accountrouting import AccountRouter, account_lanes, workers_for
     from runner.outputs.progress import ProgressDisplay
-    from runner.platform.session import platform_client
+    from runner.platform.session import DEFAULT_ACCOUNT, account_clients
 
-    settings = settings or EngineSettings(concurrency=spec.concurrency, max_attempts=spec.max_attempts,
-                                          budget=row_budget(spec), brake=failure_brake(spec))
+    routed = bool(spec.accounts) and account_of is not None
+    settings = settings or EngineSettings(concurrency=workers_for(spec) if routed else spec.concurrency,
+                                          max_attempts=spec.max_attempts, budget=row_budget(spec),
+                                          brake=failure_brake(spec))
     signal_exit: list[ExitCode] = []
     with ProgressDisplay(to_send, interactive=interactive) as progress:
-        async with platform_client(spec, auth, stats) as client:
+        async with account_clients(spec, auth, stats, with_accounts=routed) as clients:
             sink = _Sink(journal, progress)
-            engine = Engine(make_action(client), sink, settings, stats)
+            if routed and account_of is not None:
+                actions = {name: make_action(client) for name, client in clients.items()}
+                first = next(iter(actions.values()))
+                router = AccountRouter(actions, account_of, first.device)
+                engine = Engine(router, sink, settings, stats, lanes=account_lanes(spec, router))
+            else:
+                engine = Engine(make_action(clients[DEFAULT_ACCOUNT]), sink, settings, stats)
             stopper = _StopWithPrepare(engine)
             signals = _StopOnSignals(stopper, signal_exit, enabled=handle_signals)
             with signals, _StopAtDeadline(stopper, spec.deadline_s):
                 if prepare is not None:
-                    prepared = await stopper.prepared(prepare(journal, client, sink, settings))
+                    prepared = await stopper.prepared(prepare(journal, clients, sink, settings))
                     if prepared.finished_rows:
                         work = (item for item in work if item.row not in prepared.finished_rows)
                     if prepared.stop is not None:  # every row left ends not_attempted (or unknown if in doubt)

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from runner.engine.lanes import Lanes
 from runner.engine.protocols import Action, ActionResult, OutcomeSink, WorkItem
 from runner.errors import ApiError, AuthExpiredError, FatalApiError, TransientApiError
 from runner.events import log_event
@@ -120,8 +121,10 @@ class Engine(Generic[PayloadT]):
         stats: RunStats,
         *,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        lanes: Lanes[PayloadT] | None = None,
     ) -> None:
         self._action = action
+        self._lanes = lanes  # several accounts: each its own in-flight limit and its own stop
         self._sink = sink
         self._settings = settings
         self._stats = stats
@@ -182,6 +185,8 @@ class Engine(Generic[PayloadT]):
                 return
             while item is not None:
                 await self._run_row(item)
+                if self._lanes is not None:
+                    self._lanes.leave(item.payload)
                 item = self._next_of_device(self._action.device(item.payload))
                 if item is not None and self._stop.is_set():
                     self._waiting.setdefault(self._action.device(item.payload), deque()).appendleft(item)
@@ -191,22 +196,55 @@ class Engine(Generic[PayloadT]):
         """The next row whose device is free; rows of busy devices wait behind them."""
         if self._budget_left == 0:
             return None  # the rest are held back: never taken, never started
-        for item in self._items:
+        for item in self._candidates():
+            if self._lane_stopped(item):
+                continue
             device = self._action.device(item.payload)
             if device in self._busy:
                 self._waiting.setdefault(device, deque()).append(item)
                 continue
+            if self._lanes is not None:
+                if not self._lanes.has_room(item.payload):
+                    self._lanes.wait(item)
+                    continue
+                self._lanes.enter(item.payload)
             self._busy.add(device)
             self._spend_budget()
             return item
         return None
 
+    def _candidates(self) -> Iterator[WorkItem[PayloadT]]:
+        """Rows waiting for room in their lane first, then the input's next rows."""
+        while self._lanes is not None and (waiting := self._lanes.next_waiting()) is not None:
+            yield waiting
+        # next() rather than `yield from`: closing this generator must not close the input's
+        while (item := next(self._items, None)) is not None:
+            yield item
+
+    def _lane_stopped(self, item: WorkItem[PayloadT]) -> bool:
+        """A row of a stopped lane (account) is reported now, unsent, and never taken."""
+        outcome = self._lanes.unsent_outcome(item) if self._lanes is not None else None
+        if outcome is not None:
+            self._sink.row_finished(outcome)
+        return outcome is not None
+
+    def _stop_for(self, payload: PayloadT, reason: str) -> None:
+        """A fatal answer or a dead token stops the row's lane (its account) when there are lanes, else the run."""
+        if self._lanes is not None:
+            self._lanes.stop(payload, reason)
+        else:
+            self.request_stop(reason, interrupted=False)
+
     def _next_of_device(self, device: Hashable) -> WorkItem[PayloadT] | None:
         queue = self._waiting.get(device)
-        if queue and self._budget_left != 0:
+        while queue and self._budget_left != 0:
             item = queue.popleft()
             if not queue:
                 del self._waiting[device]
+            if self._lane_stopped(item):
+                continue
+            if self._lanes is not None:
+                self._lanes.enter(item.payload)
             self._spend_budget()
             return item
         self._busy.discard(device)
@@ -235,7 +273,7 @@ class Engine(Generic[PayloadT]):
                 self._finish(state, RowStatus.UNKNOWN, "the platform rejected the access token; an earlier attempt "
                              f"may have been applied. {_LOOKED_UP_FIRST}", http_status=exc.http_status,
                              code=exc.code, in_doubt_since_ms=state.in_doubt_since_ms)
-            self.request_stop(f"stopped: {exc}", interrupted=False)
+            self._stop_for(item.payload, f"stopped: {exc}")
             return
         except ApiError as exc:
             exhausted = isinstance(exc, TransientApiError)
@@ -247,7 +285,7 @@ class Engine(Generic[PayloadT]):
                 self._finish_interrupted(state)
                 raise
             if isinstance(exc, FatalApiError):
-                self.request_stop(f"stopped: {exc}", interrupted=False)
+                self._stop_for(item.payload, f"stopped: {exc}")
             elif exhausted:
                 self._check_breaker()
             return
@@ -464,6 +502,8 @@ class Engine(Generic[PayloadT]):
         reason = self._result.stopped or (budget.note if held and budget is not None else "not sent")
         leftovers: list[WorkItem[PayloadT]] = [item for queue in self._waiting.values() for item in queue]
         self._waiting.clear()
+        if self._lanes is not None:
+            leftovers += [item for item in self._lanes.drain() if not self._lane_stopped(item)]
         for item in [*leftovers, *self._items]:
             if item.in_doubt_since_ms is None:
                 self._result.held_back += held

@@ -20,6 +20,7 @@ from datetime import datetime
 from pathlib import Path
 
 from runner.errors import ColumnError, ExpiryError, InputFileError, MissingColumnError, RecipientError, UsageError
+from runner.input.accounts import account_of
 from runner.input.columns import (
     date_header_message,
     header_score,
@@ -69,6 +70,7 @@ class InputOptions:
     default_expiry: str | None = None  # for empty expiry cells, same syntax as a cell
     default_cover_mark: int = 1  # for empty cover_mark cells; one of COVER_MARKS (JobSpec checks it)
     anchor_ms: int = 0  # the run's start: relative expiries count from it, earlier ones are past
+    accounts: frozenset[str] = frozenset()  # the names an account cell may hold (the job's [accounts])
 
 
 #: a data record, and for a spreadsheet what its cells hide (a hidden row, unsaved formulas, numbers)
@@ -370,6 +372,8 @@ class _RowValidator:
         self._cover_mark_at = columns.get("cover_mark")
         self._auth_key_at = columns.get("auth_key")
         self._doubt_at = columns.get("in_doubt_since")
+        self._account_at = columns.get("account")
+        self._accounts = options.accounts
         recipient_header = headers[self._recipient_at].strip()
         self._recipient_hint = kind_from_header(normalise_header(recipient_header))
         self._hint_reason = f'the column is "{recipient_header}"' if self._recipient_hint else ""
@@ -410,6 +414,9 @@ class _RowValidator:
         recipient = self._recipient(cells, problems)
         expire_at_ms = self._expiry_ms(_optional_cell(cells, self._expiry_at), problems)
         cover_mark = self._cover_mark(_optional_cell(cells, self._cover_mark_at), problems)
+        account, account_problem = account_of(_optional_cell(cells, self._account_at), self._accounts)
+        if account_problem is not None:
+            problems.append(("account", account_problem))
         if problems or recipient is None:
             message = "; ".join(text for _, text in problems)
             return LoadedRow(row, cells, problem=RowProblem(message, problems[0][0]))
@@ -417,7 +424,7 @@ class _RowValidator:
         if problems:
             return LoadedRow(row, cells, problem=RowProblem(problems[0][1], problems[0][0]))
         auth_key = _optional_cell(cells, self._auth_key_at) or None
-        request = ShareRequest(pk, dk, recipient.kind, recipient.value, expire_at_ms, cover_mark, auth_key)
+        request = ShareRequest(pk, dk, recipient.kind, recipient.value, expire_at_ms, cover_mark, auth_key, account)
         first = self._first_row.setdefault(_compact_key(pk, dk, recipient.key), row)
         if first != row:
             return LoadedRow(row, cells, duplicate_of=first)
