@@ -588,7 +588,10 @@ def _prompt_secret(label: str) -> str:
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @_handle_errors
 def status(job: Path | None, out: Path | None, input_path: Path | None, as_json: bool, debug: bool) -> None:
-    """Show a batch from its journal and lock, without touching the network.
+    """Show a batch from its journal and lock; with a job, also warn about its accounts' tokens and clock.
+
+    The batch comes from the journal and the lock alone. Given the job file (or --input), each
+    account's token expiry is checked and the platform's clock read (one HEAD request, no token).
 
     Give the job file, or --out DIR. For each batch: running (with the lock holder), finished,
     stopped or cut_off (the last run was killed; rows it left in flight are in doubt), the first
@@ -600,12 +603,20 @@ def status(job: Path | None, out: Path | None, input_path: Path | None, as_json:
 
     if job is None and out is None and input_path is None:
         raise UsageError("give a job file or --out DIR")
-    out_dir = out if out is not None else load_job_spec(job, {"input": input_path}).out
+    spec = load_job_spec(job, {"input": input_path}) if job is not None or input_path is not None else None
+    out_dir = out if out is not None else spec.out if spec is not None else Path()
+    from runner.platform.preflight import preflight_warnings
+
+    warnings = preflight_warnings(spec) if spec is not None else []  # tokens and clock, before the next run
+    if not as_json:
+        for line in warnings:
+            _echo(f"warning: {line}")
     statuses = [read_status(batch_dir) for batch_dir in batch_dirs(out_dir)]
     if as_json:
         import json
 
-        click.echo(redact(json.dumps({"batches": [item.to_dict() for item in statuses]}, ensure_ascii=False)))
+        click.echo(redact(json.dumps({"batches": [item.to_dict() for item in statuses], "warnings": warnings},
+                                     ensure_ascii=False)))
     else:
         for item in statuses:
             for line in describe(item):

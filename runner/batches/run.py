@@ -242,7 +242,9 @@ def validate_batch(spec: JobSpec) -> BatchResult:
     with RunLock(spec.out):
         pairs = ((row.cells, described(row, validation_outcome(row))) for row in iter_rows(source))
         result = _write_outputs(spec.out / VALIDATE_DIR, source.headers, source.dialect, pairs, summary)
-        summary.warnings = source.warnings()
+        from runner.platform.preflight import preflight_warnings
+
+        summary.warnings = [*source.warnings(), *preflight_warnings(spec)]
         _finish_summary(result, started, title=spec.name, html=False)  # no requests to chart; keeps validate quick
     result.validation_only = True
     result.job, result.input_path, result.kind = spec.name, spec.input, "validate"
@@ -370,7 +372,7 @@ async def run_journaled(
             log_event("run_started", f"run started: {counts.to_send} of {counts.total} rows to send",
                       job=spec.name, input=str(spec.input), out=str(spec.out), base_url=spec.base_url,
                       rows=counts.total, to_send=counts.to_send, already_done=counts.already_done)
-            summary.warnings = [*([opened.replaced] if opened.replaced else []), *plan.warnings()]
+            summary.warnings = [*([opened.replaced] if opened.replaced else []), *plan.warnings(), *_preflight(spec)]
             stats = RunStats()
             work = journal.iter_work(plan.decode)
             result = await _send(spec, auth, plan.action, work, journal, counts.to_send, stats, interactive,
@@ -450,6 +452,18 @@ async def _send(
                 result = await engine.run(work)
     journal.flush()
     return _SendResult(result.stopped, signal_exit[0] if signal_exit else None, result.held_back)
+
+
+def _preflight(spec: JobSpec) -> list[str]:
+    """Token expiries and clock skew, said before anything is sent (and kept in the summary)."""
+    import logging
+
+    from runner.platform.preflight import preflight_warnings
+
+    found = preflight_warnings(spec)
+    for line in found:
+        logging.getLogger("runner.preflight").warning(line, extra={"event": "preflight"})
+    return found
 
 
 def row_budget(spec: JobSpec) -> RowBudget | None:
