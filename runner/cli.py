@@ -315,12 +315,11 @@ def run(
     from runner.batches.jobspec import load_job_spec
     from runner.batches.run import run_batch
     from runner.commands.inbox import is_glob, run_inbox
-    from runner.platform.auth.tokens import auth_from_env
 
     configure_logging(debug=debug, log_format=_log_format(log_format), quiet=quiet)
     spec = load_job_spec(job, _input_overrides(input_path, options))
     check_out_dir(spec.out)
-    auth = default_credentials(spec) if spec.accounts else auth_from_env(token_file=spec.token_file, login=spec.login)
+    auth = default_credentials(spec)
     interactive = _interactive(log_format, quiet)
     if is_glob(str(spec.input)):
         if fresh:
@@ -391,14 +390,14 @@ def revoke(
     """
     import asyncio
 
+    from runner.batches.accountrouting import default_credentials
     from runner.batches.jobspec import load_job_spec
     from runner.commands.revoke import revoke_batch
-    from runner.platform.auth.tokens import auth_from_env
 
     configure_logging(debug=debug, log_format=_log_format(log_format), quiet=quiet)
     spec = load_job_spec(None, {"input": report, "out": out or report.parent / "revoke", "name": "revoke", **options})
     check_out_dir(spec.out)
-    auth = auth_from_env(token_file=spec.token_file)
+    auth = default_credentials(spec)
     with _journal_faults(spec.out):
         result = asyncio.run(revoke_batch(spec, auth, rows=rows, interactive=_interactive(log_format, quiet),
                                           fresh=fresh))
@@ -439,13 +438,13 @@ replaces, no_permission, lookup_failed, invalid); 2 usage, config or input file 
 def plan(job: Path | None, input_path: Path | None, debug: bool, **options: Any) -> None:
     import asyncio
 
+    from runner.batches.accountrouting import default_credentials
     from runner.batches.jobspec import load_job_spec
     from runner.commands.plan import plan_batch
-    from runner.platform.auth.tokens import auth_from_env
 
     configure_logging(debug=debug)
     spec = load_job_spec(job, _input_overrides(input_path, options))
-    auth = auth_from_env(token_file=spec.token_file, login=spec.login)
+    auth = default_credentials(spec)
     result = asyncio.run(plan_batch(spec, auth))
     for action, count in sorted(result.counts.items()):
         _echo(f"  {action:<15}{count:>10}")
@@ -476,13 +475,13 @@ def track(report: Path, out: Path | None, debug: bool, **options: Any) -> None:
     """
     import asyncio
 
+    from runner.batches.accountrouting import default_credentials
     from runner.batches.jobspec import load_job_spec
     from runner.commands.track import STATES, track_report
-    from runner.platform.auth.tokens import auth_from_env
 
     configure_logging(debug=debug)
     spec = load_job_spec(None, {"input": report, "out": out or report.parent / "track", "name": "track", **options})
-    auth = auth_from_env(token_file=spec.token_file)
+    auth = default_credentials(spec)
     result = asyncio.run(track_report(spec, auth))
     for state in STATES:
         if result.counts[state] or state in ("accepted", "pending", "ended"):
@@ -521,13 +520,13 @@ def extend(
     """
     import asyncio
 
+    from runner.batches.accountrouting import default_credentials
     from runner.batches.jobspec import load_job_spec
     from runner.commands.extend import extend_batch
-    from runner.platform.auth.tokens import auth_from_env
 
     configure_logging(debug=debug)
     spec = load_job_spec(None, {"input": report, "out": out or report.parent / "extend", "name": "extend", **options})
-    auth = auth_from_env(token_file=spec.token_file)
+    auth = default_credentials(spec)
     result = asyncio.run(extend_batch(spec, auth, expiry=new_expiry, rows=rows, interactive=sys.stderr.isatty(),
                                       fresh=fresh))
     _print_result(result)

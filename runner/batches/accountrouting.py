@@ -8,7 +8,7 @@ each account's in-flight limit and stop. Rows that name no account use the defau
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from runner.engine.lanes import Lanes
@@ -18,7 +18,13 @@ from runner.platform.session import DEFAULT_ACCOUNT
 
 if TYPE_CHECKING:
     from runner.batches.jobspec import JobSpec
+    from runner.batches.lookups import Lookups
+    from runner.batches.reportfile import RunReport
+    from runner.engine.fanout import EngineSettings
+    from runner.models import RunStats
     from runner.platform.auth.tokens import AuthSettings
+
+Device = tuple[str, str]
 
 PayloadT = TypeVar("PayloadT")
 
@@ -65,8 +71,14 @@ class AccountRouter(Generic[PayloadT]):
         return await action.reconcile(payload, since_ms) if action is not None else None
 
     def why_not_send(self, payload: PayloadT, now_ms: int) -> str | None:
-        action = self._actions.get(self.lane(payload))
-        return NO_DEFAULT_TOKEN if action is None else action.why_not_send(payload, now_ms)
+        lane = self.lane(payload)
+        action = self._actions.get(lane)
+        if action is not None:
+            return action.why_not_send(payload, now_ms)
+        if lane == DEFAULT_ACCOUNT:
+            return NO_DEFAULT_TOKEN
+        return f'not sent: account "{lane}" has no token in this run; give --account {lane}=TOKEN_FILE and run again'
+
 
 
 def account_lanes(spec: JobSpec, router: AccountRouter[PayloadT]) -> Lanes[PayloadT]:
@@ -79,3 +91,58 @@ def account_lanes(spec: JobSpec, router: AccountRouter[PayloadT]) -> Lanes[Paylo
 def workers_for(spec: JobSpec) -> int:
     """Enough workers for every account's lane to be full at once."""
     return spec.concurrency + sum(account.concurrency or spec.concurrency for account in spec.accounts.values())
+
+
+def report_accounts(report: RunReport, spec: JobSpec) -> Callable[[str], str | None] | None:
+    """share code -> the account its row named, for revoke and extend of a report with an account column.
+
+    None when the report names no account (everything goes with the default token). A report whose
+    rows name accounts needs them on the command line: a UsageError says which, before anything is sent.
+    """
+    from runner.input.columns import canonical_name
+
+    at = next((index for index, header in enumerate(report.headers) if canonical_name(header) == "account"), None)
+    if at is None:
+        return None
+    declared = {name.casefold(): name for name in spec.accounts}
+    by_code: dict[str, str] = {}
+    for row in report.rows():
+        name = row.cells[at].strip()
+        if name:
+            by_code[row.share_code] = declared.get(name.casefold(), name)
+    missing = sorted(set(by_code.values()) - set(spec.accounts))
+    if missing:
+        options = " ".join(f"--account {name}=TOKEN_FILE" for name in missing)
+        raise UsageError(f"{report.path}: its rows were shared by the accounts {', '.join(missing)}, which this "
+                         f"command was not given: add {options} (the token files `sharebatch login` saved); "
+                         "nothing was sent")
+    return by_code.get if by_code else None
+
+
+async def look_up_by_account(
+    spec: JobSpec, auth: AuthSettings | None, stats: RunStats, devices: Iterable[tuple[str | None, Device]],
+    settings: EngineSettings, *, deadline_s: float | None = None,
+) -> Lookups:
+    """Each device's share list, read with the token of the account its rows name, the accounts side by side."""
+    import asyncio
+
+    from runner.batches.lookups import Lookups, look_up_devices
+    from runner.platform.session import account_clients
+
+    by_account: dict[str, list[Device]] = {}
+    for account, device in devices:
+        by_account.setdefault(account or DEFAULT_ACCOUNT, []).append(device)
+    async with account_clients(spec, auth, stats, with_accounts=bool(spec.accounts)) as clients:
+        missing = sorted(lane_name(name) for name in by_account if name not in clients)
+        if missing:
+            raise UsageError(f"rows of {', '.join(missing)} have no token: give SHAREBATCH_TOKEN or --token-file "
+                             "for the default account, --account NAME=TOKEN_FILE for a named one; nothing was sent")
+        parts = await asyncio.gather(*(look_up_devices(clients[name], found, settings, deadline_s=deadline_s)
+                                       for name, found in by_account.items()))
+    merged = Lookups()
+    for part in parts:
+        merged.shares.update(part.shares)
+        merged.failed.update(part.failed)
+    stops = [part.stopped for part in parts if part.stopped]
+    merged.stopped = "; ".join(stops) if stops else None
+    return merged

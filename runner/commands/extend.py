@@ -16,6 +16,7 @@ import hashlib
 import json
 from pathlib import Path
 
+from runner.batches.accountrouting import report_accounts
 from runner.batches.actions import SetExpiryAction
 from runner.batches.jobspec import JobSpec
 from runner.batches.reportfile import RunReport
@@ -62,7 +63,7 @@ def _entry(row: int, share_code: str, expire_at_ms: int) -> JournalEntry:
 
 async def extend_batch(
     spec: JobSpec,
-    auth: AuthSettings,
+    auth: AuthSettings | None,
     *,
     expiry: str | None,
     rows: str | None = None,
@@ -73,7 +74,10 @@ async def extend_batch(
     """Set the expiry of the shares of `spec.input` (a report.csv); resumable like a share run."""
     wanted = parse_rows(rows)
     parse_new_expiry(expiry, spec.timezone, now_ms())  # a bad or permanent expiry stops before any out dir
-    RunReport(spec.input, wanted)  # not a report: stop here too
+    by_code = report_accounts(RunReport(spec.input, wanted), spec)  # not a report: stop here too
+
+    def account_of(payload: tuple[str, int]) -> str | None:
+        return by_code(payload[0]) if by_code is not None else None
 
     def plan(journal: Journal, snapshot: Path) -> JournaledPlan[tuple[str, int]]:
         expire_at_ms = parse_new_expiry(expiry, spec.timezone, journal.anchor_ms(now_ms()))
@@ -88,6 +92,7 @@ async def extend_batch(
             subject=lambda payload: _decode(payload)[0],  # the share code
             action=SetExpiryAction,
             warnings=lambda: report.skipped_warning(spec.input.name, "left alone"),
+            account_of=account_of if by_code is not None else None,
         )
 
     settings: dict[str, object] = {"rows": rows, "expiry": expiry, "timezone": spec.timezone}

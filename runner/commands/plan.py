@@ -15,8 +15,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from runner.batches.accountrouting import look_up_by_account
 from runner.batches.jobspec import JobSpec
-from runner.batches.lookups import Lookups, look_up_devices
+from runner.batches.lookups import Lookups
 from runner.batches.run import input_options, iter_rows, validation_outcome
 from runner.engine.fanout import EngineSettings, now_ms
 from runner.engine.runlock import RunLock
@@ -27,7 +28,6 @@ from runner.input.rows import open_input
 from runner.models import LoadedRow, RowStatus, RunStats
 from runner.outputs.atomic import atomic_writer
 from runner.platform.auth.tokens import AuthSettings
-from runner.platform.session import platform_client
 from runner.shares.model import NEEDS_A_LOOK, DeviceModel, PlanAction, Planned
 
 PLAN_DIR = "plan"
@@ -74,7 +74,7 @@ def plan_rows(rows: Iterable[LoadedRow], lookups: Lookups) -> Iterator[tuple[Loa
         yield row, model.plan(row.row, request)
 
 
-async def plan_batch(spec: JobSpec, auth: AuthSettings, *, settings: EngineSettings | None = None) -> PlanResult:
+async def plan_batch(spec: JobSpec, auth: AuthSettings | None, *, settings: EngineSettings | None = None) -> PlanResult:
     """Look up every device of the input and write plan.csv; sends no share and changes none."""
     if spec.base_url is None:
         raise UsageError("no base URL: give --base-url URL or --region eu|cn (or set it in the job file)")
@@ -82,10 +82,9 @@ async def plan_batch(spec: JobSpec, auth: AuthSettings, *, settings: EngineSetti
     settings = settings or EngineSettings(concurrency=spec.concurrency, max_attempts=spec.max_attempts)
     result = PlanResult(plan_path=spec.out / PLAN_DIR / "plan.csv")
     with RunLock(spec.out):
-        devices = (row.request.device for row in iter_rows(source) if row.request is not None)
+        devices = ((row.request.account, row.request.device) for row in iter_rows(source) if row.request is not None)
         stats = RunStats()
-        async with platform_client(spec, auth, stats) as client:
-            lookups = await look_up_devices(client, devices, settings, deadline_s=spec.deadline_s)
+        lookups = await look_up_by_account(spec, auth, stats, devices, settings, deadline_s=spec.deadline_s)
         result.requests, result.stopped = stats.requests, lookups.stopped
         with atomic_writer(result.plan_path) as handle:
             writer = csv.writer(handle)

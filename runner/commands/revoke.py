@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+from runner.batches.accountrouting import report_accounts
 from runner.batches.actions import RevokeAction
 from runner.batches.batchdir import mark_revoke_started, mark_shares_revoked
 from runner.batches.jobspec import JobSpec
@@ -52,7 +53,7 @@ def _entry(row: int, share_code: str) -> JournalEntry:
 
 async def revoke_batch(
     spec: JobSpec,
-    auth: AuthSettings,
+    auth: AuthSettings | None,
     *,
     rows: str | None = None,
     interactive: bool = False,
@@ -67,6 +68,8 @@ async def revoke_batch(
     share_dir = spec.input.parent
     mark_revoke_started(share_dir)  # the share batch must not pass for "success" once this starts
 
+    account_of = report_accounts(selection, spec)  # a report of several accounts: each share as its account
+
     def plan(journal: Journal, snapshot: Path) -> JournaledPlan[str]:
         report = RunReport(snapshot, wanted)
         return JournaledPlan(
@@ -78,6 +81,7 @@ async def revoke_batch(
             subject=json.loads,  # the share code
             action=RevokeAction,
             warnings=lambda: report.skipped_warning(spec.input.name, "left alone"),
+            account_of=account_of,
         )
 
     result = await run_journaled(spec, auth, plan, {"rows": rows}, interactive=interactive,

@@ -107,3 +107,41 @@ def test_a_blocked_account_stops_its_own_rows_and_the_others_finish(sim_accounts
     assert 'account "beta" was stopped' in messages.pop()
     summary = json.loads((job.parent / "out" / "job" / "summary.json").read_text(encoding="utf-8"))
     assert summary["by_code"] == {"5325": blocked["failed"]}
+
+
+def _follow_up(args: list[str], token: str = "") -> subprocess.CompletedProcess[bytes]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("SHAREBATCH_")}
+    return subprocess.run([sys.executable, "-m", "runner", *args], cwd=REPO, env={**env, "SHAREBATCH_TOKEN": token},
+                          capture_output=True, timeout=120, check=False)
+
+
+def test_plan_track_and_revoke_use_each_rows_account(sim_accounts: ProcessSimulator, tmp_path: Path):
+    job = _job(tmp_path, sim_accounts)
+    assert _run(job).returncode == 0
+    report = job.parent / "out" / "job" / "report.csv"
+    accounts = [arg for name in ACCOUNTS for arg in ("--account", f"{name}={tmp_path / (name + '.json')}")]
+    base = ["--base-url", sim_accounts.base_url, "--rate", "100"]
+    seen = len(sim_accounts.get("/_sim/requests"))
+
+    refused = _follow_up(["revoke", str(report), *base], token=sim_accounts.token)  # the default token alone
+    assert refused.returncode == 2
+    assert b"its rows were shared by the accounts acme, beta, gamma, which this command was not given" in (
+        refused.stderr)
+    assert len(sim_accounts.get("/_sim/requests")) == seen  # nothing was sent
+
+    planned = _follow_up(["plan", str(job)])
+    assert planned.returncode == 1, planned.stderr.decode(errors="replace")[-2000:]  # 30d counts from today now
+    with (job.parent / "out" / "job" / "plan" / "plan.csv").open(encoding="utf-8", newline="") as handle:
+        actions = Counter(row["action"] for row in csv.DictReader(handle))
+    assert actions == {"change_expiry": ROWS_EACH * len(ACCOUNTS)}  # every device found in its account's list
+    tracked = _follow_up(["track", str(report), *base, *accounts])
+    assert tracked.returncode == 0, tracked.stderr.decode(errors="replace")[-2000:]
+    revoked = _follow_up(["revoke", str(report), *base, *accounts])
+    assert revoked.returncode == 0, revoked.stderr.decode(errors="replace")[-2000:]
+    for request in sim_accounts.get(f"/_sim/requests?since={seen}"):
+        assert request["code"] == 200, request
+        if request["path"].endswith("/deviceShareUserList"):
+            assert request["uid"] == ACCOUNTS[request["params"]["dk"].split("-")[0]][0]
+    shares = sim_accounts.get("/_sim/shares")
+    assert {share["state"] for share in shares} == {"revoked"}
+    assert len(shares) == ROWS_EACH * len(ACCOUNTS)
