@@ -24,7 +24,7 @@ pytestmark = pytest.mark.integration
 
 #: job name -> (simulator uid, rate)
 ACCOUNTS = {"acme": ("C200001", 6.0), "beta": ("C200002", 9.0), "gamma": ("C200003", 12.0)}
-ROWS_EACH = 24
+ROWS_EACH = 15
 
 
 @pytest.fixture
