@@ -18,7 +18,7 @@ duplicate  # runner/outputs/report.py Summary
 revoked  # runner/outputs/report.py Summary
 already_ended  # runner/outputs/report.py Summary
 extended  # runner/outputs/report.py Summary
-permanent  # runner/outputs/report.py Summary: counted in batch.py, read through asdict
+permanent  # runner/outputs/report.py Summary: counted in batches/results.py, read through asdict
 started_at  # runner/outputs/report.py Summary
 permanent  # runner/outputs/report.py Summary (counted by name in the summary table)
 
@@ -30,8 +30,6 @@ _.complete_style  # runner/outputs/progress.py: the bar turns red at the first f
 
 # hooks the standard library calls by name
 _._missing_  # runner/models.py RowStatus: enum look-up of a value older versions wrote
-
-# until batch.py and inbox.py call it instead of their own "no base URL" copies
 
 # openpyxl reads these cell attributes when it saves failed.xlsx (text cells, number format "@")
 _.data_type  # runner/outputs/report.py _write_xlsx

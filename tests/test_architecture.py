@@ -15,8 +15,8 @@ RUNNER = Path(__file__).resolve().parent.parent / "runner"
 
 COMMANDS = ("runner.cli", "runner.commands", "runner.batches")
 ENGINE_MAY_NOT_IMPORT = ("aiohttp", "runner.platform", "runner.input", "runner.outputs", *COMMANDS)
-BELOW_THE_COMMANDS = ("runner/engine/", "runner/platform/", "runner/input/", "runner/outputs/",
-                      "runner/models.py", "runner/errors.py", "runner/events.py")
+BELOW_THE_COMMANDS = ("runner/engine/", "runner/platform/", "runner/input/", "runner/outputs/", "runner/shares/",
+                      "runner/models.py", "runner/errors.py", "runner/events.py", "runner/clock.py")
 
 
 def _module_name(path: Path) -> str:
@@ -86,10 +86,17 @@ def test_nothing_below_the_commands_imports_a_command(path: Path) -> None:
     assert _names(COMMANDS, _imported(path)) == []
 
 
-@pytest.mark.parametrize(("module", "allowed"), [("models", {"runner.errors"}), ("errors", {"runner.models"})])
+@pytest.mark.parametrize(("module", "allowed"), [("models", {"runner.errors"}), ("errors", {"runner.models"}),
+                                                 ("clock", set())])
 def test_models_and_errors_import_no_other_runner_module(module: str, allowed: set[str]) -> None:
     imported = _imported(RUNNER / f"{module}.py")
     assert set(_names(("runner",), imported)) <= allowed
+
+
+@pytest.mark.parametrize("path", [p for p in MODULES if _rel(p).startswith("runner/shares/")], ids=_rel)
+def test_the_share_model_is_pure_it_imports_only_the_models(path: Path) -> None:
+    imported = _names(("runner",), _imported(path))
+    assert [name for name in imported if name != "runner.models" and not name.startswith("runner.models.")] == []
 
 
 def test_a_lazy_import_counts_and_a_type_checking_one_does_not(tmp_path: Path) -> None:

@@ -20,9 +20,12 @@ if TYPE_CHECKING:
     from runner.batches.jobspec import JobSpec
     from runner.batches.lookups import Lookups
     from runner.batches.reportfile import RunReport
-    from runner.engine.fanout import EngineSettings
+    from runner.engine.fanout import Engine
+    from runner.engine.protocols import OutcomeSink
+    from runner.engine.settings import EngineSettings
     from runner.models import RunStats
     from runner.platform.auth.tokens import AuthSettings
+    from runner.platform.client import PlatformClient
 
 Device = tuple[str, str]
 
@@ -79,6 +82,21 @@ class AccountRouter(Generic[PayloadT]):
             return NO_DEFAULT_TOKEN
         return f'not sent: account "{lane}" has no token in this run; give --account {lane}=TOKEN_FILE and run again'
 
+
+
+def routed_engine(
+    spec: JobSpec, clients: Mapping[str, PlatformClient], make_action: Callable[[PlatformClient], Action[PayloadT]],
+    account_of: Callable[[PayloadT], str | None] | None, sink: OutcomeSink, settings: EngineSettings,
+    stats: RunStats,
+) -> Engine[PayloadT]:
+    """The engine of a run: one action over the default client, or (`account_of` given) one per account in lanes."""
+    from runner.engine.fanout import Engine
+
+    if account_of is None:
+        return Engine(make_action(clients[DEFAULT_ACCOUNT]), sink, settings, stats)
+    actions = {name: make_action(client) for name, client in clients.items()}
+    router = AccountRouter(actions, account_of, next(iter(actions.values())).device)
+    return Engine(router, sink, settings, stats, lanes=account_lanes(spec, router))
 
 
 def account_lanes(spec: JobSpec, router: AccountRouter[PayloadT]) -> Lanes[PayloadT]:

@@ -14,19 +14,23 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from runner.batches.accountrouting import look_up_by_account
 from runner.batches.jobspec import JobSpec
 from runner.batches.lookups import Lookups
-from runner.batches.run import input_options, iter_rows, validation_outcome
-from runner.engine.fanout import EngineSettings, now_ms
+from runner.batches.sharerows import input_options, iter_rows, validation_outcome
+from runner.clock import now_ms
+from runner.commands.console import echo, input_overrides
 from runner.engine.runlock import RunLock
+from runner.engine.settings import EngineSettings
 from runner.errors import ExitCode, UsageError
 from runner.events import log_event
 from runner.input.formula import guard_cells
 from runner.input.rows import open_input
 from runner.models import LoadedRow, RowStatus, RunStats
 from runner.outputs.atomic import atomic_writer
+from runner.outputs.logsetup import configure_logging
 from runner.platform.auth.tokens import AuthSettings
 from runner.shares.model import NEEDS_A_LOOK, DeviceModel, PlanAction, Planned
 
@@ -74,7 +78,9 @@ def plan_rows(rows: Iterable[LoadedRow], lookups: Lookups) -> Iterator[tuple[Loa
         yield row, model.plan(row.row, request)
 
 
-async def plan_batch(spec: JobSpec, auth: AuthSettings | None, *, settings: EngineSettings | None = None) -> PlanResult:
+async def plan_batch(
+    spec: JobSpec, auth: AuthSettings | None, *, settings: EngineSettings | None = None
+) -> PlanResult:
     """Look up every device of the input and write plan.csv; sends no share and changes none."""
     if spec.base_url is None:
         raise UsageError("no base URL: give --base-url URL or --region eu|cn (or set it in the job file)")
@@ -97,3 +103,25 @@ async def plan_batch(spec: JobSpec, auth: AuthSettings | None, *, settings: Engi
               plan=str(result.plan_path), counts=dict(result.counts), requests=result.requests,
               stopped=result.stopped)
     return result
+
+
+def plan_command(job: Path | None, input_path: Path | None, *, debug: bool, options: dict[str, Any]) -> int:
+    """Build the job spec, plan, print the counts and where plan.csv is; the exit code."""
+    import asyncio
+
+    from runner.batches.accountrouting import default_credentials
+    from runner.batches.jobspec import load_job_spec
+
+    configure_logging(debug=debug)
+    spec = load_job_spec(job, input_overrides(input_path, options))
+    auth = default_credentials(spec)
+    result = asyncio.run(plan_batch(spec, auth))
+    for action, count in sorted(result.counts.items()):
+        echo(f"  {action:<15}{count:>10}")
+    echo(f"{sum(result.counts.values())} rows, {result.requests} requests")
+    for warning in result.warnings:
+        echo(f"warning: {warning}")
+    if result.stopped:
+        echo(f"stopped early: {result.stopped}", err=True)
+    echo(f"plan: {result.plan_path}")
+    return int(result.exit_code)

@@ -18,21 +18,23 @@ import csv
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from runner.batches.accountrouting import look_up_by_account, report_accounts
 from runner.batches.jobspec import JobSpec
 from runner.batches.lookups import Lookups
 from runner.batches.reportfile import ReportRow, RunReport
-from runner.engine.fanout import EngineSettings
+from runner.commands.console import echo
 from runner.engine.runlock import RunLock
+from runner.engine.settings import EngineSettings
 from runner.errors import ColumnError, ExitCode, UsageError
 from runner.events import log_event
 from runner.input.columns import match_columns
 from runner.input.formula import guard_cells
-from runner.models import RunStats, iso_utc
+from runner.models import DeviceShare, RunStats, iso_utc
 from runner.outputs.atomic import atomic_writer
+from runner.outputs.logsetup import configure_logging
 from runner.platform.auth.tokens import AuthSettings
-from runner.platform.client import DeviceShare
 
 TRACK_COLUMNS = ("share_state", "accepted_at")
 STATES = ("accepted", "pending", "ended", "missing", "unknown")
@@ -98,3 +100,24 @@ async def track_report(
     log_event("track_finished", f"track written: {dict(result.counts)}", track=str(result.track_path),
               counts=dict(result.counts), requests=result.requests, stopped=result.stopped)
     return result
+
+
+def track_command(report: Path, out: Path | None, *, debug: bool, options: dict[str, Any]) -> int:
+    """Build the job spec around the report, track, print the counts and where track.csv is; the exit code."""
+    import asyncio
+
+    from runner.batches.accountrouting import default_credentials
+    from runner.batches.jobspec import load_job_spec
+
+    configure_logging(debug=debug)
+    spec = load_job_spec(None, {"input": report, "out": out or report.parent / "track", "name": "track", **options})
+    auth = default_credentials(spec)
+    result = asyncio.run(track_report(spec, auth))
+    for state in STATES:
+        if result.counts[state] or state in ("accepted", "pending", "ended"):
+            echo(f"  {state:<10}{result.counts[state]:>10}")
+    echo(f"{sum(result.counts.values())} shares, {result.requests} requests")
+    if result.stopped:
+        echo(f"stopped early: {result.stopped}", err=True)
+    echo(f"track: {result.track_path}")
+    return int(result.exit_code)

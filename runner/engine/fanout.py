@@ -20,15 +20,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from runner.clock import now_ms, utc_now_iso
 from runner.engine.lanes import Lanes
 from runner.engine.protocols import Action, ActionResult, OutcomeSink, WorkItem
+from runner.engine.settings import EngineResult, EngineSettings
 from runner.errors import ApiError, AuthExpiredError, FatalApiError, TransientApiError
 from runner.events import log_event
 from runner.models import RowOutcome, RowStatus, RunStats
@@ -39,50 +39,6 @@ if TYPE_CHECKING:  # tenacity is imported on the first retry (see _retrying)
 log = logging.getLogger(__name__)
 
 PayloadT = TypeVar("PayloadT")
-
-
-@dataclass(frozen=True)
-class RowBudget:
-    """Work on at most `rows` rows this run; `note` is the message of each row held back."""
-
-    rows: int
-    note: str
-
-
-@dataclass(frozen=True)
-class FailureBrake:
-    """Stop the run once `count` rows have failed, or once `share` of the rows finished so far
-    (after at least `min_rows`) have; `label` names the limit in the stop message."""
-
-    count: int | None = None
-    share: float | None = None
-    min_rows: int = 20
-    label: str = ""
-
-    def tripped(self, failed: int, finished: int) -> bool:
-        if self.count is not None and failed >= self.count:
-            return True
-        return self.share is not None and finished >= self.min_rows and failed >= self.share * finished
-
-
-@dataclass(frozen=True)
-class EngineSettings:
-    concurrency: int = 4
-    max_attempts: int = 5
-    backoff_initial_s: float = 0.5
-    backoff_max_s: float = 30.0
-    grace_s: float = 5.0  # how long in-flight rows may finish after a stop
-    breaker_window: int = 50  # rows looked at by the circuit breaker
-    breaker_ratio: float = 0.5  # more than this share of them exhausting retries stops the run
-    budget: RowBudget | None = None  # a canary: at most this many rows
-    brake: FailureBrake | None = None  # stop once too many rows have failed
-
-
-@dataclass
-class EngineResult:
-    stopped: str | None = None  # why the run stopped early, None when it went through
-    interrupted: bool = False  # stopped by request_stop() (a signal), not by the platform
-    held_back: int = 0  # rows the row budget held back and reported not_attempted
 
 
 @dataclass(slots=True)
@@ -102,14 +58,6 @@ class _NotSendableError(Exception):
 _LOOKED_UP_FIRST = "It is looked up in the device's share list before it is ever sent again."
 
 
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def utc_now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 class Engine(Generic[PayloadT]):
     """Runs one action over an iterable of work items; see the module docstring."""
 
@@ -124,7 +72,7 @@ class Engine(Generic[PayloadT]):
         lanes: Lanes[PayloadT] | None = None,
     ) -> None:
         self._action = action
-        self._lanes = lanes  # several accounts: each its own in-flight limit and its own stop
+        self._lanes = lanes if lanes is not None else Lanes()  # accounts: each its own in-flight limit and stop
         self._sink = sink
         self._settings = settings
         self._stats = stats
@@ -185,8 +133,7 @@ class Engine(Generic[PayloadT]):
                 return
             while item is not None:
                 await self._run_row(item)
-                if self._lanes is not None:
-                    self._lanes.leave(item.payload)
+                self._lanes.leave(item.payload)
                 item = self._next_of_device(self._action.device(item.payload))
                 if item is not None and self._stop.is_set():
                     self._waiting.setdefault(self._action.device(item.payload), deque()).appendleft(item)
@@ -197,43 +144,23 @@ class Engine(Generic[PayloadT]):
         if self._budget_left == 0:
             return None  # the rest are held back: never taken, never started
         for item in self._candidates():
-            if self._lane_stopped(item):
+            if self._lanes.stopped(item, self._sink):
                 continue
             device = self._action.device(item.payload)
             if device in self._busy:
                 self._waiting.setdefault(device, deque()).append(item)
                 continue
-            if self._lanes is not None:
-                if not self._lanes.has_room(item.payload):
-                    self._lanes.wait(item)
-                    continue
-                self._lanes.enter(item.payload)
+            if not self._lanes.take(item):  # its lane (account) is full: the row waits in it
+                continue
             self._busy.add(device)
             self._spend_budget()
             return item
         return None
 
     def _candidates(self) -> Iterator[WorkItem[PayloadT]]:
-        """Rows waiting for room in their lane first, then the input's next rows."""
-        while self._lanes is not None and (waiting := self._lanes.next_waiting()) is not None:
-            yield waiting
-        # next() rather than `yield from`: closing this generator must not close the input's
-        while (item := next(self._items, None)) is not None:
+        """Rows that waited for room in their lane first, then the input's (next(), so closing this leaves it open)."""
+        while (item := self._lanes.next_waiting() or next(self._items, None)) is not None:
             yield item
-
-    def _lane_stopped(self, item: WorkItem[PayloadT]) -> bool:
-        """A row of a stopped lane (account) is reported now, unsent, and never taken."""
-        outcome = self._lanes.unsent_outcome(item) if self._lanes is not None else None
-        if outcome is not None:
-            self._sink.row_finished(outcome)
-        return outcome is not None
-
-    def _stop_for(self, payload: PayloadT, reason: str) -> None:
-        """A fatal answer or a dead token stops the row's lane (its account) when there are lanes, else the run."""
-        if self._lanes is not None:
-            self._lanes.stop(payload, reason)
-        else:
-            self.request_stop(reason, interrupted=False)
 
     def _next_of_device(self, device: Hashable) -> WorkItem[PayloadT] | None:
         queue = self._waiting.get(device)
@@ -241,10 +168,9 @@ class Engine(Generic[PayloadT]):
             item = queue.popleft()
             if not queue:
                 del self._waiting[device]
-            if self._lane_stopped(item):
+            if self._lanes.stopped(item, self._sink):
                 continue
-            if self._lanes is not None:
-                self._lanes.enter(item.payload)
+            self._lanes.enter(item.payload)
             self._spend_budget()
             return item
         self._busy.discard(device)
@@ -273,7 +199,7 @@ class Engine(Generic[PayloadT]):
                 self._finish(state, RowStatus.UNKNOWN, "the platform rejected the access token; an earlier attempt "
                              f"may have been applied. {_LOOKED_UP_FIRST}", http_status=exc.http_status,
                              code=exc.code, in_doubt_since_ms=state.in_doubt_since_ms)
-            self._stop_for(item.payload, f"stopped: {exc}")
+            self._lanes.stop(item.payload, f"stopped: {exc}", or_else=self.request_stop)
             return
         except ApiError as exc:
             exhausted = isinstance(exc, TransientApiError)
@@ -285,7 +211,7 @@ class Engine(Generic[PayloadT]):
                 self._finish_interrupted(state)
                 raise
             if isinstance(exc, FatalApiError):
-                self._stop_for(item.payload, f"stopped: {exc}")
+                self._lanes.stop(item.payload, f"stopped: {exc}", or_else=self.request_stop)
             elif exhausted:
                 self._check_breaker()
             return
@@ -502,8 +428,7 @@ class Engine(Generic[PayloadT]):
         reason = self._result.stopped or (budget.note if held and budget is not None else "not sent")
         leftovers: list[WorkItem[PayloadT]] = [item for queue in self._waiting.values() for item in queue]
         self._waiting.clear()
-        if self._lanes is not None:
-            leftovers += [item for item in self._lanes.drain() if not self._lane_stopped(item)]
+        leftovers += [item for item in self._lanes.drain() if not self._lanes.stopped(item, self._sink)]
         for item in [*leftovers, *self._items]:
             if item.in_doubt_since_ms is None:
                 self._result.held_back += held

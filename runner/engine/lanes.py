@@ -9,11 +9,12 @@ next worker to find room takes them, so a slow account's rows never occupy every
 
 from __future__ import annotations
 
+import sys
 from collections import Counter, deque
 from collections.abc import Callable, Hashable, Mapping
 from typing import Generic, TypeVar
 
-from runner.engine.protocols import WorkItem
+from runner.engine.protocols import OutcomeSink, WorkItem
 from runner.models import RowOutcome, RowStatus
 
 PayloadT = TypeVar("PayloadT")
@@ -22,38 +23,48 @@ PayloadT = TypeVar("PayloadT")
 class Lanes(Generic[PayloadT]):
     """Which lane a row is in, how many of each lane are in flight, and which lanes have stopped."""
 
-    def __init__(self, lane_of: Callable[[PayloadT], Hashable], capacity: Mapping[Hashable, int],
-                 name_of: Callable[[Hashable], str]) -> None:
-        self._lane_of = lane_of
-        self._capacity = dict(capacity)
+    def __init__(self, lane_of: Callable[[PayloadT], Hashable] | None = None,
+                 capacity: Mapping[Hashable, int] | None = None, name_of: Callable[[Hashable], str] = str) -> None:
+        """Without `lane_of`: one lane without a limit of its own, whose stop is the whole run's."""
+        self._scoped = lane_of is not None
+        self._lane_of: Callable[[PayloadT], Hashable] = lane_of if lane_of is not None else _one_lane
+        self._capacity: dict[Hashable, int] = dict(capacity) if capacity is not None else {None: sys.maxsize}
         self._name_of = name_of
         self._in_flight: Counter[Hashable] = Counter()
         self._waiting: dict[Hashable, deque[WorkItem[PayloadT]]] = {}
         self._stopped: dict[Hashable, str] = {}
 
-    def unsent_outcome(self, item: WorkItem[PayloadT]) -> RowOutcome | None:
-        """The outcome of a row whose lane has stopped (it is not sent), None while its lane runs."""
-        reason = self._stopped.get(self._lane_of(item.payload))
+    def stopped(self, item: WorkItem[PayloadT], sink: OutcomeSink) -> bool:
+        """True for a row whose lane has stopped: its outcome goes to `sink` now, and it is never sent."""
+        reason = self._stopped.get(self._lane_of(item.payload)) if self._stopped else None
         if reason is None:
-            return None
+            return False
         if item.in_doubt_since_ms is None:
-            return RowOutcome(row=item.row, status=RowStatus.NOT_ATTEMPTED, message=reason)
-        return RowOutcome(row=item.row, status=RowStatus.UNKNOWN, in_doubt_since_ms=item.in_doubt_since_ms,
-                          message=f"{reason}; an earlier attempt may have been applied. It is looked up in the "
-                                  "device's share list before it is ever sent again.")
+            sink.row_finished(RowOutcome(row=item.row, status=RowStatus.NOT_ATTEMPTED, message=reason))
+        else:
+            sink.row_finished(RowOutcome(
+                row=item.row, status=RowStatus.UNKNOWN, in_doubt_since_ms=item.in_doubt_since_ms,
+                message=f"{reason}; an earlier attempt may have been applied. It is looked up in the device's "
+                        "share list before it is ever sent again."))
+        return True
 
-    def stop(self, payload: PayloadT, reason: str) -> None:
-        """End the lane of `payload`: its rows not yet sent will not be."""
+    def stop(self, payload: PayloadT, reason: str, *, or_else: Callable[..., None]) -> None:
+        """End the lane of `payload` (its rows not yet sent will not be); with one lane, `or_else` stops the run."""
+        if not self._scoped:
+            or_else(reason, interrupted=False)
+            return
         lane = self._lane_of(payload)
         self._stopped.setdefault(lane, f"not sent: {self._name_of(lane)} was stopped ({reason}); the other "
                                        "accounts' rows went on. Run the same command again once it is fixed")
 
-    def has_room(self, payload: PayloadT) -> bool:
-        lane = self._lane_of(payload)
-        return self._in_flight[lane] < self._capacity.get(lane, 1)
-
-    def wait(self, item: WorkItem[PayloadT]) -> None:
-        self._waiting.setdefault(self._lane_of(item.payload), deque()).append(item)
+    def take(self, item: WorkItem[PayloadT]) -> bool:
+        """Count `item` in flight in its lane if it has room, else keep it waiting there (False)."""
+        lane = self._lane_of(item.payload)
+        if self._in_flight[lane] < self._capacity.get(lane, 1):
+            self._in_flight[lane] += 1
+            return True
+        self._waiting.setdefault(lane, deque()).append(item)
+        return False
 
     def enter(self, payload: PayloadT) -> None:
         self._in_flight[self._lane_of(payload)] += 1
@@ -63,6 +74,8 @@ class Lanes(Generic[PayloadT]):
 
     def next_waiting(self) -> WorkItem[PayloadT] | None:
         """A waiting row whose lane has room now, or has stopped (to be reported), in input order per lane."""
+        if not self._waiting:
+            return None
         for lane, queue in self._waiting.items():
             if lane in self._stopped or self._in_flight[lane] < self._capacity.get(lane, 1):
                 item = queue.popleft()
@@ -76,3 +89,7 @@ class Lanes(Generic[PayloadT]):
         items = [item for queue in self._waiting.values() for item in queue]
         self._waiting.clear()
         return items
+
+
+def _one_lane(payload: object) -> None:
+    return None
