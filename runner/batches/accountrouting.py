@@ -31,7 +31,7 @@ Device = tuple[str, str]
 
 PayloadT = TypeVar("PayloadT")
 
-NO_DEFAULT_TOKEN = ("not sent: the row names no account and this run has no default token (SHAREBATCH_TOKEN or "
+NO_DEFAULT_MESSAGE = ("not sent: the row names no account and this run has no default token (SHAREBATCH_TOKEN or "
                     "--token-file); fill in its account column, or give the default token, and run again")
 
 
@@ -79,7 +79,7 @@ class AccountRouter(Generic[PayloadT]):
         if action is not None:
             return action.why_not_send(payload, now_ms)
         if lane == DEFAULT_ACCOUNT:
-            return NO_DEFAULT_TOKEN
+            return NO_DEFAULT_MESSAGE
         return f'not sent: account "{lane}" has no token in this run; give --account {lane}=TOKEN_FILE and run again'
 
 

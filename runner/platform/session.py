@@ -1,7 +1,8 @@
-"""One aiohttp session, token source and client for a command that talks to the platform.
+"""One aiohttp session and a client per owner account, for a command that talks to the platform.
 
 Commands (run, revoke, extend, plan, track) open it the same way: the job's base URL, timeout,
-concurrency, CA bundle, rate, retry codes and Retry-After cap, and the run's statistics.
+concurrency, CA bundle, rate, retry codes and Retry-After cap, and the run's statistics; each
+account (the default credentials, and the job's [accounts]) gets its own tokens and rate gate.
 """
 
 from __future__ import annotations
@@ -15,13 +16,6 @@ if TYPE_CHECKING:
     from runner.models import RunStats
     from runner.platform.auth.tokens import AuthSettings, TokenSource
     from runner.platform.client import PlatformClient
-
-
-@asynccontextmanager
-async def platform_client(spec: JobSpec, auth: AuthSettings, stats: RunStats) -> AsyncIterator[PlatformClient]:
-    """One aiohttp session, token source and client for a command, under the job's rate, timeout and TLS."""
-    async with account_clients(spec, auth, stats, with_accounts=False) as clients:
-        yield clients[DEFAULT_ACCOUNT]
 
 
 #: the name of the default credentials (SHAREBATCH_TOKEN, --token-file) among a job's accounts
