@@ -130,3 +130,30 @@ async def test_an_unreachable_redis_is_a_usage_error_before_anything_is_sent() -
     with pytest.raises(UsageError, match=r"Redis at 127\.0\.0\.1:1/0 does not answer.*--limiter local"):
         async with open_gate("redis://127.0.0.1:1/0", 5.0, "sim/C1"):
             pass
+
+
+async def test_a_retry_after_met_by_one_gate_holds_every_gate_of_the_account(tmp_path: Path) -> None:
+    from runner.platform.budget.gate import SharedGate
+
+    path = budget_file(tmp_path, "host/C1")
+    mine, theirs = FileBudget(path, "mine"), FileBudget(path, "theirs")
+    try:
+        gate = SharedGate(mine, 20.0)
+        gate.pause(30.0)  # the client met Retry-After: 30
+        gate.throttled()  # and a 429
+        await gate.close()
+        wait = await theirs.try_release(20.0)  # another process of the account asks
+        assert 29.0 < wait <= 30.0
+    finally:
+        mine.close()
+        theirs.close()
+
+
+async def test_a_process_that_is_done_no_longer_holds_the_others_to_its_rate(tmp_path: Path) -> None:
+    async with open_gate("local", 2.0, "host/C1") as slow:
+        await slow.acquire()
+    store = FileBudget(budget_file(tmp_path / "xdg-state" / "sharebatch", "host/C1"), "fast")
+    try:
+        assert await store.try_release(20.0) == pytest.approx(INTERVAL_20, abs=0.01)  # not 1/2 s
+    finally:
+        store.close()

@@ -18,6 +18,7 @@ from runner.platform.auth.tokenfile import save_tokens
 from runner.platform.preflight import (
     SKEW_WARN_S,
     Credential,
+    on_this_host,
     read_clock_skew,
     skew_from_date,
     skew_warning,
@@ -109,9 +110,16 @@ def test_the_platforms_clock_is_read_from_a_head_requests_date_header(skewed_ser
     assert "could not read the platform's clock at http://127.0.0.1:9" in problem
 
 
+def test_a_server_on_this_host_shares_its_clock_and_is_not_asked() -> None:
+    assert on_this_host("http://127.0.0.1:8080")
+    assert on_this_host("http://localhost:8080")
+    assert not on_this_host("https://iot-api.acceleronix.io")
+
+
 def test_validate_and_status_warn_about_tokens_and_clock_before_anything_is_sent(
-    tmp_path: Path, skewed_server: str
+    tmp_path: Path, skewed_server: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr("runner.platform.preflight.on_this_host", lambda url: False)  # as if it were the platform
     now = time.time()
     _token_file(tmp_path / "acme.json", access_in_s=600, refresh_in_s=3600, now=now)
     (tmp_path / "rows.csv").write_text("pk,dk,recipient,account\np1,D1,U1,acme\n", encoding="utf-8")

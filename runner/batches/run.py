@@ -303,7 +303,7 @@ def _preflight(spec: JobSpec) -> list[str]:
 
     from runner.platform.preflight import preflight_warnings
 
-    found = preflight_warnings(spec)
+    found = preflight_warnings(spec, sending=True)
     for line in found:
         logging.getLogger("runner.preflight").warning(line, extra={"event": "preflight"})
     return found

@@ -12,6 +12,7 @@ so `validate` and `status` stay light. Every finding is a warning line; nothing 
 from __future__ import annotations
 
 import email.utils
+import ipaddress
 import os
 import time
 import urllib.error
@@ -20,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from runner.errors import UsageError
 from runner.models import iso_utc
@@ -63,8 +65,11 @@ def credentials_of(spec: JobSpec, environ: Mapping[str, str] | None = None) -> l
     return found
 
 
-def token_warnings(credential: Credential, now: float) -> list[str]:
-    """What the operator must do about this account's tokens before they run out; empty when nothing."""
+def token_warnings(credential: Credential, now: float, *, unreadable: bool = True) -> list[str]:
+    """What the operator must do about this account's tokens before they run out; empty when nothing.
+
+    `unreadable=False` leaves a token file that cannot be used to the command, which stops on it anyway.
+    """
     label = credential.label
     access_at: float | None
     refresh_at: float | None
@@ -74,7 +79,7 @@ def token_warnings(credential: Credential, now: float) -> list[str]:
         try:
             pair, _ = load_tokens(credential.token_file)
         except UsageError as exc:
-            return [f"{label}: {exc}"]
+            return [f"{label}: {exc}"] if unreadable else []
         access_at, refresh_at = pair.access_expires_at, pair.refresh_expires_at
         renew = f"run `sharebatch login --token-file {credential.token_file} ...`"
     else:
@@ -133,18 +138,31 @@ def skew_warning(base_url: str, skew_s: float) -> str | None:
             "of it; set the clock right (NTP) before sending")
 
 
-def preflight_warnings(spec: JobSpec, *, environ: Mapping[str, str] | None = None, clock: bool = True) -> list[str]:
-    """Every account's token warnings, then one clock check per base URL (when `clock` and one is known)."""
+def preflight_warnings(spec: JobSpec, *, environ: Mapping[str, str] | None = None, sending: bool = False) -> list[str]:
+    """Every account's token warnings, then one clock check per base URL that is not on this host.
+
+    `sending`: a command about to send reports an unusable token file itself, as an error.
+    A server on this host (the simulator) shares its clock: there is nothing to compare.
+    """
     now = time.time()
     credentials = credentials_of(spec, environ)
-    warnings = [line for credential in credentials for line in token_warnings(credential, now)]
+    warnings = [line for c in credentials for line in token_warnings(c, now, unreadable=not sending)]
     urls = [c.base_url for c in credentials if c.base_url] or ([spec.base_url] if spec.base_url else [])
-    for url in dict.fromkeys(urls) if clock else ():
+    for url in dict.fromkeys(url for url in urls if not on_this_host(url)):
         skew, problem = read_clock_skew(url, spec.ca_bundle)
         found = problem if skew is None else skew_warning(url, skew)
         if found:
             warnings.append(found)
     return warnings
+
+
+def on_this_host(base_url: str) -> bool:
+    """A loopback base URL: the server runs on this host's clock."""
+    host = urlsplit(base_url).hostname or ""
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _expiry(token: str | None) -> float | None:

@@ -58,7 +58,7 @@ async def open_gate(limiter: str, rate: float, key: str) -> AsyncIterator[Gate]:
         try:
             yield gate
         finally:
-            await gate.drain()
+            await gate.close()
             store.close()
         return
     from runner.platform.budget.redisstore import RedisBudget, open_redis
@@ -68,5 +68,5 @@ async def open_gate(limiter: str, rate: float, key: str) -> AsyncIterator[Gate]:
     try:
         yield gate
     finally:
-        await gate.drain()
+        await gate.close()
         await client.aclose()

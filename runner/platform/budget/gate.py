@@ -15,6 +15,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
+from runner.errors import RunnerError
+
 log = logging.getLogger(__name__)
 
 
@@ -27,6 +29,9 @@ class BudgetStore(Protocol):
     async def pause(self, seconds: float) -> None: ...
 
     async def throttle(self) -> None: ...
+
+    async def leave(self) -> None:
+        """This process is done: its rate stops counting (a process that dies counts until it goes stale)."""
 
 
 class SharedGate:
@@ -72,7 +77,11 @@ class SharedGate:
         if not task.cancelled() and task.exception() is not None:
             log.warning("could not tell the other processes of this account to slow down: %s", task.exception())
 
-    async def drain(self) -> None:
-        """Let pending writes to the store finish (before its connection closes)."""
+    async def close(self) -> None:
+        """Let pending writes to the store finish, then leave the budget (before the store closes)."""
         if self._writes:
             await asyncio.gather(*self._writes, return_exceptions=True)
+        try:
+            await self._store.leave()
+        except (OSError, RunnerError) as exc:  # leaving is a courtesy: the entry goes stale by itself
+            log.debug("could not leave the shared budget: %s", exc)

@@ -54,6 +54,9 @@ class FileBudget:
     async def throttle(self) -> None:
         self._locked(rules.throttle)
 
+    async def leave(self) -> None:
+        self._locked(lambda state, now: rules.leave(state, self._member))
+
     def _locked(self, change: Callable[[rules.BudgetState, float], T]) -> T:
         """Read, change and write the state under the lock (blocking: it is held for microseconds)."""
         fcntl.flock(self._fd, fcntl.LOCK_EX)

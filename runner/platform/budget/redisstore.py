@@ -44,6 +44,10 @@ local paused = tonumber(s[2]) or 0
 local factor = tonumber(s[3]) or 1
 local last_throttle = tonumber(s[4]) or 0
 local wait = 0
+if ARGV[1] == 'leave' then
+  redis.call('HDEL', KEYS[2], ARGV[2])
+  return '0'
+end
 if ARGV[1] == 'pause' then
   paused = math.max(paused, now + tonumber(ARGV[3]))
 elseif ARGV[1] == 'throttle' then
@@ -108,6 +112,9 @@ class RedisBudget:
 
     async def throttle(self) -> None:
         await self._run("throttle", "0")
+
+    async def leave(self) -> None:
+        await self._run("leave", "0")
 
     async def _run(self, operation: str, value: str) -> float:
         from redis.exceptions import RedisError

@@ -88,6 +88,11 @@ def try_release(state: BudgetState, now: float, member: str, rate: float) -> flo
     return 0.0
 
 
+def leave(state: BudgetState, member: str) -> None:
+    """A process that is done: its rate no longer holds the others back."""
+    state.rates.pop(member, None)
+
+
 def pause(state: BudgetState, now: float, seconds: float) -> None:
     """A Retry-After: nobody sharing the budget sends before it has passed."""
     state.paused_until = max(state.paused_until, now + seconds)
