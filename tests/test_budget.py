@@ -157,3 +157,16 @@ async def test_a_process_that_is_done_no_longer_holds_the_others_to_its_rate(tmp
         assert await store.try_release(20.0) == pytest.approx(INTERVAL_20, abs=0.01)  # not 1/2 s
     finally:
         store.close()
+
+
+async def test_a_state_folder_that_cannot_be_written_leaves_the_run_pacing_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from runner.platform.pacing import DispatchGate
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("", encoding="utf-8")
+    monkeypatch.setenv("XDG_STATE_HOME", str(blocker))
+    async with open_gate("local", 5.0, "host/C1") as gate:
+        assert isinstance(gate, DispatchGate)
+    assert "this run paces itself alone, as with --limiter off" in caplog.text

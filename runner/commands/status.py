@@ -1,10 +1,11 @@
-"""`sharebatch status`: what a batch's journal and lock say, in the report's terms, without the network.
+"""`sharebatch status`: what a batch's journal and lock say, in the report's terms (and, given the job, its preflight).
 
 The journal's own states are translated as the report translates them once no run is active: a
 row still `pending` was not sent (`not_attempted`), and a row left `in_flight` by a run that was
 killed is in doubt (`unknown`: it is looked up before it is ever sent again), never "running".
 Only a run that holds the out dir's lock right now makes the batch `running`; the lock is read,
-never taken, so `status` cannot make a starting run exit 4.
+never taken, so `status` cannot make a starting run exit 4. Given the job, it also prints the
+preflight warnings (tokens, and the platform's clock: one HEAD request without a token).
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ two cron jobs on one account spend one budget, and the lower rate either asks fo
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import socket
@@ -18,8 +19,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import urlsplit
 
-from runner.errors import UsageError
 from runner.platform.pacing import DispatchGate, Gate
+
+log = logging.getLogger(__name__)
 
 LIMITER_OFF = "off"
 LIMITER_LOCAL = "local"
@@ -52,8 +54,12 @@ async def open_gate(limiter: str, rate: float, key: str) -> AsyncIterator[Gate]:
         try:
             store = FileBudget(path, member_name())
         except OSError as exc:
-            raise UsageError(f"--limiter local: cannot open the shared budget file {path} ({exc.strerror}): make "
-                             f"{path.parent} writable, or run with --limiter off; nothing was sent") from None
+            # A cron job that ran yesterday must not stop because a state folder is read-only today.
+            log.warning("cannot open the shared budget file %s (%s): this run paces itself alone, as with "
+                        "--limiter off; make %s writable so that the runs of this host share each account's "
+                        "rate", path, exc.strerror or type(exc).__name__, path.parent)
+            yield DispatchGate(rate)
+            return
         gate = SharedGate(store, rate)
         try:
             yield gate
