@@ -34,3 +34,7 @@ _._missing_  # runner/models.py RowStatus: enum look-up of a value older version
 # openpyxl reads these cell attributes when it saves failed.xlsx (text cells, number format "@")
 _.data_type  # runner/outputs/report.py _write_xlsx
 _.number_format  # runner/outputs/report.py _write_xlsx
+
+# runner.api's keyword options (TypedDicts): a caller passes them by name, the job spec reads them by key
+deadline  # runner/api/options.py SendingOptions
+max_retry_after  # runner/api/options.py SendingOptions

@@ -35,12 +35,13 @@ NO_DEFAULT_MESSAGE = ("not sent: the row names no account and this run has no de
                     "--token-file); fill in its account column, or give the default token, and run again")
 
 
-def default_credentials(spec: JobSpec) -> AuthSettings | None:
-    """The default token of a job with accounts: optional, since every row may name its account."""
+def default_credentials(spec: JobSpec, env: Mapping[str, str] | None = None, *,
+                        login: bool = True) -> AuthSettings | None:
+    """The default token; for a job with accounts it is optional, since every row may name its account."""
     from runner.platform.auth.tokens import auth_from_env
 
     try:
-        return auth_from_env(token_file=spec.token_file, login=spec.login)
+        return auth_from_env(env, token_file=spec.token_file, login=spec.login if login else None)
     except UsageError:
         if not spec.accounts:
             raise

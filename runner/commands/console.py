@@ -1,19 +1,18 @@
 """What the commands share at the terminal: one printed line, the summary table, the progress choice,
 and the one line (and exit code) every error becomes, a machine fault (full disk, read-only folder) too.
 
-`runner/cli.py` parses the options and calls a command's `*_command` function; the command builds
-its job spec, runs, prints through `echo` and returns the exit code, which only the CLI exits with.
+`runner/cli.py` parses the options and calls a command's `*_command` function; for validate, run,
+plan, track, revoke and extend that function calls the library (`runner.api`, which builds the job
+spec and runs the batch), prints through `echo` and returns the exit code, which only the CLI exits with.
 """
 
 from __future__ import annotations
 
-import errno
 import logging
 import sqlite3
 import sys
 import traceback
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -32,37 +31,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 def echo(line: str, *, err: bool = False) -> None:
     """Print one line of ours; paths and messages in it may hold outside text or an echoed secret."""
     click.echo(escape_controls(redact(line)), err=err)
-
-
-def environment_fault(exc: OSError | sqlite3.Error) -> str:
-    """One line naming the path and the problem, with what to do about it."""
-    if isinstance(exc, sqlite3.Error):
-        reason = str(exc)
-        hint = ("free some space, then run the same command again" if "full" in reason
-                else "check the out dir's permissions and free space")
-        return f"the journal cannot be written ({reason}); {hint}"
-    where = " -> ".join(str(name) for name in (exc.filename, exc.filename2) if name is not None) or "a file"
-    reason = exc.strerror or type(exc).__name__
-    hints = {
-        errno.EROFS: "the file system is read-only: choose another --out",
-        errno.EACCES: "permission denied: choose a folder you can write, or fix its permissions",
-        errno.EPERM: "not permitted (an immutable or foreign file?): choose another folder",
-        errno.ENOSPC: "the disk is full: free some space, then run the same command again",
-        errno.EDQUOT: "the disk quota is used up: free some space, then run the same command again",
-        errno.ENAMETOOLONG: "the name is too long: use a shorter job name, input name or --out",
-        errno.ELOOP: "a symbolic link is in the way: sharebatch does not follow it here",
-    }
-    hint = hints.get(exc.errno or 0, "fix it, then run the same command again")
-    return f"{where}: {reason}; {hint}"
-
-
-@contextmanager
-def journal_faults(out_dir: Path) -> Iterator[None]:
-    """A journal that fails mid-run (a full disk) is named in the one line."""
-    try:
-        yield
-    except sqlite3.Error as exc:
-        raise UsageError(f"{out_dir}: {environment_fault(exc)}") from exc
 
 
 def input_overrides(input_path: Path | None, options: dict[str, Any]) -> dict[str, Any]:
@@ -117,6 +85,8 @@ def handle_errors(func: F) -> F:
             _fail("interrupted", ExitCode.INTERRUPTED, as_json=as_json)
         except (OSError, sqlite3.Error) as exc:
             # The machine, not the input: a read-only or full disk, a name too long, a damaged journal.
+            from runner.api.faults import environment_fault
+
             _show_traceback(debug)
             _fail(f"error: {environment_fault(exc)}", ExitCode.USAGE, as_json=as_json)
         except Exception as exc:

@@ -80,17 +80,13 @@ async def extend_batch(
 
 def extend_command(report: Path, new_expiry: str | None, rows: str | None, out: Path | None, *, debug: bool,
                    fresh: bool, options: dict[str, Any]) -> int:
-    """Build the job spec around the report, change the expiries, print the summary; the exit code."""
-    import asyncio
+    """`runner.api.extend`, then the summary; the exit code."""
     import sys
 
-    from runner.batches.accountrouting import default_credentials
-    from runner.batches.jobspec import load_job_spec
+    from runner import api
 
     configure_logging(debug=debug)
-    spec = load_job_spec(None, {"input": report, "out": out or report.parent / "extend", "name": "extend", **options})
-    auth = default_credentials(spec)
-    result = asyncio.run(extend_batch(spec, auth, expiry=new_expiry, rows=rows, interactive=sys.stderr.isatty(),
-                                      fresh=fresh))
+    result = api.extend(report, expiry=new_expiry or "", rows=rows, out=out, fresh=fresh,
+                        progress=sys.stderr.isatty(), **options)
     print_result(result)
     return int(result.exit_code)

@@ -80,6 +80,7 @@ class InboxFileResult:
 @dataclass
 class InboxResult:
     folder: Path
+    job: str = ""  #: the job's name, for the lines a cron log keeps
     files: list[InboxFileResult] = field(default_factory=list)
     #: found but not started, because an earlier file stopped the pass
     left: list[Path] = field(default_factory=list)
@@ -102,7 +103,7 @@ async def run_inbox(
     """One inbox pass: each matching file as its own batch, then filed away; see the module docstring."""
     folder, name_glob = split_pattern(pattern)
     _check_job(spec)
-    result = InboxResult(folder)
+    result = InboxResult(folder, job=spec.name)
     with RunLock(spec.out):
         files = list_new_files(folder, name_glob)
         for index, path in enumerate(files):

@@ -106,16 +106,11 @@ async def plan_batch(
 
 
 def plan_command(job: Path | None, input_path: Path | None, *, debug: bool, options: dict[str, Any]) -> int:
-    """Build the job spec, plan, print the counts and where plan.csv is; the exit code."""
-    import asyncio
-
-    from runner.batches.accountrouting import default_credentials
-    from runner.batches.jobspec import load_job_spec
+    """`runner.api.plan`, then the counts and where plan.csv is; the exit code."""
+    from runner import api
 
     configure_logging(debug=debug)
-    spec = load_job_spec(job, input_overrides(input_path, options))
-    auth = default_credentials(spec)
-    result = asyncio.run(plan_batch(spec, auth))
+    result = api.plan(job, **input_overrides(input_path, options))
     for action, count in sorted(result.counts.items()):
         echo(f"  {action:<15}{count:>10}")
     echo(f"{sum(result.counts.values())} rows, {result.requests} requests")

@@ -17,12 +17,11 @@ from runner.batches.batchdir import mark_revoke_started, mark_shares_revoked
 from runner.batches.jobspec import JobSpec
 from runner.batches.reportfile import RunReport
 from runner.batches.results import BatchResult
-from runner.commands.console import interactive, journal_faults, log_format_of, print_result
+from runner.commands.console import interactive, log_format_of, print_result
 from runner.commands.followup import FollowUp, parse_rows, run_followup
 from runner.errors import NothingToDoError
 from runner.models import RowStatus
 from runner.outputs.logsetup import configure_logging
-from runner.outputs.outdir import check_out_dir
 from runner.platform.auth.tokens import AuthSettings
 
 #: revoke's action over the report's rows: the payload is the share code alone
@@ -71,18 +70,10 @@ def revoked_share_codes(report: Path) -> list[str]:
 
 def revoke_command(report: Path, rows: str | None, out: Path | None, *, debug: bool, fresh: bool, log_format: str,
                    quiet: bool, options: dict[str, Any]) -> int:
-    """Build the job spec around the report, revoke, print the summary; the exit code."""
-    import asyncio
-
-    from runner.batches.accountrouting import default_credentials
-    from runner.batches.jobspec import load_job_spec
+    """`runner.api.revoke`, then the summary; the exit code."""
+    from runner import api
 
     configure_logging(debug=debug, log_format=log_format_of(log_format), quiet=quiet)
-    spec = load_job_spec(None, {"input": report, "out": out or report.parent / "revoke", "name": "revoke", **options})
-    check_out_dir(spec.out)
-    auth = default_credentials(spec)
-    with journal_faults(spec.out):
-        result = asyncio.run(revoke_batch(spec, auth, rows=rows, interactive=interactive(log_format, quiet),
-                                          fresh=fresh))
+    result = api.revoke(report, rows=rows, out=out, fresh=fresh, progress=interactive(log_format, quiet), **options)
     print_result(result, log_format)
     return int(result.exit_code)

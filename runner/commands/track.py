@@ -103,16 +103,11 @@ async def track_report(
 
 
 def track_command(report: Path, out: Path | None, *, debug: bool, options: dict[str, Any]) -> int:
-    """Build the job spec around the report, track, print the counts and where track.csv is; the exit code."""
-    import asyncio
-
-    from runner.batches.accountrouting import default_credentials
-    from runner.batches.jobspec import load_job_spec
+    """`runner.api.track`, then the counts and where track.csv is; the exit code."""
+    from runner import api
 
     configure_logging(debug=debug)
-    spec = load_job_spec(None, {"input": report, "out": out or report.parent / "track", "name": "track", **options})
-    auth = default_credentials(spec)
-    result = asyncio.run(track_report(spec, auth))
+    result = api.track(report, out=out, **options)
     for state in STATES:
         if result.counts[state] or state in ("accepted", "pending", "ended"):
             echo(f"  {state:<10}{result.counts[state]:>10}")

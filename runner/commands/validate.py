@@ -14,7 +14,6 @@ from runner.commands.console import input_overrides, log_format_of, print_result
 from runner.engine.runlock import RunLock
 from runner.input.rows import open_input
 from runner.outputs.logsetup import configure_logging
-from runner.outputs.outdir import check_out_dir
 from runner.outputs.report import Summary
 
 VALIDATE_DIR = "validate"
@@ -43,12 +42,10 @@ def validate_batch(spec: JobSpec) -> BatchResult:
 
 def validate_command(job: Path | None, input_path: Path | None, *, debug: bool, log_format: str, quiet: bool,
                      options: dict[str, Any]) -> int:
-    """Build the job spec, validate, print the summary; the exit code."""
-    from runner.batches.jobspec import load_job_spec
+    """`runner.api.validate`, then the summary; the exit code."""
+    from runner import api
 
     configure_logging(debug=debug, log_format=log_format_of(log_format), quiet=quiet)
-    spec = load_job_spec(job, input_overrides(input_path, options))
-    check_out_dir(spec.out)
-    result = validate_batch(spec)
+    result = api.validate(job, **input_overrides(input_path, options))
     print_result(result, log_format)
     return int(result.exit_code)
