@@ -35,6 +35,17 @@ _._missing_  # runner/models.py RowStatus: enum look-up of a value older version
 _.data_type  # runner/outputs/report.py _write_xlsx
 _.number_format  # runner/outputs/report.py _write_xlsx
 
+# expat reads its handlers and buffering settings from attributes set on the parser (runner/input/xmlstream.py)
+_.buffer_text
+_.buffer_size
+_.StartDoctypeDeclHandler
+_.EntityDeclHandler
+_.UnparsedEntityDeclHandler
+_.ExternalEntityRefHandler
+_.StartElementHandler
+_.EndElementHandler
+_.CharacterDataHandler
+
 # runner.api's keyword options (TypedDicts): a caller passes them by name, the job spec reads them by key
 deadline  # runner/api/options.py SendingOptions
 max_retry_after  # runner/api/options.py SendingOptions

@@ -66,6 +66,54 @@ def write_shares_xlsx(path: Path, rows: int) -> Path:
     return path
 
 
+_ODS_HEAD = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n<office:document-content '
+    'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+    'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+    'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.3">'
+    '<office:body><office:spreadsheet><table:table table:name="Shares">'
+    '<table:table-column table:number-columns-repeated="5"/>'
+)
+_ODS_MANIFEST = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n<manifest:manifest '
+    'xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.3">'
+    '<manifest:file-entry manifest:full-path="/" manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
+    '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/></manifest:manifest>'
+)
+
+
+def _ods_cell(value: object) -> str:
+    if value is None:
+        return "<table:table-cell/>"
+    if isinstance(value, int):
+        return (f'<table:table-cell office:value-type="float" office:value="{value}"><text:p>{value}</text:p>'
+                "</table:table-cell>")
+    return f'<table:table-cell office:value-type="string"><text:p>{value}</text:p></table:table-cell>'
+
+
+def write_shares_ods(path: Path, rows: int) -> Path:
+    """The benchmark rows as an .ods sheet laid out as LibreOffice writes one (a string cell is a
+    `<text:p>`, a number keeps its value beside the text, each row ends with a repeated empty run)."""
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.spreadsheet")
+        archive.writestr("META-INF/manifest.xml", _ODS_MANIFEST)
+        # streamed into the archive: a big string here would raise this process's RSS, which the
+        # child sharebatch inherits at fork and ru_maxrss would then report as its own
+        with archive.open("content.xml", "w") as content:
+            content.write("".join([_ODS_HEAD, "<table:table-row>", *map(_ods_cell, CSV_HEADER),
+                                   "</table:table-row>"]).encode())
+            for index in range(rows):
+                cells = "".join(map(_ods_cell, ["p1bench", f"00B{index:010d}", f"U{index:09d}", None, 2]))
+                content.write(f'<table:table-row>{cells}<table:table-cell table:number-columns-repeated="1019"/>'
+                              "</table:table-row>".encode())
+            content.write(b'<table:table-row table:number-rows-repeated="1048575"><table:table-cell '
+                           b'table:number-columns-repeated="1024"/></table:table-row>'
+                           b"</table:table></office:spreadsheet></office:body></office:document-content>")
+    return path
+
+
 def measure(cmd: list[str], *, log: Path, env: dict[str, str] | None = None, stdin: Path | None = None) -> Measured:
     """Run `cmd` to completion with output to `log`; wall from spawn to reap, CPU and RSS from wait4."""
     with log.open("wb") as out, (stdin or Path(os.devnull)).open("rb") as inp:

@@ -116,7 +116,8 @@ def _job_options(func: F) -> F:
                      help="CSV, XLSX, XLS or ODS file of shares."),
         click.option("--out", type=click.Path(path_type=Path, file_okay=False),
                      help="Output folder. [default: out/<job or input name>]"),
-        click.option("--sheet", help="Spreadsheet sheet to read. [default: the first sheet]"),
+        click.option("--sheet", help="Spreadsheet sheet to read (a hidden one only by name). [default: the sheet the "
+                     "workbook opens on, else the first visible one]"),
         click.option("--map", "column_map", multiple=True, metavar="COLUMN=HEADER",
                      help="Read a column from this header, e.g. --map dk=IMEI --map expiry=\"Valid until\" "
                      "(repeatable; adds to the job file's [columns]). Columns: pk, dk, recipient, expiry, "

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from runner.errors import ExpiryError, RecipientError, UsageError
 from runner.input.accounts import account_of
+from runner.input.cellrules import ID_COLUMNS, line_break_problem, number_cell, plain, unwrap_recipient
 from runner.input.columns import normalise_header
 from runner.input.compactmap import CompactMap
 from runner.input.expiry import ExpiryParser, load_timezone
@@ -24,7 +25,7 @@ from runner.input.recipients import (
     parse_recipient,
     strip_invisible,
 )
-from runner.input.xlsxcells import SheetRow
+from runner.input.workbook import SheetRow
 from runner.models import COVER_MARKS, LoadedRow, RecipientKind, RowProblem, ShareRequest
 
 if TYPE_CHECKING:
@@ -142,12 +143,14 @@ class RowValidator:
         problems = self._cell_problems(cells, facts) if suspect else []
         if problems:  # the cell does not hold what it shows: nothing read from it can be trusted
             return LoadedRow(row, cells, problem=RowProblem("; ".join(text for _, text in problems), problems[0][0]))
-        pk = _identifier(cells[self._pk_at], "pk", problems)
-        dk = _identifier(cells[self._dk_at], "dk", problems)
-        recipient = self._recipient(cells, problems)
-        expire_at_ms = self._expiry_ms(_optional_cell(cells, self._expiry_at), problems)
-        cover_mark = self._cover_mark(_optional_cell(cells, self._cover_mark_at), problems)
-        account, account_problem = account_of(_optional_cell(cells, self._account_at), self._accounts)
+        notes: list[str] = []
+        values = self._id_values(cells, facts, problems, notes)
+        pk = _identifier(values[0], "pk", problems)
+        dk = _identifier(values[1], "dk", problems)
+        recipient = self._recipient(cells, values[2], problems, notes)
+        expire_at_ms = self._expiry_ms(plain(_optional_cell(cells, self._expiry_at)), problems)
+        cover_mark = self._cover_mark(plain(_optional_cell(cells, self._cover_mark_at)), problems)
+        account, account_problem = account_of(plain(_optional_cell(cells, self._account_at)), self._accounts)
         if account_problem is not None:
             problems.append(("account", account_problem))
         if problems or recipient is None:
@@ -162,10 +165,32 @@ class RowValidator:
         if first != row:
             return LoadedRow(row, cells, duplicate_of=first)
         self._devices.add(request)
-        note = ""
         if facts is not None and recipient.kind is RecipientKind.PHONE and self._recipient_at in facts.numbers:
-            note = self._phone_from_number(row)
-        return LoadedRow(row, cells, request=request, in_doubt_since_ms=in_doubt_since_ms, note=note)
+            notes.append(self._phone_from_number(row))
+        return LoadedRow(row, cells, request=request, in_doubt_since_ms=in_doubt_since_ms, note="; ".join(notes))
+
+    def _id_values(self, cells: list[str], facts: SheetRow | None, problems: list[tuple[str, str]],
+                   notes: list[str]) -> list[str]:
+        """pk, dk and recipient as they are sent: no line break, no number format's decoration."""
+        values = [cells[self._pk_at], cells[self._dk_at], cells[self._recipient_at]]
+        numbers = facts.numbers if facts is not None else None
+        joined = "".join(values)
+        if not numbers and "\n" not in joined and "\r" not in joined:
+            return values  # the usual row: nothing to look at (a million rows pass here)
+        for slot, (name, index) in enumerate(zip(ID_COLUMNS, (self._pk_at, self._dk_at, self._recipient_at),
+                                                 strict=True)):
+            text = values[slot]
+            if "\n" in text or "\r" in text:
+                broken = line_break_problem(name, text)
+                if broken is not None:
+                    problems.append((name, broken))
+            elif numbers and index in numbers:
+                values[slot], note, problem = number_cell(name, text, numbers[index])
+                if note is not None:
+                    notes.append(note)
+                if problem is not None:
+                    problems.append((name, problem))
+        return values
 
     def _cell_problems(self, cells: list[str], facts: SheetRow | None) -> list[tuple[str, str]]:
         """Error values (`#N/A`), unsaved formulas and lost digits in the columns that are used."""
@@ -195,7 +220,10 @@ class RowValidator:
         return (f"{count} phone number{'s were' if count > 1 else ' was'} read from number cells (rows {rows}), where "
                 "a leading 0 or + cannot survive: check them, and store the column as text")
 
-    def _recipient(self, cells: list[str], problems: list[tuple[str, str]]) -> Recipient | None:
+    def _recipient(self, cells: list[str], value: str, problems: list[tuple[str, str]],
+                   notes: list[str]) -> Recipient | None:
+        if problems and problems[-1][0] == "recipient":
+            return None  # a line break or a decorated number: said already
         kind, because = self._recipient_hint, self._hint_reason
         declared = _optional_cell(cells, self._type_at)
         if declared:
@@ -205,11 +233,15 @@ class RowValidator:
                 problems.append(("recipient_type", str(exc)))
                 return None
             because = f"recipient_type is {declared.lower()}"
+        value, unwrapped = unwrap_recipient(value) if value[:1] in "m<'M" else (value, None)
         try:
-            return parse_recipient(cells[self._recipient_at], kind, because)
+            recipient = parse_recipient(value, kind, because)
         except RecipientError as exc:
             problems.append(("recipient", str(exc)))
             return None
+        if unwrapped is not None:
+            notes.append(unwrapped)
+        return recipient
 
     def _expiry_ms(self, text: str, problems: list[tuple[str, str]]) -> int | None:
         if not text:
@@ -247,7 +279,7 @@ def _identifier(cell: str, column: str, problems: list[tuple[str, str]]) -> str:
         problems.append((column, mangled_number_message(column, value)))
     elif not value.isascii() and (hidden := invisible_message(column, value)) is not None:
         problems.append((column, hidden))
-    return value
+    return plain(value)
 
 
 def _doubt_since(text: str, problems: list[tuple[str, str]]) -> int | None:
