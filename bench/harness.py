@@ -144,12 +144,13 @@ class Simulator:
     measured run meets an empty share store and request log (stats then describe that run alone).
     """
 
-    def __init__(self, workdir: Path, *, latency_ms: float = 0.0) -> None:
+    def __init__(self, workdir: Path, *, latency_ms: float = 0.0, extra_args: tuple[str, ...] = ()) -> None:
         self.workdir = workdir
         self.latency_ms = latency_ms
+        self.extra_args = extra_args  # e.g. --account UID (scenario 9)
         self.ready_file = workdir / f"sim-ready-{latency_ms:g}ms.json"
         self.process: subprocess.Popen[bytes] | None = None
-        self.info: dict[str, str] = {}
+        self.info: dict[str, Any] = {}
 
     def __enter__(self) -> Simulator:
         self.start()
@@ -163,7 +164,7 @@ class Simulator:
         """Start and wait for the ready file, which the simulator writes atomically once listening."""
         self.ready_file.unlink(missing_ok=True)
         command = [*SHAREBATCH, "simulate", "--port", "0", "--seed", "1", "--ready-file", str(self.ready_file),
-                   "--latency-ms", f"{self.latency_ms:g}"]
+                   "--latency-ms", f"{self.latency_ms:g}", *self.extra_args]
         with (self.workdir / "simulator.log").open("ab") as log:
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
         deadline = time.monotonic() + timeout_s
@@ -205,6 +206,10 @@ class Simulator:
     def stats(self) -> dict[str, Any]:
         """GET /_sim/stats: total_requests, by_code, max_in_any_second, ..."""
         return dict(self._call("GET", "/_sim/stats"))
+
+    def requests(self) -> list[dict[str, Any]]:
+        """GET /_sim/requests: every API request since the last reset (t, params, uid, code, ...)."""
+        return list(self._call("GET", "/_sim/requests"))
 
     def arrival_times(self) -> list[float]:
         """Arrival time (s, simulator clock) of every API request since the last reset."""

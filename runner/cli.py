@@ -85,6 +85,13 @@ def _sending_options(func: F) -> F:
         click.option("--token-file", type=click.Path(path_type=Path, dir_okay=False),
                      help="Tokens saved by `sharebatch login`; refreshed during the run and written back. "
                      "[default: SHAREBATCH_TOKEN / SHAREBATCH_REFRESH_TOKEN from the environment]"),
+        click.option("--account", "account", multiple=True, metavar="NAME=TOKEN_FILE",
+                     help="An owner account that rows name in their account column, with the token file "
+                          "`sharebatch login` saved for it; repeatable (job file: [accounts.NAME])."),
+        click.option("--limiter", metavar="local|off|redis://HOST:PORT/DB",
+                     help="Who shares each account's --rate: local = every sharebatch process on this host (a "
+                          "state file), redis://... = processes on every host using that Redis, off = this "
+                          "process alone. [default: local]"),
         click.option("--ca-bundle", type=click.Path(path_type=Path, dir_okay=False),
                      help="PEM file of extra CA certificates (a corporate TLS proxy). "
                      "Certificates are always verified."),
@@ -392,7 +399,10 @@ def login(
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @handle_errors
 def status(job: Path | None, out: Path | None, input_path: Path | None, as_json: bool, debug: bool) -> None:
-    """Show a batch from its journal and lock, without touching the network.
+    """Show a batch from its journal and lock; with a job, also warn about its accounts' tokens and clock.
+
+    The batch comes from the journal and the lock alone. Given the job file (or --input), each
+    account's token expiry is checked and the platform's clock read (one HEAD request, no token).
 
     Give the job file, or --out DIR. For each batch: running (with the lock holder), finished,
     stopped or cut_off (the last run was killed; rows it left in flight are in doubt), the first

@@ -153,6 +153,9 @@ class ShareRequest:
     expire_at_ms: int | None = field(metadata=_wire("sharingExpireAt", setting="expiry"))
     cover_mark: int = field(default=1, metadata=_wire("coverMark", setting="cover_mark"))
     auth_key: str | None = field(default=None, metadata=_wire("authKey"))
+    #: the job's name of the owner account that sends it (the input's account column); None: the default
+    #: credentials. It picks the token, so it is never a query parameter.
+    account: str | None = field(default=None, metadata=_wire(None, added_later=True))
 
     @property
     def device(self) -> tuple[str, str]:

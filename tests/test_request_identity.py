@@ -48,7 +48,7 @@ def _wider(added_later: bool) -> type[ShareRequest]:
 
 def _as_wider(cls: type[ShareRequest], role: str) -> ShareRequest:
     return cls(REQUEST.pk, REQUEST.dk, REQUEST.recipient_kind, REQUEST.recipient,  # type: ignore[call-arg]
-               REQUEST.expire_at_ms, REQUEST.cover_mark, REQUEST.auth_key, role)
+               REQUEST.expire_at_ms, REQUEST.cover_mark, REQUEST.auth_key, share_role=role)
 
 
 @pytest.mark.parametrize("added_later", [False, True])

@@ -9,7 +9,7 @@ the report streams the input a second time beside the journal's outcomes.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Coroutine, Hashable, Iterable, Iterator
+from collections.abc import Callable, Coroutine, Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -43,7 +43,6 @@ from runner.batches.sharerows import (
 )
 from runner.batches.stopping import StopAtDeadline, StopOnSignals, StopWithPrepare
 from runner.clock import now_ms, utc_now_iso
-from runner.engine.fanout import Engine
 from runner.engine.journal import FIRST_STARTED_KEY, Journal
 from runner.engine.protocols import Action, OutcomeSink, WorkItem
 from runner.engine.records import JournalEntry
@@ -66,7 +65,9 @@ PayloadT = TypeVar("PayloadT")
 
 if TYPE_CHECKING:
     #: a step between loading the journal and sending (run --skip-existing's look-ups)
-    Prepare = Callable[[Journal, PlatformClient, OutcomeSink, EngineSettings], Coroutine[Any, Any, Prepared]]
+    #: (the clients by account name, DEFAULT_ACCOUNT for the default credentials)
+    Prepare = Callable[[Journal, Mapping[str, PlatformClient], OutcomeSink, EngineSettings],
+                       Coroutine[Any, Any, Prepared]]
 #: --max-failures P% is judged once this many rows have finished: two failures of the first three are no trend
 FAILURE_SHARE_MIN_ROWS = 20
 
@@ -118,11 +119,13 @@ class JournaledPlan(Generic[PayloadT]):
     #: the report's pairs from the input's rows and the journal's outcomes (default: zip_outcomes of `cells`),
     #: for a kind of batch whose report adds to an outcome (extend names its status, run notes replaced shares)
     report_pairs: Callable[[Iterator[RowOutcome]], Iterable[tuple[list[str], RowOutcome]]] | None = None
+    #: the owner account of a payload (the job's [accounts]), for a kind of batch that sends each row as its account
+    account_of: Callable[[PayloadT], str | None] | None = None
 
 
 async def run_batch(
     spec: JobSpec,
-    auth: AuthSettings,
+    auth: AuthSettings | None,
     *,
     interactive: bool = False,
     handle_signals: bool = True,
@@ -167,6 +170,7 @@ async def run_batch(
             warnings=source.warnings,
             prepare=skip_existing if spec.skip_existing else None,
             report_pairs=report_pairs,
+            account_of=_account_of,
         )
 
     return await run_journaled(spec, auth, plan, share_batch_settings(spec), interactive=interactive,
@@ -174,9 +178,13 @@ async def run_batch(
                                reshare_revoked=reshare_revoked)
 
 
+def _account_of(request: ShareRequest) -> str | None:
+    return request.account
+
+
 async def run_journaled(
     spec: JobSpec,
-    auth: AuthSettings,
+    auth: AuthSettings | None,
     make_plan: Callable[[Journal, Path], JournaledPlan[PayloadT]],
     batch_settings: dict[str, object],
     *,
@@ -214,11 +222,11 @@ async def run_journaled(
             log_event("run_started", f"run started: {counts.to_send} of {counts.total} rows to send",
                       job=spec.name, input=str(spec.input), out=str(spec.out), base_url=spec.base_url,
                       rows=counts.total, to_send=counts.to_send, already_done=counts.already_done)
-            summary.warnings = [*([opened.replaced] if opened.replaced else []), *plan.warnings()]
+            summary.warnings = [*([opened.replaced] if opened.replaced else []), *plan.warnings(), *_preflight(spec)]
             stats = RunStats()
             work = journal.iter_work(plan.decode)
             result = await _send(spec, auth, plan.action, work, journal, counts.to_send, stats, interactive,
-                                 handle_signals, settings, plan.prepare)
+                                 handle_signals, settings, plan.prepare, plan.account_of)
             summary.requests, summary.retries = stats.requests, stats.retries
             summary.rate_achieved = achieved_rate(stats)
             summary.stopped = result.stopped
@@ -251,7 +259,7 @@ class _SendResult:
 
 async def _send(
     spec: JobSpec,
-    auth: AuthSettings,
+    auth: AuthSettings | None,
     make_action: Callable[[PlatformClient], Action[PayloadT]],
     work: Iterable[WorkItem[PayloadT]],
     journal: Journal,
@@ -261,22 +269,26 @@ async def _send(
     handle_signals: bool,
     settings: EngineSettings | None,
     prepare: Prepare | None = None,
+    account_of: Callable[[PayloadT], str | None] | None = None,
 ) -> _SendResult:
+    from runner.batches.accountrouting import routed_engine, workers_for
     from runner.outputs.progress import ProgressDisplay
-    from runner.platform.session import platform_client
+    from runner.platform.session import account_clients
 
-    settings = settings or EngineSettings(concurrency=spec.concurrency, max_attempts=spec.max_attempts,
-                                          budget=row_budget(spec), brake=failure_brake(spec))
+    routed = bool(spec.accounts) and account_of is not None
+    settings = settings or EngineSettings(concurrency=workers_for(spec) if routed else spec.concurrency,
+                                          max_attempts=spec.max_attempts, budget=row_budget(spec),
+                                          brake=failure_brake(spec))
     signal_exit: list[ExitCode] = []
     with ProgressDisplay(to_send, interactive=interactive) as progress:
-        async with platform_client(spec, auth, stats) as client:
+        async with account_clients(spec, auth, stats, with_accounts=routed) as clients:
             sink = _Sink(journal, progress)
-            engine = Engine(make_action(client), sink, settings, stats)
+            engine = routed_engine(spec, clients, make_action, account_of if routed else None, sink, settings, stats)
             stopper = StopWithPrepare(engine)
             signals = StopOnSignals(stopper, signal_exit, enabled=handle_signals)
             with signals, StopAtDeadline(stopper, spec.deadline_s):
                 if prepare is not None:
-                    prepared = await stopper.prepared(prepare(journal, client, sink, settings))
+                    prepared = await stopper.prepared(prepare(journal, clients, sink, settings))
                     if prepared.finished_rows:
                         work = (item for item in work if item.row not in prepared.finished_rows)
                     if prepared.stop is not None:  # every row left ends not_attempted (or unknown if in doubt)
@@ -284,6 +296,18 @@ async def _send(
                 result = await engine.run(work)
     journal.flush()
     return _SendResult(result.stopped, signal_exit[0] if signal_exit else None, result.held_back)
+
+
+def _preflight(spec: JobSpec) -> list[str]:
+    """Token expiries and clock skew, said before anything is sent (and kept in the summary)."""
+    import logging
+
+    from runner.platform.preflight import preflight_warnings
+
+    found = preflight_warnings(spec, sending=True)
+    for line in found:
+        logging.getLogger("runner.preflight").warning(line, extra={"event": "preflight"})
+    return found
 
 
 def row_budget(spec: JobSpec) -> RowBudget | None:

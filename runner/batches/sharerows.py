@@ -29,6 +29,7 @@ def input_options(spec: JobSpec, anchor_ms: int, path: Path | None = None) -> In
         default_expiry=spec.expiry,
         default_cover_mark=spec.cover_mark,
         anchor_ms=anchor_ms,
+        accounts=frozenset(spec.accounts),
     )
 
 

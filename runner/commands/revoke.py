@@ -30,7 +30,7 @@ REVOKE = FollowUp("revoke", RevokeAction, decode=json.loads, subject=json.loads)
 
 async def revoke_batch(
     spec: JobSpec,
-    auth: AuthSettings,
+    auth: AuthSettings | None,
     *,
     rows: str | None = None,
     interactive: bool = False,

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from runner.clock import now_ms, utc_now_iso
+from runner.engine.lanes import Lanes
 from runner.engine.protocols import Action, ActionResult, Found, OutcomeSink, Reconciled, WorkItem
 from runner.engine.settings import EngineResult, EngineSettings
 from runner.errors import ApiError, AuthExpiredError, FatalApiError, TransientApiError
@@ -68,8 +69,10 @@ class Engine(Generic[PayloadT]):
         stats: RunStats,
         *,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        lanes: Lanes[PayloadT] | None = None,
     ) -> None:
         self._action = action
+        self._lanes = lanes if lanes is not None else Lanes()  # accounts: each its own in-flight limit and stop
         self._sink = sink
         self._settings = settings
         self._stats = stats
@@ -130,6 +133,7 @@ class Engine(Generic[PayloadT]):
                 return
             while item is not None:
                 await self._run_row(item)
+                self._lanes.leave(item.payload)
                 item = self._next_of_device(self._action.device(item.payload))
                 if item is not None and self._stop.is_set():
                     self._waiting.setdefault(self._action.device(item.payload), deque()).appendleft(item)
@@ -139,22 +143,34 @@ class Engine(Generic[PayloadT]):
         """The next row whose device is free; rows of busy devices wait behind them."""
         if self._budget_left == 0:
             return None  # the rest are held back: never taken, never started
-        for item in self._items:
+        for item in self._candidates():
+            if self._lanes.stopped(item, self._sink):
+                continue
             device = self._action.device(item.payload)
             if device in self._busy:
                 self._waiting.setdefault(device, deque()).append(item)
+                continue
+            if not self._lanes.take(item):  # its lane (account) is full: the row waits in it
                 continue
             self._busy.add(device)
             self._spend_budget()
             return item
         return None
 
+    def _candidates(self) -> Iterator[WorkItem[PayloadT]]:
+        """Rows that waited for room in their lane first, then the input's (next(), so closing this leaves it open)."""
+        while (item := self._lanes.next_waiting() or next(self._items, None)) is not None:
+            yield item
+
     def _next_of_device(self, device: Hashable) -> WorkItem[PayloadT] | None:
         queue = self._waiting.get(device)
-        if queue and self._budget_left != 0:
+        while queue and self._budget_left != 0:
             item = queue.popleft()
             if not queue:
                 del self._waiting[device]
+            if self._lanes.stopped(item, self._sink):
+                continue
+            self._lanes.enter(item.payload)
             self._spend_budget()
             return item
         self._busy.discard(device)
@@ -183,7 +199,7 @@ class Engine(Generic[PayloadT]):
                 self._finish(state, RowStatus.UNKNOWN, "the platform rejected the access token; an earlier attempt "
                              f"may have been applied. {_LOOKED_UP_FIRST}", http_status=exc.http_status,
                              code=exc.code, in_doubt_since_ms=state.in_doubt_since_ms)
-            self.request_stop(f"stopped: {exc}", interrupted=False)
+            self._lanes.stop(item.payload, f"stopped: {exc}", or_else=self.request_stop)
             return
         except ApiError as exc:
             exhausted = isinstance(exc, TransientApiError)
@@ -195,7 +211,7 @@ class Engine(Generic[PayloadT]):
                 self._finish_interrupted(state)
                 raise
             if isinstance(exc, FatalApiError):
-                self.request_stop(f"stopped: {exc}", interrupted=False)
+                self._lanes.stop(item.payload, f"stopped: {exc}", or_else=self.request_stop)
             elif exhausted:
                 self._check_breaker()
             return
@@ -421,6 +437,7 @@ class Engine(Generic[PayloadT]):
         reason = self._result.stopped or (budget.note if held and budget is not None else "not sent")
         leftovers: list[WorkItem[PayloadT]] = [item for queue in self._waiting.values() for item in queue]
         self._waiting.clear()
+        leftovers += [item for item in self._lanes.drain() if not self._lanes.stopped(item, self._sink)]
         for item in [*leftovers, *self._items]:
             if item.in_doubt_since_ms is None:
                 self._result.held_back += held

@@ -18,7 +18,8 @@ from collections.abc import Collection, Mapping, Sequence
 from runner.errors import ColumnError, MissingColumnError
 
 #: every column the loader understands, in the order messages list them
-CANONICAL_COLUMNS = ("pk", "dk", "recipient", "expiry", "recipient_type", "cover_mark", "auth_key", "in_doubt_since")
+CANONICAL_COLUMNS = ("pk", "dk", "recipient", "expiry", "recipient_type", "cover_mark", "auth_key", "in_doubt_since",
+                     "account")
 #: a file without one of these cannot be used at all
 REQUIRED_COLUMNS = ("pk", "dk", "recipient")
 
@@ -46,6 +47,9 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "auth_key": ("auth_key", "authKey"),
     # written by sharebatch into a failed-rows file: an earlier attempt at the row may have been applied
     "in_doubt_since": ("in_doubt_since",),
+    # the owner account that shares the row's device: a name from the job's [accounts] (or --account). Not a
+    # bare "owner": sheets use it for a person's name, and every row would turn invalid as an unknown account
+    "account": ("account", "owner account", "account owner", "account name", "owner_account", "sharebatch account"),
 }
 
 # Words that make a header look like a date, in English and the languages ops sheets come in.

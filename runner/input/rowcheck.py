@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from runner.errors import ExpiryError, RecipientError, UsageError
+from runner.input.accounts import account_of
 from runner.input.cellrules import ID_COLUMNS, line_break_problem, number_cell, plain, unwrap_recipient
 from runner.input.columns import normalise_header
 from runner.input.compactmap import CompactMap
@@ -119,6 +120,8 @@ class RowValidator:
         self._cover_mark_at = columns.get("cover_mark")
         self._auth_key_at = columns.get("auth_key")
         self._doubt_at = columns.get("in_doubt_since")
+        self._account_at = columns.get("account")
+        self._accounts = options.accounts
         recipient_header = headers[self._recipient_at].strip()
         self._recipient_hint = kind_from_header(normalise_header(recipient_header))
         self._hint_reason = f'the column is "{recipient_header}"' if self._recipient_hint else ""
@@ -161,6 +164,9 @@ class RowValidator:
         recipient = self._recipient(cells, values[2], problems, notes)
         expire_at_ms = self._expiry_ms(plain(_optional_cell(cells, self._expiry_at)), problems)
         cover_mark = self._cover_mark(plain(_optional_cell(cells, self._cover_mark_at)), problems)
+        account, account_problem = account_of(plain(_optional_cell(cells, self._account_at)), self._accounts)
+        if account_problem is not None:
+            problems.append(("account", account_problem))
         if problems or recipient is None:
             message = "; ".join(text for _, text in problems)
             return LoadedRow(row, cells, problem=RowProblem(message, problems[0][0]))
@@ -168,7 +174,7 @@ class RowValidator:
         if problems:
             return LoadedRow(row, cells, problem=RowProblem(problems[0][1], problems[0][0]))
         auth_key = _optional_cell(cells, self._auth_key_at) or None
-        request = ShareRequest(pk, dk, recipient.kind, recipient.value, expire_at_ms, cover_mark, auth_key)
+        request = ShareRequest(pk, dk, recipient.kind, recipient.value, expire_at_ms, cover_mark, auth_key, account)
         first = self._first_row.setdefault(_compact_key(pk, dk, recipient.key), row)
         if first != row:
             return LoadedRow(row, cells, duplicate_of=first)

@@ -52,6 +52,7 @@ class InputOptions:
     default_expiry: str | None = None  # for empty expiry cells, same syntax as a cell
     default_cover_mark: int = 1  # for empty cover_mark cells; one of COVER_MARKS (JobSpec checks it)
     anchor_ms: int = 0  # the run's start: relative expiries count from it, earlier ones are past
+    accounts: frozenset[str] = frozenset()  # the names an account cell may hold (the job's [accounts])
 
 
 #: a data record, and for a spreadsheet what its cells hide (a hidden row, unsaved formulas, numbers)

@@ -20,7 +20,7 @@ from runner.models import DeviceShare, RecipientKind, RunStats, ShareRequest
 from runner.platform.auth.tokens import TokenSource
 from runner.platform.codes import TRANSIENT_HTTP_STATUSES, ErrorClass, classify_code, describe_code, is_documented_code
 from runner.platform.http import exchange
-from runner.platform.pacing import DispatchGate
+from runner.platform.pacing import Gate
 from runner.platform.replies import DEFAULT_MAX_RETRY_AFTER_S, MAX_BODY_BYTES, retry_after_s
 from runner.redact import Secret, redact
 
@@ -49,7 +49,7 @@ class PlatformClient:
         tokens: TokenSource,
         *,
         retry_codes: frozenset[int] = frozenset(),
-        gate: DispatchGate | None = None,
+        gate: Gate | None = None,
         stats: RunStats | None = None,
         max_retry_after_s: float = DEFAULT_MAX_RETRY_AFTER_S,
         max_body_bytes: int = MAX_BODY_BYTES,
