@@ -15,6 +15,7 @@ RunnerError             base; str(exc) is one operator-facing line, never holdin
 │   └── ExpiryError         an expiry cell is unreadable or not in the future
 └── ApiError            raised by client.py once (HTTP status, body code) is classified
     ├── TransientApiError   timeouts, connection errors, 429/5xx: what the retry policy retries
+    │   └── UnreachableError    no connection was made (DNS, refused, TLS): nothing left, the run stops
     ├── AuthExpiredError    token rejected (HTTP 401, 5032, 5106)
     ├── RowRejectedError    a business code for this row: recorded as failed, not retried
     └── FatalApiError       lockouts, a wrong base URL, a non-platform reply: stop the run
@@ -169,6 +170,10 @@ class ApiError(RunnerError):
 
 class TransientApiError(ApiError):
     """Worth another attempt: timeouts, connection errors, 429, 5xx, transient codes."""
+
+
+class UnreachableError(TransientApiError):
+    """No connection to the platform's host could be made (DNS, refused, TLS): the row was not attempted."""
 
 
 class AuthExpiredError(ApiError):

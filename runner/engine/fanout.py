@@ -28,12 +28,13 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from runner.clock import now_ms, utc_now_iso
 from runner.engine.lanes import Lanes
 from runner.engine.protocols import Action, ActionResult, Found, OutcomeSink, Reconciled, WorkItem
+from runner.engine.retrypolicy import FirstFailures, retry_policy
 from runner.engine.settings import EngineResult, EngineSettings
-from runner.errors import ApiError, AuthExpiredError, FatalApiError, TransientApiError
+from runner.errors import ApiError, AuthExpiredError, FatalApiError, TransientApiError, UnreachableError
 from runner.events import log_event
 from runner.models import RowOutcome, RowStatus, RunStats
 
-if TYPE_CHECKING:  # tenacity is imported on the first retry (see _retrying)
+if TYPE_CHECKING:  # tenacity is imported on the first retry (see retrypolicy.py)
     from tenacity import AsyncRetrying, RetryCallState
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,8 @@ class Engine(Generic[PayloadT]):
         self._budget_left = settings.budget.rows if settings.budget is not None else None
         self._finished = 0
         self._failed = 0
-        self._failure_kinds_told: set[tuple[object, ...]] = set()
+        self._first_failures = FirstFailures(settings.max_attempts)
+        self._unreachable_rows = 0  # rows in a row that never got a connection
 
     def request_stop(self, reason: str, *, interrupted: bool = True) -> None:
         """Stop dispatching; rows in flight get `grace_s` to finish."""
@@ -201,20 +203,16 @@ class Engine(Generic[PayloadT]):
                              code=exc.code, in_doubt_since_ms=state.in_doubt_since_ms)
             self._lanes.stop(item.payload, f"stopped: {exc}", or_else=self.request_stop)
             return
-        except ApiError as exc:
-            exhausted = isinstance(exc, TransientApiError)
-            self._recent_exhausted.append(exhausted)
-            message = f"gave up after {state.attempts} attempts: {exc}" if exhausted else str(exc)
-            try:
-                await self._settle_failure(state, item.payload, exc, message)
-            except asyncio.CancelledError:  # the grace ended during the last look-up: still one outcome
-                self._finish_interrupted(state)
-                raise
-            if isinstance(exc, FatalApiError):
-                self._lanes.stop(item.payload, f"stopped: {exc}", or_else=self.request_stop)
-            elif exhausted:
-                self._check_breaker()
+        except UnreachableError as exc:
+            if state.in_doubt_since_ms is None:
+                self._finish_unreachable(state, item.payload, exc)
+                return
+            await self._fail(state, item.payload, exc)
             return
+        except ApiError as exc:
+            await self._fail(state, item.payload, exc)
+            return
+        self._unreachable_rows = 0
         self._recent_exhausted.append(False)
         if not result.confirmed:
             # Said done without its share code: in doubt until the look-up finds it.
@@ -226,6 +224,32 @@ class Engine(Generic[PayloadT]):
                 raise
             return
         self._finish_success(state, result)
+
+    async def _fail(self, state: _RowState, payload: PayloadT, exc: ApiError) -> None:
+        exhausted = isinstance(exc, TransientApiError)
+        self._recent_exhausted.append(exhausted)
+        message = f"gave up after {state.attempts} attempts: {exc}" if exhausted else str(exc)
+        try:
+            await self._settle_failure(state, payload, exc, message)
+        except asyncio.CancelledError:  # the grace ended during the last look-up: still one outcome
+            self._finish_interrupted(state)
+            raise
+        if isinstance(exc, FatalApiError):
+            self._lanes.stop(payload, f"stopped: {exc}", or_else=self.request_stop)
+        elif exhausted:
+            self._check_breaker()
+
+    def _finish_unreachable(self, state: _RowState, payload: PayloadT, exc: UnreachableError) -> None:
+        """No connection was ever made for this row: it was not attempted, and the platform is not to blame.
+
+        A wrong region, port or network fails every row alike, so a few such rows in a row (or one
+        failed TLS check) stop the run with the one line that names the host, the cause and the fix.
+        """
+        self._unreachable_rows += 1
+        self._finish(state, RowStatus.NOT_ATTEMPTED, f"not sent: {exc}", code=exc.code)
+        if exc.attempt_limit == 1 or self._unreachable_rows >= self._settings.unreachable_rows:
+            self._lanes.stop(payload, f"stopped: {exc}; nothing reached the platform, run the same command again "
+                             "once it is fixed", or_else=self.request_stop)
 
     async def _settle_failure(self, state: _RowState, payload: PayloadT, exc: ApiError, message: str) -> None:
         """A row that ends without success: if an attempt may have been applied, look before calling it failed.
@@ -313,20 +337,7 @@ class Engine(Generic[PayloadT]):
         return result
 
     def _retrying(self) -> AsyncRetrying:
-        # imported on the first retry, not with the module: a run where every row succeeds at once never needs it
-        from tenacity import AsyncRetrying, stop_after_attempt, stop_when_event_set, wait_exponential_jitter
-
-        settings = self._settings
-        return AsyncRetrying(
-            stop=stop_after_attempt(settings.max_attempts) | stop_when_event_set(self._stop),  # type: ignore[arg-type]
-            retry=_should_retry,
-            wait=wait_exponential_jitter(
-                multiplier=settings.backoff_initial_s, max=settings.backoff_max_s, jitter=settings.backoff_initial_s
-            ),
-            sleep=self._sleep,
-            before_sleep=self._before_retry,
-            reraise=True,
-        )
+        return retry_policy(self._settings, self._stop, self._sleep, self._before_retry)
 
     async def _attempt(self, state: _RowState, payload: PayloadT) -> ActionResult:
         if state.in_doubt_since_ms is not None:
@@ -366,21 +377,7 @@ class Engine(Generic[PayloadT]):
         log_event("retry", f"retrying row {row} after attempt {retry_state.attempt_number}: {exc}", row=row,
                   attempt=retry_state.attempt_number, reason=str(exc),
                   code=getattr(exc, "code", None), http_status=getattr(exc, "http_status", None))
-        self._tell_first_of_its_kind(exc, row, retry_state.attempt_number)
-
-    def _tell_first_of_its_kind(self, exc: BaseException | None, row: int | None, attempt: int) -> None:
-        """A person (cron mail) hears of a kind of failure when it first happens ("cannot connect"), not only
-        when the row gives up a minute later; the rest of that kind are `retry` events only."""
-        if exc is None:
-            return
-        kind = (type(exc).__name__, getattr(exc, "http_status", None), getattr(exc, "code", None),
-                str(exc).split(":", 1)[0][:60])
-        if kind in self._failure_kinds_told:
-            return
-        self._failure_kinds_told.add(kind)
-        log.warning(f"row {row}: {exc}; retrying (attempt {attempt} of {self._settings.max_attempts} failed); "
-                    "further failures of this kind are retried without a line each",
-                    extra={"event": "first_failure", "row": row, "attempt": attempt, "reason": str(exc)})
+        self._first_failures.tell(exc, row, retry_state.attempt_number)
 
     def _finish_interrupted(self, state: _RowState) -> None:
         """Cancelled after the grace: a request that was out may or may not have been applied."""
@@ -446,13 +443,3 @@ class Engine(Generic[PayloadT]):
                 self._sink.row_finished(RowOutcome(
                     row=item.row, status=RowStatus.UNKNOWN, in_doubt_since_ms=item.in_doubt_since_ms,
                     message=f"{reason}; an earlier attempt may have been applied. {_LOOKED_UP_FIRST}"))
-
-
-def _should_retry(retry_state: RetryCallState) -> bool:
-    if retry_state.outcome is None or not retry_state.outcome.failed:
-        return False
-    exc = retry_state.outcome.exception()
-    if not isinstance(exc, TransientApiError):
-        return False
-    return exc.attempt_limit is None or retry_state.attempt_number < exc.attempt_limit
-

@@ -40,6 +40,7 @@ class EngineSettings:
     grace_s: float = 5.0  # how long in-flight rows may finish after a stop
     breaker_window: int = 50  # rows looked at by the circuit breaker
     breaker_ratio: float = 0.5  # more than this share of them exhausting retries stops the run
+    unreachable_rows: int = 3  # rows in a row that got no connection before the run stops
     budget: RowBudget | None = None  # a canary: at most this many rows
     brake: FailureBrake | None = None  # stop once too many rows have failed
 

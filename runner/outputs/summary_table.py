@@ -98,7 +98,7 @@ def summary_line(result: BatchResult, now: datetime | None = None) -> str:
         counts += f" ({s.held_back} held back by --limit)"
     if s.unknown:
         counts += f", {s.unknown} unknown"
-    stopped = f"; stopped early: {s.stopped}" if s.stopped else ""
+    stopped = f"; stopped early: {s.stopped.removeprefix('stopped: ')}" if s.stopped else ""
     return (f"{head}; {s.total} rows: {counts}; {s.requests} requests in {s.duration_s:.1f} s{stopped}; "
             f"report {result.report_path}")
 
@@ -134,7 +134,8 @@ def print_summary(result: BatchResult, console: Console | None = None) -> None:
 
 def _print_stopped(result: BatchResult) -> None:
     if result.summary.stopped:
-        print(f"stopped early: {plain(result.summary.stopped)}", file=sys.stderr)
+        # the engine's reasons start "stopped: ", which this line already says
+        print(f"stopped early: {plain(result.summary.stopped.removeprefix('stopped: '))}", file=sys.stderr)
 
 
 def plain_table(rows: Sequence[tuple[str, str]]) -> str:

@@ -7,11 +7,13 @@ What an answer means (the envelope, the body code) stays with each caller.
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import aiohttp
 
-from runner.errors import BodyTooLargeError, FatalApiError, TransientApiError
+from runner.errors import BodyTooLargeError, TransientApiError, UnreachableError
 from runner.platform.replies import MAX_BODY_BYTES, read_capped
 from runner.redact import redact
 
@@ -36,7 +38,8 @@ async def exchange(
     headers: dict[str, str] | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
 ) -> HttpAnswer:
-    """Send one request and read the answer; no answer raises TransientApiError or FatalApiError.
+    """Send one request and read the answer; no answer raises TransientApiError (UnreachableError
+    when no connection was made, so nothing was sent).
 
     `applies_change` says whether the request changes state on the platform: when the connection
     is lost after it left, the error says it may have been applied. A body longer than
@@ -52,18 +55,41 @@ async def exchange(
         # The answer started, so the request arrived: for a change, in doubt like a lost answer.
         raise TransientApiError(str(exc), http_status=status, may_have_applied=applies_change) from exc
     except (aiohttp.ClientConnectorCertificateError, aiohttp.ClientConnectorSSLError) as exc:
-        raise FatalApiError(
-            f"TLS check of {base_url} failed ({_reason(exc)}); behind a corporate proxy pass --ca-bundle"
+        # The TLS handshake failed, so no byte of the request was sent; retrying cannot help.
+        raise UnreachableError(
+            f"cannot connect to {_host(base_url)}: the TLS check failed ({_reason(exc)}); behind a corporate "
+            "proxy pass --ca-bundle, otherwise check --base-url", attempt_limit=1,
+        ) from exc
+    except aiohttp.ClientConnectorDNSError as exc:
+        raise UnreachableError(
+            f"cannot connect to {_host(base_url)}: the name does not resolve (DNS: {_reason(exc)}); check --region "
+            "or --base-url, then the network"
         ) from exc
     except aiohttp.ClientConnectorError as exc:
         # The connection was never made, so nothing reached the platform.
-        raise TransientApiError(f"cannot connect: {_reason(exc)}") from exc
+        raise UnreachableError(
+            f"cannot connect to {_host(base_url)}: {_refusal(exc)}; check --base-url (host and port) or --region, "
+            "then the network (firewall, proxy)"
+        ) from exc
     except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
         raise TransientApiError("no answer within the timeout", may_have_applied=applies_change) from exc
     except aiohttp.ClientError as exc:
         raise TransientApiError(
             f"connection lost before the answer: {_reason(exc)}", may_have_applied=applies_change
         ) from exc
+
+
+def _host(base_url: str) -> str:
+    """The host (and port, when one is given) of `base_url`: what DNS or the connection failed on."""
+    parsed = urlsplit(base_url)
+    return parsed.netloc.rsplit("@", 1)[-1] or base_url
+
+
+def _refusal(exc: aiohttp.ClientConnectorError) -> str:
+    """Why the connection was not made, in words: aiohttp's text repeats the host and its ssl setting."""
+    if exc.os_error.errno == errno.ECONNREFUSED or "Connect call failed" in str(exc.os_error):
+        return "the connection was refused (nothing listens on that port)"
+    return exc.os_error.strerror or _reason(exc.os_error)
 
 
 def _reason(exc: BaseException) -> str:
