@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from runner.errors import UsageError
+from runner.input.editorfiles import user_path
 from runner.redact import redact, register_secret
 
 ACCOUNT_KEYS = ("token_file", "region", "base_url", "rate", "concurrency")
@@ -46,7 +47,7 @@ def anchor_account_files(raw: dict[str, Any], base_dir: Path) -> None:
     """A job file's account token files are relative to the job file's folder, as its other paths are."""
     for table in (raw.get("accounts") or {}).values() if isinstance(raw.get("accounts"), dict) else ():
         if isinstance(table, dict) and isinstance(table.get("token_file"), str):
-            path = Path(table["token_file"]).expanduser()
+            path = user_path(table["token_file"])
             table["token_file"] = str(path if path.is_absolute() else base_dir / path)
 
 
@@ -69,7 +70,7 @@ def job_accounts(raw: dict[str, Any], where: str) -> dict[str, AccountSpec]:
         rate = _positive_number(table, "rate", 1.0, at) if "rate" in table else None
         concurrency = _at_least(table, "concurrency", 1, 1, at) if "concurrency" in table else None
         url_fields = {**table, "allow_insecure_http": raw.get("allow_insecure_http", False)}
-        accounts[name] = AccountSpec(name=name, token_file=Path(table["token_file"]).expanduser(),
+        accounts[name] = AccountSpec(name=name, token_file=user_path(table["token_file"]),
                                      base_url=_base_url(url_fields, at), rate=rate, concurrency=concurrency)
     return accounts
 

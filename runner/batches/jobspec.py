@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from runner.batches.jobaccounts import AccountSpec, anchor_account_files, job_accounts, limiter, parse_account_options
 from runner.errors import UsageError
 from runner.input.columns import CANONICAL_COLUMNS
+from runner.input.editorfiles import editor_file_kind, real_document, user_path
 from runner.input.expiry import load_timezone
 from runner.models import COVER_MARKS
 from runner.redact import redact, register_secret
@@ -161,12 +162,15 @@ def load_job_spec(job_file: Path | None, overrides: dict[str, Any]) -> JobSpec:
     def resolve(key: str) -> Path | None:
         if key not in raw:
             return None
-        path = Path(raw[key]).expanduser()
+        path = user_path(raw[key])
         return base_dir / path if key in file_paths and not path.is_absolute() else path
 
     input_path = resolve("input")
     if input_path is None:
         raise UsageError(f"{where}: no input file: give --input PATH or set `input` in the job file")
+    if (editor_kind := editor_file_kind(input_path.name)) is not None and not any(c in input_path.name for c in "*?["):
+        raise UsageError(f"{input_path}: this is {editor_kind}, not a sheet to share; give "
+                         f"{input_path.with_name(real_document(input_path.name))} instead")
     name = raw.get("name") or (job_file.stem if job_file is not None else input_path.stem)
     if "/" in name or "\\" in name or name in (".", ".."):
         raise UsageError(f"{where}: `name` {name!r} must be a plain name, not a path (use `out` for a folder)")

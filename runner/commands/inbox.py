@@ -45,6 +45,7 @@ from runner.engine.journal import JOURNAL_NAME, UNFINISHED_STATES, Journal
 from runner.engine.runlock import RunLock
 from runner.errors import ExitCode, InputFileError, UsageError
 from runner.events import log_event
+from runner.input.editorfiles import editor_file_kind
 from runner.outputs.atomic import atomic_writer
 from runner.platform.auth.tokens import AuthSettings
 from runner.platform.tls import tls_context
@@ -137,10 +138,11 @@ def split_pattern(pattern: str) -> tuple[Path, str]:
 
 
 def list_new_files(folder: Path, name_glob: str) -> list[Path]:
-    """Matching files in name order; dotfiles (uploads in progress) and folders are skipped."""
+    """Matching files in name order; editor lock files, dotfiles and `*.tmp` (saves in progress) and folders
+    are skipped."""
     if not folder.is_dir():
         raise UsageError(f"{folder}: the inbox folder does not exist")
-    found = (path for path in folder.glob(name_glob) if path.is_file() and not path.name.startswith("."))
+    found = (path for path in folder.glob(name_glob) if path.is_file() and editor_file_kind(path.name) is None)
     return sorted(found, key=lambda path: path.name)
 
 

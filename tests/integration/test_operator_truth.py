@@ -12,7 +12,7 @@ from click.testing import CliRunner, Result
 
 from runner.cli import main
 
-from ..conftest import CsvWriter, good_rows
+from ..conftest import CsvWriter, ThreadedSimulator, good_rows
 
 pytestmark = pytest.mark.integration
 
@@ -51,3 +51,36 @@ def test_an_unreachable_platform_stops_after_a_few_rows_that_stay_not_attempted(
     assert "platform keeps failing" not in result.output and "stopped: stopped:" not in result.output
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert summary["requests"] <= 2 * 4  # a few rows' attempts, not 40 rows' retries
+
+
+def test_the_inbox_skips_editor_lock_and_temporary_files(sim_thread: ThreadedSimulator, tmp_path: Path):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    with (inbox / "acme.csv").open("w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows(good_rows(2))
+    for name in ("~$acme.csv", ".~lock.acme.csv#", ".upload.csv", "acme.csv.tmp"):
+        (inbox / name).write_bytes(b"\x00\x01 lock")
+    job = tmp_path / "nightly.toml"
+    job.write_text(f'input = "inbox/*"\nout = "out"\nbase_url = "{sim_thread.base_url}"\nrate = 1000\n',
+                   encoding="utf-8")
+    result = run_cli(["run", str(job)], sim_thread.token)
+    assert result.exit_code == 0, result.output
+    assert "1 done, 0 rejected" in result.output
+    assert sorted(path.name for path in inbox.iterdir() if path.is_file()) == [
+        ".upload.csv", ".~lock.acme.csv#", "acme.csv.tmp", "~$acme.csv"]  # left alone, never moved
+    assert (inbox / "done" / "acme.csv").exists()
+
+
+@pytest.mark.parametrize("command", ["validate", "run"])
+@pytest.mark.parametrize("name", ["~$book.xlsx", ".~lock.book.ods#"])
+def test_an_editor_lock_file_given_as_input_is_one_line_naming_the_real_file(
+    tmp_path: Path, command: str, name: str, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.chdir(tmp_path)
+    Path(name).write_bytes(b"\x00\x01 lock")
+    base_url = ["--base-url", "http://127.0.0.1:9"] if command == "run" else []
+    result = run_cli([command, "--input", name, *base_url])
+    assert result.exit_code == 2, result.output
+    [line] = result.output.strip().splitlines()
+    assert "unexpected" not in line and "lock file" in line
+    assert "book." in line and "instead" in line
