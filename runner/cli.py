@@ -208,6 +208,9 @@ def _refuse_unsupported_platform() -> None:
               "not_attempted and the same command without --limit sends them. [default: every row]")
 @click.option("--max-failures", help="Stop cleanly (exit 3, the rest not_attempted) once N rows have failed, or "
               "P% of the rows finished so far (judged after 20 rows), e.g. 10 or 5%. [default: no limit]")
+@click.option("--retry-failed", is_flag=True, default=None,
+              help="Also re-send the failed rows the platform refused for a reason re-sending cannot change (a "
+              "resumed run re-sends only failures that may pass: timeouts, 5xx, retry_codes).")
 @click.option("--mask-recipients", is_flag=True, default=None,
               help="In report.html, mask recipients' emails, phones and uids, for a report to mail "
               "(report.csv keeps them in full).")

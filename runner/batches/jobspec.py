@@ -74,6 +74,8 @@ class JobSpec:
     skip_existing: bool = False
     #: a canary (--limit): send at most this many more rows of the batch; None: every row
     limit: int | None = None
+    #: a resumed run re-sends every failed row, not only those whose failure may pass (--retry-failed)
+    retry_failed: bool = False
     #: the brake (--max-failures): stop once this many rows failed, or this share of those finished
     max_failures: int | None = None
     max_failure_share: float | None = None
@@ -123,6 +125,7 @@ _KEY_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "skip_existing": ((bool,), "true or false"),
     "limit": ((int,), "a whole number of rows"),
     "mask_recipients": ((bool,), "true or false"),
+    "retry_failed": ((bool,), "true or false"),
     "max_failures": ((int, str), 'a number of rows such as 10, or a share such as "5%"'),
     "limiter": ((str,), '"local", "off" or a redis://HOST:PORT/DB URL'),
     "accounts": ((dict,), "[accounts.NAME] tables"),
@@ -205,6 +208,7 @@ def load_job_spec(job_file: Path | None, overrides: dict[str, Any]) -> JobSpec:
         ca_bundle=resolve("ca_bundle"),
         login=auth,
         skip_existing=bool(raw.get("skip_existing", False)),
+        retry_failed=bool(raw.get("retry_failed", False)),
         limiter=limiter(raw, at("limiter")),
         accounts=job_accounts(raw, at("accounts")),
     )

@@ -24,6 +24,7 @@ from runner.batches.batchdir import (
 )
 from runner.batches.jobspec import JobSpec
 from runner.batches.replacements import RepeatedDevices, ReplacementNotes
+from runner.batches.resend import failure_filter
 from runner.batches.results import (
     BatchResult,
     achieved_rate,
@@ -216,6 +217,9 @@ async def run_journaled(
         try:
             plan = make_plan(journal, snapshot_path)
             counts = journal.sync_rows(with_carried_doubt(plan.entries, plan.subject, opened.carried_doubt))
+            resend = failure_filter(spec.retry_codes, spec.retry_failed)
+            kept_failed = journal.failures_kept(resend) if resend is not None else 0
+            counts = replace(counts, to_send=counts.to_send - kept_failed)
             journal.run_started(summary.started_at)
             context = report_context(spec, snapshot.sha256, batch_name, journal.get_meta(FIRST_STARTED_KEY),
                                      summary.started_at, plan.headers)
@@ -224,7 +228,7 @@ async def run_journaled(
                       rows=counts.total, to_send=counts.to_send, already_done=counts.already_done)
             summary.warnings = [*([opened.replaced] if opened.replaced else []), *plan.warnings(), *_preflight(spec)]
             stats = RunStats()
-            work = journal.iter_work(plan.decode)
+            work = journal.iter_work(plan.decode, resend=resend)
             result = await _send(spec, auth, plan.action, work, journal, counts.to_send, stats, interactive,
                                  handle_signals, settings, plan.prepare, plan.account_of)
             summary.requests, summary.retries = stats.requests, stats.retries

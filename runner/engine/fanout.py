@@ -424,8 +424,9 @@ class Engine(Generic[PayloadT]):
     def _check_brake(self) -> None:
         brake = self._settings.brake
         if brake is not None and brake.tripped(self._failed, self._finished):
-            self.request_stop(f"stopped: {self._failed} of the {self._finished} rows finished so far failed "
-                              f"({brake.label}); fix the cause, then run the same command to send the rest",
+            self.request_stop(f"stopped: {self._failed} of the {self._finished} rows this run finished failed "
+                              f"({brake.label}); fix the cause, then run the same command: it sends the rows not "
+                              "sent yet and re-sends only failures that may pass (--retry-failed: every failed row)",
                               interrupted=False)
 
     def _mark_rest_not_attempted(self) -> None:

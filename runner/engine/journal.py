@@ -34,6 +34,8 @@ from runner.models import RowOutcome, RowStatus, statuses_where
 from runner.redact import redact
 
 PayloadT = TypeVar("PayloadT")
+#: (code, message) of a failed row -> whether sending it again may succeed
+FailureFilter = Callable[[int | None, str], bool]
 
 JOURNAL_NAME = "journal.sqlite"
 SCHEMA_VERSION = "2"
@@ -75,7 +77,7 @@ _OUTCOME_COLUMNS = "row, state, code, message, share_code, attempts, http_status
 # Built once from this module's constants, every value bound as "?" (bandit B608 flags the formatting; ruff UP032
 # would make it an f-string, which bandit cannot be told about on one line).
 _WORK_STATE_MARKS = ", ".join("?" for _ in WORK_STATES)
-_WORK_QUERY = "SELECT row, state, started_ms, payload, doubt_ms FROM rows WHERE row > ? AND state IN ({}) ORDER BY row LIMIT ?".format(_WORK_STATE_MARKS)  # noqa: E501, UP032  # nosec B608
+_WORK_QUERY = "SELECT row, state, started_ms, payload, doubt_ms, code, message FROM rows WHERE row > ? AND state IN ({}) ORDER BY row LIMIT ?".format(_WORK_STATE_MARKS)  # noqa: E501, UP032  # nosec B608
 _DONE_STATE_MARKS = ", ".join("?" for _ in DONE_STATES)
 _IN_DOUBT_QUERY = "SELECT payload, doubt_ms FROM rows WHERE doubt_ms IS NOT NULL AND payload IS NOT NULL AND state NOT IN ({})".format(_DONE_STATE_MARKS)  # noqa: E501, UP032  # nosec B608
 _OUTCOMES_QUERY = "SELECT {}, payload FROM rows WHERE row > ? ORDER BY row LIMIT ?".format(_OUTCOME_COLUMNS)  # noqa: UP032  # nosec B608
@@ -223,17 +225,27 @@ class Journal:
 
     # -- the engine's sink ----------------------------------------------------------------------
 
-    def iter_work(self, decode: Callable[[str], PayloadT], chunk_rows: int = 1000) -> Iterator[WorkItem[PayloadT]]:
-        """Rows still to do, in row order, read in chunks so memory stays flat."""
+    def iter_work(
+        self, decode: Callable[[str], PayloadT], chunk_rows: int = 1000, *, resend: FailureFilter | None = None
+    ) -> Iterator[WorkItem[PayloadT]]:
+        """Rows still to do, in row order, in chunks; a failed row (not in doubt) only if `resend` says it may pass."""
         last_row = 0
         while True:
             chunk = self._db.execute(_WORK_QUERY, (last_row, *WORK_STATES, chunk_rows)).fetchall()
             if not chunk:
                 return
-            for row, state, started_ms, payload, doubt_ms in chunk:
+            for row, state, started_ms, payload, doubt_ms, code, message in chunk:
+                if _stays_failed(state, doubt_ms, code, message, resend):
+                    continue
                 since = doubt_ms if doubt_ms is not None else (started_ms if state == IN_FLIGHT else None)
                 yield WorkItem(row=row, payload=decode(payload), in_doubt_since_ms=since)
             last_row = chunk[-1][0]
+
+    def failures_kept(self, resend: FailureFilter) -> int:
+        """How many failed rows this run leaves failed (their failure cannot pass by sending again)."""
+        rows = self._db.execute("SELECT state, doubt_ms, code, message FROM rows WHERE state = ?",
+                                (RowStatus.FAILED.value,))
+        return sum(_stays_failed(state, doubt_ms, code, message, resend) for state, doubt_ms, code, message in rows)
 
     async def attempt_started(self, row: int, started_ms: int) -> None:
         """Returns once the row's in_flight state is committed, so the request may leave.
@@ -410,6 +422,13 @@ class Journal:
         """Rows per state, journal states (pending, in_flight) included."""
         self.flush()
         return {state: count for state, count in self._db.execute("SELECT state, count(*) FROM rows GROUP BY state")}
+
+
+def _stays_failed(state: str, doubt_ms: int | None, code: int | None, message: str,
+                  resend: FailureFilter | None) -> bool:
+    """A failed row whose failure re-sending cannot change: not in doubt (a look-up settles those), and refused."""
+    return (resend is not None and state == RowStatus.FAILED.value and doubt_ms is None
+            and not resend(code, message or ""))
 
 
 def _report_status(state: str, message: str) -> tuple[RowStatus, str]:

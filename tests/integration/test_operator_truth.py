@@ -84,3 +84,37 @@ def test_an_editor_lock_file_given_as_input_is_one_line_naming_the_real_file(
     [line] = result.output.strip().splitlines()
     assert "unexpected" not in line and "lock file" in line
     assert "book." in line and "instead" in line
+
+
+def _share_requests(sim: ThreadedSimulator) -> int:
+    return int(sim.get("/_sim/stats")["by_endpoint"].get("shareByUid", 0))
+
+
+def test_after_the_brake_each_rerun_moves_on_and_refused_rows_stay_failed(
+    sim_thread: ThreadedSimulator, write_csv: CsvWriter, tmp_path: Path
+):
+    rows = good_rows(40, cover_mark="2")
+    for index in range(2, 41, 2):
+        rows[index][1] = f"UNV{index:04d}"  # every other device is unverified: 5360, refused every time
+    source = write_csv("rows.csv", rows)
+    out = tmp_path / "o"
+    args = ["run", "--input", str(source), "--base-url", sim_thread.base_url, "--out", str(out), "--rate", "1000",
+            "--concurrency", "1", "--max-failures", "5"]
+    left = []
+    for run in range(4):
+        result = run_cli(args, sim_thread.token)
+        assert result.exit_code == 3, result.output
+        assert "5 of the 10 rows this run finished failed (--max-failures 5)" in result.output
+        assert "re-sends only failures that may pass" in result.output
+        assert _share_requests(sim_thread) == 10 * (run + 1)  # each run sends 10 new rows, none again
+        left.append(_statuses(out / "report.csv").count("not_attempted"))
+        summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+        assert "5 of the 10 rows this run finished failed" in summary["stopped"]
+    assert left == [30, 20, 10, 0]
+    assert _statuses(out / "report.csv").count("failed") == 20
+    with (out / "failed.csv").open(encoding="utf-8") as handle:
+        assert sum(1 for _ in handle) == 1 + 20  # every refused row is still to be fixed
+    # --retry-failed asks for the refused rows again: 20 more requests
+    again = run_cli([*args[:-2], "--retry-failed"], sim_thread.token)
+    assert again.exit_code == 1, again.output
+    assert _share_requests(sim_thread) == 40 + 20
