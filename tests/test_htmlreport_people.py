@@ -89,7 +89,8 @@ def test_labels_are_words_not_code_names() -> None:
 
 
 def test_a_stopped_run_says_stopped_once() -> None:
-    html = page(summary=replace(SUMMARY, stopped="stopped: 2 of the 4 rows this run finished failed (--max-failures 2)"))
+    braked = "stopped: 2 of the 4 rows this run finished failed (--max-failures 2)"
+    html = page(summary=replace(SUMMARY, stopped=braked))
     assert "The run stopped early: 2 of the 4 rows this run finished failed (--max-failures 2)" in html
     assert "stopped: stopped" not in html
     assert "early: stopped:" not in html

@@ -47,8 +47,10 @@ def test_an_unreachable_platform_stops_after_a_few_rows_that_stay_not_attempted(
     assert set(_statuses(out / "report.csv")) == {"not_attempted"}  # nothing reached the platform: nothing failed
     stopped = [line for line in result.output.splitlines() if line.startswith("stopped early: cannot connect to")]
     assert stopped, result.output
-    assert cause in stopped[0] and fix in stopped[0]
-    assert "platform keeps failing" not in result.output and "stopped: stopped:" not in result.output
+    assert cause in stopped[0]
+    assert fix in stopped[0]
+    assert "platform keeps failing" not in result.output
+    assert "stopped: stopped:" not in result.output
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert summary["requests"] <= 2 * 4  # a few rows' attempts, not 40 rows' retries
 
@@ -82,8 +84,10 @@ def test_an_editor_lock_file_given_as_input_is_one_line_naming_the_real_file(
     result = run_cli([command, "--input", name, *base_url])
     assert result.exit_code == 2, result.output
     [line] = result.output.strip().splitlines()
-    assert "unexpected" not in line and "lock file" in line
-    assert "book." in line and "instead" in line
+    assert "unexpected" not in line
+    assert "lock file" in line
+    assert "book." in line
+    assert "instead" in line
 
 
 def _share_requests(sim: ThreadedSimulator) -> int:
