@@ -34,7 +34,7 @@ class BatchStatus:
     """One out dir's batch as `status` shows it."""
 
     out_dir: Path
-    state: str  # running, finished, stopped or cut_off (the last run never reached its end: killed)
+    state: str  # running, finished, held_back (by --limit), stopped or cut_off (the last run never reached its end: killed)
     why: str  # one line saying what `state` means here
     rows: dict[str, int]  # report status (or, while running, pending / in_flight) -> rows
     in_doubt: int  # of rows["unknown"]: left in flight by a run that was killed
@@ -96,7 +96,7 @@ def describe(status: BatchStatus) -> list[str]:
     lines = [f"{status.out_dir}: {status.total} rows; {status.state}: {status.why}"]
     lines.append(f"  {'first start':<22}{_local(status.first_started_at)}")
     lines.append(f"  {'last finish':<22}{_local(status.last_finished_at)}")
-    labels = {PENDING: "waiting", IN_FLIGHT: "in flight now"}
+    labels = {PENDING: "not_attempted", IN_FLIGHT: "in_flight"}  # the report's words
     for state in STATUS_ORDER:
         count = status.rows.get(state, 0)
         if count:
@@ -145,6 +145,11 @@ def _ending(recorded: JournalStatus, rows: dict[str, int]) -> tuple[str, str]:
         return "cut_off", (f"the last run{started} ended before it finished (killed, or the machine stopped); "
                            "run the same command again: it looks up the rows in doubt first")
     exit_note = f", exit {recorded.last_exit_code}" if recorded.last_exit_code is not None else ""
+    held = rows.get(RowStatus.NOT_ATTEMPTED.value, 0)
+    if held and held == unfinished and not recorded.last_stopped and recorded.last_exit_code in (0, 1):
+        # only a row budget (--limit) ends a run that was not stopped with rows never sent
+        return "held_back", (f"{held} rows held back by --limit (not sent yet); run the same command without "
+                             f"--limit to send them{exit_note}")
     if recorded.last_stopped or recorded.last_exit_code in _STOPPING_EXITS or unfinished:
         reason = recorded.last_stopped or f"{unfinished} rows are not finished"
         return "stopped", f"{reason}{exit_note}"

@@ -234,6 +234,10 @@ def _headline(summary: Summary) -> tuple[str, str]:
             reason = reason[:HEADLINE_REASON_CHARS].rsplit(" ", 1)[0] + " … (in full below)"
         return "bad", f"The run stopped early: {reason}"
     problems = summary.failed + summary.invalid + summary.not_attempted + summary.unknown
+    if summary.held_back and problems == summary.held_back:
+        # a canary that went well: the rows held back are the plan, not a problem
+        return "good", (f"Canary passed: {summary.success:,} rows shared, none failed; {summary.held_back:,} rows "
+                        "held back by --limit. To send them, run the same command without --limit.")
     if summary.total == 0:
         return "neutral", "The file had no rows to share."
     if problems == 0:

@@ -76,6 +76,9 @@ def output_lines(result: BatchResult) -> list[str]:
     lines.append(plain(f"summary: {result.summary_path}"))
     if result.html_path is not None:
         lines.append(plain(f"html:    {result.html_path}"))
+    if result.summary.held_back and not result.summary.stopped:
+        lines.append(f"canary: {result.summary.held_back} rows held back by --limit; to send them, run the same "
+                     "command without --limit")
     lines.append(plain(summary_line(result)))
     return lines
 

@@ -122,3 +122,25 @@ def test_after_the_brake_each_rerun_moves_on_and_refused_rows_stay_failed(
     again = run_cli([*args[:-2], "--retry-failed"], sim_thread.token)
     assert again.exit_code == 1, again.output
     assert _share_requests(sim_thread) == 40 + 20
+
+
+def test_a_canary_is_a_success_that_says_what_sends_the_rest(
+    sim_thread: ThreadedSimulator, write_csv: CsvWriter, tmp_path: Path
+):
+    source = write_csv("rows.csv", good_rows(12))
+    out = tmp_path / "o"
+    canary = run_cli(["run", "--input", str(source), "--base-url", sim_thread.base_url, "--out", str(out),
+                      "--limit", "4"], sim_thread.token)
+    assert canary.exit_code == 0, canary.output
+    assert "canary: 8 rows held back by --limit; to send them, run the same command without --limit" in canary.output
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert ('<div class="banner good" id="headline" data-probe="headline">Canary passed: 4 rows shared, none '
+            "failed; 8 rows held back by --limit.") in html
+    assert "without --limit" in html
+    status = CliRunner().invoke(main, ["status", "--out", str(out), "--json"])
+    [found] = json.loads(status.output)["batches"]
+    assert found["state"] == "held_back"
+    assert "8 rows held back by --limit" in found["why"]
+    text = CliRunner().invoke(main, ["status", "--out", str(out)])
+    assert "held_back: 8 rows held back by --limit" in text.output
+    assert "stopped" not in text.output
