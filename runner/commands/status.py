@@ -34,7 +34,7 @@ class BatchStatus:
     """One out dir's batch as `status` shows it."""
 
     out_dir: Path
-    state: str  # running, finished, held_back (by --limit), stopped or cut_off (the last run never reached its end: killed)
+    state: str  # running, finished, held_back (--limit), stopped or cut_off (the last run was killed before its end)
     why: str  # one line saying what `state` means here
     rows: dict[str, int]  # report status (or, while running, pending / in_flight) -> rows
     in_doubt: int  # of rows["unknown"]: left in flight by a run that was killed
