@@ -14,7 +14,6 @@ from runner.batches.results import BatchResult
 from runner.batches.run import run_batch
 from runner.commands.console import interactive, log_format_of, print_result
 from runner.engine.journal import JOURNAL_FILES
-from runner.errors import ExitCode
 from runner.outputs.logsetup import configure_logging
 from runner.platform.auth.tokens import AuthSettings
 from runner.redact import Secret
@@ -48,5 +47,6 @@ def demo_command(out: Path, *, debug: bool, log_format: str, quiet: bool) -> int
 
     configure_logging(debug=debug, log_format=log_format_of(log_format), quiet=quiet)
     result = asyncio.run(run_demo(out, interactive=interactive(log_format, quiet)))
+    result.failures_on_purpose = True  # the exit code printed is the one the command exits with
     print_result(result, log_format)
-    return int(ExitCode.OK if result.exit_code in (ExitCode.OK, ExitCode.ROWS_FAILED) else result.exit_code)
+    return int(result.exit_code)

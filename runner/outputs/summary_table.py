@@ -88,6 +88,8 @@ def summary_line(result: BatchResult, now: datetime | None = None) -> str:
     s = result.summary
     stamp = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
     head = f"{stamp} job {result.job or '-'} input {result.input_path or '-'}: exit {int(result.exit_code)}"
+    if result.failures_on_purpose:
+        head += " (the demo's failing rows are on purpose)"
     if result.kind == "validate":
         return f"{head}; validate: {s.total} rows, {s.valid} valid, {s.invalid} invalid, {s.duplicate} duplicate"
     if result.kind == "revoke":

@@ -37,8 +37,24 @@ CODE_MEANINGS: dict[int, str] = {
     5067: "dk missing",
     5103: "data exception",
     5106: "token missing",
+    5049: "device already bound",
+    5068: "device name missing",
+    5132: "accept deadline missing",
     5133: "coverMark out of range",
     5134: "adding the share record failed",
+    5135: "no permission to share this device",
+    5136: "shareCode missing",
+    5137: "invalid share code",
+    5138: "device sharing failed",
+    5139: "cannot accept a code you shared yourself",
+    5146: "wrong credentials (attempts left)",
+    5151: "coverMark-3 expiry rule violated",
+    5153: "usage expiry not later than accept deadline",
+    5333: "device name too long",
+    5353: "password decryption failed",
+    5371: "the user has not bound this device",
+    5377: "device binding not authenticated",
+    5478: "device invalid",
     5141: "no permission to query this device",
     5142: "share no longer valid",
     5145: "timestamp format invalid",
@@ -77,6 +93,33 @@ CODE_ADVICE: dict[str, str] = {
     "5133": "The cover mark is not 1, 2 or 3: correct the cover_mark cell (or the job's cover_mark).",
     "5134": "The platform failed to store the share without saying why: run failed.csv again; if it keeps "
             "failing, list the code in retry_codes or ask support.",
+    "5135": "The account may not share this device (it is not the owner's, or sharing is off for it): run with "
+            "the owner's account, or drop the row.",
+    "5136": "The request had no share code: the report row lost its share_code; take it from the run's "
+            "report.csv (do not edit that column), then run again.",
+    "5137": "The share code is not valid (mistyped or from another data center): take it from the run's "
+            "report.csv, then run again.",
+    "5138": "Sharing failed on the platform's side (retried once already): run failed.csv again later; if it "
+            "stays, ask support with the device key.",
+    "5139": "A share cannot be accepted by the account that made it: the recipient must be another account; "
+            "fix the recipient cell.",
+    "5146": "The login's credentials were wrong (attempts are left): check the password and log in again before "
+            "another try freezes the account.",
+    "5049": "The device is already bound: nothing to share with this code; check the device key.",
+    "5068": "A device name was missing: sharebatch does not send names; report it as a bug with the row.",
+    "5132": "The accept deadline was missing: report it as a bug with the row (sharebatch sets none).",
+    "5151": "Cover mark 3 refused: the new share would end earlier than the device's current one; use a "
+            "later expiry, or cover mark 1 to replace it anyway, or drop the row.",
+    "5153": "The usage expiry is not later than the accept deadline: choose a later expiry and run failed.csv "
+            "again.",
+    "5333": "The device name is too long: sharebatch does not send names; report it as a bug with the row.",
+    "5353": "The platform could not decrypt the password: check the user domain secret and region, then log "
+            "in again.",
+    "5371": "The owner has not bound this device: check the device key (pk, dk) or share from the account "
+            "that holds it.",
+    "5377": "The device's binding is not authenticated: the owner verifies the device in the app, then run "
+            "failed.csv again.",
+    "5478": "The platform says the device is invalid: check pk and dk; if they are right, ask support.",
     "5141": "The account may not read this device's share list: share it from the owner's account.",
     "5142": "The share had already ended (revoked, replaced or expired): nothing to do.",
     "5145": "The expiry was not accepted: write it as YYYY-MM-DD, an ISO time or 30d and run failed.csv again.",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import socket
 from pathlib import Path
 
@@ -144,3 +145,43 @@ def test_a_canary_is_a_success_that_says_what_sends_the_rest(
     text = CliRunner().invoke(main, ["status", "--out", str(out)])
     assert "held_back: 8 rows held back by --limit" in text.output
     assert "stopped" not in text.output
+
+
+def test_demo_exits_with_the_code_it_prints(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["demo"], catch_exceptions=False)
+    [printed] = re.findall(r": exit (\d+)", result.output.splitlines()[-1])
+    assert int(printed) == result.exit_code == 0, result.output
+    assert "failing rows are on purpose" in result.output.splitlines()[-1]
+
+
+def test_a_documented_code_is_advised_not_called_unknown(
+    sim_thread: ThreadedSimulator, write_csv: CsvWriter, tmp_path: Path
+):
+    rows = good_rows(2)
+    rows[2][1] = "OTHER00001"  # a device of another owner: 5135
+    source = write_csv("rows.csv", rows)
+    out = tmp_path / "o"
+    ran = run_cli(["run", "--input", str(source), "--base-url", sim_thread.base_url, "--out", str(out)],
+                  sim_thread.token)
+    assert ran.exit_code == 1, ran.output
+    status = CliRunner().invoke(main, ["status", "--out", str(out)])
+    assert "5135 (no permission to share this device)" in status.output
+    assert "what to do: The account may not share this device" in status.output
+    assert "ask support what it means" not in status.output
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "not in sharebatch's list" not in html
+
+
+#: codes only a login answers with: `login` explains each itself (LoginError), no row ever ends with one
+_LOGIN_ONLY = {5002, 5013, 5015, 5019, 5021, 5022, 5023, 5026, 5028, 5040, 5056, 5104, 5420, 5550, 6084, 6085,
+               *range(5579, 5587)}
+
+
+def test_every_documented_code_a_row_can_end_with_has_advice_and_a_meaning():
+    from runner.platform.codes import _DOCUMENTED_CODES, CODE_MEANINGS, advise_code
+
+    default = advise_code("999999")
+    missing = sorted(code for code in _DOCUMENTED_CODES - _LOGIN_ONLY
+                     if advise_code(str(code)) == default or code not in CODE_MEANINGS)
+    assert missing == []
