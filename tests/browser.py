@@ -43,10 +43,11 @@ window.addEventListener("load", () => {
     if (w > 1 && h > 1) overlaps.push([name(a), name(b)]);
   }
   const overflows = [];
+  const printing = document.body.dataset.media === "print";  // paper does not scroll: a scroll box clips
   for (const section of document.querySelectorAll("section, header")) {
     const s = box(section);
     for (const el of section.querySelectorAll("*")) {
-      if (el.closest(".scroll") && el.closest(".scroll") !== el) continue;  // a scroll box may be wider inside
+      if (!printing && el.closest(".scroll") && el.closest(".scroll") !== el) continue;  // a scroll box may be wider inside
       const r = box(el);
       if (r.width === 0 && r.height === 0) continue;
       if (r.right > s.right + 1 || r.left < s.left - 1) { overflows.push([name(section), name(el)]); break; }
@@ -64,10 +65,12 @@ window.addEventListener("load", () => {
     by_probe: texts, scripts: document.scripts.length - 1,
     images: [...document.images].map((i) => [i.src.slice(0, 30), i.naturalWidth > 0])
   };
-  const out = document.createElement("pre");
+  // in a frame (a viewport narrower than Chromium's window can be), the result goes to the outer page
+  const target = window.frameElement ? window.parent.document : document;
+  const out = target.createElement("pre");
   out.id = "probe-result";
   out.textContent = JSON.stringify(result);
-  document.body.appendChild(out);
+  target.body.appendChild(out);
 });
 </script>
 """
@@ -80,20 +83,36 @@ def find_chromium() -> str | None:
     return next((found for found in map(shutil.which, CANDIDATES) if found), None)
 
 
-def measure(page: Path, *, width: int = 1280, height: int = 2000, timeout_s: float = 120) -> dict[str, Any]:
-    """Load a copy of `page` (with the probe) in headless Chromium at `width` px; the probe's figures."""
+#: headless Chromium's window is never narrower than this; a narrower viewport is a frame of that width
+_NARROWEST_WINDOW = 500
+#: an A4 page's printable width in CSS px (210 mm less 2 x 10 mm margins at 96 px/inch)
+PRINT_WIDTH = 718
+
+
+def measure(page: Path, *, width: int = 1280, height: int = 2000, timeout_s: float = 120,
+            media: str = "screen") -> dict[str, Any]:
+    """Load a copy of `page` (with the probe) in headless Chromium at `width` px; the probe's figures.
+
+    `media="print"` applies the page's print rules as if on screen (measure it at PRINT_WIDTH): what
+    a printer would clip shows as content wider than its section.
+    """
     browser = find_chromium()
     if browser is None:
         raise RuntimeError(SKIP_REASON)
     with tempfile.TemporaryDirectory(prefix="sharebatch-browser-") as work:
         copy = Path(work) / page.name
-        text = page.read_text(encoding="utf-8")
-        copy.write_text(text.replace("</body>", _PROBE + "</body>"), encoding="utf-8")
+        text = page.read_text(encoding="utf-8").replace("</body>", _PROBE + "</body>")
+        if media == "print":
+            text = text.replace("@media print", "@media all").replace("<body>", '<body data-media="print">', 1)
+        if width < _NARROWEST_WINDOW:
+            text = (f'<!DOCTYPE html><html><body style="margin:0"><iframe style="width:{width}px;height:{height}px;'
+                    f'border:0" srcdoc="{html.escape(text)}"></iframe></body></html>')
+        copy.write_text(text, encoding="utf-8")
         profile = Path(work) / "profile"
         command = [
             browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
             "--no-first-run", "--disable-component-update", "--disable-sync", "--disable-extensions",
-            f"--user-data-dir={profile}", f"--window-size={width},{height}",
+            f"--user-data-dir={profile}", f"--window-size={max(width, _NARROWEST_WINDOW)},{height}",
             # the network is off for the page: no host resolves and every request goes to a closed proxy
             "--proxy-server=http://127.0.0.1:9", "--host-resolver-rules=MAP * ~NOTFOUND",
             "--virtual-time-budget=5000", "--dump-dom", copy.as_uri(),

@@ -18,7 +18,7 @@ from runner.outputs.htmlreport import HtmlReportInput, write_html_report
 from runner.outputs.report import Summary
 from runner.outputs.reportcontext import ReportContext
 
-from .browser import SKIP_REASON, find_chromium, measure
+from .browser import PRINT_WIDTH, SKIP_REASON, find_chromium, measure
 
 pytestmark = pytest.mark.skipif(find_chromium() is None, reason=SKIP_REASON)
 
@@ -66,6 +66,17 @@ def test_the_page_fits_1280_px_and_nothing_overlaps(measured: dict[str, Any]) ->
     assert measured["overflows"] == []
     assert len(measured["figures"]) == 3
     assert all(figure["width"] > 200 and figure["height"] > 100 for figure in measured["figures"])
+
+
+@pytest.mark.parametrize(("width", "media"), [(390, "screen"), (PRINT_WIDTH, "print")])
+def test_on_a_phone_and_on_paper_every_table_stays_inside_its_box(tmp_path: Path, width: int, media: str) -> None:
+    """At 390 px the error table's "What to do" is not cut off; on paper (which does not scroll) the rows
+    table keeps its right-hand columns: nothing is wider than its section."""
+    found = measure(long_report(tmp_path / "report.html"), width=width, media=media)
+    assert found["viewport"] == width
+    assert found["page_width"] <= width, "the page scrolls sideways"
+    assert found["overflows"] == []
+    assert found["overlaps"] == []
 
 
 def test_long_texts_wrap_onto_several_lines(measured: dict[str, Any]) -> None:
