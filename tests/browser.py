@@ -47,7 +47,8 @@ window.addEventListener("load", () => {
   for (const section of document.querySelectorAll("section, header")) {
     const s = box(section);
     for (const el of section.querySelectorAll("*")) {
-      if (!printing && el.closest(".scroll") && el.closest(".scroll") !== el) continue;  // a scroll box may be wider inside
+      // on screen a scroll box may be wider inside
+      if (!printing && el.closest(".scroll") && el.closest(".scroll") !== el) continue;
       const r = box(el);
       if (r.width === 0 && r.height === 0) continue;
       if (r.right > s.right + 1 || r.left < s.left - 1) { overflows.push([name(section), name(el)]); break; }
