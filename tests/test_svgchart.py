@@ -91,15 +91,29 @@ def _shapes_inside(svg: str) -> None:
 
 def test_the_three_charts_are_well_formed_svg_with_everything_inside() -> None:
     outcomes = outcome_chart_svg(Summary(total=10, success=7, failed=2, invalid=1))
-    rate = rate_chart_svg([i / 3 for i in range(100)], 3.0)
+    rate = rate_chart_svg([i / 3 for i in range(100)])
     latency = latency_chart_svg([120 + i % 50 for i in range(500)] + [30_000])
     for svg in (outcomes, rate, latency):
         assert svg is not None
         _shapes_inside(svg)
     assert "7 (70 %)" in str(outcomes)
-    assert "average 3.00 requests/s" in str(rate)
+    assert "average 2.94 requests/s" in str(rate)  # 100 requests over the 34 seconds the bars cover
     assert "(log scale)" in str(latency)
     assert "p99" in str(latency)
+
+
+def test_the_rate_charts_average_line_sits_on_flat_bars() -> None:
+    """A steady 5 requests/s: the dashed average line is the bars' top, not above it (the run's own
+    figure also counts the seconds before the first request and after the last)."""
+    svg = rate_chart_svg([i / 5 for i in range(50)])
+    assert svg is not None
+    root = ET.fromstring(svg)
+    dashed = max((line for line in root.iter(f"{SVG}line") if line.get("stroke-dasharray")),
+                 key=lambda line: float(line.attrib["x2"]) - float(line.attrib["x1"]))  # the line, not its legend
+    bars = next(path for path in root.iter(f"{SVG}path") if path.get("fill") == "#90caf9")
+    ys = [float(n) for n in re.findall(r"-?[\d.]+", bars.attrib["d"])][1::2]
+    assert float(dashed.attrib["y1"]) == pytest.approx(min(ys), abs=0.01)
+    assert "average 5.00 requests/s" in svg
 
 
 @pytest.mark.parametrize("latencies", [

@@ -81,15 +81,15 @@ def _requests_per_second(offsets_s: Sequence[float]) -> list[int]:
     return counts
 
 
-def rate_chart_svg(offsets_s: Sequence[float], rate_achieved: float) -> str | None:
-    """Requests per second over the run, with the run's average; None when nothing was sent."""
+def rate_chart_svg(offsets_s: Sequence[float]) -> str | None:
+    """Requests per second over the run, with the average of its bars; None when nothing was sent."""
     if len(offsets_s) == 0:
         return None
     starts, rates, width = rate_bins(offsets_s)
     span_s = starts[-1] + width
     scale, unit = (60.0, "minutes") if span_s > 1200 else (1.0, "seconds")
     edges = [value / scale for value in [*starts, span_s]]
-    top = max(max(rates), rate_achieved) * 1.15 or 1
+    top = max(rates) * 1.15 or 1
     y_ticks = nice_ticks(0, top, most=5)
     y_labels = [tick_label(tick, y_ticks) for tick in y_ticks]
     chart = Chart(RATE_WIDTH_PX, CHART_HEIGHT_PX, "requests per second over the run",
@@ -105,11 +105,11 @@ def rate_chart_svg(offsets_s: Sequence[float], rate_achieved: float) -> str | No
     steps.append((x(edges[-1]), y(0)))
     chart.path(steps, fill="#90caf9", closed=True)
     chart.path(steps, stroke="#1565c0", width=1.33)
-    if rate_achieved > 0:
-        chart.line(chart.plot_left, y(rate_achieved), chart.plot_right, y(rate_achieved), "#37474f", width=1.33,
-                   dash="--")
-        chart.legend([LegendEntry(f"average {rate_achieved:.2f} requests/s", "#37474f", "--", 1.0)],
-                     corner="lower right")
+    # the average of these bars (requests over the seconds they cover), not the run's figure, which also
+    # counts the time before the first request and after the last: the line must sit on flat bars, not above
+    average = len(offsets_s) / len(_requests_per_second(offsets_s))
+    chart.line(chart.plot_left, y(average), chart.plot_right, y(average), "#37474f", width=1.33, dash="--")
+    chart.legend([LegendEntry(f"average {average:.2f} requests/s", "#37474f", "--", 1.0)], corner="lower right")
     chart.spines()
     return chart.svg()
 

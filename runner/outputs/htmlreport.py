@@ -123,7 +123,7 @@ def _page_context(data: HtmlReportInput) -> dict[str, Any]:
     masked_headers = context.recipient_headers if context is not None else frozenset()
     charts = {
         "outcomes": outcome_chart_svg(summary),
-        "rate": rate_chart_svg(data.request_offsets_s, summary.rate_achieved),
+        "rate": rate_chart_svg(data.request_offsets_s),
         "latency": latency_chart_svg(data.latencies_ms),
     }
     return {
