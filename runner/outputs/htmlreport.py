@@ -144,8 +144,8 @@ def _page_context(data: HtmlReportInput) -> dict[str, Any]:
         "code_rows": code_rows(summary.by_code),
         "warnings": [mask_contacts(warning) if mask else warning for warning in summary.warnings],
         "failed_headers": headers,
-        "failed_rows": [_failed_row(cells, outcome, headers, masked_headers if mask else None)
-                        for cells, outcome in shown],
+        "failed_rows": _collapse_repeats([_failed_row(cells, outcome, headers, masked_headers if mask else None)
+                                          for cells, outcome in shown]),
         "failed_total": len(data.failed_rows),
         "failed_hidden": max(0, len(data.failed_rows) - len(shown)),
         "failed_file_name": data.failed_file_name,
@@ -273,6 +273,17 @@ def _cell_headers(cells_of_rows: Iterable[dict[str, str]]) -> list[str]:
     for cells in cells_of_rows:
         headers.update(dict.fromkeys(cells))
     return list(headers)
+
+
+def _collapse_repeats(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A message already shown for an earlier row reads "as row N": 114 rows held back by --limit print one
+    sentence, not 114 (29 pages on paper)."""
+    first_of: dict[str, int] = {}
+    for row in rows:
+        first = first_of.setdefault(row["message"], row["row"])
+        if first != row["row"]:
+            row["message"] = f"as row {first}"
+    return rows
 
 
 def _failed_row(cells: dict[str, str], outcome: RowOutcome, headers: list[str],

@@ -185,3 +185,13 @@ def test_every_documented_code_a_row_can_end_with_has_advice_and_a_meaning():
     missing = sorted(code for code in _DOCUMENTED_CODES - _LOGIN_ONLY
                      if advise_code(str(code)) == default or code not in CODE_MEANINGS)
     assert missing == []
+
+
+def test_report_html_says_a_repeated_reason_once(sim_thread: ThreadedSimulator, write_csv: CsvWriter, tmp_path: Path):
+    source = write_csv("rows.csv", good_rows(40))
+    out = tmp_path / "o"
+    assert run_cli(["run", "--input", str(source), "--base-url", sim_thread.base_url, "--out", str(out),
+                    "--limit", "4"], sim_thread.token).exit_code == 0
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert html.count("this run took at most 4 rows") == 1
+    assert html.count("<td>as row 6</td>") == 35  # rows 7..41 point at row 6, the first held back
