@@ -88,7 +88,11 @@ class JsonFormatter(logging.Formatter):
 
 
 class _TextFormatter(logging.Formatter):
-    """The text line; a traceback (--debug) keeps its lines but not the secrets in them."""
+    """The text line, stamped in UTC with its zone (as the summary line is); a traceback (--debug) keeps its
+    lines but not the secrets in them."""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        return datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     def formatException(self, ei: Any) -> str:
         return mask_contacts(redact(super().formatException(ei)))
@@ -129,7 +133,7 @@ def configure_logging(*, debug: bool = False, log_format: LogFormat = "text", qu
         handler.setFormatter(JsonFormatter())
         handler.addFilter(_JsonThreshold(threshold, quiet=quiet and not debug))
     else:
-        handler.setFormatter(_TextFormatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S"))
+        handler.setFormatter(_TextFormatter("%(asctime)s %(levelname)s %(message)s"))
         handler.setLevel(threshold)
         if not debug:
             handler.addFilter(_TextEvents())

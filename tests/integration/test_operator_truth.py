@@ -51,6 +51,8 @@ def test_an_unreachable_platform_stops_after_a_few_rows_that_stay_not_attempted(
     assert cause in stopped[0]
     assert fix in stopped[0]
     assert "platform keeps failing" not in result.output
+    assert re.search(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ WARNING row \d+: the row's request failed: cannot connect",
+                     result.output, re.M), result.output  # a text-log time says its zone
     assert "stopped: stopped:" not in result.output
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert summary["requests"] <= 2 * 4  # a few rows' attempts, not 40 rows' retries
