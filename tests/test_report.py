@@ -153,10 +153,11 @@ def test_failed_csv_holds_every_row_still_to_do_with_an_error_column(
     path = write_failed_rows(tmp_path, "csv", HEADERS, rows)
     assert path == tmp_path / "failed.csv"
     assert read_csv(path) == [
-        [*HEADERS, "error"],
-        ["p1", "d2", "'+8613800138000", "2027-01-01", "code 5360 (device binding not verified, cannot be shared)"],
-        ["p1", "d3", "not-an-email", "", 'column "recipient": not an email'],
-        ["p2", "d9", "C200001", "", "stopped: code 5325"],
+        [*HEADERS, "input_row", "error"],
+        ["p1", "d2", "'+8613800138000", "2027-01-01", "3",
+         "code 5360 (device binding not verified, cannot be shared)"],
+        ["p1", "d3", "not-an-email", "", "4", 'column "recipient": not an email'],
+        ["p2", "d9", "C200001", "", "6", "stopped: code 5325"],
     ]
     assert leftovers(tmp_path) == []
 
@@ -169,9 +170,9 @@ def test_failed_csv_carries_the_doubt_of_rows_that_may_have_been_applied(tmp_pat
     path = write_failed_rows(tmp_path, "csv", HEADERS, rows)
     assert path is not None
     assert read_csv(path) == [
-        [*HEADERS, "error", "in_doubt_since"],
-        ["p1", "d1", "C1", "", "lost", "2025-11-24T16:00:00.123Z"],
-        ["p1", "d2", "C2", "", "code 5360", ""],
+        [*HEADERS, "input_row", "error", "in_doubt_since"],
+        ["p1", "d1", "C1", "", "2", "lost", "2025-11-24T16:00:00.123Z"],
+        ["p1", "d2", "C2", "", "3", "code 5360", ""],
     ]
 
 
@@ -180,13 +181,13 @@ def test_failed_csv_replaces_an_error_column_the_input_already_had(tmp_path: Pat
     rows = [(["d1", "old problem", "C2"], outcome(2, RowStatus.FAILED, "code 5864"))]
     path = write_failed_rows(tmp_path, "csv", headers, rows)
     assert path is not None
-    assert read_csv(path) == [["dk", "error", "recipient"], ["d1", "code 5864", "C2"]]
+    assert read_csv(path) == [["dk", "error", "recipient", "input_row"], ["d1", "code 5864", "C2", "2"]]
 
 
 def test_failed_row_without_a_message_gets_its_status_as_the_error(tmp_path: Path) -> None:
     path = write_failed_rows(tmp_path, "csv", ["dk"], [(["d1"], outcome(2, RowStatus.FAILED))])
     assert path is not None
-    assert read_csv(path)[1] == ["d1", "failed"]
+    assert read_csv(path)[1] == ["d1", "2", "failed"]
 
 
 def test_failed_xlsx_for_an_xlsx_input_keeps_every_cell_as_text(
@@ -198,9 +199,9 @@ def test_failed_xlsx_for_an_xlsx_input_keeps_every_cell_as_text(
     assert not (tmp_path / "failed.csv").exists()
     sheet = load_workbook(path, read_only=True).worksheets[0]
     values = [list(line) for line in sheet.iter_rows(values_only=True)]
-    assert values[0] == [*HEADERS, "error"]
+    assert values[0] == [*HEADERS, "input_row", "error"]
     assert [line[1] for line in values[1:]] == ["d2", "d3", "d9", "00123"]
-    assert values[4] == ["p3", "00123", "'=cmd()", "1e5", "code 5041"]
+    assert values[4] == ["p3", "00123", "'=cmd()", "1e5", "7", "code 5041"]
     assert values[1][2] == "'+8613800138000"
     cells = load_workbook(path).worksheets[0]
     assert {cell.data_type for line in cells.iter_rows(min_row=2) for cell in line if cell.value is not None} == {"s"}
@@ -277,7 +278,7 @@ def test_a_utf16_input_gets_a_utf16_failed_file(tmp_path: Path) -> None:
     outcome = RowOutcome(row=2, status=RowStatus.INVALID, message="dk is empty")
     path = write_failed_rows(tmp_path, dialect, ["pk", "dk"], [(["p", ""], outcome)])
     assert path is not None
-    assert path.read_bytes() == "pk\tdk\terror\np\t\tdk is empty\n".encode("utf-16")
+    assert path.read_bytes() == "pk\tdk\tinput_row\terror\np\t\t2\tdk is empty\n".encode("utf-16")
 
 
 def test_a_report_of_the_version_before_is_still_read_back(tmp_path: Path) -> None:

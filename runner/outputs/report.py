@@ -29,6 +29,8 @@ REPORT_COLUMNS = (*LEGACY_REPORT_COLUMNS, "expiry_sent", "recipient_kind")
 ERROR_COLUMN = "error"
 #: the failed-rows file's column that carries a row's doubt to the next batch (runner.input reads it)
 DOUBT_COLUMN = "in_doubt_since"
+#: the failed-rows file's column with the row's number in the first input: kept when the file is fed back
+INPUT_ROW_COLUMN = "input_row"
 
 
 def _outcome_cells(outcome: RowOutcome) -> list[str]:
@@ -119,11 +121,18 @@ def failed_row_cells(
     """Header and cells of a failed-rows line: the original columns plus `error` (replaced if present)
     and, `with_doubt`, `in_doubt_since`: when an attempt may have been applied, so that feeding the
     file back looks the row up before sending it (in whichever out dir it runs)."""
+    if INPUT_ROW_COLUMN not in headers or not _cell(cells, headers.index(INPUT_ROW_COLUMN)).strip():
+        # a fed-back failed-rows file keeps the number of the row in the input it first came from
+        headers, cells = _set_column(headers, cells, INPUT_ROW_COLUMN, str(outcome.row))
     headers, cells = _set_column(headers, cells, ERROR_COLUMN, redact(outcome.message) or outcome.status.value)
     if with_doubt:
         since = outcome.in_doubt_since_ms
         headers, cells = _set_column(headers, cells, DOUBT_COLUMN, "" if since is None else format_doubt(since))
     return headers, cells
+
+
+def _cell(cells: list[str], index: int) -> str:
+    return cells[index] if index < len(cells) else ""
 
 
 def _set_column(headers: list[str], cells: list[str], name: str, value: str) -> tuple[list[str], list[str]]:

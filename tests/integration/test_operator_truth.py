@@ -197,3 +197,25 @@ def test_report_html_says_a_repeated_reason_once(sim_thread: ThreadedSimulator, 
     html = (out / "report.html").read_text(encoding="utf-8")
     assert html.count("this run took at most 4 rows") == 1
     assert html.count("<td>as row 6</td>") == 35  # rows 7..41 point at row 6, the first held back
+
+
+def _csv_rows(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_failed_csv_keeps_the_input_row_number_through_a_feed_back(
+    sim_thread: ThreadedSimulator, write_csv: CsvWriter, tmp_path: Path
+):
+    rows = good_rows(6)
+    rows[3][1] = "UNV0003"
+    rows[5][1] = "UNV0005"
+    source = write_csv("rows.csv", rows)
+    first = tmp_path / "o"
+    assert run_cli(["run", "--input", str(source), "--base-url", sim_thread.base_url, "--out", str(first)],
+                   sim_thread.token).exit_code == 1
+    assert [line["input_row"] for line in _csv_rows(first / "failed.csv")] == ["4", "6"]  # spreadsheet rows
+    again = tmp_path / "again"
+    assert run_cli(["run", "--input", str(first / "failed.csv"), "--base-url", sim_thread.base_url, "--out",
+                    str(again)], sim_thread.token).exit_code == 1
+    assert [line["input_row"] for line in _csv_rows(again / "failed.csv")] == ["4", "6"]  # not 2 and 3

@@ -40,7 +40,8 @@ def test_failed_csv_keeps_a_german_excel_dialect_and_reads_back_unchanged(sim_th
     assert result.exit_code == 1, result.output
     assert sent_dks(sim_thread) == ["00D000001"]
     failed = (tmp_path / "out" / "failed.csv").read_bytes()
-    assert failed == 'pk;dk;uid;Kunde;error\r\np1test;;U2;Zoë;"column ""dk"": dk is empty"\r\n'.encode("cp1252")
+    assert failed == ('pk;dk;uid;Kunde;input_row;error\r\np1test;;U2;Zoë;3;"column ""dk"": dk is empty"\r\n'
+                      .encode("cp1252"))
     # the same job reads it back: same cells, not FranÃ§ois, not one column
     again = invoke(["validate", "--input", str(tmp_path / "out" / "failed.csv"), "--encoding", "cp1252",
                     "--out", str(tmp_path / "v")])
@@ -55,7 +56,7 @@ def test_failed_csv_keeps_a_utf8_bom_and_lf_line_endings(sim_thread: ThreadedSim
     source.write_bytes(b"\xef\xbb\xbfpk,dk,uid\np1test,,U1\n")
     assert run(sim_thread, source, tmp_path / "out").exit_code == 1
     assert (tmp_path / "out" / "failed.csv").read_bytes() == (
-        b'\xef\xbb\xbfpk,dk,uid,error\np1test,,U1,"column ""dk"": dk is empty"\n')
+        b'\xef\xbb\xbfpk,dk,uid,input_row,error\np1test,,U1,2,"column ""dk"": dk is empty"\n')
     assert sent_dks(sim_thread) == []
 
 
