@@ -219,3 +219,26 @@ def test_failed_csv_keeps_the_input_row_number_through_a_feed_back(
     assert run_cli(["run", "--input", str(first / "failed.csv"), "--base-url", sim_thread.base_url, "--out",
                     str(again)], sim_thread.token).exit_code == 1
     assert [line["input_row"] for line in _csv_rows(again / "failed.csv")] == ["4", "6"]  # not 2 and 3
+
+
+def _unsigned_jwt(exp: int) -> str:
+    import base64
+
+    def part(value: dict[str, object]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+    return f"Bearer {part({'alg': 'HS256', 'typ': 'JWT'})}.{part({'uid': 'C100001', 'exp': exp})}.c2lnbmF0dXJl"
+
+
+@pytest.mark.parametrize(("exp", "says"), [
+    (1_700_000_000, "the access token expired at 2023-11-14 22:13:20 UTC"),
+    (4_102_444_800, "the platform rejected the access token although it is valid until 2100-01-01 00:00:00 UTC"),
+])
+def test_an_expired_token_is_told_apart_from_a_rejected_one(
+    sim_thread: ThreadedSimulator, write_csv: CsvWriter, tmp_path: Path, exp: int, says: str
+):
+    source = write_csv("rows.csv", good_rows(2))
+    result = run_cli(["run", "--input", str(source), "--base-url", sim_thread.base_url, "--out", str(tmp_path / "o")],
+                     _unsigned_jwt(exp))
+    assert result.exit_code == 3, result.output
+    assert says in result.output

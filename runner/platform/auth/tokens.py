@@ -57,7 +57,23 @@ class StaticToken:
         return self._header
 
     async def after_rejection(self, rejected: Secret) -> None:
-        raise AuthExpiredError(f"the platform rejected the access token; {RENEW_HINT}")
+        raise AuthExpiredError(f"{why_rejected(rejected.reveal())}; {RENEW_HINT}")
+
+
+def why_rejected(token: str, now_s: float | None = None) -> str:
+    """Expired (with the time it expired, from its own claim) or refused for another reason: different fixes."""
+    from datetime import UTC, datetime
+
+    from runner.platform.auth.claims import token_claims
+
+    expiry = token_claims(token).get("exp")
+    if not isinstance(expiry, int | float) or isinstance(expiry, bool):
+        return "the platform rejected the access token"
+    when = datetime.fromtimestamp(expiry, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    if expiry <= (time.time() if now_s is None else now_s):
+        return f"the access token expired at {when}"
+    return (f"the platform rejected the access token although it is valid until {when} (a token of another "
+            "account, region or environment, or one that was revoked)")
 
 
 class RefreshingTokens:
