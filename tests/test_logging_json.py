@@ -125,7 +125,9 @@ def test_validate_under_json_ends_with_run_finished(write_csv: CsvWriter, tmp_pa
     result = run_cli(["validate", "--input", str(write_csv("rows.csv", rows)), "--out", str(tmp_path / "o"),
                       "--log-format", "json"], "tok")
     assert result.exit_code == 1
-    [finished] = json_lines(result.stderr)
+    [columns, finished] = json_lines(result.stderr)
+    assert columns["event"] == "columns_mapped"
+    assert columns["columns"] == {"pk": 0, "dk": 1, "recipient": 2}
     assert finished["event"] == "run_finished"
     assert (finished["summary"]["valid"], finished["summary"]["invalid"]) == (1, 1)
 

@@ -242,3 +242,16 @@ def test_an_expired_token_is_told_apart_from_a_rejected_one(
                      _unsigned_jwt(exp))
     assert result.exit_code == 3, result.output
     assert says in result.output
+
+
+def test_validate_explains_reasons_the_mapping_used_and_permanent_rows(tmp_path: Path):
+    source = tmp_path / "v.csv"
+    source.write_text("Product,dk,uid,expiry\np1test,00D1,U1,30d\np1test,,U2,30d\np1test,,U3,\n"
+                      "p1test,00D4,U4,\np1test,00D5,U5,notadate\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["validate", "--input", str(source), "--map", "pk=Product", "--out",
+                                       str(tmp_path / "o")], catch_exceptions=False)
+    assert result.exit_code == 1, result.output
+    assert ('invalid rows by reason: 2 x column "dk": dk is empty; 1 x column "expiry": expiry … is not a date'
+            in result.output)
+    assert 'columns used: pk <- "Product", dk <- "dk", recipient <- "uid", expiry <- "expiry"' in result.output
+    assert "1 valid rows have no expiry and would be permanent shares (until revoked): rows 5" in result.output
