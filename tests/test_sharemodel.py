@@ -111,7 +111,7 @@ def test_cover_mark_3_replaces_only_with_a_later_expiry() -> None:
     got = actions([loaded(2, request("U1", JUNE, cover_mark=3)), loaded(3, request("U1", JUNE, 3, dk="D2"))],
                   lookups)
     assert got[0] == (2, "replaces", "ends the shares of U2 (share SC-YOU)")
-    assert got[1][1] == "create"
+    assert got[1][1] == "refused"
     assert "cover mark 3" in got[1][2]
     assert "refuse" in got[1][2]
 

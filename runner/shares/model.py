@@ -31,6 +31,7 @@ class PlanAction(StrEnum):
     IN_PLACE = "in_place"  #: a share to this recipient with this expiry exists: --skip-existing will not send it
     CHANGE_EXPIRY = "change_expiry"  #: a share to this recipient exists with another expiry
     REPLACES = "replaces"  #: ends other recipients' open shares of the device (cover mark 1 or 3)
+    REFUSED = "refused"  #: cover mark 3 against a later or permanent open share: the platform will refuse it
     NO_PERMISSION = "no_permission"  #: the platform will not show this device's shares (5141)
     LOOKUP_FAILED = "lookup_failed"  #: the share list could not be read (the platform kept failing)
     INVALID = "invalid"  #: as validate says: never sent
@@ -38,7 +39,7 @@ class PlanAction(StrEnum):
 
 
 #: actions that need a person's eye before the batch is run: plan exits 1 when a row has one
-NEEDS_A_LOOK = frozenset({PlanAction.CHANGE_EXPIRY, PlanAction.REPLACES, PlanAction.NO_PERMISSION,
+NEEDS_A_LOOK = frozenset({PlanAction.CHANGE_EXPIRY, PlanAction.REPLACES, PlanAction.REFUSED, PlanAction.NO_PERMISSION,
                           PlanAction.LOOKUP_FAILED, PlanAction.INVALID})
 
 
@@ -129,9 +130,9 @@ class DeviceModel:
         effect = cover_effect(mark, request.expire_at_ms, (h.expire_at_ms for h in held))
         if effect is CoverEffect.REFUSED:
             blocking = [h for h in held if not _later(request.expire_at_ms, h.expire_at_ms)]
-            action = PlanAction.CHANGE_EXPIRY if same else PlanAction.CREATE
-            return Planned(action, f"cover mark 3 and an open share has a later or no expiry ({_names(blocking)}): "
-                           "the platform will refuse this row and keep what is there", refused=True)
+            return Planned(PlanAction.REFUSED, f"cover mark 3 and an open share has a later or no expiry "
+                           f"({_names(blocking)}): the platform will refuse this row and keep what is there; use "
+                           "a later expiry, or cover mark 1 to replace it", refused=True)
         if effect is CoverEffect.ADDS:
             held.append(new)
             if same:

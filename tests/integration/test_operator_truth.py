@@ -255,3 +255,20 @@ def test_validate_explains_reasons_the_mapping_used_and_permanent_rows(tmp_path:
             in result.output)
     assert 'columns used: pk <- "Product", dk <- "dk", recipient <- "uid", expiry <- "expiry"' in result.output
     assert "1 valid rows have no expiry and would be permanent shares (until revoked): rows 5" in result.output
+
+
+def test_plan_gives_a_predicted_refusal_its_own_action_and_exits_1(
+    sim_thread: ThreadedSimulator, write_csv: CsvWriter, tmp_path: Path
+):
+    first = write_csv("first.csv", [["pk", "dk", "recipient", "expiry", "cover_mark"], ["p1", "D1", "U1", "", "2"]])
+    assert run_cli(["run", "--input", str(first), "--base-url", sim_thread.base_url, "--out", str(tmp_path / "a")],
+                   sim_thread.token).exit_code == 0  # a permanent share of D1
+    source = write_csv("next.csv", [["pk", "dk", "recipient", "expiry", "cover_mark"],
+                                    ["p1", "D1", "U2", "2031-01-31", "3"], ["p1", "D2", "U3", "2031-01-31", "3"]])
+    result = run_cli(["plan", "--input", str(source), "--base-url", sim_thread.base_url, "--out",
+                      str(tmp_path / "p")], sim_thread.token)
+    assert result.exit_code == 1, result.output
+    plan = _csv_rows(tmp_path / "p" / "plan" / "plan.csv")
+    assert [line["action"] for line in plan] == ["refused", "create"]
+    assert "the platform will refuse this row" in plan[0]["detail"]
+    assert "refused" in result.output

@@ -374,5 +374,5 @@ def test_validate_warns_exactly_when_plan_says_a_row_replaces_another(
     planned = invoke(["plan", "--input", str(source), "--base-url", sim_thread.base_url, "--out", str(tmp_path / "o")],
                      sim_thread.token)
     actions = [r["action"] for r in read_csv(tmp_path / "o" / "plan" / "plan.csv")]
-    assert actions[1] == ("replaces" if replaces else "create"), planned.output
+    assert actions[1] == ("replaces" if replaces else "refused"), planned.output
     assert ("p1/D9" in checked.output) is replaces, checked.output
