@@ -341,6 +341,10 @@ def track(report: Path, out: Path | None, debug: bool, **options: Any) -> None:
               "90d (from the first start of this extend). Required; it cannot be permanent.")
 @click.option("--rows", "rows", help="Only these report rows, e.g. 3,7-12. [default: every successful row]")
 @click.option("--timezone", help="IANA timezone for a WHEN without an offset. [default: UTC]")
+@click.option("--allow-shorten", is_flag=True, help="Allow a WHEN earlier than a share's expiry (takes access away "
+              "sooner). [default: refused, nothing sent]")
+@click.option("--allow-end-permanent", is_flag=True, help="Allow giving a permanent share an end. [default: "
+              "refused, nothing sent]")
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False),
               help="Output folder. [default: an `extend` folder beside the report]")
 @_sending_options
@@ -349,7 +353,7 @@ def track(report: Path, out: Path | None, debug: bool, **options: Any) -> None:
 @handle_errors
 def extend(
     report: Path, new_expiry: str | None, rows: str | None, out: Path | None, debug: bool, fresh: bool,
-    **options: Any,
+    allow_shorten: bool, allow_end_permanent: bool, **options: Any,
 ) -> None:
     """Change the expiry of every share a run's report.csv says it created (setShareTime).
 
@@ -361,7 +365,8 @@ def extend(
     """
     from runner.commands.extend import extend_command
 
-    sys.exit(extend_command(report, new_expiry, rows, out, debug=debug, fresh=fresh, options=options))
+    sys.exit(extend_command(report, new_expiry, rows, out, debug=debug, fresh=fresh, allow_shorten=allow_shorten,
+                            allow_end_permanent=allow_end_permanent, options=options))
 
 
 @main.command(short_help="Log in once; save tokens for unattended runs.")

@@ -172,9 +172,12 @@ def revoke(
 def extend(
     report: PathArg, /, *, expiry: str, rows: str | None = None, timezone: str | None = None,
     out: PathArg | None = None, fresh: bool = False, progress: bool = False, env: Mapping[str, str] | None = None,
-    **options: Unpack[SendingOptions],
+    allow_shorten: bool = False, allow_end_permanent: bool = False, **options: Unpack[SendingOptions],
 ) -> BatchResult:
     """Change the expiry of the shares a run's report.csv says it created (or only `rows`).
+
+    An expiry earlier than a share's, or one for a permanent share, is refused (UsageError, nothing
+    sent) unless `allow_shorten` / `allow_end_permanent` says it is meant.
 
     `expiry` takes any form an expiry cell takes (2027-03-31, an ISO date-time, epoch ms, 90d
     from the first start of this extend); it cannot be permanent (the platform requires one).
@@ -187,7 +190,8 @@ def extend(
     auth = _auth(spec, env, login=False)
     with environment_faults(spec.out):
         return _call(lambda signals: extend_batch(spec, auth, expiry=expiry, rows=rows, interactive=progress,
-                                                  handle_signals=signals, fresh=fresh))
+                                                  handle_signals=signals, fresh=fresh, allow_shorten=allow_shorten,
+                                                  allow_end_permanent=allow_end_permanent))
 
 
 def _spec(job: PathArg | None, options: Mapping[str, object]) -> JobSpec:

@@ -11,6 +11,7 @@ It marks nothing in the run's journal: the shares it touches still exist.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,42 @@ def _decode(payload: str) -> tuple[str, int]:
 EXTEND = FollowUp("extend", SetExpiryAction, decode=_decode, subject=lambda payload: _decode(payload)[0])
 
 
+def _iso(epoch_ms: int) -> str:
+    return datetime.fromtimestamp(epoch_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _rows_text(rows: list[int]) -> str:
+    return ", ".join(map(str, rows[:10])) + (" …" if len(rows) > 10 else "")
+
+
+def expiry_changes(report: RunReport, new_ms: int, *, allow_shorten: bool, allow_end_permanent: bool) -> str:
+    """What the new expiry does to the selected shares, from the expiry each was created with (report.csv's
+    `expiry_sent`); UsageError, before anything is sent, when it would take access away unasked."""
+    shortened: list[int] = []
+    ended: list[int] = []
+    for row in report.rows():
+        sent = row.outcome.get("expiry_sent", "")
+        if sent == "permanent":
+            ended.append(row.row)
+        elif sent:
+            try:
+                old_ms = int(datetime.fromisoformat(sent.replace("Z", "+00:00")).timestamp() * 1000)
+            except ValueError:
+                continue
+            if new_ms < old_ms:
+                shortened.append(row.row)
+    if shortened and not allow_shorten:
+        raise UsageError(f"--expiry {_iso(new_ms)} is earlier than the expiry of {len(shortened)} selected shares "
+                         f"(rows {_rows_text(shortened)}): it would shorten them. Nothing was sent; pass "
+                         "--allow-shorten if that is meant, or --rows to leave them out")
+    if ended and not allow_end_permanent:
+        raise UsageError(f"--expiry {_iso(new_ms)} would give {len(ended)} permanent shares an end (rows "
+                         f"{_rows_text(ended)}). Nothing was sent; pass --allow-end-permanent if that is meant, or "
+                         "--rows to leave them out")
+    return (f"new expiry {_iso(new_ms)}: {len(shortened)} of the selected shares are shortened, {len(ended)} "
+            "permanent shares now end, the others are extended")
+
+
 async def extend_batch(
     spec: JobSpec,
     auth: AuthSettings | None,
@@ -64,22 +101,25 @@ async def extend_batch(
     interactive: bool = False,
     handle_signals: bool = True,
     fresh: bool = False,
+    allow_shorten: bool = False,
+    allow_end_permanent: bool = False,
 ) -> BatchResult:
     """Set the expiry of the shares of `spec.input` (a report.csv); resumable like a share run."""
     wanted = parse_rows(rows)
-    parse_new_expiry(expiry, spec.timezone, now_ms())  # a bad or permanent expiry stops before any out dir
-    RunReport(spec.input, wanted)  # not a report: stop here too
+    new_ms = parse_new_expiry(expiry, spec.timezone, now_ms())  # a bad or permanent expiry stops before any out dir
+    note = expiry_changes(RunReport(spec.input, wanted), new_ms, allow_shorten=allow_shorten,
+                          allow_end_permanent=allow_end_permanent)  # not a report: stop here too
 
     def new_expiry(journal: Journal) -> tuple[int, ...]:
         return (parse_new_expiry(expiry, spec.timezone, journal.anchor_ms(now_ms())),)
 
     settings: dict[str, object] = {"rows": rows, "expiry": expiry, "timezone": spec.timezone}
     return await run_followup(spec, auth, EXTEND, wanted, settings, carry=new_expiry, interactive=interactive,
-                              handle_signals=handle_signals, fresh=fresh)
+                              handle_signals=handle_signals, fresh=fresh, notes=[note])
 
 
 def extend_command(report: Path, new_expiry: str | None, rows: str | None, out: Path | None, *, debug: bool,
-                   fresh: bool, options: dict[str, Any]) -> int:
+                   fresh: bool, allow_shorten: bool, allow_end_permanent: bool, options: dict[str, Any]) -> int:
     """`runner.api.extend`, then the summary; the exit code."""
     import sys
 
@@ -87,6 +127,7 @@ def extend_command(report: Path, new_expiry: str | None, rows: str | None, out: 
 
     configure_logging(debug=debug)
     result = api.extend(report, expiry=new_expiry or "", rows=rows, out=out, fresh=fresh,
-                        progress=sys.stderr.isatty(), **options)
+                        progress=sys.stderr.isatty(), allow_shorten=allow_shorten,
+                        allow_end_permanent=allow_end_permanent, **options)
     print_result(result)
     return int(result.exit_code)

@@ -86,6 +86,7 @@ async def run_followup(
     interactive: bool,
     handle_signals: bool,
     fresh: bool,
+    notes: list[str] | None = None,
 ) -> BatchResult:
     """Run `follow` over the selected rows of `spec.input` (a report.csv); resumable like a share run.
 
@@ -109,7 +110,7 @@ async def run_followup(
             decode=follow.decode,
             subject=follow.subject,
             action=follow.action,
-            warnings=lambda: report.skipped_warning(spec.input.name, "left alone"),
+            warnings=lambda: [*(notes or []), *report.skipped_warning(spec.input.name, "left alone")],
             account_of=account_of if by_code is not None else None,  # each share as the account that made it
         )
 

@@ -272,3 +272,33 @@ def test_plan_gives_a_predicted_refusal_its_own_action_and_exits_1(
     assert [line["action"] for line in plan] == ["refused", "create"]
     assert "the platform will refuse this row" in plan[0]["detail"]
     assert "refused" in result.output
+
+
+def _set_share_time_calls(sim: ThreadedSimulator) -> int:
+    return int(sim.get("/_sim/stats")["by_endpoint"].get("setShareTime", 0))
+
+
+def test_extend_refuses_to_shorten_or_end_a_permanent_share_unless_told(
+    sim_thread: ThreadedSimulator, write_csv: CsvWriter, tmp_path: Path
+):
+    source = write_csv("rows.csv", [["pk", "dk", "recipient", "expiry", "cover_mark"],
+                                    ["p1", "D1", "U1", "2031-12-31", "2"], ["p1", "D2", "U2", "2031-12-31", "2"],
+                                    ["p1", "D3", "U3", "", "2"]])
+    out = tmp_path / "o"
+    assert run_cli(["run", "--input", str(source), "--base-url", sim_thread.base_url, "--out", str(out)],
+                   sim_thread.token).exit_code == 0
+    report = str(out / "report.csv")
+    base = ["extend", report, "--base-url", sim_thread.base_url, "--expiry", "2031-01-15"]
+    shorter = run_cli([*base, "--rows", "2-3"], sim_thread.token)
+    assert shorter.exit_code == 2, shorter.output
+    assert "would shorten them" in shorter.output
+    assert "--allow-shorten" in shorter.output
+    ending = run_cli([*base, "--expiry", "2032-06-30", "--rows", "4"], sim_thread.token)
+    assert ending.exit_code == 2, ending.output
+    assert "would give 1 permanent shares an end (rows 4)" in ending.output
+    assert _set_share_time_calls(sim_thread) == 0  # nothing was sent
+    allowed = run_cli([*base, "--allow-shorten", "--allow-end-permanent"], sim_thread.token)
+    assert allowed.exit_code == 0, allowed.output
+    assert ("new expiry 2031-01-15 23:59:59 UTC: 2 of the selected shares are shortened, 1 permanent shares now "
+            "end") in allowed.output
+    assert _set_share_time_calls(sim_thread) == 3

@@ -236,7 +236,7 @@ def test_extend_of_an_ended_share_says_it_had_already_ended(
     report = shared(sim_thread, write_csv, tmp_path / "run", count=2)
     invoke(["revoke", str(tmp_path / "run" / "report.csv"), "--rows", "2", "--base-url", sim_thread.base_url],
            sim_thread.token)
-    result = invoke(["extend", str(tmp_path / "run" / "report.csv"), "--expiry", "400d", "--base-url",
+    result = invoke(["extend", str(tmp_path / "run" / "report.csv"), "--expiry", "2032-06-30", "--base-url",
                      sim_thread.base_url], sim_thread.token)
     assert result.exit_code == 0, result.output
     statuses = [r["status"] for r in read_csv(tmp_path / "run" / "extend" / "report.csv")]
@@ -274,8 +274,8 @@ def test_an_interrupted_extend_resumes_without_a_second_request_per_share(
 ) -> None:
     sim: ThreadedSimulator = sim_thread_factory(SimulatorConfig(seed=8, latency_ms=10))
     report = shared(sim, write_csv, tmp_path / "run", count=60)
-    args = ["extend", str(tmp_path / "run" / "report.csv"), "--expiry", "90d", "--base-url", sim.base_url,
-            "--rate", "100", "--concurrency", "2"]
+    args = ["extend", str(tmp_path / "run" / "report.csv"), "--expiry", "90d", "--allow-shorten", "--base-url",
+            sim.base_url, "--rate", "100", "--concurrency", "2"]
     process = subprocess.Popen([sys.executable, "-m", "runner", *args], env={**os.environ, "SHAREBATCH_TOKEN":
                                sim.token}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
