@@ -317,6 +317,8 @@ def plan(job: Path | None, input_path: Path | None, debug: bool, **options: Any)
 @click.argument("report", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False),
               help="Output folder. [default: a `track` folder beside the report]")
+@click.option("--map", "column_map", multiple=True, metavar="COLUMN=HEADER",
+              help="The header pk or dk was read from, as the run was given it (e.g. --map dk=IMEI).")
 @_sending_options
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logging.")
 @handle_errors

@@ -131,17 +131,18 @@ def plan(
 
 def track(
     report: PathArg, /, *, out: PathArg | None = None, env: Mapping[str, str] | None = None,
-    **options: Unpack[SendingOptions],
+    columns: Mapping[str, str] | None = None, **options: Unpack[SendingOptions],
 ) -> TrackResult:
     """Where each share a run created stands: accepted, pending, ended, missing (or unknown).
 
     Reads the share list of every device the run's report.csv shared and writes OUT/track.csv
     (default OUT: a `track` folder beside the report). `result.counts` holds shares per state;
     `exit_code` is 0 when every state was read, 1 when some could not be, 3 when the look-ups stopped.
+    `columns` names the headers of pk and dk when the run read them with a mapping (`--map`).
     """
     from runner.commands.track import track_report
 
-    spec = _report_spec(report, out, "track", dict(options))
+    spec = _report_spec(report, out, "track", {**options, **({"columns": dict(columns)} if columns else {})})
     auth = _auth(spec, env, login=False)
     with environment_faults(spec.out):
         return _call(lambda _signals: track_report(spec, auth))

@@ -106,8 +106,11 @@ def track_command(report: Path, out: Path | None, *, debug: bool, options: dict[
     """`runner.api.track`, then the counts and where track.csv is; the exit code."""
     from runner import api
 
+    from runner.batches.jobspec import parse_column_map
+
     configure_logging(debug=debug)
-    result = api.track(report, out=out, **options)
+    columns = parse_column_map(options.pop("column_map", ()))
+    result = api.track(report, out=out, columns=columns, **options)
     for state in STATES:
         if result.counts[state] or state in ("accepted", "pending", "ended"):
             echo(f"  {state:<10}{result.counts[state]:>10}")

@@ -302,3 +302,21 @@ def test_extend_refuses_to_shorten_or_end_a_permanent_share_unless_told(
     assert ("new expiry 2031-01-15 23:59:59 UTC: 2 of the selected shares are shortened, 1 permanent shares now "
             "end") in allowed.output
     assert _set_share_time_calls(sim_thread) == 3
+
+
+def test_track_reads_the_report_of_an_input_that_used_map(
+    sim_thread: ThreadedSimulator, write_csv: CsvWriter, tmp_path: Path
+):
+    source = write_csv("m.csv", [["Product", "Device", "Who", "expiry"], ["p1", "D1", "W1", "30d"],
+                                 ["p1", "D2", "W2", "30d"]])
+    maps = ["--map", "pk=Product", "--map", "dk=Device", "--map", "recipient=Who"]
+    out = tmp_path / "o"
+    assert run_cli(["run", "--input", str(source), *maps, "--base-url", sim_thread.base_url, "--out", str(out)],
+                   sim_thread.token).exit_code == 0
+    unmapped = run_cli(["track", str(out / "report.csv"), "--base-url", sim_thread.base_url], sim_thread.token)
+    assert unmapped.exit_code == 2
+    assert "--map" in unmapped.output  # and track takes --map, as the message says
+    tracked = run_cli(["track", str(out / "report.csv"), *maps, "--base-url", sim_thread.base_url],
+                      sim_thread.token)
+    assert tracked.exit_code == 0, tracked.output
+    assert [line["share_state"] for line in _csv_rows(out / "track" / "track.csv")] == ["pending", "pending"]
