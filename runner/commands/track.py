@@ -105,7 +105,6 @@ async def track_report(
 def track_command(report: Path, out: Path | None, *, debug: bool, options: dict[str, Any]) -> int:
     """`runner.api.track`, then the counts and where track.csv is; the exit code."""
     from runner import api
-
     from runner.batches.jobspec import parse_column_map
 
     configure_logging(debug=debug)
