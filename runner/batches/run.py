@@ -46,7 +46,7 @@ from runner.batches.stopping import StopAtDeadline, StopOnSignals, StopWithPrepa
 from runner.clock import now_ms, utc_now_iso
 from runner.engine.journal import FIRST_STARTED_KEY, Journal
 from runner.engine.protocols import Action, OutcomeSink, WorkItem
-from runner.engine.records import JournalEntry
+from runner.engine.records import JournalEntry, SyncCounts
 from runner.engine.runlock import RunLock
 from runner.engine.settings import EngineSettings, FailureBrake, RowBudget
 from runner.errors import ExitCode
@@ -218,14 +218,13 @@ async def run_journaled(
             plan = make_plan(journal, snapshot_path)
             counts = journal.sync_rows(with_carried_doubt(plan.entries, plan.subject, opened.carried_doubt))
             resend = failure_filter(spec.retry_codes, spec.retry_failed)
-            kept_failed = journal.failures_kept(resend) if resend is not None else 0
+            kept_failed, in_doubt = journal.left_to_do(resend)
             counts = replace(counts, to_send=counts.to_send - kept_failed)
+            first_started = journal.get_meta(FIRST_STARTED_KEY)
             journal.run_started(summary.started_at)
             context = report_context(spec, snapshot.sha256, batch_name, journal.get_meta(FIRST_STARTED_KEY),
                                      summary.started_at, plan.headers)
-            log_event("run_started", f"run started: {counts.to_send} of {counts.total} rows to send",
-                      job=spec.name, input=str(spec.input), out=str(spec.out), base_url=spec.base_url,
-                      rows=counts.total, to_send=counts.to_send, already_done=counts.already_done)
+            _log_start(spec, kind, summary.started_at, first_started, counts, kept_failed, in_doubt)
             summary.warnings = [*([opened.replaced] if opened.replaced else []), *plan.warnings(), *_preflight(spec)]
             stats = RunStats()
             work = journal.iter_work(plan.decode, resend=resend)
@@ -300,6 +299,23 @@ async def _send(
                 result = await engine.run(work)
     journal.flush()
     return _SendResult(result.stopped, signal_exit[0] if signal_exit else None, result.held_back)
+
+
+def _log_start(spec: JobSpec, kind: str, started_at: str, first_started: str | None, counts: SyncCounts,
+               kept_failed: int, in_doubt: int) -> None:
+    """The first line of every run: a run killed later still leaves what it was, and where, in the log."""
+    import logging
+
+    batch = "a new batch" if first_started is None else f"resumes the batch first started {first_started}"
+    kept = f", {kept_failed} failed rows kept (refused; --retry-failed re-sends them)" if kept_failed else ""
+    doubt = f" (of them {in_doubt} in doubt: each looked up before any send)" if in_doubt else ""
+    logging.getLogger("runner.run").info(
+        f"{kind} started {started_at}: job {spec.name}, input {spec.input}, {counts.total} rows; {batch}: "
+        f"{counts.already_done} done, {counts.to_send} to send{doubt}{kept}; out {spec.out}",
+        extra={"event": "run_started", "job": spec.name, "input": str(spec.input), "out": str(spec.out),
+               "base_url": spec.base_url, "rows": counts.total, "to_send": counts.to_send,
+               "already_done": counts.already_done, "in_doubt": in_doubt, "failed_kept": kept_failed,
+               "resumed": first_started is not None})
 
 
 def _preflight(spec: JobSpec) -> list[str]:

@@ -241,11 +241,12 @@ class Journal:
                 yield WorkItem(row=row, payload=decode(payload), in_doubt_since_ms=since)
             last_row = chunk[-1][0]
 
-    def failures_kept(self, resend: FailureFilter) -> int:
-        """How many failed rows this run leaves failed (their failure cannot pass by sending again)."""
-        rows = self._db.execute("SELECT state, doubt_ms, code, message FROM rows WHERE state = ?",
-                                (RowStatus.FAILED.value,))
-        return sum(_stays_failed(state, doubt_ms, code, message, resend) for state, doubt_ms, code, message in rows)
+    def left_to_do(self, resend: FailureFilter | None) -> tuple[int, int]:
+        """(failed rows this run leaves failed as `resend` says, rows in doubt: looked up before any send)."""
+        rows = self._db.execute("SELECT state, doubt_ms, code, message FROM rows WHERE state IN (?, ?, ?)",
+                                (RowStatus.FAILED.value, IN_FLIGHT, RowStatus.UNKNOWN.value)).fetchall()
+        kept = sum(_stays_failed(state, doubt_ms, code, message, resend) for state, doubt_ms, code, message in rows)
+        return kept, sum(doubt_ms is not None or state != RowStatus.FAILED.value for state, doubt_ms, _, _ in rows)
 
     async def attempt_started(self, row: int, started_ms: int) -> None:
         """Returns once the row's in_flight state is committed, so the request may leave.

@@ -320,3 +320,22 @@ def test_track_reads_the_report_of_an_input_that_used_map(
                       sim_thread.token)
     assert tracked.exit_code == 0, tracked.output
     assert [line["share_state"] for line in _csv_rows(out / "track" / "track.csv")] == ["pending", "pending"]
+
+
+def test_every_run_starts_with_a_line_and_a_resume_says_what_is_left(
+    sim_thread: ThreadedSimulator, write_csv: CsvWriter, tmp_path: Path
+):
+    source = write_csv("rows.csv", good_rows(10))
+    out = tmp_path / "o"
+    args = ["run", "--input", str(source), "--base-url", sim_thread.base_url, "--out", str(out), "--limit", "4"]
+    first = run_cli(args, sim_thread.token)
+    start = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ INFO share started \d{4}-\d\d-\d\dT[\d:.]+Z: job rows, "
+                       rf"input {re.escape(str(source))}, 10 rows; (.*); out {re.escape(str(out))}$", re.M)
+    assert start.search(first.output).group(1) == "a new batch: 0 done, 10 to send", first.output
+    again = run_cli(args, sim_thread.token)
+    said = start.search(again.output).group(1)
+    assert said.startswith("resumes the batch first started 20"), said
+    assert said.endswith(": 4 done, 6 to send")
+    as_json = run_cli([*args, "--log-format", "json"], sim_thread.token)
+    [event] = [json.loads(line) for line in as_json.output.splitlines() if '"run_started"' in line]
+    assert (event["resumed"], event["already_done"], event["to_send"], event["in_doubt"]) == (True, 8, 2, 0)
