@@ -73,7 +73,8 @@ class StopOnSignals:
     def _stop(self, signum: signal.Signals, code: ExitCode) -> None:
         if not self._exit_codes:
             self._exit_codes.append(code)
-        self._engine.request_stop(f"interrupted by {signum.name}")
+        self._engine.request_stop(f"interrupted by {signum.name}; it is safe to run the same command again: it sends "
+                                  "only the rows not sent yet, and looks up first each row whose request was out")
 
     def __exit__(self, *exc_info: object) -> None:
         loop = asyncio.get_running_loop()

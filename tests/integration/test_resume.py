@@ -113,6 +113,8 @@ def test_a_signal_stops_cleanly_and_the_same_command_finishes_the_batch(
     stderr = process.stderr.read().decode()
     process.stderr.close()
     assert "Traceback" not in stderr
+    assert (f"stopped early: interrupted by {signum.name}; it is safe to run the same command again: it sends only "
+            "the rows not sent yet") in stderr
     first = Counter(r["status"] for r in read_report(out / "report.csv"))
     assert first["not_attempted"] > 0
     assert first["success"] >= 20
