@@ -139,7 +139,7 @@ def finish_summary(
     result.html_path = result.out_dir / "report.html"
     write_html_report(result.html_path, HtmlReportInput(
         title=title, summary=result.summary, request_offsets_s=offsets, latencies_ms=latencies_ms or [],
-        failed_rows=result.failed_rows, failed_file_name=failed_name,
+        failed_rows=result.failed_rows, failed_file_name=failed_name, kind=result.kind,
         context=replace(context, run_finished_at=result.summary.finished_at) if context is not None else None,
     ))
 

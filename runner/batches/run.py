@@ -247,8 +247,8 @@ async def run_journaled(
             journal.run_ended(utc_now_iso(), batch.exit_code, result.stopped)
         finally:
             journal.close()
+    batch.job, batch.input_path, batch.kind = spec.name, spec.input, kind  # before report.html: its words are kind's
     finish_summary(batch, started, title=spec.name, stats=stats, latencies_ms=latencies, context=context)
-    batch.job, batch.input_path, batch.kind = spec.name, spec.input, kind
     log_run_finished(batch)
     return batch
 

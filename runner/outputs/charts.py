@@ -34,11 +34,22 @@ LATENCY_WIDTH_PX = 586.0
 CHART_HEIGHT_PX = 269.0
 
 
-def outcome_chart_svg(summary: Summary) -> str | None:
-    """Horizontal bars, one per status, each labelled with its count and share; None when no rows."""
+#: the statuses a revoke's or an extend's rows end with, in the chart's order
+FOLLOW_UP_STATUSES = {
+    "revoke": [RowStatus.REVOKED, RowStatus.ALREADY_ENDED, RowStatus.FAILED, RowStatus.NOT_ATTEMPTED,
+               RowStatus.UNKNOWN],
+    "extend": [RowStatus.EXTENDED, RowStatus.ALREADY_ENDED, RowStatus.FAILED, RowStatus.NOT_ATTEMPTED,
+               RowStatus.UNKNOWN],
+}
+_FOLLOW_UP_COLOURS = {RowStatus.REVOKED: "#2e7d32", RowStatus.EXTENDED: "#2e7d32", RowStatus.ALREADY_ENDED: "#757575"}
+
+
+def outcome_chart_svg(summary: Summary, kind: str = "share") -> str | None:
+    """Horizontal bars, one per status of the command, each labelled with its count and share; None when no rows."""
     if summary.total == 0:
         return None
-    statuses = list(OUTCOME_COLOURS)
+    statuses = FOLLOW_UP_STATUSES.get(kind) or list(OUTCOME_COLOURS)
+    colours = {**OUTCOME_COLOURS, **_FOLLOW_UP_COLOURS}
     counts = [int(getattr(summary, status.value)) for status in statuses]
     names = [status.value.replace("_", " ") for status in statuses]
     chart = Chart(OUTCOME_WIDTH_PX, CHART_HEIGHT_PX, "rows by outcome",
@@ -49,7 +60,7 @@ def outcome_chart_svg(summary: Summary) -> str | None:
     band = (chart.plot_bottom - chart.plot_top) / len(statuses)
     for index, (status, name, count) in enumerate(zip(statuses, names, counts, strict=True)):
         centre = chart.plot_top + band * (index + 0.5)
-        chart.rect(x(0), centre - band * 0.325, x(count) - x(0), band * 0.65, OUTCOME_COLOURS[status])
+        chart.rect(x(0), centre - band * 0.325, x(count) - x(0), band * 0.65, colours[status])
         chart.line(chart.plot_left - 4, centre, chart.plot_left, centre, INK, width=0.8)
         chart.text(chart.plot_left - 7, centre, name, anchor="end", middle=True)
         chart.text(x(count) + 5, centre, f"{count:,} ({100 * count / summary.total:.0f} %)", middle=True)

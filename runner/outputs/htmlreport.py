@@ -82,6 +82,8 @@ class HtmlReportInput:
     failed_file_name: str = "failed.csv"
     #: which file, platform, user, host and times (None: a bare report, e.g. in tests of the charts)
     context: ReportContext | None = None
+    #: share, revoke or extend: whose outcomes the banner and the outcome chart show
+    kind: str = "share"
 
 
 def write_html_report(path: Path, data: HtmlReportInput) -> None:
@@ -122,7 +124,7 @@ def _page_context(data: HtmlReportInput) -> dict[str, Any]:
     mask = context is not None and context.mask_recipients
     masked_headers = context.recipient_headers if context is not None else frozenset()
     charts = {
-        "outcomes": outcome_chart_svg(summary),
+        "outcomes": outcome_chart_svg(summary, data.kind),
         "rate": rate_chart_svg(data.request_offsets_s),
         "latency": latency_chart_svg(data.latencies_ms),
     }
@@ -137,7 +139,7 @@ def _page_context(data: HtmlReportInput) -> dict[str, Any]:
         "facts": facts(context) if context is not None else [],
         "resumed": context is not None and context.resumed,
         "masked": mask,
-        "headline": _headline(summary),
+        "headline": _headline(summary, data.kind),
         "charts": {kind: _trusted_svg(svg) for kind, svg in charts.items()},
         "rate_note": rate_note(data.request_offsets_s),
         "latency_note": latency_note(data.latencies_ms),
@@ -226,8 +228,10 @@ def _format_duration(seconds: float) -> str:
     return f"{text} ({seconds:,.1f} s)"
 
 
-def _headline(summary: Summary) -> tuple[str, str]:
-    """(css class, sentence) for the banner at the top."""
+def _headline(summary: Summary, kind: str = "share") -> tuple[str, str]:
+    """(css class, sentence) for the banner at the top, in the words of the command that ran."""
+    if kind in _FOLLOW_UP_WORDS and not summary.stopped:
+        return _follow_up_headline(summary, kind)
     if summary.stopped:
         reason = _stopped_reason(summary) or ""
         if len(reason) > HEADLINE_REASON_CHARS:  # the whole reason is under "This run"
@@ -245,6 +249,23 @@ def _headline(summary: Summary) -> tuple[str, str]:
     unknown = f", {summary.unknown:,} unknown" if summary.unknown else ""
     return "bad", (f"{summary.success:,} of {summary.total:,} rows shared; {summary.failed:,} failed, "
                    f"{summary.invalid:,} invalid, {summary.not_attempted:,} not attempted{unknown}.")
+
+
+#: revoke's and extend's word for a share it changed
+_FOLLOW_UP_WORDS = {"revoke": "revoked", "extend": "extended"}
+
+
+def _follow_up_headline(summary: Summary, kind: str) -> tuple[str, str]:
+    done = int(getattr(summary, _FOLLOW_UP_WORDS[kind]))
+    word = _FOLLOW_UP_WORDS[kind]
+    ended = f"; {summary.already_ended:,} had already ended (nothing to do)" if summary.already_ended else ""
+    if summary.total == 0:
+        return "neutral", f"The report held no share to {kind}."
+    if summary.failed + summary.not_attempted + summary.unknown == 0:
+        return "good", f"All {summary.total:,} selected shares are done: {done:,} {word}{ended}."
+    unknown = f", {summary.unknown:,} unknown" if summary.unknown else ""
+    return "bad", (f"{done:,} of {summary.total:,} selected shares {word}{ended}; {summary.failed:,} failed, "
+                   f"{summary.not_attempted:,} not attempted{unknown}.")
 
 
 def describe_code_key(key: str) -> tuple[str, bool]:

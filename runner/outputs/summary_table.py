@@ -53,8 +53,10 @@ def summary_rows(result: BatchResult) -> list[tuple[str, str]]:
         rows = [(label, str(getattr(summary, label))) for label in _VALIDATE_LABELS]
         rows += [(label, str(getattr(summary, label))) for label in ("hidden", "permanent") if getattr(summary, label)]
         return [*rows, ("duration", f"{summary.duration_s:.1f} s")]
-    rows = [(label, str(getattr(summary, label)))
-            for label in ("total", "success", "failed", "invalid", "duplicate", "not_attempted")]
+    # revoke and extend show their own outcomes: they never share, and their rows are never invalid
+    firsts = ("total", "failed", "not_attempted") if result.kind in ("revoke", "extend") else (
+        "total", "success", "failed", "invalid", "duplicate", "not_attempted")
+    rows = [(label, str(getattr(summary, label))) for label in firsts]
     counted = ("unknown", "hidden", "valid", "permanent", "revoked", "already_ended", "extended")  # shown when not 0
     rows += [(label, str(getattr(summary, label))) for label in counted if getattr(summary, label)]
     if summary.held_back:

@@ -339,3 +339,29 @@ def test_every_run_starts_with_a_line_and_a_resume_says_what_is_left(
     as_json = run_cli([*args, "--log-format", "json"], sim_thread.token)
     [event] = [json.loads(line) for line in as_json.output.splitlines() if '"run_started"' in line]
     assert (event["resumed"], event["already_done"], event["to_send"], event["in_doubt"]) == (True, 8, 2, 0)
+
+
+@pytest.mark.parametrize(("command", "word"), [("revoke", "revoked"), ("extend", "extended")])
+def test_revoke_and_extend_show_their_own_outcomes(
+    sim_thread: ThreadedSimulator, write_csv: CsvWriter, tmp_path: Path, command: str, word: str
+):
+    source = write_csv("rows.csv", good_rows(3, cover_mark="2", expiry="2031-01-31"))
+    out = tmp_path / "o"
+    assert run_cli(["run", "--input", str(source), "--base-url", sim_thread.base_url, "--out", str(out)],
+                   sim_thread.token).exit_code == 0
+    extra = ["--expiry", "2032-06-30"] if command == "extend" else []
+    result = run_cli([command, str(out / "report.csv"), "--base-url", sim_thread.base_url, *extra], sim_thread.token)
+    assert result.exit_code == 0, result.output
+    table = result.output.split("report:")[0]
+    assert re.search(rf"│ {word}\s+│\s+3 │", table), table
+    assert "success" not in table
+    assert "invalid" not in table
+    html = (out / command / "report.html").read_text(encoding="utf-8")
+    assert f"All 3 selected shares are done: 3 {word}." in html
+    assert "unique rows were shared" not in html
+    assert f">{word}</text>" in html  # the outcome chart's bar
+    assert ">success</text>" not in html
+    summary = json.loads((out / command / "summary.json").read_text(encoding="utf-8"))
+    assert summary[word] == 3
+    if command == "extend":
+        assert "new expiry 2032-06-30 23:59:59 UTC" in html
