@@ -51,7 +51,7 @@ whose input is a glob (inbox/*.csv) processes each new file once (see README).
 
 
 def _output_options(func: F) -> F:
-    """Options of `run`, `validate` and `demo` that choose what goes to stderr."""
+    """Options of `run`, `validate`, `demo`, `plan`, `track` and `extend` that choose what goes to stderr."""
     options = [
         click.option("--log-format", type=click.Choice(LOG_FORMATS), default="text", show_default=True,
                      help="json: one JSON object per event on stderr (run_started, progress, retry, row_failed, "
@@ -306,11 +306,14 @@ replaces, no_permission, lookup_failed, invalid); 2 usage, config or input file 
 @main.command(short_help="Show what a batch would do to existing shares; change nothing.", help=_PLAN_HELP)
 @_job_options
 @_sending_options
+@_output_options
 @handle_errors
-def plan(job: Path | None, input_path: Path | None, debug: bool, **options: Any) -> None:
+def plan(
+    job: Path | None, input_path: Path | None, debug: bool, log_format: str, quiet: bool, **options: Any
+) -> None:
     from runner.commands.plan import plan_command
 
-    sys.exit(plan_command(job, input_path, debug=debug, options=options))
+    sys.exit(plan_command(job, input_path, debug=debug, log_format=log_format, quiet=quiet, options=options))
 
 
 @main.command(short_help="Who has accepted: the state of each share a run created.")
@@ -320,9 +323,10 @@ def plan(job: Path | None, input_path: Path | None, debug: bool, **options: Any)
 @click.option("--map", "column_map", multiple=True, metavar="COLUMN=HEADER",
               help="The header pk or dk was read from, as the run was given it (e.g. --map dk=IMEI).")
 @_sending_options
+@_output_options
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logging.")
 @handle_errors
-def track(report: Path, out: Path | None, debug: bool, **options: Any) -> None:
+def track(report: Path, out: Path | None, debug: bool, log_format: str, quiet: bool, **options: Any) -> None:
     """Read the share list of every device a run's report.csv shared, and say where each share stands.
 
     For every row with status success, writes OUT/track.csv: the report's columns plus
@@ -333,7 +337,7 @@ def track(report: Path, out: Path | None, debug: bool, **options: Any) -> None:
     """
     from runner.commands.track import track_command
 
-    sys.exit(track_command(report, out, debug=debug, options=options))
+    sys.exit(track_command(report, out, debug=debug, log_format=log_format, quiet=quiet, options=options))
 
 
 @main.command(short_help="Change the expiry of the shares a run created.")
@@ -351,11 +355,12 @@ def track(report: Path, out: Path | None, debug: bool, **options: Any) -> None:
               help="Output folder. [default: an `extend` folder beside the report]")
 @_sending_options
 @_fresh_option
+@_output_options
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logging.")
 @handle_errors
 def extend(
     report: Path, new_expiry: str | None, rows: str | None, out: Path | None, debug: bool, fresh: bool,
-    allow_shorten: bool, allow_end_permanent: bool, **options: Any,
+    allow_shorten: bool, allow_end_permanent: bool, log_format: str, quiet: bool, **options: Any,
 ) -> None:
     """Change the expiry of every share a run's report.csv says it created (setShareTime).
 
@@ -368,7 +373,8 @@ def extend(
     from runner.commands.extend import extend_command
 
     sys.exit(extend_command(report, new_expiry, rows, out, debug=debug, fresh=fresh, allow_shorten=allow_shorten,
-                            allow_end_permanent=allow_end_permanent, options=options))
+                            allow_end_permanent=allow_end_permanent, log_format=log_format, quiet=quiet,
+                            options=options))
 
 
 @main.command(short_help="Log in once; save tokens for unattended runs.")

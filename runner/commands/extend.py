@@ -20,7 +20,7 @@ from runner.batches.jobspec import JobSpec
 from runner.batches.reportfile import RunReport
 from runner.batches.results import BatchResult
 from runner.clock import now_ms
-from runner.commands.console import print_result
+from runner.commands.console import interactive, log_format_of, print_result
 from runner.commands.followup import FollowUp, parse_rows, run_followup
 from runner.engine.journal import Journal
 from runner.errors import ExpiryError, UsageError
@@ -119,15 +119,15 @@ async def extend_batch(
 
 
 def extend_command(report: Path, new_expiry: str | None, rows: str | None, out: Path | None, *, debug: bool,
-                   fresh: bool, allow_shorten: bool, allow_end_permanent: bool, options: dict[str, Any]) -> int:
+                   fresh: bool, allow_shorten: bool, allow_end_permanent: bool, options: dict[str, Any],
+                   log_format: str = "text", quiet: bool = False) -> int:
     """`runner.api.extend`, then the summary; the exit code."""
-    import sys
 
     from runner import api
 
-    configure_logging(debug=debug)
+    configure_logging(debug=debug, log_format=log_format_of(log_format), quiet=quiet)
     result = api.extend(report, expiry=new_expiry or "", rows=rows, out=out, fresh=fresh,
-                        progress=sys.stderr.isatty(), allow_shorten=allow_shorten,
+                        progress=interactive(log_format, quiet), allow_shorten=allow_shorten,
                         allow_end_permanent=allow_end_permanent, **options)
-    print_result(result)
+    print_result(result, log_format)
     return int(result.exit_code)

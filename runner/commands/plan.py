@@ -21,7 +21,7 @@ from runner.batches.jobspec import JobSpec
 from runner.batches.lookups import Lookups
 from runner.batches.sharerows import input_options, iter_rows, validation_outcome
 from runner.clock import now_ms
-from runner.commands.console import echo, input_overrides
+from runner.commands.console import echo, input_overrides, log_format_of
 from runner.engine.runlock import RunLock
 from runner.engine.settings import EngineSettings
 from runner.errors import ExitCode, UsageError
@@ -105,12 +105,15 @@ async def plan_batch(
     return result
 
 
-def plan_command(job: Path | None, input_path: Path | None, *, debug: bool, options: dict[str, Any]) -> int:
-    """`runner.api.plan`, then the counts and where plan.csv is; the exit code."""
+def plan_command(job: Path | None, input_path: Path | None, *, debug: bool, options: dict[str, Any],
+                 log_format: str = "text", quiet: bool = False) -> int:
+    """`runner.api.plan`, then the counts and where plan.csv is (under json: the plan_finished event); the exit code."""
     from runner import api
 
-    configure_logging(debug=debug)
+    configure_logging(debug=debug, log_format=log_format_of(log_format), quiet=quiet)
     result = api.plan(job, **input_overrides(input_path, options))
+    if log_format == "json":
+        return int(result.exit_code)
     for action, count in sorted(result.counts.items()):
         echo(f"  {action:<15}{count:>10}")
     echo(f"{sum(result.counts.values())} rows, {result.requests} requests")

@@ -24,7 +24,7 @@ from runner.batches.accountrouting import look_up_by_account, report_accounts
 from runner.batches.jobspec import JobSpec
 from runner.batches.lookups import Lookups
 from runner.batches.reportfile import ReportRow, RunReport
-from runner.commands.console import echo
+from runner.commands.console import echo, log_format_of
 from runner.engine.runlock import RunLock
 from runner.engine.settings import EngineSettings
 from runner.errors import ColumnError, ExitCode, UsageError
@@ -102,14 +102,17 @@ async def track_report(
     return result
 
 
-def track_command(report: Path, out: Path | None, *, debug: bool, options: dict[str, Any]) -> int:
-    """`runner.api.track`, then the counts and where track.csv is; the exit code."""
+def track_command(report: Path, out: Path | None, *, debug: bool, options: dict[str, Any], log_format: str = "text",
+                  quiet: bool = False) -> int:
+    """`runner.api.track`, then the counts and where track.csv is (under json: the track_finished event)."""
     from runner import api
     from runner.batches.jobspec import parse_column_map
 
-    configure_logging(debug=debug)
+    configure_logging(debug=debug, log_format=log_format_of(log_format), quiet=quiet)
     columns = parse_column_map(options.pop("column_map", ()))
     result = api.track(report, out=out, columns=columns, **options)
+    if log_format == "json":
+        return int(result.exit_code)
     for state in STATES:
         if result.counts[state] or state in ("accepted", "pending", "ended"):
             echo(f"  {state:<10}{result.counts[state]:>10}")

@@ -365,3 +365,26 @@ def test_revoke_and_extend_show_their_own_outcomes(
     assert summary[word] == 3
     if command == "extend":
         assert "new expiry 2032-06-30 23:59:59 UTC" in html
+
+
+def test_plan_track_and_extend_take_quiet_and_json_logs_with_their_events(
+    sim_thread: ThreadedSimulator, write_csv: CsvWriter, tmp_path: Path
+):
+    source = write_csv("rows.csv", good_rows(2, cover_mark="2", expiry="2031-01-31"))
+    out = tmp_path / "o"
+    base = ["--base-url", sim_thread.base_url]
+    assert run_cli(["run", "--input", str(source), *base, "--out", str(out)], sim_thread.token).exit_code == 0
+    report = str(out / "report.csv")
+    commands = {
+        "plan_finished": ["plan", "--input", str(source), *base, "--out", str(tmp_path / "p")],
+        "track_finished": ["track", report, *base],
+        "run_finished": ["extend", report, "--expiry", "2032-06-30", *base],
+    }
+    for event, args in commands.items():
+        quiet = run_cli([*args, "--quiet"], sim_thread.token)
+        assert quiet.exit_code in (0, 1), quiet.output
+        as_json = run_cli([*args, "--log-format", "json"], sim_thread.token)
+        assert as_json.exit_code in (0, 1), as_json.output
+        assert as_json.stdout == ""
+        events = [json.loads(line)["event"] for line in as_json.stderr.splitlines()]
+        assert event in events, (args[0], events)
