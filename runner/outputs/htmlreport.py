@@ -58,6 +58,8 @@ _SUMMARY_LABELS = {
 #: figures of the whole batch (every run of it, from the journal), shown apart from this run's
 BATCH_KEYS = ("total", "success", "permanent", "failed", "invalid", "duplicate", "not_attempted", "held_back",
               "unknown", "hidden", "valid", "revoked", "already_ended", "extended")
+#: revoke's and extend's figures: they share nothing and their rows are never invalid or duplicates
+_FOLLOW_UP_KEYS = ("total", "revoked", "extended", "already_ended", "failed", "not_attempted", "unknown")
 #: figures of this invocation only (a resumed run sends only what was left)
 RUN_KEYS = ("started_at", "finished_at", "duration_s", "requests", "retries", "rate_achieved")
 # summary.json fields of other commands (validate, revoke) and rare counts: shown only when they count something
@@ -133,7 +135,8 @@ def _page_context(data: HtmlReportInput) -> dict[str, Any]:
         "version": __version__,
         "summary": summary,
         "summary_rows": summary_rows(summary),
-        "batch_rows": summary_rows(summary, BATCH_KEYS),
+        "batch_rows": summary_rows(summary, _FOLLOW_UP_KEYS if data.kind in _FOLLOW_UP_WORDS else BATCH_KEYS),
+        "follow_up": _FOLLOW_UP_WORDS.get(data.kind),
         "run_rows": summary_rows(summary, RUN_KEYS),
         "stopped": _stopped_reason(summary),
         "facts": facts(context) if context is not None else [],

@@ -359,6 +359,7 @@ def test_revoke_and_extend_show_their_own_outcomes(
     html = (out / command / "report.html").read_text(encoding="utf-8")
     assert f"All 3 selected shares are done: 3 {word}." in html
     assert "unique rows were shared" not in html
+    assert "Shared (invited)" not in html
     assert f">{word}</text>" in html  # the outcome chart's bar
     assert ">success</text>" not in html
     summary = json.loads((out / command / "summary.json").read_text(encoding="utf-8"))
