@@ -25,6 +25,9 @@ permanent  # runner/outputs/report.py Summary (counted by name in the summary ta
 # the simulator's test aid: tests decode the tokens it issued
 _.decode_claims  # runner/simulator/tokens.py
 
+# logging.Formatter reads it to stamp each text line (runner/outputs/logsetup.py: UTC)
+_.converter
+
 # rich reads it when it renders the bar
 _.complete_style  # runner/outputs/progress.py: the bar turns red at the first failed row
 

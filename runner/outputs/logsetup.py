@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -87,12 +88,17 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
+def _utc(seconds: float | None) -> time.struct_time:
+    return time.gmtime(seconds)
+
+
 class _TextFormatter(logging.Formatter):
     """The text line, stamped in UTC with its zone (as the summary line is); a traceback (--debug) keeps its
     lines but not the secrets in them."""
 
-    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
-        return datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%SZ")
+        self.converter = _utc  # logging.Formatter's clock: UTC, so the `Z` of the date format is true
 
     def formatException(self, ei: Any) -> str:
         return mask_contacts(redact(super().formatException(ei)))
@@ -133,7 +139,7 @@ def configure_logging(*, debug: bool = False, log_format: LogFormat = "text", qu
         handler.setFormatter(JsonFormatter())
         handler.addFilter(_JsonThreshold(threshold, quiet=quiet and not debug))
     else:
-        handler.setFormatter(_TextFormatter("%(asctime)s %(levelname)s %(message)s"))
+        handler.setFormatter(_TextFormatter())
         handler.setLevel(threshold)
         if not debug:
             handler.addFilter(_TextEvents())
