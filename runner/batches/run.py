@@ -222,7 +222,8 @@ async def run_journaled(
             log_event("run_started", f"run started: {counts.to_send} of {counts.total} rows to send",
                       job=spec.name, input=str(spec.input), out=str(spec.out), base_url=spec.base_url,
                       rows=counts.total, to_send=counts.to_send, already_done=counts.already_done)
-            summary.warnings = [*([opened.replaced] if opened.replaced else []), *plan.warnings(), *_preflight(spec)]
+            summary.warnings = [*([opened.replaced] if opened.replaced else []), *plan.warnings(),
+                                *_preflight(spec, auth)]
             stats = RunStats()
             work = journal.iter_work(plan.decode)
             result = await _send(spec, auth, plan.action, work, journal, counts.to_send, stats, interactive,
@@ -298,13 +299,22 @@ async def _send(
     return _SendResult(result.stopped, signal_exit[0] if signal_exit else None, result.held_back)
 
 
-def _preflight(spec: JobSpec) -> list[str]:
-    """Token expiries and clock skew, said before anything is sent (and kept in the summary)."""
+def _preflight(spec: JobSpec, auth: AuthSettings | None) -> list[str]:
+    """Token expiries and clock skew, said before anything is sent (and kept in the summary).
+
+    The default token checked is the one this run sends with (`auth`: runner.api's `env=`), never
+    whatever this process's own environment holds.
+    """
     import logging
 
-    from runner.platform.preflight import preflight_warnings
+    from runner.platform.preflight import REFRESH_TOKEN_ENV, TOKEN_ENV, preflight_warnings
 
-    found = preflight_warnings(spec, sending=True)
+    environ: dict[str, str] = {}
+    if auth is not None and auth.access_token is not None:
+        environ[TOKEN_ENV] = auth.access_token.reveal()
+        if auth.refresh_token is not None:
+            environ[REFRESH_TOKEN_ENV] = auth.refresh_token.reveal()
+    found = preflight_warnings(spec, environ=environ, sending=True)
     for line in found:
         logging.getLogger("runner.preflight").warning(line, extra={"event": "preflight"})
     return found

@@ -142,3 +142,18 @@ def test_every_error_a_call_raises_is_a_runner_error(tmp_path: Path) -> None:
     (tmp_path / "report.csv").write_text("a,b\n1,2\n", encoding="utf-8")
     with pytest.raises(RunnerError):
         api.track(tmp_path / "report.csv", base_url="http://127.0.0.1:9", env={"SHAREBATCH_TOKEN": "t"})
+
+
+def test_runs_preflight_reads_the_tokens_of_env_not_the_process_environment(
+    batch: Path, tmp_path: Path, sim_thread: ThreadedSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import base64
+    import json
+
+    claims = base64.urlsafe_b64encode(json.dumps({"uid": "C1", "exp": 1}).encode()).decode().rstrip("=")
+    monkeypatch.setenv("SHAREBATCH_TOKEN", f"Bearer h.{claims}.s")  # this process's own, long dead: not the caller's
+    monkeypatch.delenv("SHAREBATCH_REFRESH_TOKEN", raising=False)
+    result = api.run(input=batch, out=tmp_path / "out", base_url=sim_thread.base_url, rate=200,
+                     env={"SHAREBATCH_TOKEN": sim_thread.token})
+    assert result.summary.success == 5
+    assert not [line for line in result.summary.warnings if "access token expired" in line], result.summary.warnings
