@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 
 from runner.api.faults import environment_faults
 from runner.api.options import PathArg, PlanOptions, ReadingOptions, RunOptions, SendingOptions, job_overrides
-from runner.errors import UsageError
+from runner.errors import UsageError, refuse_unsupported_platform
 
 if TYPE_CHECKING:
     from runner.batches.jobspec import JobSpec
@@ -193,6 +193,7 @@ def extend(
 def _spec(job: PathArg | None, options: Mapping[str, object]) -> JobSpec:
     from runner.batches.jobspec import load_job_spec
 
+    refuse_unsupported_platform()
     return load_job_spec(None if job is None else Path(job), job_overrides(options))
 
 
@@ -200,6 +201,7 @@ def _report_spec(report: PathArg, out: PathArg | None, name: str, options: dict[
     """The job of a command that starts from a run's report: its out dir defaults to a folder beside it."""
     from runner.batches.jobspec import load_job_spec
 
+    refuse_unsupported_platform()
     path = Path(report)
     return load_job_spec(None, {**job_overrides(options), "input": path, "out": Path(out) if out else
                                 path.parent / name, "name": name})

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Unpack
 
 from runner.api.options import FramePlanOptions, FrameRunOptions, PathArg, RowOptions
 from runner.api.reports import PERMANENT, FileLayout, file_layout
-from runner.errors import UsageError
+from runner.errors import UsageError, refuse_unsupported_platform
 from runner.models import RENAMED_STATUS_VALUES, RowStatus
 
 if TYPE_CHECKING:
@@ -153,6 +153,7 @@ def _write_frame(df: pd.DataFrame, out: PathArg, options: Mapping[str, object]) 
     from runner.outputs.atomic import atomic_writer
     from runner.outputs.outdir import check_out_dir
 
+    refuse_unsupported_platform()  # before the lock's fcntl import, which Windows lacks
     if "input" in options:
         raise UsageError("input: the frame is the input; give the DataFrame, or call runner.api.run(input=...)")
     if any(name is not None for name in df.index.names):

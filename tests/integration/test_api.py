@@ -157,3 +157,28 @@ def test_runs_preflight_reads_the_tokens_of_env_not_the_process_environment(
                      env={"SHAREBATCH_TOKEN": sim_thread.token})
     assert result.summary.success == 5
     assert not [line for line in result.summary.warnings if "access token expired" in line], result.summary.warnings
+
+
+def test_windows_is_refused_by_every_call_in_the_clis_one_line_before_anything_is_written(
+    batch: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    from runner.errors import UNSUPPORTED_PLATFORM
+
+    monkeypatch.setattr(sys, "platform", "win32")
+    calls = [lambda: api.validate(input=batch, out=tmp_path / "out"),
+             lambda: api.run(input=batch, out=tmp_path / "out", base_url="http://127.0.0.1:9", env={}),
+             lambda: api.plan(input=batch, out=tmp_path / "out", base_url="http://127.0.0.1:9", env={}),
+             lambda: api.track(tmp_path / "report.csv", base_url="http://127.0.0.1:9", env={}),
+             lambda: api.revoke(tmp_path / "report.csv", base_url="http://127.0.0.1:9", env={}),
+             lambda: api.extend(tmp_path / "report.csv", expiry="30d", base_url="http://127.0.0.1:9", env={})]
+    for call in calls:
+        with pytest.raises(UsageError) as refused:
+            call()
+        assert str(refused.value) == UNSUPPORTED_PLATFORM
+    pd = pytest.importorskip("pandas")
+    with pytest.raises(UsageError, match="not on Windows"):
+        api.run_frame(pd.DataFrame({"pk": ["p1"], "dk": ["D1"], "recipient": ["U1"]}), out=tmp_path / "out",
+                      base_url="http://127.0.0.1:9", env={})
+    assert not (tmp_path / "out").exists()
