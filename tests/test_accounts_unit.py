@@ -115,3 +115,40 @@ async def test_a_lane_never_has_more_in_flight_than_its_capacity() -> None:
     await engine.run(items(devices))
     assert action.peak == 2
     assert {outcome.status for outcome in sink.outcomes} == {RowStatus.SUCCESS}
+
+
+@pytest.mark.parametrize(("options", "expected"), [
+    (["--account", "acme=a.json", "--account", "acme=b.json"],
+     'error: option --account: account "acme" is given twice ("acme=a.json" and "acme=b.json"; names are matched '
+     "ignoring case): give each account once"),
+    (["--account", "acme=a.json", "--account", "ACME=b.json"], 'account "ACME" is given twice'),
+    (["--limiter", "redis://127.0.0.1:99999/0"], "PORT 1-65535, DB a number), not 'redis://127.0.0.1:99999/0'"),
+    (["--limiter", "redis://127.0.0.1/zero"], "not 'redis://127.0.0.1/zero'"),
+])
+def test_an_ambiguous_account_or_a_malformed_limiter_is_one_line_exit_2(
+    tmp_path: Path, options: list[str], expected: str
+) -> None:
+    from click.testing import CliRunner
+
+    from runner.cli import main
+
+    (tmp_path / "rows.csv").write_text("pk,dk,recipient\np1,D1,U1\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["run", "--input", str(tmp_path / "rows.csv"), "--base-url",
+                                       "http://127.0.0.1:9", "--out", str(tmp_path / "out"), *options],
+                                env={"SHAREBATCH_TOKEN": "Bearer a.b.c"})
+    assert result.exit_code == 2, result.output
+    [line] = result.output.splitlines()
+    assert expected in line
+    assert not (tmp_path / "out").exists()
+
+
+def test_accounts_differing_only_in_case_are_one_account(tmp_path: Path) -> None:
+    job = tmp_path / "job.toml"
+    job.write_text('input = "rows.csv"\n[accounts.acme]\ntoken_file = "acme.json"\nrate = 2\n', encoding="utf-8")
+    spec = load_job_spec(job, {"account": ("ACME=other.json",)})  # the option replaces acme's file, not a 2nd acme
+    assert list(spec.accounts) == ["acme"]
+    assert (spec.accounts["acme"].token_file, spec.accounts["acme"].rate) == (Path("other.json"), 2.0)
+    job.write_text('input = "rows.csv"\n[accounts.acme]\ntoken_file = "a.json"\n'
+                   '[accounts.Acme]\ntoken_file = "b.json"\n', encoding="utf-8")
+    with pytest.raises(UsageError, match=r"\[accounts.Acme\] and \[accounts.acme\] are one account"):
+        load_job_spec(job, {})
