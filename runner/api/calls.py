@@ -211,7 +211,24 @@ def _auth(spec: JobSpec, env: Mapping[str, str] | None, *, login: bool = True) -
     """The default credentials; optional (None) for a job with accounts, whose rows may all name theirs."""
     from runner.batches.accountrouting import default_credentials
 
-    return default_credentials(spec, env, login=login)
+    return default_credentials(spec, checked_env(env), login=login)
+
+
+def checked_env(env: object) -> Mapping[str, str] | None:
+    """`env` as the token reader needs it: a mapping of names to strings (None: os.environ).
+
+    A value is never shown: it may be a token.
+    """
+    if env is None:
+        return None
+    if not isinstance(env, Mapping):
+        raise UsageError(f"env: must be a mapping of variable names to strings, like os.environ or "
+                         f'{{"SHAREBATCH_TOKEN": token}}, not a {type(env).__name__}')
+    for name, value in env.items():
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise UsageError(f"env: {name!r} is a {type(value).__name__}, not a string (an os.environ.get() that "
+                             "found nothing?): leave it out of env, or give its text")
+    return env
 
 
 def _call(make: Callable[[bool], Coroutine[Any, Any, T]]) -> T:

@@ -182,3 +182,19 @@ def test_windows_is_refused_by_every_call_in_the_clis_one_line_before_anything_i
         api.run_frame(pd.DataFrame({"pk": ["p1"], "dk": ["D1"], "recipient": ["U1"]}), out=tmp_path / "out",
                       base_url="http://127.0.0.1:9", env={})
     assert not (tmp_path / "out").exists()
+
+
+def test_env_that_is_not_a_mapping_of_strings_is_one_line_and_never_shows_a_value(batch: Path, tmp_path: Path) -> None:
+    where = {"input": batch, "out": tmp_path / "out", "base_url": "http://127.0.0.1:9"}
+    with pytest.raises(UsageError, match=r"env: must be a mapping of variable names to strings.* not a str$"):
+        api.run(env="Bearer secret-token", **where)  # type: ignore[arg-type]
+    with pytest.raises(UsageError) as refused:
+        api.run(env={"SHAREBATCH_TOKEN": None, "OTHER": "Bearer secret-token"}, **where)  # type: ignore[dict-item]
+    assert str(refused.value).startswith("env: 'SHAREBATCH_TOKEN' is a NoneType, not a string")
+    assert "secret-token" not in str(refused.value)
+
+
+def test_accounts_may_be_given_as_a_mapping_of_name_to_token_file(batch: Path, tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match=r'^account "acme": .*acme\.json: token file not found'):
+        api.run(input=batch, out=tmp_path / "out", base_url="http://127.0.0.1:9", env={}, limiter="off",
+                account={"acme": tmp_path / "acme.json"})
