@@ -240,6 +240,7 @@ class _RowReader:
             kind = attrs.get(_A_TYPE)
             if kind == "date":  # shown in the locale's form; the stored ISO value is what the expiry parser reads
                 text = iso_moment(attrs.get(_A_DATE, text))
+                row.date_cell(column)
             elif kind in ("float", "percentage", "currency"):
                 digits, problem = _digits(attrs.get(_A_VALUE, ""))  # cached: values repeat down a column
                 row.numbers[column] = None if kind == "percentage" else digits

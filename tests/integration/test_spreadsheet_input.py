@@ -103,3 +103,55 @@ def test_a_german_excel_csv_is_read_with_its_encoding(sim_thread: ThreadedSimula
     rows = report(tmp_path)
     assert "scientific notation" in rows["4"]["message"]  # 8.98600123456789E+019 in the CSV export
     assert rows["5"]["message"].startswith('column "expiry": expiry is the spreadsheet error #N/A')
+
+
+def test_cells_whose_type_is_not_their_columns_are_sent_as_seen_or_invalid_with_the_reason(
+    sim_thread: ThreadedSimulator, tmp_path: Path
+):
+    import datetime
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["pk", "dk", "recipient", "expiry"])
+    sheet.append(["p1test", 860000000000001, "U0000001", "2027-12-31"])  # a number under "@": its digits, as typed
+    sheet.append(["p1test", "00D000002", datetime.datetime(2027, 1, 5), "2027-12-31"])  # a date as recipient
+    sheet.append(["p1test", datetime.date(2027, 1, 6), "U0000003", "2027-12-31"])  # a date as dk
+    sheet.append(["p1test", 1.5, "U0000004", "2027-12-31"])  # shows 1.5: not a typed id
+    sheet.append(["p1test", "00D000005", "U0000005", datetime.date(2027, 2, 1)])  # a date under "@" shows 46419
+    sheet["B2"].number_format = sheet["B5"].number_format = sheet["D6"].number_format = "@"
+    sheet["C3"].number_format = sheet["B4"].number_format = "yyyy-mm-dd"
+    book.save(tmp_path / "typed.xlsx")
+    result = run_cli(sim_thread, tmp_path / "typed.xlsx", tmp_path / "out")
+    assert result.exit_code == 1, result.output
+    assert shares_sent(sim_thread) == [share("860000000000001", "shareUid", "U0000001")]
+    rows = report(tmp_path / "out")
+    assert rows["3"]["message"].startswith('column "recipient": recipient is a date cell (it shows "2027-01-05"); ')
+    assert rows["4"]["message"].startswith('column "dk": dk is a date cell (it shows "2027-01-06')
+    assert rows["5"]["message"] == ('column "dk": dk "1.5" is a number that is not whole (an id never has a decimal '
+                                    "point or a minus sign); store the column as text and type the value")
+    assert rows["6"]["message"].startswith('column "expiry": expiry "46419" is not a date')  # what the person sees
+    assert {rows[number]["status"] for number in "3456"} == {"invalid"}
+
+
+def test_a_workbook_that_opens_on_a_chart_says_which_sheet_the_rows_came_from(tmp_path: Path):
+    from openpyxl import Workbook
+    from openpyxl.chart import BarChart, Reference
+
+    book = Workbook()
+    rows = book.active
+    rows.title = "Shares"
+    rows.append(["pk", "dk", "recipient"])
+    rows.append(["p1test", "00D000001", "U0000001"])
+    chart = BarChart()
+    chart.add_data(Reference(rows, min_col=1, min_row=1, max_row=2))
+    book.create_chartsheet("Overview", 0).add_chart(chart)
+    book.active = 0
+    book.save(tmp_path / "charted.xlsx")
+    result = CliRunner().invoke(main, ["validate", "--input", str(tmp_path / "charted.xlsx"), "--out",
+                                       str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert ('the workbook opens on the chart "Overview"; the rows were read from sheet "Shares", its first visible '
+            "sheet of rows (name another with --sheet)") in result.output
+    assert report(tmp_path / "out" / "validate")["2"]["dk"] == "00D000001"
