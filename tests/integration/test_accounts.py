@@ -130,6 +130,18 @@ def test_a_blocked_account_during_skip_existing_look_ups_stops_only_its_own_rows
     assert {request["uid"] for request in sent} == {ACCOUNTS["acme"][0], ACCOUNTS["gamma"][0]}
 
 
+def test_plan_with_a_blocked_account_names_the_account_that_stopped(sim_accounts: ProcessSimulator, tmp_path: Path):
+    job = _job(tmp_path, sim_accounts)
+    sim_accounts.post("/_sim/config", {"blocked_accounts": [ACCOUNTS["beta"][0]]})
+    planned = _follow_up(["plan", str(job)])
+    assert planned.returncode == 3, planned.stderr.decode(errors="replace")[-2000:]
+    assert b'stopped early: account "beta": stopped: code 5325' in planned.stderr
+    with (job.parent / "out" / "job" / "plan" / "plan.csv").open(encoding="utf-8", newline="") as handle:
+        actions = Counter((row["Account"], row["action"]) for row in csv.DictReader(handle))
+    assert actions == {("acme", "create"): ROWS_EACH, ("gamma", "create"): ROWS_EACH,
+                       ("beta", "lookup_failed"): ROWS_EACH}
+
+
 def _follow_up(args: list[str], token: str = "") -> subprocess.CompletedProcess[bytes]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("SHAREBATCH_")}
     return subprocess.run([sys.executable, "-m", "runner", *args], cwd=REPO, env={**env, "SHAREBATCH_TOKEN": token},
