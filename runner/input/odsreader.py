@@ -220,7 +220,7 @@ class _RowReader:
             if row.cells:
                 for offset in range(min(self._repeat, _REPEAT_LIMIT)):
                     self._done.append(SheetRow(row.row + offset, list(row.cells), row.hidden, dict(row.problems),
-                                               dict(row.numbers)))
+                                               dict(row.numbers), set(row.dates) if row.dates else None))
             self._number += self._repeat
         elif tag == _SHEET:
             self._inside, self._finished = False, True

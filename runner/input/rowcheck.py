@@ -200,7 +200,7 @@ class RowValidator:
                 if broken is not None:
                     problems.append((name, broken))
             elif dates and index in dates:  # a date typed where an id belongs: columns shifted, or autoformat
-                problems.append((name, f'{name} is a date cell (it shows "{text}"); an id or a recipient is never a '
+                problems.append((name, f"{name} is a date cell ({text}); an id or a recipient is never a "
                                        "date: check the columns are not shifted, or store the column as text and "
                                        "type the value"))
             elif numbers and index in numbers:

@@ -127,12 +127,39 @@ def test_cells_whose_type_is_not_their_columns_are_sent_as_seen_or_invalid_with_
     assert result.exit_code == 1, result.output
     assert shares_sent(sim_thread) == [share("860000000000001", "shareUid", "U0000001")]
     rows = report(tmp_path / "out")
-    assert rows["3"]["message"].startswith('column "recipient": recipient is a date cell (it shows "2027-01-05"); ')
-    assert rows["4"]["message"].startswith('column "dk": dk is a date cell (it shows "2027-01-06')
+    assert rows["3"]["message"].startswith('column "recipient": recipient is a date cell (2027-01-05'), rows["3"]
+    assert rows["4"]["message"].startswith('column "dk": dk is a date cell (2027-01-06')
     assert rows["5"]["message"] == ('column "dk": dk "1.5" is a number that is not whole (an id never has a decimal '
                                     "point or a minus sign); store the column as text and type the value")
     assert rows["6"]["message"].startswith('column "expiry": expiry "46419" is not a date')  # what the person sees
     assert {rows[number]["status"] for number in "3456"} == {"invalid"}
+
+
+def test_a_date_cell_as_recipient_in_an_ods_sheet_is_invalid_too(tmp_path: Path):
+    import zipfile
+
+    def cell(text: str, date: str | None = None) -> str:
+        kind = f'office:value-type="date" office:date-value="{date}"' if date else 'office:value-type="string"'
+        return f"<table:table-cell {kind}><text:p>{text}</text:p></table:table-cell>"
+
+    rows = [[cell("pk"), cell("dk"), cell("recipient")], [cell("p1test"), cell("00D1"), cell("05.01.27", "2027-01-05")],
+            [cell("p1test"), cell("00D2"), cell("U0000002")]]
+    body = "".join(f"<table:table-row>{''.join(row)}</table:table-row>" for row in rows)
+    with zipfile.ZipFile(tmp_path / "dates.ods", "w") as archive:
+        archive.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
+        archive.writestr("content.xml", (
+            '<?xml version="1.0" encoding="UTF-8"?><office:document-content '
+            'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+            'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+            'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"><office:body><office:spreadsheet>'
+            f'<table:table table:name="Shares">{body}</table:table></office:spreadsheet></office:body>'
+            "</office:document-content>"))
+    result = CliRunner().invoke(main, ["validate", "--input", str(tmp_path / "dates.ods"), "--out", str(tmp_path)])
+    assert result.exit_code == 1, result.output
+    checked = report(tmp_path / "validate")
+    assert checked["2"]["status"] == "invalid"
+    assert checked["2"]["message"].startswith('column "recipient": recipient is a date cell (2027-01-05')
+    assert checked["3"]["status"] == "valid"
 
 
 def test_a_workbook_that_opens_on_a_chart_says_which_sheet_the_rows_came_from(tmp_path: Path):
