@@ -152,3 +152,17 @@ def test_accounts_differing_only_in_case_are_one_account(tmp_path: Path) -> None
                    '[accounts.Acme]\ntoken_file = "b.json"\n', encoding="utf-8")
     with pytest.raises(UsageError, match=r"\[accounts.Acme\] and \[accounts.acme\] are one account"):
         load_job_spec(job, {})
+
+
+def test_an_account_cell_with_a_pasted_zero_width_space_is_the_account_and_one_inside_is_named(
+    tmp_path: Path
+) -> None:
+    source = tmp_path / "rows.csv"
+    source.write_text("pk,dk,recipient,account\np1,D1,U1,acme\u200b\np1,D2,U2,ac\u200bme\n", encoding="utf-8")
+    loaded = [row for chunk in open_input(InputOptions(source, accounts=frozenset({"acme"}))).chunks()
+              for row in chunk]
+    assert loaded[0].request is not None
+    assert loaded[0].request.account == "acme"
+    assert loaded[1].problem is not None
+    assert loaded[1].problem.message == ('account "ac\\u200bme" contains an invisible character (U+200B ZERO WIDTH '
+                                         "SPACE) at position 3; retype the value")
