@@ -135,6 +135,29 @@ def test_cells_whose_type_is_not_their_columns_are_sent_as_seen_or_invalid_with_
     assert {rows[number]["status"] for number in "3456"} == {"invalid"}
 
 
+def test_a_value_its_number_format_hides_is_invalid_never_sent_or_read_as_empty(tmp_path: Path):
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["pk", "dk", "recipient", "expiry"])
+    sheet.append(["p1test", 12345, "U0000001", "2027-12-31"])  # the person sees an empty dk
+    sheet.append(["p1test", "00D000002", "U0000002", 46419])  # an empty expiry would mean a permanent share
+    sheet.append(["p1test", 0, "U0000003", "2027-12-31"])  # 0;-0;;@ hides zeros only
+    sheet.append(["p1test", 7, "U0000004", "2027-12-31"])
+    sheet["B2"].number_format = sheet["D3"].number_format = ";;;"
+    sheet["B4"].number_format = sheet["B5"].number_format = "0;-0;;@"
+    book.save(tmp_path / "hidden.xlsx")
+    result = CliRunner().invoke(main, ["validate", "--input", str(tmp_path / "hidden.xlsx"), "--out", str(tmp_path)])
+    assert result.exit_code == 1, result.output
+    rows = report(tmp_path / "validate")
+    assert rows["2"]["message"] == ('column "dk": dk: the cell holds 12345 but its number format (;;;) shows nothing '
+                                    "there; format the column as General or text to see the value, or empty the cell")
+    assert rows["3"]["message"].startswith('column "expiry": expiry: the cell holds 46419 but its number format')
+    assert rows["4"]["message"].startswith('column "dk": dk: the cell holds 0 but its number format (0;-0;;@)')
+    assert [rows[number]["status"] for number in "2345"] == ["invalid", "invalid", "invalid", "valid"]
+
+
 def test_a_date_cell_as_recipient_in_an_ods_sheet_is_invalid_too(tmp_path: Path):
     import zipfile
 
