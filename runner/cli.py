@@ -189,9 +189,10 @@ def main() -> None:
 
 def _refuse_unsupported_platform() -> None:
     """Windows has neither the POSIX file lock nor the signals a batch relies on: refuse in one line, exit 2."""
+    from runner.errors import UNSUPPORTED_PLATFORM
+
     if sys.platform == "win32":
-        click.echo("error: sharebatch runs on Linux and macOS, not on Windows (it needs POSIX file locks and "
-                   "signals): run it on a Linux or macOS machine, or in WSL", err=True)
+        click.echo(f"error: {UNSUPPORTED_PLATFORM}", err=True)
         sys.exit(2)
 
 

@@ -49,6 +49,18 @@ class UsageError(RunnerError):
     """The job file, an option or the input file cannot be used; nothing was sent."""
 
 
+UNSUPPORTED_PLATFORM = ("sharebatch runs on Linux and macOS, not on Windows (it needs POSIX file locks and signals): "
+                        "run it on a Linux or macOS machine, or in WSL")
+
+
+def refuse_unsupported_platform() -> None:
+    """Windows: one UsageError up front (the CLI's and runner.api's), not an ImportError of fcntl mid-run."""
+    import sys
+
+    if sys.platform == "win32":
+        raise UsageError(UNSUPPORTED_PLATFORM)
+
+
 class InputFileError(UsageError):
     """The input file itself cannot be used (missing, empty, binary, a column missing); nothing was sent."""
 

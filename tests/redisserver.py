@@ -27,13 +27,13 @@ def _answers_ping(port: int) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5) as conn:
             conn.sendall(b"PING\r\n")
-            return conn.recv(16).startswith(b"+PONG")
+            return conn.recv(16).startswith((b"+PONG", b"-NOAUTH"))  # -NOAUTH: up, with a password
     except OSError:
         return False
 
 
-def redis_server(folder: Path) -> Iterator[str]:
-    """Start redis-server with no persistence; yield its redis:// URL; stop it at the end."""
+def redis_server(folder: Path, *options: str) -> Iterator[str]:
+    """Start redis-server with no persistence (and `options`, e.g. --requirepass); yield its URL; stop it at the end."""
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.skip("redis-server is not installed (apt-get install redis-server; .ci/run does it)")
@@ -42,7 +42,7 @@ def redis_server(folder: Path) -> Iterator[str]:
         port = _free_port()
         process = subprocess.Popen(
             [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(folder)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+             "--dir", str(folder), *options], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + _START_DEADLINE_S
         while process.poll() is None and not _answers_ping(port) and time.monotonic() < deadline:
             time.sleep(0.02)

@@ -115,3 +115,54 @@ async def test_a_lane_never_has_more_in_flight_than_its_capacity() -> None:
     await engine.run(items(devices))
     assert action.peak == 2
     assert {outcome.status for outcome in sink.outcomes} == {RowStatus.SUCCESS}
+
+
+@pytest.mark.parametrize(("options", "expected"), [
+    (["--account", "acme=a.json", "--account", "acme=b.json"],
+     'error: option --account: account "acme" is given twice ("acme=a.json" and "acme=b.json"; names are matched '
+     "ignoring case): give each account once"),
+    (["--account", "acme=a.json", "--account", "ACME=b.json"], 'account "ACME" is given twice'),
+    (["--limiter", "redis://127.0.0.1:99999/0"], "PORT 1-65535, DB a number), not 'redis://127.0.0.1:99999/0'"),
+    (["--limiter", "redis://127.0.0.1/zero"], "not 'redis://127.0.0.1/zero'"),
+])
+def test_an_ambiguous_account_or_a_malformed_limiter_is_one_line_exit_2(
+    tmp_path: Path, options: list[str], expected: str
+) -> None:
+    from click.testing import CliRunner
+
+    from runner.cli import main
+
+    (tmp_path / "rows.csv").write_text("pk,dk,recipient\np1,D1,U1\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["run", "--input", str(tmp_path / "rows.csv"), "--base-url",
+                                       "http://127.0.0.1:9", "--out", str(tmp_path / "out"), *options],
+                                env={"SHAREBATCH_TOKEN": "Bearer a.b.c"})
+    assert result.exit_code == 2, result.output
+    [line] = result.output.splitlines()
+    assert expected in line
+    assert not (tmp_path / "out").exists()
+
+
+def test_accounts_differing_only_in_case_are_one_account(tmp_path: Path) -> None:
+    job = tmp_path / "job.toml"
+    job.write_text('input = "rows.csv"\n[accounts.acme]\ntoken_file = "acme.json"\nrate = 2\n', encoding="utf-8")
+    spec = load_job_spec(job, {"account": ("ACME=other.json",)})  # the option replaces acme's file, not a 2nd acme
+    assert list(spec.accounts) == ["acme"]
+    assert (spec.accounts["acme"].token_file, spec.accounts["acme"].rate) == (Path("other.json"), 2.0)
+    job.write_text('input = "rows.csv"\n[accounts.acme]\ntoken_file = "a.json"\n'
+                   '[accounts.Acme]\ntoken_file = "b.json"\n', encoding="utf-8")
+    with pytest.raises(UsageError, match=r"\[accounts.Acme\] and \[accounts.acme\] are one account"):
+        load_job_spec(job, {})
+
+
+def test_an_account_cell_with_a_pasted_zero_width_space_is_the_account_and_one_inside_is_named(
+    tmp_path: Path
+) -> None:
+    source = tmp_path / "rows.csv"
+    source.write_text("pk,dk,recipient,account\np1,D1,U1,acme\u200b\np1,D2,U2,ac\u200bme\n", encoding="utf-8")
+    loaded = [row for chunk in open_input(InputOptions(source, accounts=frozenset({"acme"}))).chunks()
+              for row in chunk]
+    assert loaded[0].request is not None
+    assert loaded[0].request.account == "acme"
+    assert loaded[1].problem is not None
+    assert loaded[1].problem.message == ('account "ac\\u200bme" contains an invisible character (U+200B ZERO WIDTH '
+                                         "SPACE) at position 3; retype the value")

@@ -132,6 +132,27 @@ async def test_an_unreachable_redis_is_a_usage_error_before_anything_is_sent() -
             pass
 
 
+async def test_a_redis_that_answers_but_refuses_says_why_not_that_it_does_not_answer(tmp_path: Path) -> None:
+    from runner.errors import UsageError
+
+    from .redisserver import redis_server
+
+    servers = redis_server(tmp_path / "redis", "--requirepass", "right-one")
+    url = next(servers)
+    try:
+        wrong = url.replace("redis://", "redis://:wrong-one@")
+        with pytest.raises(UsageError) as refused:
+            async with open_gate(wrong, 5.0, "sim/C1"):
+                pass
+        assert "refused the password: put the right one in the URL" in str(refused.value)
+        assert "wrong-one" not in str(refused.value)
+        with pytest.raises(UsageError, match=r"/99 refused the connection \(DB index is out of range\): fix the URL"):
+            async with open_gate(url.replace("redis://", "redis://:right-one@").replace("/0", "/99"), 5.0, "sim/C1"):
+                pass
+    finally:
+        servers.close()
+
+
 async def test_a_retry_after_met_by_one_gate_holds_every_gate_of_the_account(tmp_path: Path) -> None:
     from runner.platform.budget.gate import SharedGate
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -53,3 +54,29 @@ def test_a_fallback_for_another_data_center_is_ignored(tmp_path: Path) -> None:
     other = TokenPair(Secret("Bearer a"), 2e9, Secret("Bearer r"), 2e9, PAIR.obtained_at + 5)
     save_tokens(fallback_paths(path)[1], other, base_url="https://elsewhere.example")
     assert load_tokens(path)[0].refresh_token.reveal() == "Bearer refresh-1"
+
+
+@pytest.mark.parametrize(("make", "says"), [
+    (lambda path: path.mkdir(), "is a folder, not a token file; give the token file's own path"),
+    (lambda path: None, "token file not found; log in to save one there: `sharebatch login --token-file"),
+    (lambda path: path.write_text("{half", encoding="utf-8") and path.chmod(0o600), "cannot read the token file"),
+])
+def test_an_accounts_unusable_token_file_names_the_account_and_the_file_in_one_line(
+    tmp_path: Path, make: Callable[[Path], object], says: str
+) -> None:
+    from click.testing import CliRunner
+
+    from runner.cli import main
+
+    save_tokens(tmp_path / "acme.json", PAIR, base_url=URL)
+    make(tmp_path / "beta.json")
+    (tmp_path / "rows.csv").write_text("pk,dk,recipient,account\np1,D1,U1,acme\np1,D2,U2,beta\n", encoding="utf-8")
+    (tmp_path / "job.toml").write_text(f'input = "rows.csv"\nbase_url = "{URL}"\nlimiter = "off"\n'
+                                       '[accounts.acme]\ntoken_file = "acme.json"\n'
+                                       '[accounts.beta]\ntoken_file = "beta.json"\n', encoding="utf-8")
+    result = CliRunner().invoke(main, ["run", str(tmp_path / "job.toml"), "--quiet"], env={"SHAREBATCH_TOKEN": ""})
+    assert result.exit_code == 2, result.output
+    [line] = result.output.splitlines()
+    assert line.startswith(f'error: account "beta": {tmp_path / "beta.json"}: ')
+    assert says in line
+    assert "chmod" not in line  # a folder's mode is not the problem

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 
 from runner.api.faults import environment_faults
 from runner.api.options import PathArg, PlanOptions, ReadingOptions, RunOptions, SendingOptions, job_overrides
-from runner.errors import UsageError
+from runner.errors import UsageError, refuse_unsupported_platform
 
 if TYPE_CHECKING:
     from runner.batches.jobspec import JobSpec
@@ -198,6 +198,7 @@ def extend(
 def _spec(job: PathArg | None, options: Mapping[str, object]) -> JobSpec:
     from runner.batches.jobspec import load_job_spec
 
+    refuse_unsupported_platform()
     return load_job_spec(None if job is None else Path(job), job_overrides(options))
 
 
@@ -205,6 +206,7 @@ def _report_spec(report: PathArg, out: PathArg | None, name: str, options: dict[
     """The job of a command that starts from a run's report: its out dir defaults to a folder beside it."""
     from runner.batches.jobspec import load_job_spec
 
+    refuse_unsupported_platform()
     path = Path(report)
     return load_job_spec(None, {**job_overrides(options), "input": path, "out": Path(out) if out else
                                 path.parent / name, "name": name})
@@ -214,7 +216,24 @@ def _auth(spec: JobSpec, env: Mapping[str, str] | None, *, login: bool = True) -
     """The default credentials; optional (None) for a job with accounts, whose rows may all name theirs."""
     from runner.batches.accountrouting import default_credentials
 
-    return default_credentials(spec, env, login=login)
+    return default_credentials(spec, checked_env(env), login=login)
+
+
+def checked_env(env: object) -> Mapping[str, str] | None:
+    """`env` as the token reader needs it: a mapping of names to strings (None: os.environ).
+
+    A value is never shown: it may be a token.
+    """
+    if env is None:
+        return None
+    if not isinstance(env, Mapping):
+        raise UsageError(f"env: must be a mapping of variable names to strings, like os.environ or "
+                         f'{{"SHAREBATCH_TOKEN": token}}, not a {type(env).__name__}')
+    for name, value in env.items():
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise UsageError(f"env: {name!r} is a {type(value).__name__}, not a string (an os.environ.get() that "
+                             "found nothing?): leave it out of env, or give its text")
+    return env
 
 
 def _call(make: Callable[[bool], Coroutine[Any, Any, T]]) -> T:

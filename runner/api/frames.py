@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Unpack
 
 from runner.api.options import FramePlanOptions, FrameRunOptions, PathArg, RowOptions
 from runner.api.reports import PERMANENT, FileLayout, file_layout
-from runner.errors import UsageError
+from runner.errors import UsageError, refuse_unsupported_platform
 from runner.models import RENAMED_STATUS_VALUES, RowStatus
 
 if TYPE_CHECKING:
@@ -128,7 +128,7 @@ def check_text_columns(df: pd.DataFrame, columns: Mapping[str, str] | None = Non
         if bool(numbers.any()):
             position = int(numbers.to_numpy().argmax())
             label, value = numbers.index[position], series.iloc[position]
-            raise UsageError(f"{where} holds the number {value!r} at index {label!r}: {_NUMBERS_LOSE}; "
+            raise UsageError(f"{where} holds the number {value} at index {label!r}: {_NUMBERS_LOSE}; "
                              "nothing was sent")
 
 
@@ -153,6 +153,13 @@ def _write_frame(df: pd.DataFrame, out: PathArg, options: Mapping[str, object]) 
     from runner.outputs.atomic import atomic_writer
     from runner.outputs.outdir import check_out_dir
 
+    refuse_unsupported_platform()  # before the lock's fcntl import, which Windows lacks
+    _require_pandas()
+    import pandas as pd
+
+    if not isinstance(df, pd.DataFrame):
+        raise UsageError(f"the frame must be a pandas DataFrame, not a {type(df).__name__}: e.g. "
+                         "pd.DataFrame(rows, columns=[\"pk\", \"dk\", \"recipient\"])")
     if "input" in options:
         raise UsageError("input: the frame is the input; give the DataFrame, or call runner.api.run(input=...)")
     if any(name is not None for name in df.index.names):

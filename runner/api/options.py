@@ -31,7 +31,8 @@ class SendingOptions(TypedDict, total=False):
     token_file: PathArg  #: tokens saved by `sharebatch login` [SHAREBATCH_TOKEN from `env`]
     ca_bundle: PathArg  #: PEM file of extra CA certificates (a corporate TLS proxy)
     limiter: str  #: who shares each account's rate: "local" (this host), "redis://HOST:PORT/DB", "off" [local]
-    account: Sequence[str]  #: owner accounts as "NAME=TOKEN_FILE" (`--account`; a job file's [accounts.NAME])
+    #: owner accounts as "NAME=TOKEN_FILE" strings or {NAME: TOKEN_FILE} (`--account`; a job file's [accounts.NAME])
+    account: Sequence[str] | Mapping[str, PathArg]
 
 
 class RowOptions(TypedDict, total=False):
@@ -93,5 +94,7 @@ def job_overrides(options: Mapping[str, object]) -> dict[str, object]:
             value = list(value)
         elif key == "account" and isinstance(value, str):
             value = [value]  # one "NAME=TOKEN_FILE"
+        elif key == "account" and isinstance(value, Mapping):
+            value = [f"{name}={os.fspath(path)}" for name, path in value.items()]
         overrides[key] = value
     return overrides

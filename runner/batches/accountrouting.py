@@ -165,6 +165,8 @@ async def look_up_by_account(
     for part in parts:
         merged.shares.update(part.shares)
         merged.failed.update(part.failed)
-    stops = [part.stopped for part in parts if part.stopped]
+    # Which account stopped, when there are several: a 5325 on one account is that account's to sort out.
+    stops = [f"{lane_name(name)}: {part.stopped}" if len(parts) > 1 else part.stopped
+             for name, part in zip(by_account, parts, strict=True) if part.stopped]
     merged.stopped = "; ".join(stops) if stops else None
     return merged

@@ -35,12 +35,22 @@ class AccountSpec:
 def parse_account_options(values: tuple[str, ...] | list[str]) -> dict[str, dict[str, Any]] | None:
     """`--account acme=acme.json --account beta=beta.json` -> {"acme": {"token_file": "acme.json"}, ...}."""
     accounts: dict[str, dict[str, Any]] = {}
+    given: dict[str, str] = {}  # casefolded name -> the option as given: rows name accounts case-blind
     for value in values:
         name, equals, path = value.partition("=")
         if not equals or not name.strip() or not path.strip():
             raise UsageError(f'option --account: "{value}" must be NAME=TOKEN_FILE, e.g. --account acme=acme.json')
+        earlier = given.setdefault(name.strip().casefold(), value)
+        if earlier != value:  # which token would its rows go with? never a silent last-one-wins
+            raise UsageError(f'option --account: account "{name.strip()}" is given twice ("{earlier}" and '
+                             f'"{value}"; names are matched ignoring case): give each account once')
         accounts[name.strip()] = {"token_file": path.strip()}
     return accounts or None
+
+
+def same_account(name: str, names: Any) -> str:
+    """The name among `names` that is `name` ignoring case (rows match accounts so), else `name` itself."""
+    return next((known for known in names if str(known).casefold() == name.casefold()), name)
 
 
 def anchor_account_files(raw: dict[str, Any], base_dir: Path) -> None:
@@ -55,6 +65,9 @@ def job_accounts(raw: dict[str, Any], where: str) -> dict[str, AccountSpec]:
     accounts: dict[str, AccountSpec] = {}
     for name, table in (raw.get("accounts") or {}).items():
         at = f"{where}: [accounts.{name}]"
+        if (twin := same_account(name, accounts)) != name:
+            raise UsageError(f"{at} and [accounts.{twin}] are one account (a row's account is matched ignoring "
+                             "case): keep one of them")
         if not _ACCOUNT_NAME.fullmatch(name):
             raise UsageError(f"{where}: account name {name!r} must be letters, digits, '.', '_' or '-' (at most 64)")
         if not isinstance(table, dict):
@@ -83,7 +96,13 @@ def limiter(raw: dict[str, Any], where: str) -> str:
     parts = urlsplit(value)
     if parts.password:
         register_secret(parts.password)
-    if parts.scheme not in ("redis", "rediss") or not parts.hostname:
+    try:
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:  # a port that is not a number in 0-65535
+        port_ok = False
+    if (parts.scheme not in ("redis", "rediss") or not parts.hostname or not port_ok
+            or not re.fullmatch(r"(/\d*)?", parts.path)):
         raise UsageError(f"{where}: `limiter` must be local (this host's processes share an account's rate), off, "
-                         f"or redis://HOST:PORT/DB (several hosts share it), not {redact(value)!r}")
+                         f"or redis://HOST:PORT/DB (several hosts share it; PORT 1-65535, DB a number), not "
+                         f"{redact(value)!r}")
     return value

@@ -15,7 +15,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from runner.batches.jobaccounts import AccountSpec, anchor_account_files, job_accounts, limiter, parse_account_options
+from runner.batches.jobaccounts import (
+    AccountSpec,
+    anchor_account_files,
+    job_accounts,
+    limiter,
+    parse_account_options,
+    same_account,
+)
 from runner.errors import UsageError
 from runner.input.columns import CANONICAL_COLUMNS
 from runner.input.editorfiles import editor_file_kind, real_document, user_path
@@ -306,7 +313,8 @@ def _merged(key: str, from_file: Any, from_flag: Any) -> Any:
         return [*from_file, *from_flag]
     if key == "accounts" and isinstance(from_file, dict) and isinstance(from_flag, dict):
         merged = {name: dict(table) if isinstance(table, dict) else table for name, table in from_file.items()}
-        for name, table in from_flag.items():  # --account NAME=FILE replaces only that account's token file
+        for flag_name, table in from_flag.items():  # --account NAME=FILE replaces only that account's token file
+            name = same_account(flag_name, merged)
             merged[name] = {**merged.get(name, {}), **table} if isinstance(merged.get(name), dict) else table
         return merged
     return from_flag

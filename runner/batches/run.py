@@ -225,7 +225,8 @@ async def run_journaled(
             context = report_context(spec, snapshot.sha256, batch_name, journal.get_meta(FIRST_STARTED_KEY),
                                      summary.started_at, plan.headers)
             _log_start(spec, kind, summary.started_at, first_started, counts, kept_failed, in_doubt)
-            summary.warnings = [*([opened.replaced] if opened.replaced else []), *plan.warnings(), *_preflight(spec)]
+            summary.warnings = [*([opened.replaced] if opened.replaced else []), *plan.warnings(),
+                                *_preflight(spec, auth)]
             stats = RunStats()
             work = journal.iter_work(plan.decode, resend=resend)
             result = await _send(spec, auth, plan.action, work, journal, counts.to_send, stats, interactive,
@@ -318,13 +319,22 @@ def _log_start(spec: JobSpec, kind: str, started_at: str, first_started: str | N
                "resumed": first_started is not None})
 
 
-def _preflight(spec: JobSpec) -> list[str]:
-    """Token expiries and clock skew, said before anything is sent (and kept in the summary)."""
+def _preflight(spec: JobSpec, auth: AuthSettings | None) -> list[str]:
+    """Token expiries and clock skew, said before anything is sent (and kept in the summary).
+
+    The default token checked is the one this run sends with (`auth`: runner.api's `env=`), never
+    whatever this process's own environment holds.
+    """
     import logging
 
-    from runner.platform.preflight import preflight_warnings
+    from runner.platform.preflight import REFRESH_TOKEN_ENV, TOKEN_ENV, preflight_warnings
 
-    found = preflight_warnings(spec, sending=True)
+    environ: dict[str, str] = {}
+    if auth is not None and auth.access_token is not None:
+        environ[TOKEN_ENV] = auth.access_token.reveal()
+        if auth.refresh_token is not None:
+            environ[REFRESH_TOKEN_ENV] = auth.refresh_token.reveal()
+    found = preflight_warnings(spec, environ=environ, sending=True)
     for line in found:
         logging.getLogger("runner.preflight").warning(line, extra={"event": "preflight"})
     return found

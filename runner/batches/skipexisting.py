@@ -5,7 +5,9 @@ are looked up once each. In input order, with the model of `runner.shares.model`
 open shares, then this batch's earlier rows), a row whose recipient already holds an open share
 of the device with the same expiry ends `success` with that share code and is not sent, and a
 row whose device the platform will not show (5141) ends `failed` with that code. Every other row
-is left to the engine. Nothing here sends a share.
+is left to the engine. In a batch with accounts, look-ups that stop for one account (a 24-hour block
+5325, a token that cannot be renewed) end only that account's rows, `not_attempted`, as the
+engine's lanes do: the other accounts' rows go on. Nothing here sends a share.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from runner.batches.accountrouting import lane_name
 from runner.batches.lookups import Lookups, look_up_devices
 from runner.clock import utc_now_iso
 from runner.engine.journal import Journal
@@ -43,18 +46,33 @@ async def skip_existing(journal: Journal, clients: Mapping[str, PlatformClient],
         by_account.setdefault(item.payload.account or DEFAULT_ACCOUNT, []).append(item.payload.device)
     prepared = Prepared()
     found = Lookups()
+    stopped: dict[str, str] = {}  # account -> why its rows are not sent
     for account, devices in by_account.items():
         if account not in clients:
             continue  # no token for these rows: the engine reports them
         part = await look_up_devices(clients[account], devices, settings)
-        if part.stopped:
+        if part.stopped and account == DEFAULT_ACCOUNT and len(clients) == 1:
             prepared.stop = f"not sent: the share-list look-ups of --skip-existing stopped ({part.stopped})"
             return prepared
+        if part.stopped:
+            stopped[account] = (f"not sent: {lane_name(account)} was stopped during the share-list look-ups of "
+                                f"--skip-existing ({part.stopped}); the other accounts' rows went on. Run the "
+                                "same command again once it is fixed")
+            continue
         found.shares.update(part.shares)
         found.failed.update(part.failed)
     model = DeviceModel(found.shares)
     for item in journal.iter_work(ShareRequest.from_json):
         device = item.payload.device
+        if (why := stopped.get(item.payload.account or DEFAULT_ACCOUNT)) is not None:
+            in_doubt = item.in_doubt_since_ms is not None
+            sink.row_finished(RowOutcome(
+                row=item.row, status=RowStatus.UNKNOWN if in_doubt else RowStatus.NOT_ATTEMPTED,
+                message=f"{why}; an earlier attempt may have been applied: it is looked up before it is ever sent "
+                        "again" if in_doubt else why,
+                finished_at=utc_now_iso(), in_doubt_since_ms=item.in_doubt_since_ms))
+            prepared.finished_rows.add(item.row)
+            continue
         refused = found.refused(device)
         if refused is not None:
             sink.row_finished(RowOutcome(

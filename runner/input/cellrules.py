@@ -25,6 +25,7 @@ ID_COLUMNS = ("pk", "dk", "recipient")
 
 _MAILTO = re.compile(r"^mailto:", re.IGNORECASE)
 _ANGLE = re.compile(r"^<([^<>\s]+@[^<>\s]+)>$")
+_PLAIN_NUMBER = re.compile(r"-?\d+(\.\d+)?")  # a fraction or a negative as General (or "@") shows it
 _QUOTED_PHONE = re.compile(r"^'(\+?[\d\s\-().]{6,})$")
 
 
@@ -62,6 +63,9 @@ def number_cell(column: str, text: str, digits: str | None) -> tuple[str, str | 
     shown = text.strip()
     if not shown or shown.isdigit() or looks_mangled_number(shown):
         return text, None, None
+    if digits is None and _PLAIN_NUMBER.fullmatch(shown):
+        return text, None, (f'{column} "{shown}" is a number that is not whole (an id never has a decimal point '
+                            "or a minus sign); store the column as text and type the value")
     if digits is None:
         return text, None, (f'{column} "{shown}" is a number shown through its number format (a percent, a '
                             "fraction or a negative number), so the value typed cannot be told; store the column "

@@ -67,6 +67,9 @@ def render_number(raw: str, code: str, *, date1904: bool = False) -> Rendered:
         return Rendered(raw)
     if _is_date(code):
         return Rendered(_date_text(value, date1904), date=True)
+    if _hides(code, value):
+        return Rendered("", f"the cell holds {raw} but its number format ({code}) shows nothing there; format the "
+                            "column as General or text to see the value, or empty the cell")
     integral = _exact_integer(raw, value)
     if integral is not None and len(str(abs(integral))) > MAX_DIGITS:
         shown = str(integral)
@@ -122,6 +125,33 @@ def _parse_section(code: str) -> _Numeric | None:
         percent=percent,
         scientific=False,
     )
+
+
+@lru_cache(maxsize=256)
+def _sections(code: str) -> tuple[str, ...]:
+    """`pos;neg;zero;text` split on the `;` outside quotes."""
+    parts, quoted, start = [], False, 0
+    for index, ch in enumerate(code):
+        if ch == '"':
+            quoted = not quoted
+        elif ch == ";" and not quoted:
+            parts.append(code[start:index])
+            start = index + 1
+    return (*parts, code[start:])
+
+
+def _hides(code: str, value: float) -> bool:
+    """True when the section that applies to `value` is empty (`;;;` hides every value: the cell looks blank)."""
+    if ";" not in code:
+        return False
+    sections = _sections(code)
+    if value < 0:
+        applies = sections[1]
+    elif value == 0 and len(sections) > 2:
+        applies = sections[2]
+    else:
+        applies = sections[0]
+    return not applies.strip()
 
 
 def _first_section(code: str) -> str:

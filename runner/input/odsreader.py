@@ -220,7 +220,7 @@ class _RowReader:
             if row.cells:
                 for offset in range(min(self._repeat, _REPEAT_LIMIT)):
                     self._done.append(SheetRow(row.row + offset, list(row.cells), row.hidden, dict(row.problems),
-                                               dict(row.numbers)))
+                                               dict(row.numbers), set(row.dates) if row.dates else None))
             self._number += self._repeat
         elif tag == _SHEET:
             self._inside, self._finished = False, True
@@ -240,6 +240,7 @@ class _RowReader:
             kind = attrs.get(_A_TYPE)
             if kind == "date":  # shown in the locale's form; the stored ISO value is what the expiry parser reads
                 text = iso_moment(attrs.get(_A_DATE, text))
+                row.date_cell(column)
             elif kind in ("float", "percentage", "currency"):
                 digits, problem = _digits(attrs.get(_A_VALUE, ""))  # cached: values repeat down a column
                 row.numbers[column] = None if kind == "percentage" else digits

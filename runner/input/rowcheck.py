@@ -188,8 +188,9 @@ class RowValidator:
         """pk, dk and recipient as they are sent: no line break, no number format's decoration."""
         values = [cells[self._pk_at], cells[self._dk_at], cells[self._recipient_at]]
         numbers = facts.numbers if facts is not None else None
+        dates = facts.dates if facts is not None else None
         joined = "".join(values)
-        if not numbers and "\n" not in joined and "\r" not in joined:
+        if not numbers and not dates and "\n" not in joined and "\r" not in joined:
             return values  # the usual row: nothing to look at (a million rows pass here)
         for slot, (name, index) in enumerate(zip(ID_COLUMNS, (self._pk_at, self._dk_at, self._recipient_at),
                                                  strict=True)):
@@ -198,6 +199,10 @@ class RowValidator:
                 broken = line_break_problem(name, text)
                 if broken is not None:
                     problems.append((name, broken))
+            elif dates and index in dates:  # a date typed where an id belongs: columns shifted, or autoformat
+                problems.append((name, f"{name} is a date cell ({text}); an id or a recipient is never a "
+                                       "date: check the columns are not shifted, or store the column as text and "
+                                       "type the value"))
             elif numbers and index in numbers:
                 values[slot], note, problem = number_cell(name, text, numbers[index])
                 if note is not None:

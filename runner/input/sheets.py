@@ -155,7 +155,9 @@ def _xls_rows(book: Any, sheet: Any) -> Iterator[SheetRow]:
                 text = rendered.text
                 if rendered.problem is not None:
                     row.problems[column] = rendered.problem
-                if not rendered.date:
+                if rendered.date:
+                    row.date_cell(column)
+                else:
                     row.numbers[column] = rendered.digits
             else:
                 text = str(cell.value) if cell.ctype == xlrd.XL_CELL_TEXT else ""

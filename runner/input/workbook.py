@@ -27,6 +27,14 @@ class SheetRow:
     problems: dict[int, str] = field(default_factory=dict)
     #: number cells: column index -> the stored whole number's digits, or None (a fraction, a percent)
     numbers: dict[int, str | None] = field(default_factory=dict)
+    #: date cells: column indexes (None until one is seen: most rows have none)
+    dates: set[int] | None = None
+
+    def date_cell(self, column: int) -> None:
+        """Mark `column` as a date cell: fine for an expiry, never an id or a recipient."""
+        if self.dates is None:
+            self.dates = set()
+        self.dates.add(column)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,8 +75,16 @@ def choose_sheet(sheets: list[SheetInfo], active: int, wanted: str | None) -> Ch
     if not readable:
         raise XlsxError(f"the workbook has no visible sheet of rows (sheets: {listed}); name the sheet to read "
                         "with --sheet")
-    index = active if active in readable else readable[0]
-    return Choice(index, sheets[index].name)
+    if active in readable or not 0 <= active < len(sheets):
+        index = active if active in readable else readable[0]
+        return Choice(index, sheets[index].name)
+    index, opens_on = readable[0], sheets[active]
+    if not opens_on.chart:  # a hidden active sheet: the person sees the first visible one too
+        return Choice(index, sheets[index].name)
+    # The person sees the chart on opening, not these rows: say which sheet the rows came from.
+    return Choice(index, sheets[index].name, f'the workbook opens on the chart "{opens_on.name}"; the rows were read '
+                                             f'from sheet "{sheets[index].name}", its first visible sheet of rows '
+                                             "(name another with --sheet)")
 
 
 def _shown(sheet: SheetInfo) -> str:

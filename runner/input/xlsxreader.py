@@ -276,7 +276,9 @@ class _SheetReader:
             rendered = self._numbers.get(key) or self._number(key)
             if rendered.problem is not None:
                 row.problems[column] = rendered.problem
-            if not rendered.date:
+            if rendered.date:
+                row.date_cell(column)
+            else:
                 row.numbers[column] = rendered.digits
             text = rendered.text
         elif kind == "str":
@@ -285,6 +287,7 @@ class _SheetReader:
             text = "TRUE" if raw.strip() in TRUE else "FALSE"
         elif kind == "d":
             text = iso_moment(raw)
+            row.date_cell(column)
         else:  # "e", an error value
             text = raw.strip()
         if self._formula is not None:

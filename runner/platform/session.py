@@ -30,6 +30,7 @@ async def account_clients(
     some), each with its own tokens, base URL and rate gate, on one aiohttp session."""
     import aiohttp  # here, not at the top: `validate` and `status` never send
 
+    from runner.errors import UsageError
     from runner.platform.auth.tokens import AuthSettings, build_token_source
     from runner.platform.budget import open_gate
     from runner.platform.client import PlatformClient
@@ -46,7 +47,12 @@ async def account_clients(
         clients: dict[str, PlatformClient] = {}
         for name, settings, url, rate in wanted:
             base_url = url or spec.require_base_url()
-            tokens = build_token_source(settings, session, base_url)
+            try:
+                tokens = build_token_source(settings, session, base_url)
+            except UsageError as exc:  # which of the job's accounts, not only which file
+                if name == DEFAULT_ACCOUNT:
+                    raise
+                raise UsageError(f'account "{name}": {exc}') from None
             key = await _budget_key(spec, tokens, base_url)
             gate = await stack.enter_async_context(open_gate(spec.limiter, rate, key))
             clients[name] = PlatformClient(session, base_url, tokens, retry_codes=spec.retry_codes, gate=gate,

@@ -54,9 +54,9 @@ def _job(tmp_path: Path, sim: ProcessSimulator) -> Path:
     return job
 
 
-def _run(job: Path) -> subprocess.CompletedProcess[bytes]:
+def _run(job: Path, *options: str) -> subprocess.CompletedProcess[bytes]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("SHAREBATCH_")}
-    return subprocess.run([sys.executable, "-m", "runner", "run", str(job), "--quiet"], cwd=REPO, env=env,
+    return subprocess.run([sys.executable, "-m", "runner", "run", str(job), "--quiet", *options], cwd=REPO, env=env,
                           capture_output=True, timeout=120, check=False)
 
 
@@ -107,6 +107,39 @@ def test_a_blocked_account_stops_its_own_rows_and_the_others_finish(sim_accounts
     assert 'account "beta" was stopped' in messages.pop()
     summary = json.loads((job.parent / "out" / "job" / "summary.json").read_text(encoding="utf-8"))
     assert summary["by_code"] == {"5325": blocked["failed"]}
+
+
+def test_a_blocked_account_during_skip_existing_look_ups_stops_only_its_own_rows(
+    sim_accounts: ProcessSimulator, tmp_path: Path
+):
+    job = _job(tmp_path, sim_accounts)
+    sim_accounts.post("/_sim/config", {"blocked_accounts": [ACCOUNTS["beta"][0]]})
+    done = _run(job, "--skip-existing")
+    assert done.returncode == 1, done.stderr.decode(errors="replace")[-2000:]
+    report = _report(job)
+    by_account = {name: Counter(row["status"] for row in report if row["Account"] == name) for name in ACCOUNTS}
+    assert by_account["acme"] == by_account["gamma"] == {"success": ROWS_EACH}
+    assert by_account["beta"] == {"not_attempted": ROWS_EACH}  # nothing of beta's was sent, nothing failed
+    messages = {row["message"] for row in report if row["Account"] == "beta"}
+    assert len(messages) == 1
+    message = messages.pop()
+    assert 'account "beta" was stopped' in message
+    assert "--skip-existing" in message
+    assert "5325" in message
+    sent = [request for request in sim_accounts.get("/_sim/requests") if request["path"].endswith("/shareByUid")]
+    assert {request["uid"] for request in sent} == {ACCOUNTS["acme"][0], ACCOUNTS["gamma"][0]}
+
+
+def test_plan_with_a_blocked_account_names_the_account_that_stopped(sim_accounts: ProcessSimulator, tmp_path: Path):
+    job = _job(tmp_path, sim_accounts)
+    sim_accounts.post("/_sim/config", {"blocked_accounts": [ACCOUNTS["beta"][0]]})
+    planned = _follow_up(["plan", str(job)])
+    assert planned.returncode == 3, planned.stderr.decode(errors="replace")[-2000:]
+    assert b'stopped early: account "beta": stopped: code 5325' in planned.stderr
+    with (job.parent / "out" / "job" / "plan" / "plan.csv").open(encoding="utf-8", newline="") as handle:
+        actions = Counter((row["Account"], row["action"]) for row in csv.DictReader(handle))
+    assert actions == {("acme", "create"): ROWS_EACH, ("gamma", "create"): ROWS_EACH,
+                       ("beta", "lookup_failed"): ROWS_EACH}
 
 
 def _follow_up(args: list[str], token: str = "") -> subprocess.CompletedProcess[bytes]:

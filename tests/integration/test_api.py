@@ -142,3 +142,59 @@ def test_every_error_a_call_raises_is_a_runner_error(tmp_path: Path) -> None:
     (tmp_path / "report.csv").write_text("a,b\n1,2\n", encoding="utf-8")
     with pytest.raises(RunnerError):
         api.track(tmp_path / "report.csv", base_url="http://127.0.0.1:9", env={"SHAREBATCH_TOKEN": "t"})
+
+
+def test_runs_preflight_reads_the_tokens_of_env_not_the_process_environment(
+    batch: Path, tmp_path: Path, sim_thread: ThreadedSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import base64
+    import json
+
+    claims = base64.urlsafe_b64encode(json.dumps({"uid": "C1", "exp": 1}).encode()).decode().rstrip("=")
+    monkeypatch.setenv("SHAREBATCH_TOKEN", f"Bearer h.{claims}.s")  # this process's own, long dead: not the caller's
+    monkeypatch.delenv("SHAREBATCH_REFRESH_TOKEN", raising=False)
+    result = api.run(input=batch, out=tmp_path / "out", base_url=sim_thread.base_url, rate=200,
+                     env={"SHAREBATCH_TOKEN": sim_thread.token})
+    assert result.summary.success == 5
+    assert not [line for line in result.summary.warnings if "access token expired" in line], result.summary.warnings
+
+
+def test_windows_is_refused_by_every_call_in_the_clis_one_line_before_anything_is_written(
+    batch: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    from runner.errors import UNSUPPORTED_PLATFORM
+
+    monkeypatch.setattr(sys, "platform", "win32")
+    calls = [lambda: api.validate(input=batch, out=tmp_path / "out"),
+             lambda: api.run(input=batch, out=tmp_path / "out", base_url="http://127.0.0.1:9", env={}),
+             lambda: api.plan(input=batch, out=tmp_path / "out", base_url="http://127.0.0.1:9", env={}),
+             lambda: api.track(tmp_path / "report.csv", base_url="http://127.0.0.1:9", env={}),
+             lambda: api.revoke(tmp_path / "report.csv", base_url="http://127.0.0.1:9", env={}),
+             lambda: api.extend(tmp_path / "report.csv", expiry="30d", base_url="http://127.0.0.1:9", env={})]
+    for call in calls:
+        with pytest.raises(UsageError) as refused:
+            call()
+        assert str(refused.value) == UNSUPPORTED_PLATFORM
+    pd = pytest.importorskip("pandas")
+    with pytest.raises(UsageError, match="not on Windows"):
+        api.run_frame(pd.DataFrame({"pk": ["p1"], "dk": ["D1"], "recipient": ["U1"]}), out=tmp_path / "out",
+                      base_url="http://127.0.0.1:9", env={})
+    assert not (tmp_path / "out").exists()
+
+
+def test_env_that_is_not_a_mapping_of_strings_is_one_line_and_never_shows_a_value(batch: Path, tmp_path: Path) -> None:
+    where = {"input": batch, "out": tmp_path / "out", "base_url": "http://127.0.0.1:9"}
+    with pytest.raises(UsageError, match=r"env: must be a mapping of variable names to strings.* not a str$"):
+        api.run(env="Bearer secret-token", **where)  # type: ignore[arg-type]
+    with pytest.raises(UsageError) as refused:
+        api.run(env={"SHAREBATCH_TOKEN": None, "OTHER": "Bearer secret-token"}, **where)  # type: ignore[dict-item]
+    assert str(refused.value).startswith("env: 'SHAREBATCH_TOKEN' is a NoneType, not a string")
+    assert "secret-token" not in str(refused.value)
+
+
+def test_accounts_may_be_given_as_a_mapping_of_name_to_token_file(batch: Path, tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match=r'^account "acme": .*acme\.json: token file not found'):
+        api.run(input=batch, out=tmp_path / "out", base_url="http://127.0.0.1:9", env={}, limiter="off",
+                account={"acme": tmp_path / "acme.json"})

@@ -155,3 +155,16 @@ def test_a_named_index_is_a_column_of_the_batch_and_input_is_not_an_option_of_a_
     assert (tmp_path / "out" / "frame.csv").read_text(encoding="utf-8").splitlines()[0] == "dk,pk,recipient,cover_mark"
     with pytest.raises(UsageError, match="the frame is the input"):
         api.validate_frame(df, out=tmp_path / "out", input="other.csv")  # type: ignore[call-arg]
+
+
+def test_what_is_not_a_frame_and_a_frames_odd_cells_are_told_in_one_line(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="the frame must be a pandas DataFrame, not a list"):
+        api.validate_frame([["p1", "D1", "U1"]], out=tmp_path / "out")  # type: ignore[arg-type]
+    assert not (tmp_path / "out").exists()
+    numbers = frame_of(2).assign(dk=pd.Categorical([860001, 860002]))
+    with pytest.raises(UsageError, match=r'column "dk" holds the number 860001 at index 0: '):
+        api.validate_frame(numbers, out=tmp_path / "out")  # the value as a person reads it, not np.int64(860001)
+    lost = frame_of(3).assign(dk=["00D1", float("nan"), None])  # NaN and None: an empty cell, so the row is invalid
+    report = api.validate_frame(lost, out=tmp_path / "out")
+    assert list(report["status"]) == ["valid", "invalid", "invalid"]
+    assert set(report["message"].iloc[1:]) == {'column "dk": dk is empty'}

@@ -30,7 +30,9 @@ log = logging.getLogger(__name__)
 
 FILE_VERSION = 1
 UNSAVED_SUFFIX = ".unsaved"
-_HINT = "run `sharebatch login ... --token-file PATH` first"
+def _hint(path: Path) -> str:
+    """How to get a usable file at `path` (login's other options, e.g. --email and --user-domain, as before)."""
+    return f"log in to save one there: `sharebatch login --token-file {path} ...`"
 
 
 def default_token_file() -> Path:
@@ -127,13 +129,16 @@ def load_tokens(path: Path) -> tuple[TokenPair, str | None]:
 def _read(path: Path) -> tuple[TokenPair, str | None]:
     try:
         info = path.stat()
+        if stat.S_ISDIR(info.st_mode):
+            raise UsageError(f"{path}: is a folder, not a token file; give the token file's own path, or "
+                             f"{_hint(path / 'token.json')}")
         _check_private(path, info)
         content = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise UsageError(f"{path}: token file not found; {_HINT}") from None
+        raise UsageError(f"{path}: token file not found; {_hint(path)}") from None
     except (OSError, ValueError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not a token file"
-        raise UsageError(f"{path}: cannot read the token file ({reason}); {_HINT}") from None
+        raise UsageError(f"{path}: cannot read the token file ({reason}); {_hint(path)}") from None
     try:
         pair = TokenPair(
             access_token=Secret(str(content["access_token"])),
@@ -143,9 +148,9 @@ def _read(path: Path) -> tuple[TokenPair, str | None]:
             obtained_at=float(content.get("obtained_at", 0.0)),
         )
     except (KeyError, TypeError, ValueError, AttributeError):
-        raise UsageError(f"{path}: not a sharebatch token file; {_HINT}") from None
+        raise UsageError(f"{path}: not a sharebatch token file; {_hint(path)}") from None
     if has_line_break(pair.access_token.reveal()) or has_line_break(pair.refresh_token.reveal()):
-        raise UsageError(f"{path}: a token in this file contains a line break or control character; {_HINT}")
+        raise UsageError(f"{path}: a token in this file contains a line break or control character; {_hint(path)}")
     base_url = content.get("base_url")
     return pair, str(base_url) if base_url else None
 

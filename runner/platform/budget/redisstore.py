@@ -131,7 +131,7 @@ class RedisBudget:
 async def open_redis(url: str) -> tuple[Redis, str]:
     """A connected client and a printable `host:port/db`; a UsageError (nothing sent) when Redis does not answer."""
     from redis.asyncio import Redis
-    from redis.exceptions import RedisError
+    from redis.exceptions import AuthenticationError, RedisError, ResponseError
 
     parts = urlsplit(url)
     if parts.password:
@@ -143,6 +143,15 @@ async def open_redis(url: str) -> tuple[Redis, str]:
         raise UsageError(f"option --limiter: {redact(str(exc))}: give redis://HOST:PORT/DB") from None
     try:
         await client.ping()
+    except AuthenticationError:  # it answers, and refuses us: starting it again would not help
+        await client.aclose()
+        raise UsageError(f"--limiter: Redis at {where} refused the password: put the right one in the URL "
+                         "(redis://:PASSWORD@HOST:PORT/DB, or redis://USER:PASSWORD@... with an ACL user); "
+                         "nothing was sent") from None
+    except ResponseError as exc:  # it answers, and refuses the connection's setup (a DB out of range)
+        await client.aclose()
+        raise UsageError(f"--limiter: Redis at {where} refused the connection ({redact(str(exc))}): fix the URL "
+                         "(redis://HOST:PORT/DB); nothing was sent") from None
     except RedisError as exc:
         await client.aclose()
         raise UsageError(f"--limiter: Redis at {where} does not answer ({type(exc).__name__}): start it, or run "
