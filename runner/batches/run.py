@@ -8,6 +8,7 @@ the report streams the input a second time beside the journal's outcomes.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Coroutine, Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
@@ -224,13 +225,14 @@ async def run_journaled(
             journal.run_started(summary.started_at)
             context = report_context(spec, snapshot.sha256, batch_name, journal.get_meta(FIRST_STARTED_KEY),
                                      summary.started_at, plan.headers)
-            _log_start(spec, kind, summary.started_at, first_started, counts, kept_failed, in_doubt)
+            announce = functools.partial(_log_start, spec, kind, summary.started_at, first_started, counts,
+                                         kept_failed, in_doubt)
             summary.warnings = [*([opened.replaced] if opened.replaced else []), *plan.warnings(),
                                 *_preflight(spec, auth)]
             stats = RunStats()
             work = journal.iter_work(plan.decode, resend=resend)
             result = await _send(spec, auth, plan.action, work, journal, counts.to_send, stats, interactive,
-                                 handle_signals, settings, plan.prepare, plan.account_of)
+                                 handle_signals, settings, plan.prepare, plan.account_of, announce)
             summary.requests, summary.retries = stats.requests, stats.retries
             summary.rate_achieved = achieved_rate(stats)
             summary.stopped = result.stopped
@@ -274,6 +276,7 @@ async def _send(
     settings: EngineSettings | None,
     prepare: Prepare | None = None,
     account_of: Callable[[PayloadT], str | None] | None = None,
+    announce: Callable[[], None] = lambda: None,
 ) -> _SendResult:
     from runner.batches.accountrouting import routed_engine, workers_for
     from runner.outputs.progress import ProgressDisplay
@@ -286,6 +289,7 @@ async def _send(
     signal_exit: list[ExitCode] = []
     with ProgressDisplay(to_send, interactive=interactive) as progress:
         async with account_clients(spec, auth, stats, with_accounts=routed) as clients:
+            announce()  # the credentials could be read: the run starts (a bad token file stays one line)
             sink = _Sink(journal, progress)
             engine = routed_engine(spec, clients, make_action, account_of if routed else None, sink, settings, stats)
             stopper = StopWithPrepare(engine)
