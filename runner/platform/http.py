@@ -17,6 +17,10 @@ from runner.errors import BodyTooLargeError, TransientApiError, UnreachableError
 from runner.platform.replies import MAX_BODY_BYTES, read_capped
 from runner.redact import redact
 
+#: attempts of a row whose connection could not be made: one retry covers a blip; a wrong host or port fails
+#: every row alike, and the run stops after a few such rows (engine settings' unreachable_rows)
+_UNREACHABLE_ATTEMPTS = 2
+
 
 @dataclass(frozen=True, slots=True)
 class HttpAnswer:
@@ -63,13 +67,13 @@ async def exchange(
     except aiohttp.ClientConnectorDNSError as exc:
         raise UnreachableError(
             f"cannot connect to {_host(base_url)}: the name does not resolve (DNS: {_reason(exc)}); check --region "
-            "or --base-url, then the network"
+            "or --base-url, then the network", attempt_limit=_UNREACHABLE_ATTEMPTS,
         ) from exc
     except aiohttp.ClientConnectorError as exc:
         # The connection was never made, so nothing reached the platform.
         raise UnreachableError(
             f"cannot connect to {_host(base_url)}: {_refusal(exc)}; check --base-url (host and port) or --region, "
-            "then the network (firewall, proxy)"
+            "then the network (firewall, proxy)", attempt_limit=_UNREACHABLE_ATTEMPTS,
         ) from exc
     except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
         raise TransientApiError("no answer within the timeout", may_have_applied=applies_change) from exc
