@@ -51,6 +51,9 @@ class OpenedBatch:
     carried_doubt: list[tuple[str, int]] = field(default_factory=list)
     #: a line for the summary when an earlier batch was moved to history
     replaced: str | None = None
+    #: device and recipient of each share the replaced batch made: a row of this batch that repeats one is a
+    #: second share, and the summary says so once the run has shared it (not before, and not when none was)
+    earlier_shares: frozenset[object] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -144,6 +147,8 @@ def open_batch_journal(
         return OpenedBatch(journal)
     empty = journal.is_empty()
     carried = journal.in_doubt()
+    # a share batch: what it shared, to tell the repeats that this batch shares again
+    earlier = _shared_subjects(journal) if kind not in _DONE_WORD else frozenset()
     counts = journal.counts()
     journal.close()
     replaced = None
@@ -160,12 +165,23 @@ def open_batch_journal(
                             "covers this selection only")
             else:
                 replaced = (f"a new batch started in this out dir ({why}): the earlier one ({sum(counts.values())} "
-                            f"rows, {counts.get('success', 0)} shared) is in {moved}; rows of this input that repeat "
-                            "its shares were shared again. To send only what is left of a batch, feed its failed.csv "
-                            "back instead of an edited input")
+                            f"rows, {counts.get('success', 0)} shared) is in {moved}")
     journal = Journal.open(out_dir)
     journal.set_meta(BATCH_ID_KEY, batch)
-    return OpenedBatch(journal, carried, replaced)
+    return OpenedBatch(journal, carried, replaced, earlier)
+
+
+def _shared_subjects(journal: Journal) -> frozenset[object]:
+    """Device and recipient of each share the batch made (a payload that is not a share request is skipped)."""
+    from runner.batches.sharerows import share_subject
+    from runner.models import RowStatus
+
+    found: set[object] = set()
+    for outcome, payload in journal.iter_journaled():
+        if outcome.status is RowStatus.SUCCESS and payload:
+            with contextlib.suppress(ValueError, KeyError, TypeError):
+                found.add(share_subject(payload))
+    return frozenset(found)
 
 
 def _resume_revoked(journal: Journal, out_dir: Path, revoked_at: str, *, reshare: bool) -> None:

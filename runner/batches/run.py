@@ -238,6 +238,8 @@ async def run_journaled(
             summary.stopped = result.stopped
             summary.held_back = result.held_back
             summary.by_code = journal.failed_by_code()
+            if opened.earlier_shares:
+                summary.warnings += _shared_again(journal, opened.earlier_shares)
             changed = _changed_during_run(spec.input, snapshot.sha256, snapshot_path)
             if changed:
                 summary.warnings.append(changed)
@@ -304,6 +306,20 @@ async def _send(
                 result = await engine.run(work)
     journal.flush()
     return _SendResult(result.stopped, signal_exit[0] if signal_exit else None, result.held_back)
+
+
+def _shared_again(journal: Journal, earlier: frozenset[object]) -> list[str]:
+    """The rows this batch shared that repeat a share of the batch it replaced: each is now a second share."""
+    from runner.batches.sharerows import share_subject
+    from runner.models import RowStatus
+
+    rows = [outcome.row for outcome, payload in journal.iter_journaled()
+            if outcome.status is RowStatus.SUCCESS and payload and share_subject(payload) in earlier]
+    if not rows:
+        return []
+    shown = ", ".join(map(str, rows[:10])) + (" …" if len(rows) > 10 else "")
+    return [f"{len(rows)} rows of this input repeat shares of the earlier batch and were shared again (rows {shown}). "
+            "To send only what is left of a batch, feed its failed.csv back instead of an edited input"]
 
 
 def _log_start(spec: JobSpec, kind: str, started_at: str, first_started: str | None, counts: SyncCounts,

@@ -389,3 +389,21 @@ def test_plan_track_and_extend_take_quiet_and_json_logs_with_their_events(
         assert as_json.stdout == ""
         events = [json.loads(line)["event"] for line in as_json.stderr.splitlines()]
         assert event in events, (args[0], events)
+
+
+def test_the_repeat_warning_comes_only_when_a_repeat_was_shared_again(
+    sim_thread: ThreadedSimulator, write_csv: CsvWriter, tmp_path: Path
+):
+    out = tmp_path / "o"
+    base = ["--base-url", sim_thread.base_url, "--out", str(out)]
+    first = write_csv("a.csv", good_rows(2, cover_mark="2"))
+    assert run_cli(["run", "--input", str(first), *base], sim_thread.token).exit_code == 0
+    other = write_csv("b.csv", [["pk", "dk", "recipient", "expiry", "cover_mark"], ["p1test", "00X1", "Y1", "30d", "2"]])
+    fresh = run_cli(["run", "--input", str(other), *base], sim_thread.token)
+    assert fresh.exit_code == 0, fresh.output
+    assert "a new batch started in this out dir" in fresh.output
+    assert "shared again" not in fresh.output  # nothing of the earlier batch was repeated
+    edited = write_csv("c.csv", [*good_rows(2, cover_mark="2"), ["p1test", "00X1", "Y1", "30d", "2"]])
+    again = run_cli(["run", "--input", str(edited), *base], sim_thread.token)
+    assert again.exit_code == 0, again.output
+    assert "1 rows of this input repeat shares of the earlier batch and were shared again (rows 4)" in again.output
