@@ -398,7 +398,8 @@ def test_the_repeat_warning_comes_only_when_a_repeat_was_shared_again(
     base = ["--base-url", sim_thread.base_url, "--out", str(out)]
     first = write_csv("a.csv", good_rows(2, cover_mark="2"))
     assert run_cli(["run", "--input", str(first), *base], sim_thread.token).exit_code == 0
-    other = write_csv("b.csv", [["pk", "dk", "recipient", "expiry", "cover_mark"], ["p1test", "00X1", "Y1", "30d", "2"]])
+    header = ["pk", "dk", "recipient", "expiry", "cover_mark"]
+    other = write_csv("b.csv", [header, ["p1test", "00X1", "Y1", "30d", "2"]])
     fresh = run_cli(["run", "--input", str(other), *base], sim_thread.token)
     assert fresh.exit_code == 0, fresh.output
     assert "a new batch started in this out dir" in fresh.output
