@@ -134,6 +134,7 @@ async def run_batch(
     settings: EngineSettings | None = None,
     fresh: bool = False,
     reshare_revoked: bool = False,
+    failures_on_purpose: bool = False,
 ) -> BatchResult:
     """`sharebatch run`: validate every row, send the ones still to do, write all outputs.
 
@@ -177,7 +178,7 @@ async def run_batch(
 
     return await run_journaled(spec, auth, plan, share_batch_settings(spec), interactive=interactive,
                                handle_signals=handle_signals, settings=settings, fresh=fresh,
-                               reshare_revoked=reshare_revoked)
+                               reshare_revoked=reshare_revoked, failures_on_purpose=failures_on_purpose)
 
 
 def _account_of(request: ShareRequest) -> str | None:
@@ -196,6 +197,7 @@ async def run_journaled(
     fresh: bool,
     reshare_revoked: bool = False,
     kind: str = "share",
+    failures_on_purpose: bool = False,
 ) -> BatchResult:
     """The journaled run shared by every action: lock, journal, send what is left, write outputs.
 
@@ -247,7 +249,7 @@ async def run_journaled(
             outcomes = journal.iter_outcomes()
             pairs = plan.report_pairs(outcomes) if plan.report_pairs else zip_outcomes(plan.cells(), outcomes)
             batch = write_outputs(spec.out, plan.headers, plan.input_format, pairs, summary)
-            batch.signal_exit = result.signal_exit
+            batch.signal_exit, batch.failures_on_purpose = result.signal_exit, failures_on_purpose  # before run_ended
             latencies = journal.latencies_ms()
             journal.run_ended(utc_now_iso(), batch.exit_code, result.stopped)
         finally:

@@ -155,6 +155,10 @@ def test_demo_exits_with_the_code_it_prints(tmp_path: Path, monkeypatch: pytest.
     [printed] = re.findall(r": exit (\d+)", result.output.splitlines()[-1])
     assert int(printed) == result.exit_code == 0, result.output
     assert "failing rows are on purpose" in result.output.splitlines()[-1]
+    status = CliRunner().invoke(main, ["status", "--out", str(tmp_path / "out" / "demo"), "--json"])
+    [batch] = json.loads(status.output)["batches"]
+    assert batch["last_exit_code"] == 0  # the journal records what the command exited
+    assert "exit 1" not in batch["why"]
 
 
 def test_a_documented_code_is_advised_not_called_unknown(
