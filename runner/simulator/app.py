@@ -25,6 +25,7 @@ How a fault reaches the client (checked against aiohttp 3.14 with a real client)
 
 Only the first four are drawn by default (`DEFAULT_FAULT_KINDS`); the others are opt-in.
 `fault_budget` caps how many faults fire, so a test can fail exactly the next request.
+`list_failures` makes the next N share-list look-ups (deviceShareUserList) answer a server_error.
 
 The handler returns a response after closing the transport; aiohttp fails to write it,
 treats that as a client disconnection and logs nothing.
@@ -99,6 +100,7 @@ class Endpoint:
     operation: Operation
     needs_auth: bool = True
     faults: bool = False
+    list_faults: bool = False  #: answers 5xx while config.list_failures counts down
     masked_params: frozenset[str] = frozenset()  # logged as MASKED: `pwd` + `random` give the password
 
 
@@ -144,7 +146,7 @@ _PASSWORD = frozenset({"pwd"})
 
 ENDPOINTS = (
     Endpoint("POST", SHARE_PATH, _share, faults=True),
-    Endpoint("GET", LIST_PATH, _list),
+    Endpoint("GET", LIST_PATH, _list, list_faults=True),
     Endpoint("DELETE", REVOKE_PATH, _revoke),
     Endpoint("PUT", SET_SHARE_TIME_PATH, _set_share_time),
     Endpoint("PUT", REFRESH_PATH, _refresh, needs_auth=False),
@@ -229,6 +231,14 @@ def _draw_fault(sim: Simulator) -> FaultKind | None:
     return fault
 
 
+def _list_fails(config: SimulatorConfig) -> bool:
+    """Whether this share-list look-up fails (config.list_failures counts down as they do)."""
+    if config.list_failures <= 0:
+        return False
+    config.list_failures -= 1
+    return True
+
+
 def _answer_after_apply(fault: FaultKind | None, record: RequestRecord, data: Any) -> web.Response | None:
     """The answer of a fault that lets the share be applied and then garbles what the client hears."""
     if fault is FaultKind.HTML_AFTER_APPLY:
@@ -278,7 +288,7 @@ async def _serve(sim: Simulator, request: web.Request, endpoint: Endpoint) -> we
         await asyncio.sleep(delay_s)
     fault = _draw_fault(sim) if endpoint.faults else None
     record.fault = fault
-    if fault is FaultKind.SERVER_ERROR:
+    if fault is FaultKind.SERVER_ERROR or (endpoint.list_faults and _list_fails(config)):
         return _server_error(sim, record)
     if fault is FaultKind.RESET_BEFORE_APPLY:
         _reset_connection(request)

@@ -48,6 +48,9 @@ class SimulatorConfig:
     #: test can ask for "exactly the next request fails" with fault_rate 1 and fault_budget 1
     fault_budget: int | None = None
     slow_fault_s: float = 40.0  # how long SLOW_AFTER_APPLY holds the answer
+    #: the next N share-list look-ups (deviceShareUserList) answer HTTP 5xx; counts down as they do,
+    #: so a test can make a look-up fail once (a retry) or always (a row left `unknown`)
+    list_failures: int = 0
     #: the shareStatus a valid share is listed with; the docs do not say what a fresh invite shows
     #: (docs/platform-api.md §6.13), so tests set another value to prove nothing depends on it
     listed_status: int = 1
@@ -93,6 +96,8 @@ class SimulatorConfig:
         self.fault_kinds = tuple(FaultKind(kind) for kind in self.fault_kinds)
         if self.fault_budget is not None and self.fault_budget < 0:
             raise ValueError("fault_budget must be >= 0 (or None for no limit)")
+        if self.list_failures < 0:
+            raise ValueError("list_failures must be >= 0")
         if self.slow_fault_s < 0:
             raise ValueError("slow_fault_s must be >= 0")
         if self.token_ttl_s <= 0 or self.refresh_ttl_s <= 0:

@@ -13,7 +13,7 @@ No authentication, never rate limited or logged. Answers are plain JSON (no enve
   max_admitted_in_any_second (the same, without 429s).
 - `GET /_sim/config` (user_domain_secret and owner_password shown as "***"), `POST /_sim/config`
   with a JSON object holding any of fault_rate, fault_kinds, fault_budget, latency_ms, jitter_ms,
-  rate_limit, slow_fault_s, listed_status, account_rate_limit, blocked_accounts: changes the running
+  rate_limit, slow_fault_s, listed_status, list_failures, account_rate_limit, blocked_accounts: changes the running
   simulator; an invalid change answers 400 and changes nothing.
 - `POST /_sim/accept` with `{"share_code": ...}`: the recipient accepts that invite, as they would
   in the app (there is no recipient app here); the share list then shows its acceptTime and
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 SECRET_KEYS = ("user_domain_secret", "owner_password")
 #: what POST /_sim/config may change
 RUNTIME_KEYS = frozenset({"fault_rate", "fault_kinds", "fault_budget", "latency_ms", "jitter_ms", "rate_limit",
-                          "slow_fault_s", "listed_status", "account_rate_limit", "blocked_accounts"})
+                          "slow_fault_s", "listed_status", "list_failures", "account_rate_limit", "blocked_accounts"})
 
 
 def config_view(sim: Simulator) -> dict[str, Any]:
