@@ -41,6 +41,8 @@ class BatchResult:
     kind: str = "share"  # share, revoke or validate: which figures mean something
     #: `sharebatch demo`: its failing rows are on purpose, so they do not fail the command (exit 0, said so)
     failures_on_purpose: bool = False
+    #: this run continued a batch an earlier run started: the counts are the batch's, the rest this run's
+    resumed: bool = False
 
     @property
     def exit_code(self) -> ExitCode:
@@ -129,6 +131,7 @@ def finish_summary(
     from runner.outputs.htmlreport import HtmlReportInput, write_html_report
 
     result.summary.finished_at = utc_now_iso()
+    result.resumed = context is not None and context.resumed
     result.summary.duration_s = round(time.monotonic() - started, 3)
     write_summary(result.summary_path, result.summary)
     if not html:
@@ -139,7 +142,7 @@ def finish_summary(
     result.html_path = result.out_dir / "report.html"
     write_html_report(result.html_path, HtmlReportInput(
         title=title, summary=result.summary, request_offsets_s=offsets, latencies_ms=latencies_ms or [],
-        failed_rows=result.failed_rows, failed_file_name=failed_name, kind=result.kind,
+        failed_rows=result.failed_rows, failed_file_name=failed_name, kind=result.kind, out_dir=result.out_dir,
         context=replace(context, run_finished_at=result.summary.finished_at) if context is not None else None,
     ))
 

@@ -20,6 +20,7 @@ from runner.engine.records import IN_FLIGHT, PENDING, JournalStatus
 from runner.engine.runlock import LockHolder, active_holder
 from runner.errors import ExitCode, UsageError
 from runner.models import RENAMED_STATUS_VALUES, RowStatus
+from runner.outputs.nextstep import unknown_meaning, unknown_next_step
 from runner.platform.codes import advise_code, describe_code
 
 #: the order rows are listed in, report statuses first
@@ -104,6 +105,9 @@ def describe(status: BatchStatus) -> list[str]:
     if status.in_doubt:
         lines.append(f"  ({status.in_doubt} of the unknown rows were in flight when a run was killed: in doubt; "
                      "each is looked up in the device's share list before it is ever sent again)")
+    unknown = status.rows.get(RowStatus.UNKNOWN.value, 0)
+    if unknown and status.holder is None:  # while a run is active, it is the one settling them
+        lines.append(f"  {unknown_meaning(unknown)} What to do: {unknown_next_step(None, status_line=False)}")
     if status.failed_by_code:
         lines.append("  failed by code:")
         for code, count in status.failed_by_code.items():

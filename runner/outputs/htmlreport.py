@@ -22,6 +22,7 @@ from runner import __version__
 from runner.models import RowOutcome
 from runner.outputs.atomic import atomic_writer
 from runner.outputs.charts import latency_chart_svg, latency_note, outcome_chart_svg, rate_chart_svg, rate_note
+from runner.outputs.nextstep import unknown_meaning, unknown_next_step
 from runner.outputs.report import Summary
 from runner.outputs.reportcontext import ReportContext, local_time, mask_recipient
 from runner.platform.codes import CODE_MEANINGS, advise_code
@@ -86,6 +87,8 @@ class HtmlReportInput:
     context: ReportContext | None = None
     #: share, revoke or extend: whose outcomes the banner and the outcome chart show
     kind: str = "share"
+    #: the batch's out dir, for the command that shows where it stands (None: "this folder")
+    out_dir: Path | None = None
 
 
 def write_html_report(path: Path, data: HtmlReportInput) -> None:
@@ -143,6 +146,8 @@ def _page_context(data: HtmlReportInput) -> dict[str, Any]:
         "resumed": context is not None and context.resumed,
         "masked": mask,
         "headline": _headline(summary, data.kind),
+        "unknown_next": (unknown_meaning(summary.unknown), unknown_next_step(data.out_dir))
+        if summary.unknown else None,
         "charts": {kind: _trusted_svg(svg) for kind, svg in charts.items()},
         "rate_note": rate_note(data.request_offsets_s),
         "latency_note": latency_note(data.latencies_ms),

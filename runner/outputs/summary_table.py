@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import IO, TYPE_CHECKING
 
 from runner.outputs.inert import escape_controls
+from runner.outputs.nextstep import unknown_guidance
 from runner.platform.codes import describe_code
 from runner.redact import redact
 
@@ -42,6 +43,12 @@ def plain(value: object) -> str:
     return escape_controls(redact(str(value)))
 
 
+#: the mark of a figure of this invocation only (report.html's "This run" table)
+THIS_RUN = "(this run)"
+#: under the table of a resumed batch: whose figures are whose (report.html's "The batch" and "This run")
+RESUMED_NOTE = ("resumed: the row counts are the whole batch's (every run of it); the figures marked (this run) "
+                "are this run's only")
+
 #: the rows a validate knows of: it sends nothing, so requests, retries and rate mean nothing there
 _VALIDATE_LABELS = ("total", "valid", "invalid", "duplicate")
 
@@ -61,8 +68,10 @@ def summary_rows(result: BatchResult) -> list[tuple[str, str]]:
     rows += [(label, str(getattr(summary, label))) for label in counted if getattr(summary, label)]
     if summary.held_back:
         rows.append(("held back by --limit", str(summary.held_back)))
-    rows += [("requests", str(summary.requests)), ("retries", str(summary.retries)),
-             ("duration", f"{summary.duration_s:.1f} s"), ("rate achieved", f"{summary.rate_achieved:.1f} req/s")]
+    # this invocation's own figures, labelled apart from the counts (after a resume those are the batch's)
+    rows += [(f"requests {THIS_RUN}", str(summary.requests)), (f"retries {THIS_RUN}", str(summary.retries)),
+             (f"duration {THIS_RUN}", f"{summary.duration_s:.1f} s"),
+             (f"rate {THIS_RUN}", f"{summary.rate_achieved:.1f} req/s")]
     for code, count in summary.by_code.items():
         label = describe_code(int(code)) if code.isdigit() else code
         rows.append((plain(f"failed: {label}"), str(count)))
@@ -70,14 +79,18 @@ def summary_rows(result: BatchResult) -> list[tuple[str, str]]:
 
 
 def output_lines(result: BatchResult) -> list[str]:
-    """The lines after the table: warnings, then where the outputs are."""
-    lines = [plain(f"warning: {warning}") for warning in result.summary.warnings]
+    """The lines after the table: whose figures are whose after a resume, warnings, then where the outputs are."""
+    lines = [RESUMED_NOTE] if result.resumed and result.kind != "validate" else []
+    lines += [plain(f"warning: {warning}") for warning in result.summary.warnings]
     lines.append(plain(f"report:  {result.report_path}"))
     if result.failed_path is not None:
         lines.append(plain(f"failed:  {result.failed_path}"))
     lines.append(plain(f"summary: {result.summary_path}"))
     if result.html_path is not None:
         lines.append(plain(f"html:    {result.html_path}"))
+    guidance = unknown_guidance(result.summary.unknown, result.out_dir)
+    if guidance:
+        lines.append(plain(f"unknown: {guidance}"))
     if result.summary.held_back and not result.summary.stopped:
         lines.append(f"canary: {result.summary.held_back} rows held back by --limit; to send them, run the same "
                      "command without --limit")
@@ -112,7 +125,7 @@ def summary_line(result: BatchResult, now: datetime | None = None) -> str:
 
 def print_summary(result: BatchResult, console: Console | None = None) -> None:
     rows, lines = summary_rows(result), output_lines(result)
-    warnings = len(result.summary.warnings)
+    warnings = len(result.summary.warnings) + (lines[:1] == [RESUMED_NOTE])  # the lines before "stopped early"
     if console is None and plain_is_identical(rows, lines, sys.stdout, os.environ):
         out = sys.stdout
         out.write(plain_table(rows) + "".join(line + "\n" for line in lines[:warnings]))
