@@ -22,6 +22,7 @@ How a fault reaches the client (checked against aiohttp 3.14 with a real client)
 - empty_data_after_apply: the share is applied and answered `code 200` with `data` null, so the
   client does not learn the share code.
 - odd_code_after_apply: the share is applied, then answered with code 5999, which no page lists.
+- late_apply: held a drawn time past the client's timeout, then applied (`timefaults.py`).
 
 Only the first four are drawn by default (`DEFAULT_FAULT_KINDS`); the others are opt-in.
 `fault_budget` caps how many faults fire, so a test can fail exactly the next request.
@@ -50,6 +51,7 @@ from runner.simulator.introspect import add_introspection_routes
 from runner.simulator.login import LoginChannel
 from runner.simulator.render import share_user_row
 from runner.simulator.state import SimulatorState
+from runner.simulator.timefaults import add_date_header, serve_late
 from runner.simulator.traffic import RequestRecord, Traffic, draw_fault, draw_latency_s
 
 SHARE_PATH = "/v2/binding/enduserapi/shareByUid"
@@ -79,6 +81,7 @@ class Simulator:
         # Latency, fault draws and 5xx statuses; seeded so a rehearsal can be replayed.
         self.rng = random.Random(config.seed)  # nosec B311  # fault draws of a test double, not a secret
         self.closing = asyncio.Event()
+        self.late_tasks: set[asyncio.Future[Any]] = set()  # late_apply requests still to land
 
     async def hold(self, seconds: float) -> None:
         """Wait `seconds`, or less if the simulator is shutting down (so close() never hangs)."""
@@ -273,6 +276,14 @@ async def _serve(sim: Simulator, request: web.Request, endpoint: Endpoint) -> we
     if fault is FaultKind.RESET_BEFORE_APPLY:
         _reset_connection(request)
         return _unsent()
+    if fault is FaultKind.LATE_APPLY:
+        return await serve_late(sim, lambda: _apply_and_answer(sim, request, endpoint, params, record))
+    return await _apply_and_answer(sim, request, endpoint, params, record, fault)
+
+
+async def _apply_and_answer(sim: Simulator, request: web.Request, endpoint: Endpoint, params: dict[str, str],
+                            record: RequestRecord, fault: FaultKind | None = None) -> web.StreamResponse:
+    config = sim.config
     record.code, data = _run(sim, request, endpoint, params, record)
     if fault is FaultKind.DROP_AFTER_APPLY:
         _close_connection(request)
@@ -299,4 +310,5 @@ def build_app(sim: Simulator) -> web.Application:
     for endpoint in ENDPOINTS:
         app.router.add_route(endpoint.method, endpoint.path, _handler(sim, endpoint))
     add_introspection_routes(app, sim)
+    add_date_header(app, lambda: sim.state.clock())  # read at each answer: tests replace the clock
     return app

@@ -26,6 +26,7 @@ class FaultKind(StrEnum):
     TRUNCATED_AFTER_APPLY = "truncated_after_apply"  #: share applied, then HTTP 200 with half the JSON
     EMPTY_DATA_AFTER_APPLY = "empty_data_after_apply"  #: share applied, code 200 but `data` null
     ODD_CODE_AFTER_APPLY = "odd_code_after_apply"  #: share applied, then a code the docs do not list (5999)
+    LATE_APPLY = "late_apply"  #: held `late_apply_s` (a range) past the client's timeout, then applied
 
 
 #: what `fault_rate` draws from unless told otherwise: the first wave's faults. The later kinds
@@ -48,6 +49,10 @@ class SimulatorConfig:
     #: test can ask for "exactly the next request fails" with fault_rate 1 and fault_budget 1
     fault_budget: int | None = None
     slow_fault_s: float = 40.0  # how long SLOW_AFTER_APPLY holds the answer
+    #: LATE_APPLY holds a request this many seconds (drawn uniformly from the range), then applies it
+    late_apply_s: tuple[float, float] = (2.0, 5.0)
+    #: the simulated platform's clock runs this far ahead of the host's (negative: behind); see timefaults.py
+    clock_offset_s: float = 0.0
     #: the shareStatus a valid share is listed with; the docs do not say what a fresh invite shows
     #: (docs/platform-api.md §6.13), so tests set another value to prove nothing depends on it
     listed_status: int = 1
@@ -85,6 +90,10 @@ class SimulatorConfig:
             raise ValueError("fault_budget must be >= 0 (or None for no limit)")
         if self.slow_fault_s < 0:
             raise ValueError("slow_fault_s must be >= 0")
+        low, high = (float(value) for value in self.late_apply_s)
+        if not 0 <= low <= high:
+            raise ValueError("late_apply_s must be a range [low, high] with 0 <= low <= high")
+        self.late_apply_s = (low, high)
         if self.token_ttl_s <= 0 or self.refresh_ttl_s <= 0:
             raise ValueError("token_ttl_s and refresh_ttl_s must be > 0")
         if not self.user_domain.strip() or not self.user_domain_secret.strip():
