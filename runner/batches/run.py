@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, overload
 
 from runner.batches.batchdir import (
+    BATCH_ID_KEY,
     OUTPUT_NAMES,
     SNAPSHOT_STEM,
     batch_id,
@@ -26,7 +27,7 @@ from runner.batches.batchdir import (
 )
 from runner.batches.jobspec import JobSpec
 from runner.engine.fanout import Engine, EngineSettings, FailureBrake, RowBudget, now_ms, utc_now_iso
-from runner.engine.journal import FIRST_STARTED_KEY, Journal, JournalEntry
+from runner.engine.journal import CLOCK_OFFSET_KEY, FIRST_STARTED_KEY, Journal, JournalEntry
 from runner.engine.protocols import Action, OutcomeSink, WorkItem
 from runner.engine.runlock import RunLock
 from runner.errors import ExitCode
@@ -42,6 +43,7 @@ if TYPE_CHECKING:  # the sending side (aiohttp, rich) is imported in _send: `val
     from runner.outputs.progress import ProgressDisplay
     from runner.platform.auth.tokens import AuthSettings
     from runner.platform.client import PlatformClient
+    from runner.platform.clockskew import PlatformClock
 
 PayloadT = TypeVar("PayloadT")
 
@@ -353,7 +355,10 @@ async def run_journaled(
         journal = opened.journal
         try:
             plan = make_plan(journal, snapshot_path)
-            counts = journal.sync_rows(with_carried_doubt(plan.entries, plan.subject, opened.carried_doubt))
+            # the batch becomes this out dir's current one in the same transaction that writes its rows and the
+            # doubt carried over from the batch it replaces: a kill at any instant keeps that doubt
+            counts = journal.sync_rows(with_carried_doubt(plan.entries, plan.subject, opened.carried_doubt),
+                                       meta={BATCH_ID_KEY: batch_name})
             journal.run_started(summary.started_at)
             context = report_context(spec, snapshot.sha256, batch_name, journal.get_meta(FIRST_STARTED_KEY),
                                      summary.started_at, plan.headers)
@@ -364,7 +369,7 @@ async def run_journaled(
             stats = RunStats()
             work = journal.iter_work(plan.decode)
             result = await _send(spec, auth, plan.action, work, journal, counts.to_send, stats, interactive,
-                                 handle_signals, settings, plan.prepare)
+                                 handle_signals, settings, plan.prepare, settle=kind == "share")
             summary.requests, summary.retries = stats.requests, stats.retries
             summary.rate_achieved = _rate(stats)
             summary.stopped = result.stopped
@@ -407,12 +412,15 @@ async def _send(
     handle_signals: bool,
     settings: EngineSettings | None,
     prepare: Prepare | None = None,
+    *,
+    settle: bool = False,
 ) -> _SendResult:
     from runner.outputs.progress import ProgressDisplay
     from runner.platform.session import platform_client
 
     settings = settings or EngineSettings(concurrency=spec.concurrency, max_attempts=spec.max_attempts,
-                                          budget=row_budget(spec), brake=failure_brake(spec))
+                                          budget=row_budget(spec), brake=failure_brake(spec),
+                                          settle_s=spec.settle_window_s if settle else 0.0)
     signal_exit: list[ExitCode] = []
     with ProgressDisplay(to_send, interactive=interactive) as progress:
         async with platform_client(spec, auth, stats) as client:
@@ -428,8 +436,15 @@ async def _send(
                     if prepared.stop is not None:  # every row left ends not_attempted (or unknown if in doubt)
                         engine.request_stop(prepared.stop, interrupted=False)
                 result = await engine.run(work)
+            record_clock_offset(journal, client.clock)
     journal.flush()
     return _SendResult(result.stopped, signal_exit[0] if signal_exit else None, result.held_back)
+
+
+def record_clock_offset(journal: Journal, clock: PlatformClock) -> None:
+    """The platform's clock against this machine's, for `sharebatch status` (look-ups already use the platform's)."""
+    if clock.measured:
+        journal.set_meta(CLOCK_OFFSET_KEY, str(clock.offset_ms))
 
 
 def row_budget(spec: JobSpec) -> RowBudget | None:

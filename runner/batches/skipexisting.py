@@ -5,11 +5,14 @@ are looked up once each. In input order, with the model of `runner.shares.model`
 open shares, then this batch's earlier rows), a row whose recipient already holds an open share
 of the device with the same expiry ends `success` with that share code and is not sent, and a
 row whose device the platform will not show (5141) ends `failed` with that code. Every other row
-is left to the engine. Nothing here sends a share.
+is left to the engine. A row whose device's share list could not be read is not sent at all
+(`not_attempted`, or `unknown` when an earlier attempt is in doubt): the option promises not to
+share again what is already in place, and without the list nobody knows. Nothing here sends a share.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 from runner.batches.lookups import look_up_devices
@@ -20,12 +23,15 @@ from runner.models import RowOutcome, RowStatus, ShareRequest
 from runner.platform.client import PlatformClient
 from runner.shares.model import IN_PLACE_MESSAGE, DeviceModel, PlanAction
 
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class Prepared:
     """What a step before sending decided: rows it finished itself, or a reason to send nothing."""
 
     finished_rows: set[int] = field(default_factory=set)  # reported through the sink; the engine skips them
+    unread: int = 0  # rows not sent because their device's share list could not be read
     stop: str | None = None
 
 
@@ -50,7 +56,19 @@ async def skip_existing(journal: Journal, client: PlatformClient, sink: OutcomeS
             prepared.finished_rows.add(item.row)
             continue
         if device not in found.shares:
-            continue  # its look-up failed otherwise: the row is sent as without the option
+            # The look-up failed: whether the share is already in place is unknown, so the row is not sent
+            # (a blind send would share again what the option was asked to leave alone).
+            why = found.failed.get(device)
+            sink.row_finished(RowOutcome(
+                row=item.row, status=RowStatus.UNKNOWN if item.in_doubt_since_ms else RowStatus.NOT_ATTEMPTED,
+                message=f"not sent: --skip-existing could not read this device's share list"
+                        f"{f' ({why.message})' if why is not None and why.message else ''}, so it cannot tell whether "
+                        "the share is already in place; run the same command again",
+                code=why.code if why is not None else None, http_status=why.http_status if why is not None else None,
+                finished_at=utc_now_iso(), in_doubt_since_ms=item.in_doubt_since_ms))
+            prepared.finished_rows.add(item.row)
+            prepared.unread += 1
+            continue
         planned = model.plan(item.row, item.payload)
         if planned.action is PlanAction.IN_PLACE:
             sink.row_finished(RowOutcome(
@@ -59,5 +77,9 @@ async def skip_existing(journal: Journal, client: PlatformClient, sink: OutcomeS
                          "expiry is in the device's share list; not sent (--skip-existing)"),
                 finished_at=utc_now_iso()))
             prepared.finished_rows.add(item.row)
+    if prepared.unread:
+        log.warning(f"{prepared.unread} rows not sent: --skip-existing could not read their devices' share lists; "
+                    "run the same command again to send them", extra={"event": "skip_existing_unread",
+                                                                       "rows": prepared.unread})
     journal.flush()
     return prepared

@@ -17,6 +17,7 @@ import json
 from pathlib import Path
 
 from runner.batches.actions import SetExpiryAction
+from runner.batches.batchdir import share_batch_lock
 from runner.batches.jobspec import JobSpec
 from runner.batches.reportfile import RunReport
 from runner.batches.run import BatchResult, JournaledPlan, run_journaled
@@ -91,5 +92,6 @@ async def extend_batch(
         )
 
     settings: dict[str, object] = {"rows": rows, "expiry": expiry, "timezone": spec.timezone}
-    return await run_journaled(spec, auth, plan, settings, interactive=interactive,
-                               handle_signals=handle_signals, settings=None, fresh=fresh, kind="extend")
+    with share_batch_lock(spec.input.parent, spec.out):  # no run of the batch while its expiries change
+        return await run_journaled(spec, auth, plan, settings, interactive=interactive,
+                                   handle_signals=handle_signals, settings=None, fresh=fresh, kind="extend")

@@ -27,7 +27,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from runner.departure import reset_departure_hook, set_departure_hook
 from runner.engine.protocols import Action, ActionResult, OutcomeSink, WorkItem
+from runner.engine.settle import StoppedWhileSettlingError, settles_at_ms, wait_until
 from runner.errors import ApiError, AuthExpiredError, FatalApiError, TransientApiError
 from runner.events import log_event
 from runner.models import RowOutcome, RowStatus, RunStats
@@ -75,6 +77,9 @@ class EngineSettings:
     breaker_ratio: float = 0.5  # more than this share of them exhausting retries stops the run
     budget: RowBudget | None = None  # a canary: at most this many rows
     brake: FailureBrake | None = None  # stop once too many rows have failed
+    #: a row in doubt is looked up only this long after its latest doubtful attempt began (engine/settle.py);
+    #: 0: at once (revoke and extend, whose requests are harmless to repeat)
+    settle_s: float = 0.0
 
 
 @dataclass
@@ -91,6 +96,7 @@ class _RowState:
     in_doubt_since_ms: int | None = None  # the first attempt whose outcome is unknown
     sending_since_ms: int | None = None  # set while a request of this row is out
     last_started_ms: int | None = None
+    settle_from_ms: int | None = None  # the latest attempt that may still land (its start)
 
 
 class _NotSendableError(Exception):
@@ -136,6 +142,9 @@ class Engine(Generic[PayloadT]):
         self._finished = 0
         self._failed = 0
         self._failure_kinds_told: set[tuple[object, ...]] = set()
+        self._slots = asyncio.Semaphore(settings.concurrency)  # rows being worked on; a settling row gives its up
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._all_tasks: list[asyncio.Task[None]] = []
 
     def request_stop(self, reason: str, *, interrupted: bool = True) -> None:
         """Stop dispatching; rows in flight get `grace_s` to finish."""
@@ -146,18 +155,18 @@ class Engine(Generic[PayloadT]):
 
     async def run(self, items: Iterable[WorkItem[PayloadT]]) -> EngineResult:
         self._items = iter(items)
-        workers = [asyncio.create_task(self._worker()) for _ in range(self._settings.concurrency)]
-        all_done = asyncio.gather(*workers, return_exceptions=True)
+        for _ in range(self._settings.concurrency):
+            self._spawn_worker()
         stop_wait = asyncio.create_task(self._stop.wait())
-        first: set[asyncio.Future[Any]] = {all_done, stop_wait}
         try:
-            await asyncio.wait(first, return_when=asyncio.FIRST_COMPLETED)
-            if not all_done.done():
-                await asyncio.wait({all_done}, timeout=self._settings.grace_s)
-            if not all_done.done():
-                for worker in workers:
-                    worker.cancel()
-            outcomes = await all_done
+            while self._tasks and not self._stop.is_set():
+                first: set[asyncio.Future[Any]] = {*self._tasks, stop_wait}
+                await asyncio.wait(first, return_when=asyncio.FIRST_COMPLETED)
+            if self._tasks:
+                await asyncio.wait(set(self._tasks), timeout=self._settings.grace_s)
+            for worker in self._tasks:
+                worker.cancel()
+            outcomes = await asyncio.gather(*self._all_tasks, return_exceptions=True)
         finally:
             stop_wait.cancel()
         self._mark_rest_not_attempted()
@@ -167,9 +176,16 @@ class Engine(Generic[PayloadT]):
                 raise outcome
         return self._result
 
+    def _spawn_worker(self) -> None:
+        task = asyncio.create_task(self._worker())
+        self._tasks.add(task)
+        self._all_tasks.append(task)
+        task.add_done_callback(self._tasks.discard)
+
     async def _worker(self) -> None:
         try:
-            await self._work()
+            async with self._slots:
+                await self._work()
         except Exception:
             # A bug must not let the other workers send the rest of the input unattended.
             self.request_stop("stopped: internal error (re-run with --debug for the traceback)", interrupted=False)
@@ -217,7 +233,7 @@ class Engine(Generic[PayloadT]):
             self._budget_left -= 1
 
     async def _run_row(self, item: WorkItem[PayloadT]) -> None:
-        state = _RowState(row=item.row, in_doubt_since_ms=item.in_doubt_since_ms)
+        state = _RowState(row=item.row, in_doubt_since_ms=item.in_doubt_since_ms, settle_from_ms=item.settle_from_ms)
         try:
             result: ActionResult = await self._attempt_with_retries(state, item.payload)
         except asyncio.CancelledError:
@@ -225,6 +241,9 @@ class Engine(Generic[PayloadT]):
             raise
         except _NotSendableError as exc:
             self._finish(state, RowStatus.INVALID, str(exc), in_doubt_since_ms=state.in_doubt_since_ms)
+            return
+        except StoppedWhileSettlingError:
+            self._finish_unsettled(state)
             return
         except AuthExpiredError as exc:
             # No look-up can get through with a dead token: a row in doubt stays in doubt.
@@ -281,7 +300,10 @@ class Engine(Generic[PayloadT]):
                          http_status=exc.http_status, in_doubt_since_ms=since)
             return
         try:
-            found = await self._action.reconcile(payload, since)
+            found = await self._verify(state, payload)
+        except StoppedWhileSettlingError:
+            self._finish_unsettled(state)
+            return
         except ApiError as lookup_error:
             self._finish(state, RowStatus.UNKNOWN, f"{message}; it may have been applied and the share list could "
                          f"not be read ({lookup_error}). {_LOOKED_UP_FIRST}", code=exc.code,
@@ -289,9 +311,19 @@ class Engine(Generic[PayloadT]):
             return
         if found is not None:
             self._finish_success(state, found)
-            return
-        self._finish(state, RowStatus.FAILED, f"{message}; the share list does not show it. {_LOOKED_UP_FIRST}",
-                     code=exc.code, http_status=exc.http_status, in_doubt_since_ms=since)
+        elif state.in_doubt_since_ms is None:  # looked up once nothing could land any more: nothing was applied
+            self._finish(state, RowStatus.FAILED, f"{message}; the device's share list, read once the attempt could "
+                         "no longer land, shows nothing from it: not applied", code=exc.code,
+                         http_status=exc.http_status)
+        else:
+            self._finish(state, RowStatus.FAILED, f"{message}; the share list does not show it. {_LOOKED_UP_FIRST}",
+                         code=exc.code, http_status=exc.http_status, in_doubt_since_ms=since)
+
+    def _finish_unsettled(self, state: _RowState) -> None:
+        """Stopped while the row waited for an earlier attempt to settle: it may have been applied."""
+        since = state.in_doubt_since_ms
+        self._finish(state, RowStatus.UNKNOWN, "the run stopped while an earlier attempt, whose answer was lost, could "
+                     f"still be applied; it may have been. {_LOOKED_UP_FIRST}", in_doubt_since_ms=since)
 
     async def _confirm(self, state: _RowState, payload: PayloadT, answered: ActionResult) -> None:
         """The platform said "done" without the proof (a share code): find the share before calling it a success."""
@@ -357,33 +389,62 @@ class Engine(Generic[PayloadT]):
 
     async def _attempt(self, state: _RowState, payload: PayloadT) -> ActionResult:
         if state.in_doubt_since_ms is not None:
-            try:
-                found = await self._action.reconcile(payload, state.in_doubt_since_ms)
-            except ApiError as exc:
-                exc.during_lookup = True  # so the row's end does not look it up a second time
-                raise
+            found = await self._verify(state, payload)
             if found is not None:
                 return found
-        started_ms = now_ms()
-        reason = self._action.why_not_send(payload, started_ms)
+        reason = self._action.why_not_send(payload, now_ms())
         if reason is not None:
             raise _NotSendableError(reason)
         state.attempts += 1
-        await self._sink.attempt_started(state.row, started_ms)
-        state.sending_since_ms = state.last_started_ms = started_ms
+        hook = set_departure_hook(lambda: self._departing(state))
         try:
             return await self._action.perform(payload)
         except ApiError as exc:
-            if exc.may_have_applied and state.in_doubt_since_ms is None:
-                state.in_doubt_since_ms = started_ms
+            if exc.may_have_applied and state.last_started_ms is not None:
+                state.in_doubt_since_ms = state.in_doubt_since_ms or state.last_started_ms
+                state.settle_from_ms = state.last_started_ms
             raise
         except asyncio.CancelledError:
             # Cancelled with the request out (a signal's grace ran out): it may have been applied.
-            if state.in_doubt_since_ms is None:
-                state.in_doubt_since_ms = started_ms
+            if state.sending_since_ms is not None:
+                state.in_doubt_since_ms = state.in_doubt_since_ms or state.sending_since_ms
             raise
         finally:
+            reset_departure_hook(hook)
             state.sending_since_ms = None
+
+    async def _departing(self, state: _RowState) -> None:
+        """The request is about to be written (it passed the rate gate): mark it in flight, on disk, first."""
+        if state.sending_since_ms is not None:
+            return  # a replay of the same attempt (a renewed token): already marked
+        started_ms = now_ms()
+        await self._sink.attempt_started(state.row, started_ms)
+        state.sending_since_ms = state.last_started_ms = started_ms
+
+    async def _verify(self, state: _RowState, payload: PayloadT) -> ActionResult | None:
+        """Look the row up once its doubtful attempts can no longer land; "not there" then ends the doubt."""
+        await self._wait_settled(state)
+        try:
+            found = await self._action.reconcile(payload, state.in_doubt_since_ms or 0)
+        except ApiError as exc:
+            exc.during_lookup = True  # so the row's end does not look it up a second time
+            raise
+        if found is None and self._settings.settle_s > 0:
+            state.in_doubt_since_ms = state.settle_from_ms = None  # settled and not there: nothing was applied
+        return found
+
+    async def _wait_settled(self, state: _RowState) -> None:
+        """Wait (without holding a concurrency slot) until the row's latest doubtful attempt can no longer land."""
+        deadline = settles_at_ms(state.settle_from_ms or state.in_doubt_since_ms, self._settings.settle_s)
+        if deadline is None or deadline <= now_ms():
+            return
+        self._slots.release()
+        if not self._stop.is_set():
+            self._spawn_worker()  # the slot given up keeps working on other devices' rows
+        try:
+            await wait_until(deadline, self._stop)
+        finally:
+            await self._slots.acquire()
 
     def _before_retry(self, retry_state: RetryCallState) -> None:
         self._stats.retries += 1

@@ -22,6 +22,7 @@ How a fault reaches the client (checked against aiohttp 3.14 with a real client)
 - empty_data_after_apply: the share is applied and answered `code 200` with `data` null, so the
   client does not learn the share code.
 - odd_code_after_apply: the share is applied, then answered with code 5999, which no page lists.
+- list_fault_rate (not a fault kind): a deviceShareUserList answered HTTP 503, nothing read.
 - late_apply: held a drawn time past the client's timeout, then applied (`timefaults.py`).
 
 Only the first four are drawn by default (`DEFAULT_FAULT_KINDS`); the others are opt-in.
@@ -269,6 +270,10 @@ async def _serve(sim: Simulator, request: web.Request, endpoint: Endpoint) -> we
     delay_s = draw_latency_s(sim.rng, config.latency_ms, config.jitter_ms)
     if delay_s > 0:
         await asyncio.sleep(delay_s)
+    if endpoint.path == LIST_PATH and config.list_fault_rate and sim.rng.random() < config.list_fault_rate:
+        record.http_status = 503  # list_fault_rate: the share list cannot be read just now
+        return web.Response(status=503, text="<html><body><h1>503 Service Unavailable</h1></body></html>",
+                            content_type="text/html")
     fault = _draw_fault(sim) if endpoint.faults else None
     record.fault = fault
     if fault is FaultKind.SERVER_ERROR:

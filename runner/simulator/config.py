@@ -51,6 +51,8 @@ class SimulatorConfig:
     slow_fault_s: float = 40.0  # how long SLOW_AFTER_APPLY holds the answer
     #: LATE_APPLY holds a request this many seconds (drawn uniformly from the range), then applies it
     late_apply_s: tuple[float, float] = (2.0, 5.0)
+    #: probability that a deviceShareUserList request is answered HTTP 503 (a share list that cannot be read)
+    list_fault_rate: float = 0.0
     #: the simulated platform's clock runs this far ahead of the host's (negative: behind); see timefaults.py
     clock_offset_s: float = 0.0
     #: the shareStatus a valid share is listed with; the docs do not say what a fresh invite shows
@@ -81,8 +83,8 @@ class SimulatorConfig:
             raise ValueError("latency_ms and jitter_ms must be >= 0")
         if self.rate_limit is not None and self.rate_limit <= 0:
             raise ValueError("rate_limit must be > 0 (or None for unlimited)")
-        if not 0.0 <= self.fault_rate <= 1.0:
-            raise ValueError("fault_rate must be between 0 and 1")
+        if not 0.0 <= self.fault_rate <= 1.0 or not 0.0 <= self.list_fault_rate <= 1.0:
+            raise ValueError("fault_rate and list_fault_rate must be between 0 and 1")
         if self.fault_rate > 0 and not self.fault_kinds:
             raise ValueError("fault_rate > 0 needs at least one fault kind")
         self.fault_kinds = tuple(FaultKind(kind) for kind in self.fault_kinds)

@@ -13,7 +13,7 @@ No authentication, never rate limited or logged. Answers are plain JSON (no enve
   max_admitted_in_any_second (the same, without 429s).
 - `GET /_sim/config` (user_domain_secret and owner_password shown as "***"), `POST /_sim/config`
   with a JSON object holding any of fault_rate, fault_kinds, fault_budget, latency_ms, jitter_ms,
-  rate_limit, slow_fault_s, listed_status, late_apply_s ([low, high]), clock_offset_s: changes the
+  rate_limit, slow_fault_s, listed_status, late_apply_s ([low, high]), clock_offset_s, list_fault_rate: changes the
   running simulator; an invalid change answers 400 and changes nothing.
 - `POST /_sim/accept` with `{"share_code": ...}`: the recipient accepts that invite, as they would
   in the app (there is no recipient app here); the share list then shows its acceptTime and
@@ -38,7 +38,8 @@ if TYPE_CHECKING:
 SECRET_KEYS = ("user_domain_secret", "owner_password")
 #: what POST /_sim/config may change
 RUNTIME_KEYS = frozenset({"fault_rate", "fault_kinds", "fault_budget", "latency_ms", "jitter_ms", "rate_limit",
-                          "slow_fault_s", "listed_status", "late_apply_s", "clock_offset_s"})
+                          "slow_fault_s", "listed_status", "late_apply_s", "clock_offset_s",
+                          "list_fault_rate"})
 
 
 def config_view(sim: Simulator) -> dict[str, Any]:
