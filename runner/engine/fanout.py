@@ -395,7 +395,6 @@ class Engine(Generic[PayloadT]):
         reason = self._action.why_not_send(payload, now_ms())
         if reason is not None:
             raise _NotSendableError(reason)
-        state.attempts += 1
         hook = set_departure_hook(lambda: self._departing(state))
         try:
             return await self._action.perform(payload)
@@ -418,6 +417,7 @@ class Engine(Generic[PayloadT]):
         if state.sending_since_ms is not None:
             return  # a replay of the same attempt (a renewed token): already marked
         started_ms = now_ms()
+        state.attempts += 1  # an attempt counts once it leaves; waiting in the rate gate is not one
         await self._sink.attempt_started(state.row, started_ms)
         state.sending_since_ms = state.last_started_ms = started_ms
 

@@ -121,6 +121,8 @@ class JournalStatus:
     last_exit_code: int | None
     last_stopped: str | None
     last_row_finished_at: str | None
+    #: the platform's clock minus this machine's (ms) as the last run measured it; None: not measured
+    clock_offset_ms: int | None = None
 
     @property
     def last_run_ended(self) -> bool:
@@ -463,12 +465,20 @@ class Journal:
             last_started_at=self.get_meta(LAST_STARTED_KEY), last_ended_at=self.get_meta(LAST_ENDED_KEY),
             last_exit_code=int(exit_code) if exit_code is not None and exit_code.isdigit() else None,
             last_stopped=self.get_meta(LAST_STOPPED_KEY), last_row_finished_at=last_row,
+            clock_offset_ms=_int_or_none(self.get_meta(CLOCK_OFFSET_KEY)),
         )
 
     def counts(self) -> dict[str, int]:
         """Rows per state, journal states (pending, in_flight) included."""
         self.flush()
         return {state: count for state, count in self._db.execute("SELECT state, count(*) FROM rows GROUP BY state")}
+
+
+def _int_or_none(text: str | None) -> int | None:
+    try:
+        return int(text) if text is not None else None
+    except ValueError:
+        return None
 
 
 def _report_status(state: str, message: str) -> tuple[RowStatus, str]:
