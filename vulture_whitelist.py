@@ -36,3 +36,6 @@ _._missing_  # runner/models.py RowStatus: enum look-up of a value older version
 # openpyxl reads these cell attributes when it saves failed.xlsx (text cells, number format "@")
 _.data_type  # runner/outputs/report.py _write_xlsx
 _.number_format  # runner/outputs/report.py _write_xlsx
+
+# a test aid of the in-process simulator (tests/integration/test_simulator_timefaults.py)
+_.late_applies_landed  # runner/simulator/server.py

@@ -62,9 +62,10 @@ def test_a_request_applied_after_the_client_gave_up_is_found_by_the_settled_look
     rows = good_rows(8, cover_mark=cover_mark)
     source = write_csv("rows.csv", rows)
     out = tmp_path / "out"
-    # the next 3 share requests are applied 1.2 to 1.8 s after they arrive: after the client's 1 s timeout
-    faults(sim_process, "late_apply", 3, late_apply_s=[1.2, 1.8])
-    result = run_cli(run_args(source, out, sim_process, "--timeout-s", "1", "--settle-s", "2.5"), sim_process)
+    # the next 3 share requests are applied 2 to 3 s after they arrive: well after the client's 1 s timeout,
+    # and after a retry's look-up would come without the settle window
+    faults(sim_process, "late_apply", 3, late_apply_s=[2.0, 3.0])
+    result = run_cli(run_args(source, out, sim_process, "--timeout-s", "1", "--settle-s", "3.5"), sim_process)
     assert result.exit_code == 0, result.output
     report = assert_platform_agrees(sim_process, out, rows)
     assert [line["status"] for line in report] == ["success"] * 8
@@ -188,15 +189,20 @@ def test_the_in_flight_mark_is_on_disk_before_the_request_leaves(
     source = write_csv("rows.csv", good_rows(1, cover_mark="2"))
     trace = tmp_path / "trace.txt"
     env = {**os.environ, "SHAREBATCH_TOKEN": sim_process.token}
-    command = ["strace", "-f", "-qq", "-e", "trace=fsync,fdatasync,sendto,write,sendmsg", "-s", "80", "-o",
-               str(trace), sys.executable, "-m", "runner", *run_args(source, tmp_path / "out", sim_process)]
+    command = ["strace", "-f", "-qq", "-y", "-e", "trace=fsync,fdatasync,pwrite64,write,sendto,sendmsg", "-s", "80",
+               "-o", str(trace), sys.executable, "-m", "runner", *run_args(source, tmp_path / "out", sim_process)]
     done = subprocess.run(command, env=env, capture_output=True, timeout=120, check=False)
     if b"Operation not permitted" in done.stderr and not trace.exists():
         pytest.skip("ptrace is not permitted here")
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     calls = trace.read_text(errors="replace").splitlines()
-    sent = next(i for i, call in enumerate(calls) if re.search(r"POST /v2/binding/enduserapi/shareByUid", call))
-    assert any(re.search(r"\b(fsync|fdatasync)\(", call) for call in calls[:sent]), \
+    sent = next(i for i, call in enumerate(calls) if "POST /v2/binding/enduserapi/shareByUid" in call)
+    journal = r"\(\d+<[^>]*journal\.sqlite"
+    writes = [i for i, call in enumerate(calls[:sent]) if re.search("pwrite64" + journal, call)]
+    assert writes, "the in-flight mark was not written before the request"
+    synced = [i for i, call in enumerate(calls[:sent]) if re.search("(fsync|fdatasync)" + journal, call)]
+    assert synced, "the journal was never synced before the request"
+    assert synced[-1] > writes[-1], \
         "no fsync before the share request was written: an OS crash could lose the in-flight mark"
 
 
