@@ -313,3 +313,7 @@ def describe_code(code: int | None) -> str:
         return ""
     meaning = CODE_MEANINGS.get(code)
     return f"{code} ({meaning})" if meaning else str(code)
+
+
+class StoppedWhileSettlingError(RunnerError):
+    """The run was asked to stop while a row waited for an earlier attempt to settle (engine/settle.py)."""

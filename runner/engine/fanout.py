@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from runner.departure import reset_departure_hook, set_departure_hook
 from runner.engine.protocols import Action, ActionResult, OutcomeSink, WorkItem
-from runner.engine.settle import StoppedWhileSettlingError, settles_at_ms, wait_until
-from runner.errors import ApiError, AuthExpiredError, FatalApiError, TransientApiError
+from runner.engine.settle import settles_at_ms, wait_until
+from runner.errors import ApiError, AuthExpiredError, FatalApiError, StoppedWhileSettlingError, TransientApiError
 from runner.events import log_event
 from runner.models import RowOutcome, RowStatus, RunStats
 

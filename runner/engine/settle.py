@@ -16,9 +16,7 @@ import contextlib
 import time
 from collections.abc import Callable
 
-
-class StoppedWhileSettlingError(Exception):
-    """The run was asked to stop while a row waited for its earlier attempt to settle."""
+from runner.errors import StoppedWhileSettlingError
 
 
 def settles_at_ms(attempt_started_ms: int | None, settle_s: float) -> int | None:
