@@ -18,7 +18,7 @@ duplicate  # runner/outputs/report.py Summary
 revoked  # runner/outputs/report.py Summary
 already_ended  # runner/outputs/report.py Summary
 extended  # runner/outputs/report.py Summary
-permanent  # runner/outputs/report.py Summary: counted in batch.py, read through asdict
+permanent  # runner/outputs/report.py Summary: counted in batches/results.py, read through asdict
 started_at  # runner/outputs/report.py Summary
 permanent  # runner/outputs/report.py Summary (counted by name in the summary table)
 
@@ -31,11 +31,13 @@ _.complete_style  # runner/outputs/progress.py: the bar turns red at the first f
 # hooks the standard library calls by name
 _._missing_  # runner/models.py RowStatus: enum look-up of a value older versions wrote
 
-# until batch.py and inbox.py call it instead of their own "no base URL" copies
-
 # openpyxl reads these cell attributes when it saves failed.xlsx (text cells, number format "@")
 _.data_type  # runner/outputs/report.py _write_xlsx
 _.number_format  # runner/outputs/report.py _write_xlsx
 
 # a test aid of the in-process simulator (tests/integration/test_simulator_timefaults.py)
 _.late_applies_landed  # runner/simulator/server.py
+
+# runner.api's keyword options (TypedDicts): a caller passes them by name, the job spec reads them by key
+deadline  # runner/api/options.py SendingOptions
+max_retry_after  # runner/api/options.py SendingOptions

@@ -1,36 +1,24 @@
-"""The `sharebatch` command: parse options, call one library function, print, choose the exit code.
+"""The `sharebatch` command: the click group, each command's options and help, and the lazy loading.
 
-Only this module prints, calls asyncio.run() or exits. Every RunnerError becomes one `error: ...`
-line on stderr; anything unexpected becomes one line too, with --debug for the traceback.
+Each command here only parses its options and calls its `runner.commands.*` function, imported
+when the command runs (so `--help` stays fast), and exits with the code it returns. Every error
+becomes one line on stderr (`runner.commands.console.handle_errors`).
 """
 
 from __future__ import annotations
 
-import errno
 import importlib
 import logging
-import sqlite3
 import sys
-import traceback
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime
-from functools import wraps
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import click
 
 from runner import __version__
-from runner.errors import ExitCode, LockedError, LoginError, NothingToDoError, RunnerError, UsageError
-from runner.events import log_event
-from runner.outputs.inert import escape_controls
-from runner.outputs.logsetup import LOG_FORMATS, LogFormat, configure_logging
-from runner.outputs.outdir import check_out_dir
-from runner.redact import redact
-
-if TYPE_CHECKING:
-    from runner.commands.inbox import InboxResult
+from runner.commands.console import handle_errors
+from runner.outputs.logsetup import LOG_FORMATS
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("runner")
@@ -60,94 +48,6 @@ not_attempted); 4 another run holds the out dir; 5 login refused (`login` only);
 Running the same command again resumes: rows already shared are not sent again. A job
 whose input is a glob (inbox/*.csv) processes each new file once (see README).
 """
-
-
-def _handle_errors(func: F) -> F:
-    """Turn our errors into one line and an exit code; never show a traceback unless --debug."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        debug = bool(kwargs.get("debug"))
-        as_json = kwargs.get("log_format") == "json"
-        try:
-            return func(*args, **kwargs)
-        except UsageError as exc:
-            if isinstance(exc.__cause__, OSError | sqlite3.Error):
-                _show_traceback(debug)
-            _fail(f"error: {exc}", ExitCode.USAGE, as_json=as_json)
-        except LockedError as exc:
-            _fail(f"error: {exc}", ExitCode.LOCKED, as_json=as_json)
-        except NothingToDoError as exc:
-            _fail(f"error: {exc}", ExitCode.ROWS_FAILED, as_json=as_json)
-        except LoginError as exc:
-            _fail(f"error: {exc}", ExitCode.REFUSED, as_json=as_json)
-        except RunnerError as exc:
-            _fail(f"error: {exc}", ExitCode.ABORTED, as_json=as_json)
-        except KeyboardInterrupt:
-            _fail("interrupted", ExitCode.INTERRUPTED, as_json=as_json)
-        except (OSError, sqlite3.Error) as exc:
-            # The machine, not the input: a read-only or full disk, a name too long, a damaged journal.
-            _show_traceback(debug)
-            _fail(f"error: {environment_fault(exc)}", ExitCode.USAGE, as_json=as_json)
-        except Exception as exc:
-            _show_traceback(debug)
-            first_line = (str(exc).splitlines() or [""])[0][:300]
-            hint = "" if debug else " (re-run with --debug for the traceback)"
-            _fail(f"error: unexpected {type(exc).__name__}: {first_line}{hint}", ExitCode.ABORTED, as_json=as_json)
-
-    return wrapper  # type: ignore[return-value]
-
-
-def environment_fault(exc: OSError | sqlite3.Error) -> str:
-    """One line naming the path and the problem, with what to do about it."""
-    if isinstance(exc, sqlite3.Error):
-        reason = str(exc)
-        hint = ("free some space, then run the same command again" if "full" in reason
-                else "check the out dir's permissions and free space")
-        return f"the journal cannot be written ({reason}); {hint}"
-    where = " -> ".join(str(name) for name in (exc.filename, exc.filename2) if name is not None) or "a file"
-    reason = exc.strerror or type(exc).__name__
-    hints = {
-        errno.EROFS: "the file system is read-only: choose another --out",
-        errno.EACCES: "permission denied: choose a folder you can write, or fix its permissions",
-        errno.EPERM: "not permitted (an immutable or foreign file?): choose another folder",
-        errno.ENOSPC: "the disk is full: free some space, then run the same command again",
-        errno.EDQUOT: "the disk quota is used up: free some space, then run the same command again",
-        errno.ENAMETOOLONG: "the name is too long: use a shorter job name, input name or --out",
-        errno.ELOOP: "a symbolic link is in the way: sharebatch does not follow it here",
-    }
-    hint = hints.get(exc.errno or 0, "fix it, then run the same command again")
-    return f"{where}: {reason}; {hint}"
-
-
-@contextmanager
-def _journal_faults(out_dir: Path) -> Iterator[None]:
-    """A journal that fails mid-run (a full disk) is named in the one line."""
-    try:
-        yield
-    except sqlite3.Error as exc:
-        raise UsageError(f"{out_dir}: {environment_fault(exc)}") from exc
-
-
-def _show_traceback(debug: bool) -> None:
-    """--debug adds the traceback (masked) before the one line; the exit code stays the same."""
-    if debug:
-        click.echo(redact(traceback.format_exc()).rstrip(), err=True)
-
-
-def _fail(line: str, code: ExitCode, *, as_json: bool) -> NoReturn:
-    """One line on stderr and the exit code; under --log-format json the line is an `error` event."""
-    if as_json:
-        configure_logging(log_format="json")  # the error may come before the command configured it
-        log_event("error", redact(line.removeprefix("error: ")), level=logging.ERROR, exit_code=int(code))
-    else:
-        _echo(line, err=True)
-    sys.exit(code)
-
-
-def _echo(line: str, *, err: bool = False) -> None:
-    """Print one line of ours; paths and messages in it may hold outside text or an echoed secret."""
-    click.echo(escape_controls(redact(line)), err=err)
 
 
 def _output_options(func: F) -> F:
@@ -300,45 +200,21 @@ def main() -> None:
 @click.option("--reshare-revoked", is_flag=True,
               help="After `sharebatch revoke` of this batch: share the revoked rows anew (new share codes); "
               "the other rows stay as they are.")
-@_handle_errors
+@handle_errors
 def run(
     job: Path | None, input_path: Path | None, debug: bool, fresh: bool, log_format: str, quiet: bool,
     reshare_revoked: bool, **options: Any,
 ) -> None:
-    import asyncio
+    from runner.commands.run import run_command
 
-    from runner.batches.jobspec import load_job_spec
-    from runner.batches.run import run_batch
-    from runner.commands.inbox import is_glob, run_inbox
-    from runner.platform.auth.tokens import auth_from_env
-
-    configure_logging(debug=debug, log_format=_log_format(log_format), quiet=quiet)
-    spec = load_job_spec(job, _input_overrides(input_path, options))
-    check_out_dir(spec.out)
-    auth = auth_from_env(token_file=spec.token_file, login=spec.login)
-    interactive = _interactive(log_format, quiet)
-    if is_glob(str(spec.input)):
-        if fresh:
-            raise UsageError("--fresh does not apply to an inbox (input is a glob); delete a file's out dir instead")
-        if spec.limit is not None:
-            raise UsageError("--limit does not apply to an inbox (input is a glob): a file would be filed as done "
-                             "with rows unsent; run one file with --input and --limit first")
-        with _journal_faults(spec.out):
-            inbox = asyncio.run(run_inbox(spec, str(spec.input), auth, interactive=interactive))
-        if log_format == "text":
-            _print_inbox(inbox, quiet=quiet, job=spec.name)
-        sys.exit(inbox.exit_code)
-    with _journal_faults(spec.out):
-        result = asyncio.run(run_batch(spec, auth, interactive=interactive, fresh=fresh,
-                                       reshare_revoked=reshare_revoked))
-    _print_result(result, log_format)
-    sys.exit(result.exit_code)
+    sys.exit(run_command(job, input_path, debug=debug, fresh=fresh, log_format=log_format, quiet=quiet,
+                         reshare_revoked=reshare_revoked, options=options))
 
 
 @main.command(short_help="Check an input file; send nothing.")
 @_job_options
 @_output_options
-@_handle_errors
+@handle_errors
 def validate(
     job: Path | None, input_path: Path | None, debug: bool, log_format: str, quiet: bool, **options: Any
 ) -> None:
@@ -348,15 +224,9 @@ def validate(
     valid, invalid or duplicate. Exit 0 when no row is invalid (duplicates are reported, not
     counted as errors), 1 otherwise, 2 for a file or config problem, 4 while a run holds OUT.
     """
-    from runner.batches.jobspec import load_job_spec
-    from runner.batches.run import validate_batch
+    from runner.commands.validate import validate_command
 
-    configure_logging(debug=debug, log_format=_log_format(log_format), quiet=quiet)
-    spec = load_job_spec(job, _input_overrides(input_path, options))
-    check_out_dir(spec.out)
-    result = validate_batch(spec)
-    _print_result(result, log_format)
-    sys.exit(result.exit_code)
+    sys.exit(validate_command(job, input_path, debug=debug, log_format=log_format, quiet=quiet, options=options))
 
 
 @main.command(short_help="Undo a batch: revoke the shares a run created.")
@@ -370,7 +240,7 @@ def validate(
 @_fresh_option
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logging.")
 @_output_options
-@_handle_errors
+@handle_errors
 def revoke(
     report: Path, rows: str | None, out: Path | None, debug: bool, fresh: bool, log_format: str, quiet: bool,
     **options: Any,
@@ -384,21 +254,10 @@ def revoke(
     earlier revoke report to OUT/history/. Exit codes as for `run`; a selection that holds no
     successful share exits 1 and touches nothing.
     """
-    import asyncio
+    from runner.commands.revoke import revoke_command
 
-    from runner.batches.jobspec import load_job_spec
-    from runner.commands.revoke import revoke_batch
-    from runner.platform.auth.tokens import auth_from_env
-
-    configure_logging(debug=debug, log_format=_log_format(log_format), quiet=quiet)
-    spec = load_job_spec(None, {"input": report, "out": out or report.parent / "revoke", "name": "revoke", **options})
-    check_out_dir(spec.out)
-    auth = auth_from_env(token_file=spec.token_file)
-    with _journal_faults(spec.out):
-        result = asyncio.run(revoke_batch(spec, auth, rows=rows, interactive=_interactive(log_format, quiet),
-                                          fresh=fresh))
-    _print_result(result, log_format)
-    sys.exit(result.exit_code)
+    sys.exit(revoke_command(report, rows, out, debug=debug, fresh=fresh, log_format=log_format, quiet=quiet,
+                            options=options))
 
 
 _PLAN_HELP = """Show what a batch would do to the shares that already exist, before running it.
@@ -430,27 +289,11 @@ replaces, no_permission, lookup_failed, invalid); 2 usage, config or input file 
 @main.command(short_help="Show what a batch would do to existing shares; change nothing.", help=_PLAN_HELP)
 @_job_options
 @_sending_options
-@_handle_errors
+@handle_errors
 def plan(job: Path | None, input_path: Path | None, debug: bool, **options: Any) -> None:
-    import asyncio
+    from runner.commands.plan import plan_command
 
-    from runner.batches.jobspec import load_job_spec
-    from runner.commands.plan import plan_batch
-    from runner.platform.auth.tokens import auth_from_env
-
-    configure_logging(debug=debug)
-    spec = load_job_spec(job, _input_overrides(input_path, options))
-    auth = auth_from_env(token_file=spec.token_file, login=spec.login)
-    result = asyncio.run(plan_batch(spec, auth))
-    for action, count in sorted(result.counts.items()):
-        _echo(f"  {action:<15}{count:>10}")
-    _echo(f"{sum(result.counts.values())} rows, {result.requests} requests")
-    for warning in result.warnings:
-        _echo(f"warning: {warning}")
-    if result.stopped:
-        _echo(f"stopped early: {result.stopped}", err=True)
-    _echo(f"plan: {result.plan_path}")
-    sys.exit(result.exit_code)
+    sys.exit(plan_command(job, input_path, debug=debug, options=options))
 
 
 @main.command(short_help="Who has accepted: the state of each share a run created.")
@@ -459,7 +302,7 @@ def plan(job: Path | None, input_path: Path | None, debug: bool, **options: Any)
               help="Output folder. [default: a `track` folder beside the report]")
 @_sending_options
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logging.")
-@_handle_errors
+@handle_errors
 def track(report: Path, out: Path | None, debug: bool, **options: Any) -> None:
     """Read the share list of every device a run's report.csv shared, and say where each share stands.
 
@@ -469,24 +312,9 @@ def track(report: Path, out: Path | None, debug: bool, **options: Any) -> None:
     the platform. Exit 0 when every state was read, 1 when some could not be, 3 when the
     look-ups stopped, 2 for a file or option problem.
     """
-    import asyncio
+    from runner.commands.track import track_command
 
-    from runner.batches.jobspec import load_job_spec
-    from runner.commands.track import STATES, track_report
-    from runner.platform.auth.tokens import auth_from_env
-
-    configure_logging(debug=debug)
-    spec = load_job_spec(None, {"input": report, "out": out or report.parent / "track", "name": "track", **options})
-    auth = auth_from_env(token_file=spec.token_file)
-    result = asyncio.run(track_report(spec, auth))
-    for state in STATES:
-        if result.counts[state] or state in ("accepted", "pending", "ended"):
-            _echo(f"  {state:<10}{result.counts[state]:>10}")
-    _echo(f"{sum(result.counts.values())} shares, {result.requests} requests")
-    if result.stopped:
-        _echo(f"stopped early: {result.stopped}", err=True)
-    _echo(f"track: {result.track_path}")
-    sys.exit(result.exit_code)
+    sys.exit(track_command(report, out, debug=debug, options=options))
 
 
 @main.command(short_help="Change the expiry of the shares a run created.")
@@ -501,7 +329,7 @@ def track(report: Path, out: Path | None, debug: bool, **options: Any) -> None:
 @_sending_options
 @_fresh_option
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logging.")
-@_handle_errors
+@handle_errors
 def extend(
     report: Path, new_expiry: str | None, rows: str | None, out: Path | None, debug: bool, fresh: bool,
     **options: Any,
@@ -514,19 +342,9 @@ def extend(
     not_attempted. The platform's setShareTime always needs an expiry, so "permanent" or an
     empty WHEN is refused (exit 2). Exit codes as for `run`.
     """
-    import asyncio
+    from runner.commands.extend import extend_command
 
-    from runner.batches.jobspec import load_job_spec
-    from runner.commands.extend import extend_batch
-    from runner.platform.auth.tokens import auth_from_env
-
-    configure_logging(debug=debug)
-    spec = load_job_spec(None, {"input": report, "out": out or report.parent / "extend", "name": "extend", **options})
-    auth = auth_from_env(token_file=spec.token_file)
-    result = asyncio.run(extend_batch(spec, auth, expiry=new_expiry, rows=rows, interactive=sys.stderr.isatty(),
-                                      fresh=fresh))
-    _print_result(result)
-    sys.exit(result.exit_code)
+    sys.exit(extend_command(report, new_expiry, rows, out, debug=debug, fresh=fresh, options=options))
 
 
 @main.command(short_help="Log in once; save tokens for unattended runs.")
@@ -541,7 +359,7 @@ def extend(
 @click.option("--allow-insecure-http", is_flag=True, default=None, help="Allow plain http to a non-loopback host.")
 @click.option("--ca-bundle", type=click.Path(path_type=Path, dir_okay=False), help="Extra CA certificates (PEM).")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
-@_handle_errors
+@handle_errors
 def login(
     email: str | None, phone: str | None, international_code: str, user_domain: str, base_url: str | None,
     region: str | None, token_file: Path | None, allow_insecure_http: bool | None, ca_bundle: Path | None, debug: bool,
@@ -552,26 +370,10 @@ def login(
     SHAREBATCH_USER_DOMAIN_SECRET, or from a prompt that does not echo; never from an option.
     A refused login is never retried: wrong passwords count towards a 20-minute account freeze.
     """
-    import asyncio
+    from runner.commands.login import login_command
 
-    from runner.commands.login import run_login
-
-    configure_logging(debug=debug)
-    if bool(email) == bool(phone):
-        raise UsageError("give exactly one of --email or --phone")
-    saved = asyncio.run(run_login(
-        email=email, phone=phone, international_code=international_code, user_domain=user_domain,
-        base_url=base_url, region=region, token_file=token_file, allow_insecure_http=bool(allow_insecure_http),
-        ca_bundle=ca_bundle, prompt=_prompt_secret,
-    ))
-    _echo(saved)
-
-
-def _prompt_secret(label: str) -> str:
-    if not sys.stdin.isatty():
-        raise UsageError(f"{label} is not set in the environment and there is no terminal to ask for it")
-    value: str = click.prompt(label, hide_input=True, err=True)
-    return value
+    login_command(email, phone, international_code, user_domain, base_url, region, token_file, allow_insecure_http,
+                  ca_bundle, debug)
 
 
 @main.command(short_help="Show a job's progress from its journal.")
@@ -581,7 +383,7 @@ def _prompt_secret(label: str) -> str:
 @click.option("--input", "input_path", type=click.Path(path_type=Path), help="Input file (names the default out dir).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout: {\"batches\": [...]}.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
-@_handle_errors
+@handle_errors
 def status(job: Path | None, out: Path | None, input_path: Path | None, as_json: bool, debug: bool) -> None:
     """Show a batch from its journal and lock, without touching the network.
 
@@ -590,22 +392,9 @@ def status(job: Path | None, out: Path | None, input_path: Path | None, as_json:
     start and last finish, rows per status and failed rows per platform code. Exit 0 when every
     batch finished (every row has its outcome, no run is active), 1 otherwise.
     """
-    from runner.batches.jobspec import load_job_spec
-    from runner.commands.status import batch_dirs, describe, exit_code, read_status
+    from runner.commands.status import status_command
 
-    if job is None and out is None and input_path is None:
-        raise UsageError("give a job file or --out DIR")
-    out_dir = out if out is not None else load_job_spec(job, {"input": input_path}).out
-    statuses = [read_status(batch_dir) for batch_dir in batch_dirs(out_dir)]
-    if as_json:
-        import json
-
-        click.echo(redact(json.dumps({"batches": [item.to_dict() for item in statuses]}, ensure_ascii=False)))
-    else:
-        for item in statuses:
-            for line in describe(item):
-                _echo(line)
-    sys.exit(exit_code(statuses))
+    sys.exit(status_command(job, out, input_path, as_json=as_json))
 
 
 @main.command(short_help="Run the sample batch against the built-in simulator.")
@@ -613,7 +402,7 @@ def status(job: Path | None, out: Path | None, input_path: Path | None, as_json:
               show_default=True, help="Where the demo's report, failed rows and summary go.")
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logging.")
 @_output_options
-@_handle_errors
+@handle_errors
 def demo(out: Path, debug: bool, log_format: str, quiet: bool) -> None:
     """Run the sample batch against the built-in simulator: no account, no network needed.
 
@@ -621,64 +410,6 @@ def demo(out: Path, debug: bool, log_format: str, quiet: bool) -> None:
     job over a few hundred sample rows that include failing, invalid and duplicate rows, and shows
     where the outputs are. Exits 0 when the demo ran as designed.
     """
-    import asyncio
+    from runner.commands.demo import demo_command
 
-    from runner.commands.demo import run_demo
-
-    configure_logging(debug=debug, log_format=_log_format(log_format), quiet=quiet)
-    result = asyncio.run(run_demo(out, interactive=_interactive(log_format, quiet)))
-    _print_result(result, log_format)
-    sys.exit(ExitCode.OK if result.exit_code in (ExitCode.OK, ExitCode.ROWS_FAILED) else result.exit_code)
-
-
-def _input_overrides(input_path: Path | None, options: dict[str, Any]) -> dict[str, Any]:
-    """The job-spec overrides of `run` and `validate`: repeatable options become a mapping and a list."""
-    from runner.batches.jobspec import parse_column_map
-
-    overrides = {"input": input_path, **options}
-    overrides["columns"] = parse_column_map(overrides.pop("column_map", ()))
-    overrides["ignore_columns"] = list(overrides.get("ignore_columns") or ()) or None
-    return overrides
-
-
-def _print_result(result: Any, log_format: str = "text") -> None:
-    """The summary table; under --log-format json the `run_finished` event already carried it."""
-    from runner.outputs.summary_table import print_summary
-
-    if log_format == "text":
-        print_summary(result)
-
-
-def _print_inbox(result: InboxResult, *, quiet: bool, job: str) -> None:
-    """One line per inbox file, then the pass, each starting with the UTC time and the job (a cron log
-    collects every night's lines); --quiet says nothing when there was nothing new."""
-    if not result.files and quiet:
-        return
-    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    for item in result.files:
-        where = f" -> {item.moved_to}" if item.moved_to else ""
-        line = f"{stamp} job {job} input {item.source}: {item.outcome.value} (exit {int(item.exit_code)}){where}"
-        if item.batch is not None:
-            s = item.batch.summary
-            unknown = f", {s.unknown} unknown" if s.unknown else ""
-            line += (f"; {s.total} rows: {s.success} success, {s.failed} failed, {s.invalid} invalid, "
-                     f"{s.not_attempted} not attempted{unknown}, {s.requests} requests; "
-                     f"report {item.batch.report_path}")
-            if s.warnings:
-                line += f"; {len(s.warnings)} warning(s) in {item.batch.summary_path}"
-        if item.reason:
-            line += f"; {item.reason}"
-        _echo(line)
-    counts = result.counts()
-    left = f", {counts['left']} left for the next pass" if counts["left"] else ""
-    _echo(f"{stamp} job {job} inbox {result.folder}: exit {int(result.exit_code)}; {len(result.files)} files: "
-          f"{counts['done']} done, {counts['rejected']} rejected, {counts['kept']} kept{left}")
-
-
-def _log_format(value: str) -> LogFormat:
-    return "json" if value == "json" else "text"
-
-
-def _interactive(log_format: str, quiet: bool) -> bool:
-    """A live progress bar only for a person at a terminal: never in JSON, never with --quiet."""
-    return sys.stderr.isatty() and log_format == "text" and not quiet
+    sys.exit(demo_command(out, debug=debug, log_format=log_format, quiet=quiet))

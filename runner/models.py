@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+import unicodedata
 from array import array
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -46,6 +48,17 @@ class RecipientKind(StrEnum):
     UID = "uid"
     EMAIL = "email"
     PHONE = "phone"
+
+
+_PHONE_SEPARATORS = re.compile(r"[\s\-().]")
+
+
+def normalise_phone(text: str) -> str:
+    """Drop spaces, dashes, dots and parentheses; keep a leading `+`: `+86 138-0013` -> `+861380013`.
+
+    Full-width digits (typed with an East Asian input method) become ASCII ones.
+    """
+    return unicodedata.normalize("NFKC", _PHONE_SEPARATORS.sub("", text))
 
 
 #: the platform's coverMark values: 1 replaces the device's shares, 2 adds one alongside, 3 replaces
@@ -100,6 +113,55 @@ class ShareRequest:
             self.auth_key or "",
         ]
         return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceShare:
+    """One entry of a device's share list, reduced to what reconciliation, plan and track compare."""
+
+    share_code: str
+    share_uid: str
+    email: str
+    phone: str
+    valid: bool  # shareStatus 1 and not past its expiry
+    created_ms: int
+    expire_at_ms: int | None
+    accepted_ms: int | None = None  # acceptTimeTs: when the recipient accepted, None while pending
+    ended_ms: int | None = None  # deleteTimeTs: when it was revoked or replaced
+    expired: bool = False  # past its sharingExpireAtTs when it was listed
+
+    @property
+    def state(self) -> str:
+        """accepted | pending | ended, from the times rather than `shareStatus` alone.
+
+        The docs do not say which `shareStatus` a fresh, not yet accepted invite is listed with
+        (docs/platform-api.md §6.13), so a share that is neither expired, deleted nor accepted counts as
+        a pending invite whatever its status; an accepted one counts while its status is 1.
+        """
+        if self.expired or self.ended_ms is not None:
+            return "ended"
+        if self.accepted_ms is not None:
+            return "accepted" if self.valid else "ended"
+        return "pending"
+
+    @property
+    def open(self) -> bool:
+        """Still giving (or offering) the recipient the device: what a cover mark 1 share would end."""
+        return self.state != "ended"
+
+    @property
+    def recipient_name(self) -> str:
+        """How a person recognises the recipient: the email or phone when listed, else the user id."""
+        return self.email or self.phone or self.share_uid
+
+
+def same_recipient(share: DeviceShare, payload: ShareRequest) -> bool:
+    """Whether a listed share went to the recipient `payload` names (emails by case, phones as normalised)."""
+    if payload.recipient_kind is RecipientKind.UID:
+        return share.share_uid == payload.recipient
+    if payload.recipient_kind is RecipientKind.EMAIL:
+        return share.email.casefold() == payload.recipient.casefold()
+    return normalise_phone(share.phone) == normalise_phone(payload.recipient)
 
 
 @dataclass(frozen=True, slots=True)

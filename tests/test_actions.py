@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from runner.batches.actions import RECONCILED_MESSAGE, ShareAction
-from runner.models import RecipientKind, ShareRequest
-from runner.platform.client import DeviceShare
+from runner.models import DeviceShare, RecipientKind, ShareRequest
 from runner.platform.clockskew import PlatformClock
 
 SINCE_MS = 1_750_000_000_000

@@ -15,8 +15,8 @@ RUNNER = Path(__file__).resolve().parent.parent / "runner"
 
 COMMANDS = ("runner.cli", "runner.commands", "runner.batches")
 ENGINE_MAY_NOT_IMPORT = ("aiohttp", "runner.platform", "runner.input", "runner.outputs", *COMMANDS)
-BELOW_THE_COMMANDS = ("runner/engine/", "runner/platform/", "runner/input/", "runner/outputs/",
-                      "runner/models.py", "runner/errors.py", "runner/events.py")
+BELOW_THE_COMMANDS = ("runner/engine/", "runner/platform/", "runner/input/", "runner/outputs/", "runner/shares/",
+                      "runner/models.py", "runner/errors.py", "runner/events.py", "runner/clock.py")
 
 
 def _module_name(path: Path) -> str:
@@ -86,10 +86,17 @@ def test_nothing_below_the_commands_imports_a_command(path: Path) -> None:
     assert _names(COMMANDS, _imported(path)) == []
 
 
-@pytest.mark.parametrize(("module", "allowed"), [("models", {"runner.errors"}), ("errors", {"runner.models"})])
+@pytest.mark.parametrize(("module", "allowed"), [("models", {"runner.errors"}), ("errors", {"runner.models"}),
+                                                 ("clock", set())])
 def test_models_and_errors_import_no_other_runner_module(module: str, allowed: set[str]) -> None:
     imported = _imported(RUNNER / f"{module}.py")
     assert set(_names(("runner",), imported)) <= allowed
+
+
+@pytest.mark.parametrize("path", [p for p in MODULES if _rel(p).startswith("runner/shares/")], ids=_rel)
+def test_the_share_model_is_pure_it_imports_only_the_models(path: Path) -> None:
+    imported = _names(("runner",), _imported(path))
+    assert [name for name in imported if name != "runner.models" and not name.startswith("runner.models.")] == []
 
 
 def test_a_lazy_import_counts_and_a_type_checking_one_does_not(tmp_path: Path) -> None:
@@ -172,3 +179,54 @@ def test_only_the_http_boundary_catches_aiohttp_errors() -> None:
     catching = {_rel(path) for path in MODULES if not _rel(path).startswith("runner/simulator/")
                 and _catches_aiohttp(path)}
     assert catching == {"runner/platform/http.py"}
+
+
+def test_only_the_frame_functions_import_pandas() -> None:
+    """pandas is an optional extra: the command line and the rest of the library must run without it."""
+    importing = {_rel(path) for path in MODULES if _names(("pandas",), _imported(path))}
+    assert importing == {"runner/api/frames.py"}
+
+
+def _api_imports_by_function(path: Path) -> dict[str, set[str]]:
+    """The runner.api modules `path` imports, by the name of the function importing them ("" for the module)."""
+    found: dict[str, set[str]] = {}
+
+    def visit(node: ast.AST, function: str) -> None:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            function = node.name
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module is not None:
+            names = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+        for name in names:
+            if name == "runner.api" or name.startswith("runner.api."):
+                found.setdefault(function, set()).add(name)
+        for child in ast.iter_child_nodes(node):
+            visit(child, function)
+
+    visit(ast.parse(path.read_text(encoding="utf-8"), filename=str(path)), "")
+    return found
+
+
+def test_the_library_sits_between_the_commands_console_side_and_their_cores() -> None:
+    """cli -> a command's `*_command` (options in, lines out) -> runner.api -> the command's core (plan_batch...).
+
+    Only the `*_command` functions reach up to runner.api (console.py also borrows its fault messages);
+    nothing below the commands does, and runner.api never calls back into the console side.
+    """
+    callers: dict[str, set[str]] = {}
+    for path in MODULES:
+        if not _rel(path).startswith("runner/api/"):
+            for function, names in _api_imports_by_function(path).items():
+                borrowed = all(name.startswith("runner.api.faults") for name in names)
+                callers.setdefault(_rel(path), set()).update(set() if borrowed else {function})
+    assert {path for path in callers if not path.startswith("runner/commands/")} == set()
+    assert {function for functions in callers.values() for function in functions
+            if not function.endswith("_command")} == set()
+    assert len([path for path, functions in callers.items() if functions]) >= 6  # validate, run, plan, track, ...
+    for path in MODULES:
+        if _rel(path).startswith("runner/api/"):
+            imported = _imported(path)
+            assert _names(("runner.commands.console", "runner.cli"), imported) == [], path
+            assert [name for name in imported if name.endswith("_command")] == [], path

@@ -14,7 +14,8 @@ from runner.batches.batchdir import (
     open_batch_journal,
     take_snapshot,
 )
-from runner.engine.journal import Journal, JournalEntry
+from runner.engine.journal import Journal
+from runner.engine.records import JournalEntry
 from runner.errors import InputFileError, UsageError
 from runner.models import RowOutcome, RowStatus
 

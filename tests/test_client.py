@@ -16,13 +16,12 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from runner.errors import AuthExpiredError, FatalApiError, RowRejectedError, TransientApiError
-from runner.models import RecipientKind, RunStats, ShareRequest
+from runner.models import DeviceShare, RecipientKind, RunStats, ShareRequest
 from runner.platform.auth.tokens import StaticToken, TokenSource
 from runner.platform.client import (
     SET_SHARE_TIME_PATH,
     SHARE_LIST_PATH,
     SHARE_PATH,
-    DeviceShare,
     PlatformClient,
     _device_share,
 )

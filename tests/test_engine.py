@@ -15,8 +15,9 @@ import pytest
 
 from runner.batches.actions import RECONCILED_MESSAGE
 from runner.departure import departing
-from runner.engine.fanout import Engine, EngineResult, EngineSettings, FailureBrake, RowBudget
+from runner.engine.fanout import Engine
 from runner.engine.protocols import ActionResult, WorkItem
+from runner.engine.settings import EngineResult, EngineSettings, FailureBrake, RowBudget
 from runner.errors import (
     ApiError,
     AuthExpiredError,

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from runner.errors import CODE_MEANINGS, ErrorClass, ExitCode, InputFileError, UsageError, classify_code, describe_code
+from runner.errors import ExitCode, InputFileError, UsageError
+from runner.platform.codes import CODE_MEANINGS, ErrorClass, classify_code, describe_code
 
 ROW = ErrorClass.ROW
 AUTH = ErrorClass.AUTH
@@ -147,7 +148,7 @@ def test_a_refused_login_has_its_own_exit_code() -> None:
 
 
 def test_every_code_with_a_meaning_has_a_line_of_advice_and_others_get_a_default() -> None:
-    from runner.errors import CODE_ADVICE, advise_code
+    from runner.platform.codes import CODE_ADVICE, advise_code
 
     assert {str(code) for code in CODE_MEANINGS} <= set(CODE_ADVICE)
     assert "transport" in CODE_ADVICE

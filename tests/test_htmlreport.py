@@ -11,17 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from runner.errors import CODE_ADVICE, CODE_MEANINGS
 from runner.models import RowOutcome, RowStatus
+from runner.outputs.charts import outcome_chart_svg, rate_bins
 from runner.outputs.htmlreport import (
     MAX_FAILED_ROWS,
     HtmlReportInput,
-    outcome_chart_svg,
-    rate_bins,
     render_html_report,
     write_html_report,
 )
 from runner.outputs.report import Summary
+from runner.platform.codes import CODE_ADVICE, CODE_MEANINGS
 
 SCRIPT_CELL = "<script>alert(1)</script>"
 FAILED_ROWS = 620  # more than the page shows

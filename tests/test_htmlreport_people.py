@@ -7,11 +7,11 @@ from dataclasses import replace
 
 import pytest
 
-from runner.errors import CODE_ADVICE
 from runner.models import RowOutcome, RowStatus
 from runner.outputs.htmlreport import HtmlReportInput, render_html_report
 from runner.outputs.report import Summary
 from runner.outputs.reportcontext import ReportContext, local_time, mask_recipient
+from runner.platform.codes import CODE_ADVICE
 
 from .test_htmlreport import parse
 

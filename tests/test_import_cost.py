@@ -90,3 +90,24 @@ def test_a_run_imports_aiohttp_and_jinja2_but_no_plotting_retry_or_terminal_libr
     assert (out / "report.html").exists()
     assert {"aiohttp", "jinja2"} <= modules
     assert modules.isdisjoint(PLOTTING | XLSX | {"tenacity", "cryptography", "rich"})
+
+
+def test_the_command_line_never_imports_pandas_even_with_the_extra_installed(
+    tmp_path: Path, write_csv: CsvWriter
+) -> None:
+    """pandas is the `pandas` extra's, for runner.api's frame functions: a command never pays its import."""
+    data = write_csv("shares.csv", good_rows(2))
+    for args in (["--help"], ["validate", "--input", str(data), "--out", str(tmp_path / "out")],
+                 ["status", "--out", str(tmp_path / "out")]):
+        _, modules = _imported(tmp_path, *args)
+        assert "click" in modules  # the probe saw the command's imports
+        assert "pandas" not in modules, args
+
+
+def test_importing_the_library_surface_does_not_import_pandas(tmp_path: Path) -> None:
+    probe = "import sys, runner.api; print(sorted({name.split('.')[0] for name in sys.modules}))"
+    found = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120,
+                           cwd=Path(__file__).resolve().parent.parent)
+    modules = set(json.loads(found.stdout.replace("'", '"')))
+    assert "runner" in modules
+    assert modules.isdisjoint({"pandas", "numpy"} | SENDING)

@@ -344,7 +344,7 @@ def test_bad_column_options_in_a_job_file_are_refused(workdir: Path, job_dir: Pa
 
 def test_include_hidden_is_read_from_the_job_file_and_names_the_batch_only_when_set(workdir: Path,
                                                                                    job_dir: Path) -> None:
-    from runner.batches.run import share_batch_settings
+    from runner.batches.sharerows import share_batch_settings
 
     plain = load_job_spec(write_job(job_dir, 'input = "s.csv"\n'), {})
     hidden = load_job_spec(write_job(job_dir, 'input = "s.csv"\ninclude_hidden = true\n', "h.toml"), {})

@@ -6,7 +6,8 @@ import re
 import sqlite3
 from pathlib import Path
 
-from runner.engine.journal import JOURNAL_NAME, Journal, JournalEntry
+from runner.engine.journal import JOURNAL_NAME, Journal
+from runner.engine.records import JournalEntry
 from runner.models import RecipientKind, RowOutcome, RowStatus, ShareRequest
 
 

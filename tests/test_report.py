@@ -293,7 +293,7 @@ def test_a_report_of_the_version_before_is_still_read_back(tmp_path: Path) -> No
 
 
 def test_report_html_is_given_every_row_still_to_do_and_decides_itself_how_many_to_show(tmp_path: Path) -> None:
-    from runner.batches.run import _write_outputs
+    from runner.batches.results import write_outputs as _write_outputs
     from runner.outputs.htmlreport import MAX_FAILED_ROWS
 
     rows = [([f"d{i}"], outcome(i + 2, RowStatus.FAILED, "code 5360")) for i in range(MAX_FAILED_ROWS + 120)]

@@ -5,8 +5,7 @@ from __future__ import annotations
 from runner.batches.lookups import Lookups
 from runner.batches.replacements import RepeatedDevices, ReplacementNotes
 from runner.commands.plan import plan_rows
-from runner.models import LoadedRow, RecipientKind, RowOutcome, RowProblem, RowStatus, ShareRequest
-from runner.platform.client import DeviceShare
+from runner.models import DeviceShare, LoadedRow, RecipientKind, RowOutcome, RowProblem, RowStatus, ShareRequest
 from runner.shares.model import DeviceModel, PlanAction
 
 DEVICE = ("p1", "D1")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from runner.batches.run import BatchResult
+from runner.batches.results import BatchResult
 from runner.outputs.report import Summary
 from runner.outputs.summary_table import plain_is_identical, print_summary, summary_rows
 

@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from runner.outputs.htmlreport import (
+from runner.outputs.charts import (
     histogram_counts,
     histogram_edges,
     latency_chart_svg,

@@ -8,7 +8,8 @@ import openpyxl
 import pytest
 
 from runner.errors import NoSuchSheetError, XlsxError
-from runner.input.xlsxreader import SheetRow, XlsxSheet
+from runner.input.xlsxcells import SheetRow
+from runner.input.xlsxreader import XlsxSheet
 
 
 def rows_of(path: Path, sheet: str | None = None) -> list[SheetRow]:

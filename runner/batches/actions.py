@@ -11,9 +11,8 @@ from collections.abc import Hashable
 
 from runner.engine.protocols import ActionResult
 from runner.errors import RowRejectedError
-from runner.input.recipients import normalise_phone
-from runner.models import RecipientKind, RowStatus, ShareRequest, expiry_text, iso_utc
-from runner.platform.client import DeviceShare, PlatformClient
+from runner.models import DeviceShare, RowStatus, ShareRequest, expiry_text, iso_utc, same_recipient
+from runner.platform.client import PlatformClient
 
 #: the look-up window reaches this much before the attempt began, in the platform's clock: the Date
 #: header it is measured from has whole seconds, and the platform's own times may lag its answers
@@ -97,14 +96,6 @@ class ShareAction:
             return (f"not sent: its expiry ({iso_utc(payload.expire_at_ms)}) had passed when the row was due to be "
                     "sent; run it again (relative expiries then count from the new run)")
         return None
-
-
-def same_recipient(share: DeviceShare, payload: ShareRequest) -> bool:
-    if payload.recipient_kind is RecipientKind.UID:
-        return share.share_uid == payload.recipient
-    if payload.recipient_kind is RecipientKind.EMAIL:
-        return share.email.casefold() == payload.recipient.casefold()
-    return normalise_phone(share.phone) == normalise_phone(payload.recipient)
 
 
 ALREADY_GONE_CODE = 5142

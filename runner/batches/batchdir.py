@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from runner.clock import utc_now_iso
 from runner.engine.journal import JOURNAL_FILES, Journal
 from runner.engine.runlock import RunLock
 from runner.errors import InputFileError, JournalUnusableError, UsageError
@@ -234,7 +235,7 @@ def mark_revoke_started(batch_dir: Path) -> bool:
         return False
     journal = Journal.open(batch_dir)  # the caller holds the batch's lock (`share_batch_lock`)
     try:
-        journal.set_meta(REVOKED_KEY, datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"))
+        journal.set_meta(REVOKED_KEY, utc_now_iso("seconds"))
     finally:
         journal.close()
     return True
@@ -247,7 +248,7 @@ def mark_shares_revoked(batch_dir: Path, share_codes: list[str], revoke_dir: Pat
     """
     if not (batch_dir / JOURNAL_FILES[0]).exists():
         return 0
-    stamp = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    stamp = utc_now_iso("seconds")
     journal = Journal.open(batch_dir)  # the caller holds the batch's lock (`share_batch_lock`)
     try:
         changed = journal.mark_revoked(share_codes, f"shared, then revoked by sharebatch revoke ({revoke_dir}, "

@@ -278,7 +278,7 @@ def _retry_codes(raw: dict[str, Any], where: str) -> frozenset[int]:
     codes = raw.get("retry_codes", [])
     if not all(isinstance(code, int) and not isinstance(code, bool) for code in codes):
         raise UsageError(f"{where}: `retry_codes` must be a list of whole numbers such as [5134]")
-    from runner.errors import ErrorClass, classify_code
+    from runner.platform.codes import ErrorClass, classify_code
 
     for code in codes:
         if classify_code(code) is not ErrorClass.ROW:

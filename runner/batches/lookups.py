@@ -13,10 +13,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from runner.batches.actions import DeviceLookupAction
-from runner.engine.fanout import Engine, EngineSettings
+from runner.engine.fanout import Engine
 from runner.engine.protocols import WorkItem
-from runner.models import RowOutcome, RowStatus
-from runner.platform.client import DeviceShare, PlatformClient
+from runner.engine.settings import EngineSettings
+from runner.models import DeviceShare, RowOutcome, RowStatus
+from runner.platform.client import PlatformClient
 
 Device = tuple[str, str]
 #: the look-up's code for a device the account does not own (docs/platform-api.md §4.3)

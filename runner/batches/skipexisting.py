@@ -16,9 +16,10 @@ import logging
 from dataclasses import dataclass, field
 
 from runner.batches.lookups import look_up_devices
-from runner.engine.fanout import EngineSettings, utc_now_iso
+from runner.clock import utc_now_iso
 from runner.engine.journal import Journal
 from runner.engine.protocols import OutcomeSink
+from runner.engine.settings import EngineSettings
 from runner.models import RowOutcome, RowStatus, ShareRequest
 from runner.platform.client import PlatformClient
 from runner.shares.model import IN_PLACE_MESSAGE, DeviceModel, PlanAction

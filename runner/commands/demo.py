@@ -10,8 +10,12 @@ from importlib import resources
 from pathlib import Path
 
 from runner.batches.jobspec import load_job_spec
-from runner.batches.run import BatchResult, run_batch
+from runner.batches.results import BatchResult
+from runner.batches.run import run_batch
+from runner.commands.console import interactive, log_format_of, print_result
 from runner.engine.journal import JOURNAL_FILES
+from runner.errors import ExitCode
+from runner.outputs.logsetup import configure_logging
 from runner.platform.auth.tokens import AuthSettings
 from runner.redact import Secret
 from runner.simulator import SimulatorConfig, start_simulator
@@ -36,3 +40,13 @@ async def run_demo(out: Path, *, interactive: bool = False) -> BatchResult:
             return await run_batch(spec, auth, interactive=interactive)
         finally:
             await simulator.close()
+
+
+def demo_command(out: Path, *, debug: bool, log_format: str, quiet: bool) -> int:
+    """Run the demo, print the summary; exit 0 when it ran as designed (its failing rows are on purpose)."""
+    import asyncio
+
+    configure_logging(debug=debug, log_format=log_format_of(log_format), quiet=quiet)
+    result = asyncio.run(run_demo(out, interactive=interactive(log_format, quiet)))
+    print_result(result, log_format)
+    return int(ExitCode.OK if result.exit_code in (ExitCode.OK, ExitCode.ROWS_FAILED) else result.exit_code)

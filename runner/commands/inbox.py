@@ -32,12 +32,15 @@ from __future__ import annotations
 import codecs
 from collections import Counter
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 
 from runner.batches.batchdir import file_sha256
 from runner.batches.jobspec import JobSpec
-from runner.batches.run import BatchResult, run_batch
+from runner.batches.results import BatchResult
+from runner.batches.run import run_batch
+from runner.commands.console import echo
 from runner.engine.journal import JOURNAL_NAME, UNFINISHED_STATES, Journal
 from runner.engine.runlock import RunLock
 from runner.errors import ExitCode, InputFileError, UsageError
@@ -77,6 +80,7 @@ class InboxFileResult:
 @dataclass
 class InboxResult:
     folder: Path
+    job: str = ""  #: the job's name, for the lines a cron log keeps
     files: list[InboxFileResult] = field(default_factory=list)
     #: found but not started, because an earlier file stopped the pass
     left: list[Path] = field(default_factory=list)
@@ -99,7 +103,7 @@ async def run_inbox(
     """One inbox pass: each matching file as its own batch, then filed away; see the module docstring."""
     folder, name_glob = split_pattern(pattern)
     _check_job(spec)
-    result = InboxResult(folder)
+    result = InboxResult(folder, job=spec.name)
     with RunLock(spec.out):
         files = list_new_files(folder, name_glob)
         for index, path in enumerate(files):
@@ -234,3 +238,29 @@ def _free_name(folder: Path, name: str) -> Path:
         number += 1
         candidate = folder / f"{Path(name).stem}-{number}{Path(name).suffix}"
     return candidate
+
+
+def print_inbox(result: InboxResult, *, quiet: bool, job: str) -> None:
+    """One line per inbox file, then the pass, each starting with the UTC time and the job (a cron log
+    collects every night's lines); --quiet says nothing when there was nothing new."""
+    if not result.files and quiet:
+        return
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    for item in result.files:
+        where = f" -> {item.moved_to}" if item.moved_to else ""
+        line = f"{stamp} job {job} input {item.source}: {item.outcome.value} (exit {int(item.exit_code)}){where}"
+        if item.batch is not None:
+            s = item.batch.summary
+            unknown = f", {s.unknown} unknown" if s.unknown else ""
+            line += (f"; {s.total} rows: {s.success} success, {s.failed} failed, {s.invalid} invalid, "
+                     f"{s.not_attempted} not attempted{unknown}, {s.requests} requests; "
+                     f"report {item.batch.report_path}")
+            if s.warnings:
+                line += f"; {len(s.warnings)} warning(s) in {item.batch.summary_path}"
+        if item.reason:
+            line += f"; {item.reason}"
+        echo(line)
+    counts = result.counts()
+    left = f", {counts['left']} left for the next pass" if counts["left"] else ""
+    echo(f"{stamp} job {job} inbox {result.folder}: exit {int(result.exit_code)}; {len(result.files)} files: "
+         f"{counts['done']} done, {counts['rejected']} rejected, {counts['kept']} kept{left}")

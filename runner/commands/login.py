@@ -10,7 +10,9 @@ from pathlib import Path
 import aiohttp
 
 from runner.batches.jobspec import REGION_BASE_URLS, check_base_url
+from runner.commands.console import echo
 from runner.errors import UsageError
+from runner.outputs.logsetup import configure_logging
 from runner.platform.auth.api import Credentials, password_login
 from runner.platform.auth.tokenfile import default_token_file, save_tokens
 from runner.platform.auth.tokens import DOMAIN_SECRET_ENV, PASSWORD_ENV
@@ -50,3 +52,33 @@ async def run_login(
                          "give a --token-file in a folder you can write, then log in again") from None
     until = datetime.fromtimestamp(pair.refresh_expires_at, UTC).isoformat(timespec="minutes")
     return f"logged in; tokens saved to {path} (mode 0600); the refresh token is valid until {until}"
+
+
+def login_command(
+    email: str | None, phone: str | None, international_code: str, user_domain: str, base_url: str | None,
+    region: str | None, token_file: Path | None, allow_insecure_http: bool | None, ca_bundle: Path | None, debug: bool,
+) -> int:
+    """Log in, save the tokens, print where; the exit code (a refused login raises LoginError)."""
+    import asyncio
+
+    configure_logging(debug=debug)
+    if bool(email) == bool(phone):
+        raise UsageError("give exactly one of --email or --phone")
+    saved = asyncio.run(run_login(
+        email=email, phone=phone, international_code=international_code, user_domain=user_domain,
+        base_url=base_url, region=region, token_file=token_file, allow_insecure_http=bool(allow_insecure_http),
+        ca_bundle=ca_bundle, prompt=_prompt_secret,
+    ))
+    echo(saved)
+    return 0
+
+
+def _prompt_secret(label: str) -> str:
+    import sys
+
+    import click
+
+    if not sys.stdin.isatty():
+        raise UsageError(f"{label} is not set in the environment and there is no terminal to ask for it")
+    value: str = click.prompt(label, hide_input=True, err=True)
+    return value

@@ -14,18 +14,22 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from runner.batches.jobspec import JobSpec
 from runner.batches.lookups import Lookups, look_up_devices
-from runner.batches.run import input_options, iter_rows, validation_outcome
-from runner.engine.fanout import EngineSettings, now_ms
+from runner.batches.sharerows import input_options, iter_rows, validation_outcome
+from runner.clock import now_ms
+from runner.commands.console import echo, input_overrides
 from runner.engine.runlock import RunLock
+from runner.engine.settings import EngineSettings
 from runner.errors import ExitCode, UsageError
 from runner.events import log_event
 from runner.input.formula import guard_cells
 from runner.input.rows import open_input
 from runner.models import LoadedRow, RowStatus, RunStats
 from runner.outputs.atomic import atomic_writer
+from runner.outputs.logsetup import configure_logging
 from runner.platform.auth.tokens import AuthSettings
 from runner.platform.session import platform_client
 from runner.shares.model import NEEDS_A_LOOK, DeviceModel, PlanAction, Planned
@@ -98,3 +102,20 @@ async def plan_batch(spec: JobSpec, auth: AuthSettings, *, settings: EngineSetti
               plan=str(result.plan_path), counts=dict(result.counts), requests=result.requests,
               stopped=result.stopped)
     return result
+
+
+def plan_command(job: Path | None, input_path: Path | None, *, debug: bool, options: dict[str, Any]) -> int:
+    """`runner.api.plan`, then the counts and where plan.csv is; the exit code."""
+    from runner import api
+
+    configure_logging(debug=debug)
+    result = api.plan(job, **input_overrides(input_path, options))
+    for action, count in sorted(result.counts.items()):
+        echo(f"  {action:<15}{count:>10}")
+    echo(f"{sum(result.counts.values())} rows, {result.requests} requests")
+    for warning in result.warnings:
+        echo(f"warning: {warning}")
+    if result.stopped:
+        echo(f"stopped early: {result.stopped}", err=True)
+    echo(f"plan: {result.plan_path}")
+    return int(result.exit_code)

@@ -1,53 +1,32 @@
 """`sharebatch revoke`: undo a batch by revoking the shares its report says were created.
 
-It reads a run's report.csv, takes the rows with status `success` and a share code (optionally
-only `--rows 3,7-12`), and runs them through the same journaled engine as a share batch, with
-RevokeAction instead of ShareAction. Its own report lists those rows with status revoked,
-already_ended, failed or not_attempted.
+The follow-up flow (`followup.py`) with RevokeAction. Its own report lists those rows with status
+revoked, already_ended, failed or not_attempted; the share batch's journal learns which of its
+shares were revoked.
 """
 
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
-import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from runner.batches.actions import RevokeAction
 from runner.batches.batchdir import mark_revoke_started, mark_shares_revoked, share_batch_lock
 from runner.batches.jobspec import JobSpec
 from runner.batches.reportfile import RunReport
-from runner.batches.run import BatchResult, JournaledPlan, run_journaled
-from runner.engine.journal import Journal, JournalEntry
-from runner.errors import NothingToDoError, UsageError
+from runner.batches.results import BatchResult
+from runner.commands.console import interactive, log_format_of, print_result
+from runner.commands.followup import FollowUp, parse_rows, run_followup
+from runner.errors import NothingToDoError
 from runner.models import RowStatus
+from runner.outputs.logsetup import configure_logging
 from runner.platform.auth.tokens import AuthSettings
 
-_RANGE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")
-
-
-def parse_rows(text: str | None) -> Callable[[int], bool]:
-    """`3,7-12` -> a predicate over report row numbers; None selects every row."""
-    if text is None:
-        return lambda row: True
-    ranges: list[tuple[int, int]] = []
-    for part in text.split(","):
-        found = _RANGE.match(part)
-        if found is None:
-            raise UsageError(f"--rows: {part.strip()!r} is not a row number or a range such as 7-12")
-        low = int(found.group(1))
-        high = int(found.group(2) or low)
-        if high < low:
-            raise UsageError(f"--rows: {part.strip()!r} runs backwards")
-        ranges.append((low, high))
-    return lambda row: any(low <= row <= high for low, high in ranges)
-
-
-def _entry(row: int, share_code: str) -> JournalEntry:
-    fingerprint = hashlib.sha256(f"revoke\x1f{share_code}".encode()).hexdigest()[:32]
-    return JournalEntry(row, fingerprint, json.dumps(share_code))
+#: revoke's action over the report's rows: the payload is the share code alone
+REVOKE = FollowUp("revoke", RevokeAction, decode=json.loads, subject=json.loads)
 
 
 async def revoke_batch(
@@ -74,22 +53,8 @@ async def _revoke_locked(spec: JobSpec, auth: AuthSettings, share_dir: Path, wan
                          rows: str | None,
                          *, interactive: bool, handle_signals: bool, fresh: bool) -> BatchResult:
     mark_revoke_started(share_dir)  # the share batch must not pass for "success" once this starts
-
-    def plan(journal: Journal, snapshot: Path) -> JournaledPlan[str]:
-        report = RunReport(snapshot, wanted)
-        return JournaledPlan(
-            headers=report.headers,
-            input_format="csv",
-            entries=(_entry(r.row, r.share_code) for r in report.rows()),
-            cells=lambda: ((r.row, r.cells) for r in report.rows()),
-            decode=json.loads,
-            subject=json.loads,  # the share code
-            action=RevokeAction,
-            warnings=lambda: report.skipped_warning(spec.input.name, "left alone"),
-        )
-
-    result = await run_journaled(spec, auth, plan, {"rows": rows}, interactive=interactive,
-                                 handle_signals=handle_signals, settings=None, fresh=fresh, kind="revoke")
+    result = await run_followup(spec, auth, REVOKE, wanted, {"rows": rows}, interactive=interactive,
+                                handle_signals=handle_signals, fresh=fresh)
     finished = not (result.summary.not_attempted or result.summary.unknown)
     mark_shares_revoked(share_dir, revoked_share_codes(result.report_path), spec.out, finished=finished)
     return result
@@ -110,3 +75,14 @@ def revoked_share_codes(report: Path) -> list[str]:
     with report.open(encoding="utf-8", newline="") as handle:
         return [line["share_code"] for line in csv.DictReader(handle)
                 if line.get("status") == RowStatus.REVOKED.value and line.get("share_code")]
+
+
+def revoke_command(report: Path, rows: str | None, out: Path | None, *, debug: bool, fresh: bool, log_format: str,
+                   quiet: bool, options: dict[str, Any]) -> int:
+    """`runner.api.revoke`, then the summary; the exit code."""
+    from runner import api
+
+    configure_logging(debug=debug, log_format=log_format_of(log_format), quiet=quiet)
+    result = api.revoke(report, rows=rows, out=out, fresh=fresh, progress=interactive(log_format, quiet), **options)
+    print_result(result, log_format)
+    return int(result.exit_code)

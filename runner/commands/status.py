@@ -13,11 +13,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from runner.engine.journal import IN_FLIGHT, JOURNAL_NAME, PENDING, Journal, JournalStatus
+from runner.commands.console import echo
+from runner.engine.journal import JOURNAL_NAME, Journal
+from runner.engine.records import IN_FLIGHT, PENDING, JournalStatus
 from runner.engine.runlock import LockHolder, active_holder
-from runner.errors import ExitCode, UsageError, advise_code, describe_code
+from runner.errors import ExitCode, UsageError
 from runner.models import RENAMED_STATUS_VALUES, RowStatus
 from runner.platform.clockskew import SKEW_WARN_S, describe_offset
+from runner.platform.codes import advise_code, describe_code
 
 #: the order rows are listed in, report statuses first
 STATUS_ORDER = ("success", "revoked", "already_ended", "failed", "invalid", "duplicate", "not_attempted", "unknown",
@@ -177,3 +180,26 @@ def _local(iso: str | None) -> str:
     if local.utcoffset() == moment.utcoffset():
         return utc
     return f"{local.strftime('%Y-%m-%d %H:%M:%S %Z')} ({utc})"
+
+
+def status_command(job: Path | None, out: Path | None, input_path: Path | None, *, as_json: bool) -> int:
+    """Read every batch of the out dir, print it (or one JSON object); the exit code."""
+    from runner.batches.jobspec import load_job_spec
+
+    if job is None and out is None and input_path is None:
+        raise UsageError("give a job file or --out DIR")
+    out_dir = out if out is not None else load_job_spec(job, {"input": input_path}).out
+    statuses = [read_status(batch_dir) for batch_dir in batch_dirs(out_dir)]
+    if as_json:
+        import json
+
+        import click
+
+        from runner.redact import redact
+
+        click.echo(redact(json.dumps({"batches": [item.to_dict() for item in statuses]}, ensure_ascii=False)))
+    else:
+        for item in statuses:
+            for line in describe(item):
+                echo(line)
+    return int(exit_code(statuses))

@@ -18,20 +18,22 @@ import csv
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from runner.batches.jobspec import JobSpec
 from runner.batches.lookups import Lookups, look_up_devices
 from runner.batches.reportfile import ReportRow, RunReport
-from runner.engine.fanout import EngineSettings
+from runner.commands.console import echo
 from runner.engine.runlock import RunLock
+from runner.engine.settings import EngineSettings
 from runner.errors import ColumnError, ExitCode, UsageError
 from runner.events import log_event
 from runner.input.columns import match_columns
 from runner.input.formula import guard_cells
-from runner.models import RunStats, iso_utc
+from runner.models import DeviceShare, RunStats, iso_utc
 from runner.outputs.atomic import atomic_writer
+from runner.outputs.logsetup import configure_logging
 from runner.platform.auth.tokens import AuthSettings
-from runner.platform.client import DeviceShare
 from runner.platform.session import platform_client
 
 TRACK_COLUMNS = ("share_state", "accepted_at")
@@ -96,3 +98,19 @@ async def track_report(spec: JobSpec, auth: AuthSettings, *, settings: EngineSet
     log_event("track_finished", f"track written: {dict(result.counts)}", track=str(result.track_path),
               counts=dict(result.counts), requests=result.requests, stopped=result.stopped)
     return result
+
+
+def track_command(report: Path, out: Path | None, *, debug: bool, options: dict[str, Any]) -> int:
+    """`runner.api.track`, then the counts and where track.csv is; the exit code."""
+    from runner import api
+
+    configure_logging(debug=debug)
+    result = api.track(report, out=out, **options)
+    for state in STATES:
+        if result.counts[state] or state in ("accepted", "pending", "ended"):
+            echo(f"  {state:<10}{result.counts[state]:>10}")
+    echo(f"{sum(result.counts.values())} shares, {result.requests} requests")
+    if result.stopped:
+        echo(f"stopped early: {result.stopped}", err=True)
+    echo(f"track: {result.track_path}")
+    return int(result.exit_code)

@@ -20,15 +20,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from runner.clock import now_ms, utc_now_iso
 from runner.departure import reset_departure_hook, set_departure_hook
 from runner.engine.protocols import Action, ActionResult, OutcomeSink, WorkItem
+from runner.engine.settings import EngineResult, EngineSettings
 from runner.engine.settle import settles_at_ms, wait_until
 from runner.errors import ApiError, AuthExpiredError, FatalApiError, StoppedWhileSettlingError, TransientApiError
 from runner.events import log_event
@@ -40,53 +40,6 @@ if TYPE_CHECKING:  # tenacity is imported on the first retry (see _retrying)
 log = logging.getLogger(__name__)
 
 PayloadT = TypeVar("PayloadT")
-
-
-@dataclass(frozen=True)
-class RowBudget:
-    """Work on at most `rows` rows this run; `note` is the message of each row held back."""
-
-    rows: int
-    note: str
-
-
-@dataclass(frozen=True)
-class FailureBrake:
-    """Stop the run once `count` rows have failed, or once `share` of the rows finished so far
-    (after at least `min_rows`) have; `label` names the limit in the stop message."""
-
-    count: int | None = None
-    share: float | None = None
-    min_rows: int = 20
-    label: str = ""
-
-    def tripped(self, failed: int, finished: int) -> bool:
-        if self.count is not None and failed >= self.count:
-            return True
-        return self.share is not None and finished >= self.min_rows and failed >= self.share * finished
-
-
-@dataclass(frozen=True)
-class EngineSettings:
-    concurrency: int = 4
-    max_attempts: int = 5
-    backoff_initial_s: float = 0.5
-    backoff_max_s: float = 30.0
-    grace_s: float = 5.0  # how long in-flight rows may finish after a stop
-    breaker_window: int = 50  # rows looked at by the circuit breaker
-    breaker_ratio: float = 0.5  # more than this share of them exhausting retries stops the run
-    budget: RowBudget | None = None  # a canary: at most this many rows
-    brake: FailureBrake | None = None  # stop once too many rows have failed
-    #: a row in doubt is looked up only this long after its latest doubtful attempt began (engine/settle.py);
-    #: 0: at once (revoke and extend, whose requests are harmless to repeat)
-    settle_s: float = 0.0
-
-
-@dataclass
-class EngineResult:
-    stopped: str | None = None  # why the run stopped early, None when it went through
-    interrupted: bool = False  # stopped by request_stop() (a signal), not by the platform
-    held_back: int = 0  # rows the row budget held back and reported not_attempted
 
 
 @dataclass(slots=True)
@@ -105,14 +58,6 @@ class _NotSendableError(Exception):
 
 #: the promise every in-doubt message ends with
 _LOOKED_UP_FIRST = "It is looked up in the device's share list before it is ever sent again."
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def utc_now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class Engine(Generic[PayloadT]):

@@ -12,10 +12,9 @@ import unicodedata
 from typing import NamedTuple
 
 from runner.errors import RecipientError
-from runner.models import RecipientKind
+from runner.models import RecipientKind, normalise_phone
 
 _PHONE_SHAPE = re.compile(r"^\+?[\d\s\-().]{6,}$")
-_PHONE_SEPARATORS = re.compile(r"[\s\-().]")
 # What a spreadsheet shows after turning a long number into a float: 1.38001E+10, 1E+10. A bare
 # `12e45` is left alone: ids in hex can look like that.
 _SCIENTIFIC = re.compile(r"^[+-]?\d+(?:[.,]\d+[eE][+-]?\d+|[eE][+-]\d+)$")  # `,`: a German Excel's CSV
@@ -108,14 +107,6 @@ def detect_kind(text: str) -> RecipientKind:
     if _PHONE_SHAPE.match(text):
         return _PHONE
     return _UID
-
-
-def normalise_phone(text: str) -> str:
-    """Drop spaces, dashes, dots and parentheses; keep a leading `+`: `+86 138-0013` -> `+861380013`.
-
-    Full-width digits (typed with an East Asian input method) become ASCII ones.
-    """
-    return unicodedata.normalize("NFKC", _PHONE_SEPARATORS.sub("", text))
 
 
 def parse_recipient(text: str, kind: RecipientKind | None = None, because: str = "") -> Recipient:

@@ -16,42 +16,24 @@ import codecs
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
-from runner.errors import ColumnError, ExpiryError, InputFileError, MissingColumnError, RecipientError, UsageError
+from runner.errors import ColumnError, InputFileError, MissingColumnError
 from runner.input.columns import (
     date_header_message,
     header_score,
     match_columns,
     missing_message,
-    normalise_header,
     unmapped_date_headers,
 )
-from runner.input.compactmap import CompactMap
 from runner.input.csvfile import HEAD_BYTES, Record, check_text, iter_records, resolve_codec, sniff_delimiter
-from runner.input.expiry import ExpiryParser, load_timezone
 from runner.input.formula import unguard_cell
-from runner.input.recipients import (
-    Recipient,
-    invisible_message,
-    kind_from_header,
-    looks_mangled_number,
-    mangled_number_message,
-    parse_kind,
-    parse_recipient,
-    strip_invisible,
-)
+from runner.input.rowcheck import RowValidator
 from runner.input.sheets import SPREADSHEET_SUFFIXES, open_sheet
-from runner.input.xlsxreader import SheetRow
-from runner.models import COVER_MARKS, FileDialect, LoadedRow, RecipientKind, RowProblem, ShareRequest
+from runner.input.xlsxcells import SheetRow
+from runner.models import FileDialect, LoadedRow, RowProblem
 
 _CSV_SUFFIXES = (".csv", ".tsv", ".txt")
-#: what a cell shows when its formula failed: Excel's error values and LibreOffice's `Err:502` form
-EXCEL_ERRORS = frozenset({"#N/A", "#REF!", "#VALUE!", "#DIV/0!", "#NAME?", "#NUM!", "#NULL!", "#SPILL!", "#CALC!",
-                          "#GETTING_DATA", "#FIELD!", "#BLOCKED!", "#UNKNOWN!", "#CONNECT!", "#BUSY!"})
-_PHONES_FROM_NUMBERS_SHOWN = 10
-_COVER_MARKS = {str(mark): mark for mark in COVER_MARKS}
 
 
 @dataclass(frozen=True)
@@ -104,13 +86,13 @@ class InputSource:
         self.columns = columns
         self._options = options
         self._layout = layout
-        self._validator = _RowValidator(options, layout.headers, columns)
+        self._validator = RowValidator(options, layout.headers, columns)
 
     def chunks(self, chunk_rows: int = 50_000) -> Iterator[list[LoadedRow]]:
         """Lists of at most `chunk_rows` validated rows; may raise InputFileError midway (bad bytes)."""
         if chunk_rows < 1:
             raise ValueError("chunk_rows must be at least 1")
-        self._validator = _RowValidator(self._options, self.headers, self.columns)
+        self._validator = RowValidator(self._options, self.headers, self.columns)
         chunk: list[LoadedRow] = []
         for row in self._rows(self._validator):
             chunk.append(row)
@@ -124,7 +106,7 @@ class InputSource:
         """Warnings about the rows read so far (all of them once `chunks()` is exhausted)."""
         return self._validator.warnings()
 
-    def _rows(self, validator: _RowValidator) -> Iterator[LoadedRow]:
+    def _rows(self, validator: RowValidator) -> Iterator[LoadedRow]:
         for row, cells, problem, facts in self._layout.records():
             text = "".join(cells)  # one pass over the row answers three questions
             if problem is None and not text.strip():
@@ -297,230 +279,3 @@ def _open_spreadsheet(path: Path, sheet: str | None, header_row: int | None) -> 
 
     head_records: list[Record] = [(row.row, row.cells, None) for row in head]
     return _Layout(kind, found_row, headers, data_records, head_records, FileDialect(kind, sheet=chosen))
-
-
-# --- validation ----------------------------------------------------------------------------------
-
-
-def _compact_key(*parts: str) -> int:
-    """A 64-bit stand-in for a tuple of strings, so remembered rows do not keep their strings alive.
-
-    Python's own hash is salted per process, which is fine: keys are only compared within one pass,
-    and a collision (odds about n^2 / 2^65) is far below any other source of error.
-    """
-    return hash(parts)
-
-
-def _optional_cell(cells: list[str], index: int | None) -> str:
-    return "" if index is None else cells[index].strip()
-
-
-class _DeviceTracker:
-    """Spots devices shared with several recipients where a row uses cover mark 1.
-
-    Cover mark 1 replaces the device's previous share, so only the last recipient keeps access.
-    It is fed only unique valid rows, so a second row for a device is a different recipient. The
-    state per device is a few flag bits beside a 64-bit key.
-    """
-
-    _SEEN, _SHARED_TWICE, _COVER_1, _FLAGGED = 1, 2, 4, 8
-    _CONFLICT = _SHARED_TWICE | _COVER_1
-
-    def __init__(self) -> None:
-        self._state = CompactMap()
-        self.flagged: list[tuple[str, str]] = []  # every one of them, named in the warning
-        self.flagged_count = 0
-
-    def add(self, request: ShareRequest) -> None:
-        key = _compact_key(request.pk, request.dk)
-        bits = self._SEEN | (self._COVER_1 if request.cover_mark == 1 else 0)
-        old = self._state.add_bits(key, bits)
-        if not old & self._SEEN:
-            return  # the device's first share: nothing to compare with yet
-        new = self._state.add_bits(key, self._SHARED_TWICE) | bits | self._SHARED_TWICE
-        if new & self._CONFLICT == self._CONFLICT and not new & self._FLAGGED:
-            self._state.add_bits(key, self._FLAGGED)
-            self.flagged_count += 1
-            self.flagged.append((request.pk, request.dk))
-
-    def warning(self) -> str | None:
-        if not self.flagged_count:
-            return None
-        names = ", ".join(f"{pk}/{dk}" for pk, dk in self.flagged)
-        devices = "device is" if self.flagged_count == 1 else "devices are"
-        return (
-            f"{self.flagged_count} {devices} shared with several recipients while a row uses "
-            f"cover mark 1, so each share replaces the previous one (use cover_mark 2 to keep "
-            f"them all): {names}"
-        )
-
-
-class _RowValidator:
-    """Turns one row's cells into a LoadedRow: a request, a problem, or a duplicate's back-reference.
-
-    This runs once per row of files with a million rows, so column positions are resolved up front.
-    """
-
-    def __init__(self, options: InputOptions, headers: list[str], columns: dict[str, int]) -> None:
-        self._width = len(headers)
-        self._pk_at, self._dk_at = columns["pk"], columns["dk"]
-        self._recipient_at = columns["recipient"]
-        self._type_at = columns.get("recipient_type")
-        self._expiry_at = columns.get("expiry")
-        self._cover_mark_at = columns.get("cover_mark")
-        self._auth_key_at = columns.get("auth_key")
-        self._doubt_at = columns.get("in_doubt_since")
-        recipient_header = headers[self._recipient_at].strip()
-        self._recipient_hint = kind_from_header(normalise_header(recipient_header))
-        self._hint_reason = f'the column is "{recipient_header}"' if self._recipient_hint else ""
-        self._default_cover_mark = options.default_cover_mark
-        try:
-            self._expiry = ExpiryParser(load_timezone(options.timezone), options.anchor_ms)
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
-        self._default_expiry_ms = self._parse_default_expiry(options.default_expiry)
-        self._first_row = CompactMap()  # key of (pk, dk, recipient) -> the row it first appeared on
-        self._devices = _DeviceTracker()
-        self._include_hidden = options.include_hidden
-        self._mapped = list(columns.items())
-        self._phones_from_numbers: list[int] = []
-        self._phones_from_numbers_count = 0
-
-    def warnings(self) -> list[str]:
-        found = [self._devices.warning(), self._phone_warning()]
-        return [warning for warning in found if warning]
-
-    def validate(
-        self, row: int, cells: list[str], problem: str | None = None, facts: SheetRow | None = None,
-        *, suspect: bool = True,
-    ) -> LoadedRow:
-        """`suspect`: the row may hold an error value or a cell problem (False skips that look)."""
-        if problem is not None:
-            return LoadedRow(row, cells, problem=RowProblem(problem))
-        if facts is not None and facts.hidden is not None and not self._include_hidden:
-            return LoadedRow(row, cells, hidden=facts.hidden)
-        if len(cells) != self._width:
-            message = f"row has {len(cells)} cells, header has {self._width}"
-            return LoadedRow(row, cells, problem=RowProblem(message))
-        problems = self._cell_problems(cells, facts) if suspect else []
-        if problems:  # the cell does not hold what it shows: nothing read from it can be trusted
-            return LoadedRow(row, cells, problem=RowProblem("; ".join(text for _, text in problems), problems[0][0]))
-        pk = _identifier(cells[self._pk_at], "pk", problems)
-        dk = _identifier(cells[self._dk_at], "dk", problems)
-        recipient = self._recipient(cells, problems)
-        expire_at_ms = self._expiry_ms(_optional_cell(cells, self._expiry_at), problems)
-        cover_mark = self._cover_mark(_optional_cell(cells, self._cover_mark_at), problems)
-        if problems or recipient is None:
-            message = "; ".join(text for _, text in problems)
-            return LoadedRow(row, cells, problem=RowProblem(message, problems[0][0]))
-        in_doubt_since_ms = _doubt_since(_optional_cell(cells, self._doubt_at), problems)
-        if problems:
-            return LoadedRow(row, cells, problem=RowProblem(problems[0][1], problems[0][0]))
-        auth_key = _optional_cell(cells, self._auth_key_at) or None
-        request = ShareRequest(pk, dk, recipient.kind, recipient.value, expire_at_ms, cover_mark, auth_key)
-        first = self._first_row.setdefault(_compact_key(pk, dk, recipient.key), row)
-        if first != row:
-            return LoadedRow(row, cells, duplicate_of=first)
-        self._devices.add(request)
-        note = ""
-        if facts is not None and recipient.kind is RecipientKind.PHONE and self._recipient_at in facts.numbers:
-            note = self._phone_from_number(row)
-        return LoadedRow(row, cells, request=request, in_doubt_since_ms=in_doubt_since_ms, note=note)
-
-    def _cell_problems(self, cells: list[str], facts: SheetRow | None) -> list[tuple[str, str]]:
-        """Error values (`#N/A`), unsaved formulas and lost digits in the columns that are used."""
-        problems: list[tuple[str, str]] = []
-        for name, index in self._mapped:
-            text = cells[index]
-            if (text[:1] == "#" and text.strip() in EXCEL_ERRORS) or (text.startswith("Err:") and text[4:].isdigit()):
-                problems.append((name, f"{name} is the spreadsheet error {text.strip()}: fix the formula or lookup "
-                                       "that produced it, or type the value"))
-            elif facts is not None and facts.problems and index in facts.problems:
-                problems.append((name, f"{name}: {facts.problems[index]}"))
-        return problems
-
-    def _phone_from_number(self, row: int) -> str:
-        self._phones_from_numbers_count += 1
-        if len(self._phones_from_numbers) < _PHONES_FROM_NUMBERS_SHOWN:
-            self._phones_from_numbers.append(row)
-        return ("the phone number was read from a number cell, where a leading 0 or + cannot survive: check it, "
-                "and store the column as text")
-
-    def _phone_warning(self) -> str | None:
-        count = self._phones_from_numbers_count
-        if not count:
-            return None
-        rows = ", ".join(map(str, self._phones_from_numbers)) + (" and more" if count > len(self._phones_from_numbers)
-                                                                else "")
-        return (f"{count} phone number{'s were' if count > 1 else ' was'} read from number cells (rows {rows}), where "
-                "a leading 0 or + cannot survive: check them, and store the column as text")
-
-    def _recipient(self, cells: list[str], problems: list[tuple[str, str]]) -> Recipient | None:
-        kind, because = self._recipient_hint, self._hint_reason
-        declared = _optional_cell(cells, self._type_at)
-        if declared:
-            try:
-                kind = parse_kind(declared)
-            except RecipientError as exc:
-                problems.append(("recipient_type", str(exc)))
-                return None
-            because = f"recipient_type is {declared.lower()}"
-        try:
-            return parse_recipient(cells[self._recipient_at], kind, because)
-        except RecipientError as exc:
-            problems.append(("recipient", str(exc)))
-            return None
-
-    def _expiry_ms(self, text: str, problems: list[tuple[str, str]]) -> int | None:
-        if not text:
-            return self._default_expiry_ms
-        try:
-            return self._expiry.parse(text)
-        except ExpiryError as exc:
-            problems.append(("expiry", str(exc)))
-            return None
-
-    def _cover_mark(self, text: str, problems: list[tuple[str, str]]) -> int:
-        if not text:
-            return self._default_cover_mark
-        cover_mark = _COVER_MARKS.get(text)
-        if cover_mark is None:
-            problems.append(("cover_mark", f'cover_mark "{text}" must be 1, 2 or 3'))
-            return self._default_cover_mark
-        return cover_mark
-
-    def _parse_default_expiry(self, text: str | None) -> int | None:
-        if not text:
-            return None
-        try:
-            return self._expiry.parse(text)
-        except ExpiryError as exc:
-            raise UsageError(f"default expiry: {exc}") from None
-
-
-def _identifier(cell: str, column: str, problems: list[tuple[str, str]]) -> str:
-    """pk or dk: required, not a number a spreadsheet has mangled, no invisible character inside."""
-    value = strip_invisible(cell) if not cell.isascii() else cell.strip()
-    if not value:
-        problems.append((column, f"{column} is empty"))
-    elif looks_mangled_number(value):
-        problems.append((column, mangled_number_message(column, value)))
-    elif not value.isascii() and (hidden := invisible_message(column, value)) is not None:
-        problems.append((column, hidden))
-    return value
-
-
-def _doubt_since(text: str, problems: list[tuple[str, str]]) -> int | None:
-    """The `in_doubt_since` cell of a fed-back failed-rows file: ISO 8601 UTC as sharebatch wrote it."""
-    if not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None:
-        problems.append(("in_doubt_since", f"{text!r} is not a time as sharebatch writes it "
-                         "(2026-01-31T23:59:59.000Z); leave the cell as the failed-rows file had it, or empty it "
-                         "only if you know the share was not made"))
-        return None
-    return int(moment.timestamp() * 1000)

@@ -23,7 +23,8 @@ from defusedxml.ElementTree import iterparse  # a hostile file's entity bombs an
 
 from runner.errors import InputFileError, NoSuchSheetError, XlsxError
 from runner.input.numberformat import render_number
-from runner.input.xlsxreader import SheetRow, XlsxSheet
+from runner.input.xlsxcells import SheetRow
+from runner.input.xlsxreader import XlsxSheet
 
 SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
 

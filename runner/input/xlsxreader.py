@@ -16,18 +16,18 @@ the cell data), then the rows. Memory holds the shared strings, the merges, and 
 from __future__ import annotations
 
 import codecs
-import html
 import posixpath
 import re
 import zipfile
 from collections.abc import Generator, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import IO
 
 from defusedxml.ElementTree import iterparse  # a hostile file's entity bombs and DTDs are refused
 
 from runner.errors import NoSuchSheetError, XlsxError
-from runner.input.numberformat import Rendered, number_format_code, render_number
+from runner.input.numberformat import number_format_code
+from runner.input.xlsxcells import PHONETIC, TEXT_RUN, CellReader, SheetRow, column_index, xml_text
 
 _MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
@@ -37,19 +37,6 @@ _AUTOFILTER = re.compile(rb"<(?:\w+:)?autoFilter\b")
 _CELL_REF = re.compile(r"([A-Za-z]+)(\d+)")
 _TRUE = ("1", "true")
 _SCAN_BLOCK = 1 << 20
-
-
-@dataclass(slots=True)
-class SheetRow:
-    """One row as shown: its spreadsheet number, the text of each cell, and what the cells hide."""
-
-    row: int
-    cells: list[str]
-    hidden: str | None = None  # "hidden" or "filtered out": the person does not see the row
-    #: column index -> why the cell's text is not what was typed (an unsaved formula, lost digits)
-    problems: dict[int, str] = field(default_factory=dict)
-    #: column indexes of number cells (a phone there has lost any leading 0 or +)
-    numbers: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -170,9 +157,9 @@ def _shared_strings(archive: zipfile.ZipFile, part: str | None) -> list[str]:
     for found in _STRING_ITEM.finditer(text):
         inner = found.group(1) or ""
         if inner.startswith("<t>") and inner.endswith("</t>") and inner.count("<") == 2:
-            strings.append(_xml_text(inner[3:-4]))  # the usual item: one plain run
+            strings.append(xml_text(inner[3:-4]))  # the usual item: one plain run
         else:  # rich text runs, or a phonetic guide (<rPh>) that is not part of the text
-            strings.append(_xml_text("".join(part or "" for part in _TEXT.findall(_PHONETIC.sub("", inner)))))
+            strings.append(xml_text("".join(part or "" for part in TEXT_RUN.findall(PHONETIC.sub("", inner)))))
     return strings
 
 
@@ -193,18 +180,11 @@ def _cell_formats(archive: zipfile.ZipFile, part: str | None) -> list[str]:
     return formats
 
 
-def _column_index(letters: str) -> int:
-    index = 0
-    for ch in letters.upper():
-        index = index * 26 + ord(ch) - 64
-    return index - 1
-
-
 def _reference(ref: str) -> tuple[int, int]:
     found = _CELL_REF.fullmatch(ref)
     if found is None:
         raise XlsxError(f"not a readable XLSX file (bad cell reference {ref!r})")
-    return int(found.group(2)), _column_index(found.group(1))
+    return int(found.group(2)), column_index(found.group(1))
 
 
 @dataclass(slots=True)
@@ -247,7 +227,7 @@ def _rows(path: str, book: _Book, part: str, merges: list[_Merge], has_filter: b
     archive = _open_zip(path)
     try:
         hidden_reason = "filtered out" if has_filter else "hidden"
-        reader = _CellReader(book)
+        reader = CellReader(book.strings, book.formats, book.date1904)
         pending = sorted(merges, key=lambda merge: merge.first_row)
         active: list[_Merge] = []
         with _member(archive, part) as stream:
@@ -337,129 +317,4 @@ def _apply_merges(row: SheetRow, pending: list[_Merge], active: list[_Merge]) ->
 
 _SHEET_DATA = re.compile(r"<([A-Za-z_][\w.-]*:)?sheetData\b")
 _STRING_ITEM = re.compile(r"<(?:[A-Za-z_][\w.-]*:)?si\b[^>]*?(?:/>|>(.*?)</(?:[A-Za-z_][\w.-]*:)?si>)", re.S)
-# A cell as every writer seen lays it out (r, s, t in that order), its value in the usual shapes:
-# (column letters, s, t, other attributes, <v> text, inline <t> text, anything else inside).
-_PREFIX = r"(?:[A-Za-z_][\w.-]*:)?"
-_CELL = re.compile(
-    rf"<{_PREFIX}c(?=[\s/>])(?: r=\"([A-Z]+)\d+\")?(?: s=\"(\d+)\")?(?: t=\"(\w+)\")?([^>]*?)"
-    rf"(?:/>|>(?:<v>([^<]*)</v>|<is><t>([^<]*)</t></is>|(.*?))</{_PREFIX}c>)",
-    re.S,
-)
-_ATTRIBUTE = re.compile(r"([\w:.-]+)\s*=\s*(?:\"([^\"]*)\"|'([^']*)')")
-_VALUE = re.compile(r"<(?:[A-Za-z_][\w.-]*:)?v\b[^>]*?(?:/>|>(.*?)</(?:[A-Za-z_][\w.-]*:)?v>)", re.S)
-_FORMULA = re.compile(r"<(?:[A-Za-z_][\w.-]*:)?f\b[^>]*?(?:/>|>(.*?)</(?:[A-Za-z_][\w.-]*:)?f>)", re.S)
-_PHONETIC = re.compile(r"<(?:[A-Za-z_][\w.-]*:)?rPh\b.*?</(?:[A-Za-z_][\w.-]*:)?rPh>", re.S)
-_TEXT = re.compile(r"<(?:[A-Za-z_][\w.-]*:)?t\b[^>]*?(?:/>|>(.*?)</(?:[A-Za-z_][\w.-]*:)?t>)", re.S)
 _HIDDEN = re.compile(r"\bhidden\s*=\s*[\"'](?:1|true)[\"']")
-_ROW_NUMBER = re.compile(r"\br\s*=\s*[\"'](\d+)[\"']")
-
-
-def _xml_text(text: str) -> str:
-    return html.unescape(text) if "&" in text else text
-
-
-class _CellReader:
-    """Turns one `<row>` element's text into a SheetRow."""
-
-    def __init__(self, book: _Book) -> None:
-        self._strings = book.strings
-        self._formats = book.formats
-        self._date1904 = book.date1904
-        self._row = 0
-        self._columns: dict[str, int] = {}  # "AB" -> 27: a sheet uses few column letters, parsed once each
-        self._numbers: dict[tuple[str, str], Rendered] = {}  # dates and codes repeat down a column
-
-    def row(self, attributes: str, body: str) -> SheetRow:
-        number = _ROW_NUMBER.search(attributes)
-        self._row = int(number.group(1)) if number else self._row + 1
-        row = SheetRow(self._row, [])
-        cells = row.cells
-        columns, strings, numbers = self._columns, self._strings, self._numbers
-        column = -1
-        # The hot loop (a million cells in a big sheet): the usual cells are read straight from the
-        # regular expression's groups; anything unusual goes through _unusual.
-        for letters, style, kind, other, value, inline, inner in _CELL.findall(body):
-            if other.strip():
-                letters, style, kind = self._attributes(other, letters, style, kind)
-                inner = inner or (f"<v>{value}</v>" if value else f"<is><t>{inline}</t></is>" if inline else "")
-            if letters:
-                found = columns.get(letters)
-                column = found if found is not None else self._column(letters)
-            else:
-                column += 1
-            if column > len(cells):
-                cells.extend([""] * (column - len(cells)))
-            if inner:
-                text = self._unusual(kind or "n", int(style or 0), inner, row, column)
-            elif kind == "s" and value:
-                text = strings[int(value)]
-            elif kind == "inlineStr":
-                text = _xml_text(inline)
-            elif value and (not kind or kind == "n"):
-                key = (value, style)
-                rendered = numbers.get(key) or self._number(key)
-                if rendered.problem is not None:
-                    row.problems[column] = rendered.problem
-                if not rendered.date:
-                    row.numbers.append(column)
-                text = rendered.text
-            else:
-                text = self._unusual(kind or "n", int(style or 0), f"<v>{value}</v>" if value else "", row, column)
-            if column == len(cells):
-                cells.append(text)
-            else:
-                cells[column] = text
-        end = len(cells)
-        while end and not cells[end - 1]:
-            end -= 1
-        del cells[end:]
-        return row
-
-    def _attributes(self, other: str, letters: str, style: str, kind: str) -> tuple[str, str, str]:
-        """r, s and t of a cell whose attributes are not laid out the usual way."""
-        attrs = {name: double or single for name, double, single in _ATTRIBUTE.findall(other)}
-        ref = attrs.get("r")
-        return (ref.rstrip("0123456789") if ref else letters, attrs.get("s", style), attrs.get("t", kind))
-
-    def _column(self, letters: str) -> int:
-        index = self._columns[letters] = _column_index(letters)
-        return index
-
-    def _number(self, key: tuple[str, str]) -> Rendered:
-        raw, style_text = key
-        style = int(style_text or 0)
-        code = self._formats[style] if style < len(self._formats) else "General"
-        if len(self._numbers) > 10_000:
-            self._numbers.clear()
-        rendered = self._numbers[key] = render_number(raw, code, date1904=self._date1904)
-        return rendered
-
-    def _unusual(self, kind: str, style: int, body: str, row: SheetRow, column: int) -> str:
-        """A cell with a formula, rich text, an empty value or another type than a number or string."""
-        found = _VALUE.search(body) if body else None
-        raw = found.group(1) if found is not None else None
-        if kind == "inlineStr":
-            return _xml_text("".join(part or "" for part in _TEXT.findall(_PHONETIC.sub("", body))))
-        if raw is None:
-            formula = _FORMULA.search(body) if body else None
-            # A number formula always saves digits; an empty text result (`t="str"`, `<v/>`) is a real "".
-            if formula is not None and (found is None or kind != "str"):
-                text = formula.group(1)
-                shown = "=" + _xml_text(text) if text else "a shared formula"
-                row.problems[column] = (f"the cell holds a formula ({shown}) saved without its result; open the file "
-                                        "in Excel or LibreOffice and save it again, or paste the column as values")
-            return ""
-        if kind == "s":
-            return self._strings[int(raw)]
-        if kind in ("str", "e"):
-            return _xml_text(raw)
-        if kind == "b":
-            return "TRUE" if raw.strip() == "1" else "FALSE"
-        if kind == "d":
-            return raw.replace("T", " ").removesuffix(" 00:00:00")
-        rendered = self._number((raw, str(style)))
-        if rendered.problem is not None:
-            row.problems[column] = rendered.problem
-        if not rendered.date:
-            row.numbers.append(column)
-        return rendered.text

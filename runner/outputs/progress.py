@@ -46,7 +46,6 @@ class ProgressDisplay:
         self.total = total
         self.done = 0
         self.failed = 0
-        self._interactive = interactive
         self._clock = clock
         self._started = clock()
         self._last_finished = self._started

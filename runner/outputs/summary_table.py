@@ -19,14 +19,14 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import IO, TYPE_CHECKING
 
-from runner.errors import describe_code
 from runner.outputs.inert import escape_controls
+from runner.platform.codes import describe_code
 from runner.redact import redact
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from runner.batches.run import BatchResult
+    from runner.batches.results import BatchResult
 
 TITLE = "sharebatch summary"
 #: rich's width for a console that is not a terminal

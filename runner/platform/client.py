@@ -14,22 +14,13 @@ from typing import Any
 
 import aiohttp
 
+from runner.clock import now_ms
 from runner.departure import departing
-from runner.errors import (
-    TRANSIENT_HTTP_STATUSES,
-    ApiError,
-    AuthExpiredError,
-    ErrorClass,
-    FatalApiError,
-    RowRejectedError,
-    TransientApiError,
-    classify_code,
-    describe_code,
-    is_documented_code,
-)
-from runner.models import RecipientKind, RunStats, ShareRequest
+from runner.errors import ApiError, AuthExpiredError, FatalApiError, RowRejectedError, TransientApiError
+from runner.models import DeviceShare, RecipientKind, RunStats, ShareRequest
 from runner.platform.auth.tokens import TokenSource
 from runner.platform.clockskew import PlatformClock
+from runner.platform.codes import TRANSIENT_HTTP_STATUSES, ErrorClass, classify_code, describe_code, is_documented_code
 from runner.platform.http import exchange
 from runner.platform.pacing import DispatchGate
 from runner.platform.replies import DEFAULT_MAX_RETRY_AFTER_S, MAX_BODY_BYTES, retry_after_s
@@ -48,46 +39,6 @@ class ApiReply:
     data: Any
     http_status: int
     latency_ms: int
-
-
-@dataclass(frozen=True, slots=True)
-class DeviceShare:
-    """One entry of a device's share list, reduced to what reconciliation, plan and track compare."""
-
-    share_code: str
-    share_uid: str
-    email: str
-    phone: str
-    valid: bool  # shareStatus 1 and not past its expiry
-    created_ms: int
-    expire_at_ms: int | None
-    accepted_ms: int | None = None  # acceptTimeTs: when the recipient accepted, None while pending
-    ended_ms: int | None = None  # deleteTimeTs: when it was revoked or replaced
-    expired: bool = False  # past its sharingExpireAtTs when it was listed
-
-    @property
-    def state(self) -> str:
-        """accepted | pending | ended, from the times rather than `shareStatus` alone.
-
-        The docs do not say which `shareStatus` a fresh, not yet accepted invite is listed with
-        (docs/platform-api.md §6.13), so a share that is neither expired, deleted nor accepted counts as
-        a pending invite whatever its status; an accepted one counts while its status is 1.
-        """
-        if self.expired or self.ended_ms is not None:
-            return "ended"
-        if self.accepted_ms is not None:
-            return "accepted" if self.valid else "ended"
-        return "pending"
-
-    @property
-    def open(self) -> bool:
-        """Still giving (or offering) the recipient the device: what a cover mark 1 share would end."""
-        return self.state != "ended"
-
-    @property
-    def recipient_name(self) -> str:
-        """How a person recognises the recipient: the email or phone when listed, else the user id."""
-        return self.email or self.phone or self.share_uid
 
 
 class PlatformClient:
@@ -123,8 +74,8 @@ class PlatformClient:
     async def list_device_shares(self, pk: str, dk: str) -> list[DeviceShare]:
         reply = await self._call("GET", SHARE_LIST_PATH, {"pk": pk, "dk": dk}, applies_change=False)
         entries = reply.data if isinstance(reply.data, list) else []
-        now_ms = int(time.time() * 1000)
-        return [_device_share(entry, now_ms) for entry in entries if isinstance(entry, dict)]
+        now = now_ms()
+        return [_device_share(entry, now) for entry in entries if isinstance(entry, dict)]
 
     async def revoke_share(self, share_code: str) -> ApiReply:
         return await self._call("DELETE", UNSHARE_PATH, {"shareCode": share_code}, applies_change=True)

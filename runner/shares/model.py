@@ -17,9 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from runner.batches.actions import same_recipient
-from runner.models import ShareRequest, expiry_text
-from runner.platform.client import DeviceShare
+from runner.models import DeviceShare, ShareRequest, expiry_text, same_recipient
 
 Device = tuple[str, str]
 #: how a row that --skip-existing did not send because its share is in place starts its message

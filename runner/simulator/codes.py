@@ -6,7 +6,7 @@ platform's envelope with HTTP 200, as the real platform does for business errors
 
 from __future__ import annotations
 
-from runner.errors import CODE_MEANINGS
+from runner.platform.codes import CODE_MEANINGS
 
 SUCCESS = 200
 

@@ -146,12 +146,13 @@ def test_a_system_or_home_folder_is_refused_as_out_dir(
 ):
     # Should the check ever regress, fail here instead of writing into a real system folder.
     import runner.batches.run
+    import runner.commands.validate
 
     def must_not_run(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError(f"a batch was started with {folder} as its out dir")
 
     monkeypatch.setattr(runner.batches.run, "run_batch", must_not_run)
-    monkeypatch.setattr(runner.batches.run, "validate_batch", must_not_run)
+    monkeypatch.setattr(runner.commands.validate, "validate_batch", must_not_run)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     (tmp_path / "home").mkdir()
     source = write_csv("rows.csv", good_rows(1))
