@@ -138,9 +138,16 @@ async def run_batch(
     left in flight by a crash are reconciled with the platform before anything is re-sent.
     """
     from runner.batches.actions import ShareAction
-    from runner.batches.skipexisting import skip_existing
+    from runner.batches.coverorder import keep_device_order
+    from runner.batches.skipexisting import Prepared, skip_existing
 
     open_input(input_options(spec, now_ms()))  # a bad file stops here, before the out dir is touched
+
+    async def share_prepare(journal: Journal, client: PlatformClient, sink: OutcomeSink,
+                            settings: EngineSettings) -> Prepared:
+        """--skip-existing's look-ups, then the rows a resume must not send behind a later row (coverorder.py)."""
+        prepared = await skip_existing(journal, client, sink, settings) if spec.skip_existing else Prepared()
+        return keep_device_order(prepared, journal, sink)
 
     def plan(journal: Journal, snapshot: Path) -> JournaledPlan[ShareRequest]:
         source = open_input(input_options(spec, journal.anchor_ms(now_ms()), snapshot))
@@ -166,7 +173,7 @@ async def run_batch(
             subject=share_subject,
             action=ShareAction,
             warnings=source.warnings,
-            prepare=skip_existing if spec.skip_existing else None,
+            prepare=share_prepare,
             report_pairs=report_pairs,
         )
 

@@ -23,19 +23,16 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from runner.clock import now_ms, utc_now_iso
 from runner.departure import reset_departure_hook, set_departure_hook
 from runner.engine.protocols import Action, ActionResult, OutcomeSink, WorkItem
+from runner.engine.retrying import Retries
 from runner.engine.settings import EngineResult, EngineSettings
 from runner.engine.settle import settles_at_ms, wait_until
 from runner.errors import ApiError, AuthExpiredError, FatalApiError, StoppedWhileSettlingError, TransientApiError
-from runner.events import log_event
 from runner.models import RowOutcome, RowStatus, RunStats
-
-if TYPE_CHECKING:  # tenacity is imported on the first retry (see _retrying)
-    from tenacity import AsyncRetrying, RetryCallState
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +83,7 @@ class Engine(Generic[PayloadT]):
         self._budget_left = settings.budget.rows if settings.budget is not None else None
         self._finished = 0
         self._failed = 0
-        self._failure_kinds_told: set[tuple[object, ...]] = set()
+        self._retries = Retries(settings, stats)
         self._slots = asyncio.Semaphore(settings.concurrency)  # rows being worked on; a settling row gives its up
         self._tasks: set[asyncio.Task[None]] = set()
         self._all_tasks: list[asyncio.Task[None]] = []
@@ -313,24 +310,8 @@ class Engine(Generic[PayloadT]):
                 raise replay.pop()
             return await self._attempt(state, payload)
 
-        result: ActionResult = await self._retrying()(attempt, state, payload)
+        result: ActionResult = await self._retries.policy(self._stop, self._sleep)(attempt, state, payload)
         return result
-
-    def _retrying(self) -> AsyncRetrying:
-        # imported on the first retry, not with the module: a run where every row succeeds at once never needs it
-        from tenacity import AsyncRetrying, stop_after_attempt, stop_when_event_set, wait_exponential_jitter
-
-        settings = self._settings
-        return AsyncRetrying(
-            stop=stop_after_attempt(settings.max_attempts) | stop_when_event_set(self._stop),  # type: ignore[arg-type]
-            retry=_should_retry,
-            wait=wait_exponential_jitter(
-                multiplier=settings.backoff_initial_s, max=settings.backoff_max_s, jitter=settings.backoff_initial_s
-            ),
-            sleep=self._sleep,
-            before_sleep=self._before_retry,
-            reraise=True,
-        )
 
     async def _attempt(self, state: _RowState, payload: PayloadT) -> ActionResult:
         if state.in_doubt_since_ms is not None:
@@ -390,30 +371,6 @@ class Engine(Generic[PayloadT]):
             await wait_until(deadline, self._stop)
         finally:
             await self._slots.acquire()
-
-    def _before_retry(self, retry_state: RetryCallState) -> None:
-        self._stats.retries += 1
-        exc = retry_state.outcome.exception() if retry_state.outcome else None
-        state = retry_state.args[0] if retry_state.args else None
-        row = state.row if isinstance(state, _RowState) else None
-        log_event("retry", f"retrying row {row} after attempt {retry_state.attempt_number}: {exc}", row=row,
-                  attempt=retry_state.attempt_number, reason=str(exc),
-                  code=getattr(exc, "code", None), http_status=getattr(exc, "http_status", None))
-        self._tell_first_of_its_kind(exc, row, retry_state.attempt_number)
-
-    def _tell_first_of_its_kind(self, exc: BaseException | None, row: int | None, attempt: int) -> None:
-        """A person (cron mail) hears of a kind of failure when it first happens ("cannot connect"), not only
-        when the row gives up a minute later; the rest of that kind are `retry` events only."""
-        if exc is None:
-            return
-        kind = (type(exc).__name__, getattr(exc, "http_status", None), getattr(exc, "code", None),
-                str(exc).split(":", 1)[0][:60])
-        if kind in self._failure_kinds_told:
-            return
-        self._failure_kinds_told.add(kind)
-        log.warning(f"row {row}: {exc}; retrying (attempt {attempt} of {self._settings.max_attempts} failed); "
-                    "further failures of this kind are retried without a line each",
-                    extra={"event": "first_failure", "row": row, "attempt": attempt, "reason": str(exc)})
 
     def _finish_interrupted(self, state: _RowState) -> None:
         """Cancelled after the grace: a request that was out may or may not have been applied."""
@@ -478,13 +435,4 @@ class Engine(Generic[PayloadT]):
                 self._sink.row_finished(RowOutcome(
                     row=item.row, status=RowStatus.UNKNOWN, in_doubt_since_ms=item.in_doubt_since_ms,
                     message=f"{reason}; an earlier attempt may have been applied. {_LOOKED_UP_FIRST}"))
-
-
-def _should_retry(retry_state: RetryCallState) -> bool:
-    if retry_state.outcome is None or not retry_state.outcome.failed:
-        return False
-    exc = retry_state.outcome.exception()
-    if not isinstance(exc, TransientApiError):
-        return False
-    return exc.attempt_limit is None or retry_state.attempt_number < exc.attempt_limit
 

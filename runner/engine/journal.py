@@ -84,6 +84,7 @@ _WORK_STATE_MARKS = ", ".join("?" for _ in WORK_STATES)
 _WORK_QUERY = "SELECT row, state, started_ms, payload, doubt_ms FROM rows WHERE row > ? AND state IN ({}) ORDER BY row LIMIT ?".format(_WORK_STATE_MARKS)  # noqa: E501, UP032  # nosec B608
 _DONE_STATE_MARKS = ", ".join("?" for _ in DONE_STATES)
 _IN_DOUBT_QUERY = "SELECT payload, doubt_ms FROM rows WHERE doubt_ms IS NOT NULL AND payload IS NOT NULL AND state NOT IN ({})".format(_DONE_STATE_MARKS)  # noqa: E501, UP032  # nosec B608
+_DONE_QUERY = "SELECT row, payload FROM rows WHERE row > ? AND payload IS NOT NULL AND state IN ({}) ORDER BY row LIMIT ?".format(_DONE_STATE_MARKS)  # noqa: E501, UP032  # nosec B608
 _OUTCOMES_QUERY = "SELECT {} FROM rows WHERE row > ? ORDER BY row LIMIT ?".format(_OUTCOME_COLUMNS)  # noqa: UP032  # nosec B608
 
 
@@ -373,6 +374,14 @@ class Journal:
         return self._db.execute("UPDATE rows SET state = 'pending', share_code = NULL, code = NULL, message = '', "
                                 "doubt_ms = NULL WHERE state = 'revoked'").rowcount
 
+    def iter_done(self, chunk_rows: int = 5000) -> Iterator[tuple[int, str]]:
+        """(row, payload) of every row whose request took effect, in row order, read in chunks."""
+        self.flush()
+        chunk = self._db.execute(_DONE_QUERY, (0, *DONE_STATES, chunk_rows)).fetchall()
+        while chunk:
+            yield from chunk
+            chunk = self._db.execute(_DONE_QUERY, (chunk[-1][0], *DONE_STATES, chunk_rows)).fetchall()
+
     def in_doubt(self) -> list[tuple[str, int]]:
         """(payload, doubt_ms) of every row not done whose attempt may have been applied."""
         self.flush()
@@ -411,20 +420,14 @@ class Journal:
             last_started_at=self.get_meta(LAST_STARTED_KEY), last_ended_at=self.get_meta(LAST_ENDED_KEY),
             last_exit_code=int(exit_code) if exit_code is not None and exit_code.isdigit() else None,
             last_stopped=self.get_meta(LAST_STOPPED_KEY), last_row_finished_at=last_row,
-            clock_offset_ms=_int_or_none(self.get_meta(CLOCK_OFFSET_KEY)),
+            clock_offset_ms=int(offset) if (offset := self.get_meta(CLOCK_OFFSET_KEY)) and offset.lstrip("-").isdigit()
+            else None,
         )
 
     def counts(self) -> dict[str, int]:
         """Rows per state, journal states (pending, in_flight) included."""
         self.flush()
         return {state: count for state, count in self._db.execute("SELECT state, count(*) FROM rows GROUP BY state")}
-
-
-def _int_or_none(text: str | None) -> int | None:
-    try:
-        return int(text) if text is not None else None
-    except ValueError:
-        return None
 
 
 def _report_status(state: str, message: str) -> tuple[RowStatus, str]:

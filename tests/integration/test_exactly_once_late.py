@@ -258,3 +258,25 @@ def test_extend_and_revoke_refuse_while_a_run_holds_the_batch_and_run_refuses_wh
     finally:
         process.kill()
         process.wait(timeout=30)
+
+
+# --- found by the chaos test: input order across runs under cover mark 1 ----------------------------------
+
+
+def test_a_resume_never_sends_a_row_behind_a_later_row_of_its_device_under_cover_mark_1(
+    sim_process: ProcessSimulator, write_csv: CsvWriter, tmp_path: Path,
+) -> None:
+    rows = [["pk", "dk", "recipient", "cover_mark"], ["p1test", "00D000001", "U0000001", "1"],
+            ["p1test", "00D000001", "U0000002", "1"]]
+    source = write_csv("rows.csv", rows)
+    out = tmp_path / "out"
+    faults(sim_process, "server_error", 1)  # row 2 fails (nothing applied); row 3 then shares the device
+    first = run_cli(run_args(source, out, sim_process, "--max-attempts", "1"), sim_process)
+    assert first.exit_code == 1, first.output
+    assert [line["status"] for line in read_csv(out / "report.csv")] == ["failed", "success"]
+    again = run_cli(run_args(source, out, sim_process), sim_process)
+    assert again.exit_code == 1, again.output
+    report = read_csv(out / "report.csv")
+    assert [line["status"] for line in report] == ["not_attempted", "success"]
+    assert "row 3, later in the file, already shared this device" in report[0]["message"]
+    assert live_codes(sim_process) == {report[1]["share_code"]}  # the last row of the device keeps it
