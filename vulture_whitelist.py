@@ -38,6 +38,20 @@ _.number_format  # runner/outputs/report.py _write_xlsx
 # a test aid of the in-process simulator (tests/integration/test_simulator_timefaults.py)
 _.late_applies_landed  # runner/simulator/server.py
 
+# expat reads its handlers and buffering settings from attributes set on the parser (runner/input/xmlstream.py)
+_.buffer_text
+_.buffer_size
+_.StartDoctypeDeclHandler
+_.EntityDeclHandler
+_.UnparsedEntityDeclHandler
+_.ExternalEntityRefHandler
+_.StartElementHandler
+_.EndElementHandler
+_.CharacterDataHandler
+
 # runner.api's keyword options (TypedDicts): a caller passes them by name, the job spec reads them by key
 deadline  # runner/api/options.py SendingOptions
 max_retry_after  # runner/api/options.py SendingOptions
+
+# read by tests/test_cover_marks.py, which compares the share model with the simulator after every row
+_.open_shares  # runner/shares/model.py DeviceModel

@@ -66,6 +66,54 @@ def write_shares_xlsx(path: Path, rows: int) -> Path:
     return path
 
 
+_ODS_HEAD = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n<office:document-content '
+    'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+    'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+    'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.3">'
+    '<office:body><office:spreadsheet><table:table table:name="Shares">'
+    '<table:table-column table:number-columns-repeated="5"/>'
+)
+_ODS_MANIFEST = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n<manifest:manifest '
+    'xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.3">'
+    '<manifest:file-entry manifest:full-path="/" manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
+    '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/></manifest:manifest>'
+)
+
+
+def _ods_cell(value: object) -> str:
+    if value is None:
+        return "<table:table-cell/>"
+    if isinstance(value, int):
+        return (f'<table:table-cell office:value-type="float" office:value="{value}"><text:p>{value}</text:p>'
+                "</table:table-cell>")
+    return f'<table:table-cell office:value-type="string"><text:p>{value}</text:p></table:table-cell>'
+
+
+def write_shares_ods(path: Path, rows: int) -> Path:
+    """The benchmark rows as an .ods sheet laid out as LibreOffice writes one (a string cell is a
+    `<text:p>`, a number keeps its value beside the text, each row ends with a repeated empty run)."""
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.spreadsheet")
+        archive.writestr("META-INF/manifest.xml", _ODS_MANIFEST)
+        # streamed into the archive: a big string here would raise this process's RSS, which the
+        # child sharebatch inherits at fork and ru_maxrss would then report as its own
+        with archive.open("content.xml", "w") as content:
+            content.write("".join([_ODS_HEAD, "<table:table-row>", *map(_ods_cell, CSV_HEADER),
+                                   "</table:table-row>"]).encode())
+            for index in range(rows):
+                cells = "".join(map(_ods_cell, ["p1bench", f"00B{index:010d}", f"U{index:09d}", None, 2]))
+                content.write(f'<table:table-row>{cells}<table:table-cell table:number-columns-repeated="1019"/>'
+                              "</table:table-row>".encode())
+            content.write(b'<table:table-row table:number-rows-repeated="1048575"><table:table-cell '
+                           b'table:number-columns-repeated="1024"/></table:table-row>'
+                           b"</table:table></office:spreadsheet></office:body></office:document-content>")
+    return path
+
+
 def measure(cmd: list[str], *, log: Path, env: dict[str, str] | None = None, stdin: Path | None = None) -> Measured:
     """Run `cmd` to completion with output to `log`; wall from spawn to reap, CPU and RSS from wait4."""
     with log.open("wb") as out, (stdin or Path(os.devnull)).open("rb") as inp:
@@ -96,12 +144,13 @@ class Simulator:
     measured run meets an empty share store and request log (stats then describe that run alone).
     """
 
-    def __init__(self, workdir: Path, *, latency_ms: float = 0.0) -> None:
+    def __init__(self, workdir: Path, *, latency_ms: float = 0.0, extra_args: tuple[str, ...] = ()) -> None:
         self.workdir = workdir
         self.latency_ms = latency_ms
+        self.extra_args = extra_args  # e.g. --account UID (scenario 9)
         self.ready_file = workdir / f"sim-ready-{latency_ms:g}ms.json"
         self.process: subprocess.Popen[bytes] | None = None
-        self.info: dict[str, str] = {}
+        self.info: dict[str, Any] = {}
 
     def __enter__(self) -> Simulator:
         self.start()
@@ -115,7 +164,7 @@ class Simulator:
         """Start and wait for the ready file, which the simulator writes atomically once listening."""
         self.ready_file.unlink(missing_ok=True)
         command = [*SHAREBATCH, "simulate", "--port", "0", "--seed", "1", "--ready-file", str(self.ready_file),
-                   "--latency-ms", f"{self.latency_ms:g}"]
+                   "--latency-ms", f"{self.latency_ms:g}", *self.extra_args]
         with (self.workdir / "simulator.log").open("ab") as log:
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
         deadline = time.monotonic() + timeout_s
@@ -157,6 +206,10 @@ class Simulator:
     def stats(self) -> dict[str, Any]:
         """GET /_sim/stats: total_requests, by_code, max_in_any_second, ..."""
         return dict(self._call("GET", "/_sim/stats"))
+
+    def requests(self) -> list[dict[str, Any]]:
+        """GET /_sim/requests: every API request since the last reset (t, params, uid, code, ...)."""
+        return list(self._call("GET", "/_sim/requests"))
 
     def arrival_times(self) -> list[float]:
         """Arrival time (s, simulator clock) of every API request since the last reset."""

@@ -11,8 +11,10 @@ started fresh per scenario and reset before every repetition:
 4. peers        1,000 rows, latency 20 ms: Newman, xargs -P 64 + curl, a sequential Python loop, sharebatch
 5. scale        validate 1,000,000 rows; run 100,000 rows (time, peak RSS)
 6. start-up     `--help` wall time
-7. xlsx         validate a 100,000-row XLSX (target <= 5 s), and 200,000 rows: peak RSS stays flat
+7. xlsx         validate a 100,000-row XLSX (target <= 5 s), and 200,000 rows: peak RSS stays flat;
+                a 100,000-row ODS (target <= 5 s)
 8. one-row      a one-row `run` vs the floor (`python -c "import aiohttp"`)
+9. accounts     10 owner accounts x 5 requests/s in one `run`: each account within +-3 % of 5/s (accounts.py)
 
 Scenarios 1, 4 and 8 also run the tree before issue 16 (--before REV, installed by bench/before.py
 into bench/.cache), interleaved with the working tree, and the run ends with issue 16's goals
@@ -44,6 +46,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import accounts
 import before as before_tree
 import peers
 from harness import (
@@ -59,6 +62,7 @@ from harness import (
     sharebatch_run,
     sharebatch_validate,
     write_shares_csv,
+    write_shares_ods,
     write_shares_xlsx,
 )
 
@@ -474,6 +478,13 @@ def scenario_xlsx(bench: Bench) -> None:
     growth = rss_double / rss
     bench.add(name, f"peak RSS at {2 * rows:,} rows / at {rows:,} rows", f"{growth:.2f}x", growth,
               *scale_target("<= 1.25x (flat)", full, growth <= 1.25))
+    progress(f"{name}: writing a {rows:,}-row ODS")
+    sheet = write_shares_ods(bench.path(f"shares-{rows}.ods"), rows)
+    ods = validate_reps(bench, sheet, f"{name} ({rows:,} rows, .ods)")
+    sheet.unlink()
+    bench.raw[f"{name} ods"] = {str(rows): ods}
+    wall = median(column(ods, "wall_s"))
+    bench.add(name, f"validate {rows:,}-row ODS: wall", f"{wall:.1f} s", wall, *scale_target("<= 5 s", full, wall <= 5))
 
 
 # ---------------------------------------------------------------- scenario 8
@@ -611,10 +622,34 @@ def warm_up(bench: Bench) -> None:
     sharebatch_validate(data, bench.path("warmup-validate-out"), bench.path("warmup-validate.log"))
 
 
+# ---------------------------------------------------------------- scenario 9
+
+
+def scenario_accounts(bench: Bench) -> None:
+    """Several accounts in one process: each gets its own rate, none waits for another (bench/accounts.py)."""
+    name = "9 accounts"
+    reps = [accounts.run_accounts(bench.path("accounts"), quick=bench.quick)
+            for _ in bench.reps(f"{name} ({accounts.ACCOUNTS} accounts x {accounts.RATE:g}/s)")]
+    bench.raw[name] = {"accounts": accounts.ACCOUNTS, "rate": accounts.RATE, "run": reps}
+    rates = [figures["rate"] for rep in reps for figures in rep["per_account"].values()]
+    low, high = min(rates), max(rates)
+    ok = all(within(rate, accounts.RATE, 0.03) for rate in rates)
+    bench.add(name, f"rate per account, lowest..highest of {len(rates)} (sending window at the server)",
+              f"{low:.2f}..{high:.2f}/s", low, f"{accounts.RATE:g}/s +-3%", ok)
+    worst = max(figures["max_in_any_second"] for rep in reps for figures in rep["per_account"].values())
+    bench.add(name, "most requests of one account in any sliding second", f"{worst}", worst,
+              f"<= {accounts.RATE:g}", worst <= accounts.RATE)
+    wall = median(column(reps, "wall_s"))
+    rows = reps[0]["rows"]
+    bench.add(name, f"whole process, {rows} rows ({rows / accounts.ACCOUNTS:.0f} per account)", f"{wall:.2f} s",
+              wall, f"~ {rows / accounts.ACCOUNTS / accounts.RATE:.0f} s (each account's rows / 5)")
+    bench.add(name, "CPU of the process", f"{median(column(reps, 'cpu_s')):.2f} s")
+
+
 SCENARIOS: dict[str, Callable[[Bench], None]] = {
     "1": scenario_overhead, "2": scenario_latency, "3": scenario_rate,
     "4": scenario_peers, "5": scenario_scale, "6": scenario_startup, "7": scenario_xlsx,
-    "8": scenario_one_row,
+    "8": scenario_one_row, "9": scenario_accounts,
 }
 
 

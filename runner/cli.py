@@ -88,6 +88,13 @@ def _sending_options(func: F) -> F:
         click.option("--token-file", type=click.Path(path_type=Path, dir_okay=False),
                      help="Tokens saved by `sharebatch login`; refreshed during the run and written back. "
                      "[default: SHAREBATCH_TOKEN / SHAREBATCH_REFRESH_TOKEN from the environment]"),
+        click.option("--account", "account", multiple=True, metavar="NAME=TOKEN_FILE",
+                     help="An owner account that rows name in their account column, with the token file "
+                          "`sharebatch login` saved for it; repeatable (job file: [accounts.NAME])."),
+        click.option("--limiter", metavar="local|off|redis://HOST:PORT/DB",
+                     help="Who shares each account's --rate: local = every sharebatch process on this host (a "
+                          "state file), redis://... = processes on every host using that Redis, off = this "
+                          "process alone. [default: local]"),
         click.option("--ca-bundle", type=click.Path(path_type=Path, dir_okay=False),
                      help="PEM file of extra CA certificates (a corporate TLS proxy). "
                      "Certificates are always verified."),
@@ -112,7 +119,8 @@ def _job_options(func: F) -> F:
                      help="CSV, XLSX, XLS or ODS file of shares."),
         click.option("--out", type=click.Path(path_type=Path, file_okay=False),
                      help="Output folder. [default: out/<job or input name>]"),
-        click.option("--sheet", help="Spreadsheet sheet to read. [default: the first sheet]"),
+        click.option("--sheet", help="Spreadsheet sheet to read (a hidden one only by name). [default: the sheet the "
+                     "workbook opens on, else the first visible one]"),
         click.option("--map", "column_map", multiple=True, metavar="COLUMN=HEADER",
                      help="Read a column from this header, e.g. --map dk=IMEI --map expiry=\"Valid until\" "
                      "(repeatable; adds to the job file's [columns]). Columns: pk, dk, recipient, expiry, "
@@ -179,6 +187,15 @@ def main() -> None:
 
     Start with `sharebatch demo`, which runs a sample batch against the built-in simulator.
     """
+    _refuse_unsupported_platform()
+
+
+def _refuse_unsupported_platform() -> None:
+    """Windows has neither the POSIX file lock nor the signals a batch relies on: refuse in one line, exit 2."""
+    if sys.platform == "win32":
+        click.echo("error: sharebatch runs on Linux and macOS, not on Windows (it needs POSIX file locks and "
+                   "signals): run it on a Linux or macOS machine, or in WSL", err=True)
+        sys.exit(2)
 
 
 @main.command(short_help="Share devices in bulk from a CSV or XLSX file.", help=_RUN_HELP)
@@ -385,7 +402,10 @@ def login(
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @handle_errors
 def status(job: Path | None, out: Path | None, input_path: Path | None, as_json: bool, debug: bool) -> None:
-    """Show a batch from its journal and lock, without touching the network.
+    """Show a batch from its journal and lock; with a job, also warn about its accounts' tokens and clock.
+
+    The batch comes from the journal and the lock alone. Given the job file (or --input), each
+    account's token expiry is checked and the platform's clock read (one HEAD request, no token).
 
     Give the job file, or --out DIR. For each batch: running (with the lock holder), finished,
     stopped or cut_off (the last run was killed; rows it left in flight are in doubt), the first

@@ -10,9 +10,11 @@ import json
 import re
 import unicodedata
 from array import array
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import Field, dataclass, field, fields
 from datetime import UTC, datetime
-from enum import StrEnum
+from enum import Enum, StrEnum
+from typing import Any
 
 
 class RowStatus(StrEnum):
@@ -40,6 +42,39 @@ class RowStatus(StrEnum):
 
 #: status values older versions wrote -> today's value (`already_invalid` was renamed: it read like `invalid`)
 RENAMED_STATUS_VALUES = {"already_invalid": "already_ended"}
+
+
+@dataclass(frozen=True, slots=True)
+class StatusRule:
+    """Where one RowStatus stands; every status has exactly one row in STATUS_RULES."""
+
+    done: bool  #: the request took effect: the journal never sends the row again
+    needs_doing: bool  #: the row goes to the failed-rows file, to be fixed or run again
+    fails_the_run: bool  #: a row ending so makes `run` exit 1 (Summary counts it in the field named as the value)
+
+
+#: the one table the journal's DONE_STATES, the failed-rows file's NEEDS_DOING and the exit code derive from
+STATUS_RULES: dict[RowStatus, StatusRule] = {
+    RowStatus.SUCCESS: StatusRule(done=True, needs_doing=False, fails_the_run=False),
+    RowStatus.FAILED: StatusRule(done=False, needs_doing=True, fails_the_run=True),
+    RowStatus.INVALID: StatusRule(done=False, needs_doing=True, fails_the_run=True),
+    RowStatus.DUPLICATE: StatusRule(done=False, needs_doing=False, fails_the_run=False),
+    RowStatus.NOT_ATTEMPTED: StatusRule(done=False, needs_doing=True, fails_the_run=True),
+    RowStatus.UNKNOWN: StatusRule(done=False, needs_doing=True, fails_the_run=True),
+    RowStatus.HIDDEN: StatusRule(done=False, needs_doing=False, fails_the_run=False),
+    RowStatus.VALID: StatusRule(done=False, needs_doing=False, fails_the_run=False),
+    RowStatus.REVOKED: StatusRule(done=True, needs_doing=False, fails_the_run=False),
+    RowStatus.ALREADY_ENDED: StatusRule(done=True, needs_doing=False, fails_the_run=False),
+    RowStatus.EXTENDED: StatusRule(done=True, needs_doing=False, fails_the_run=False),
+}
+if set(STATUS_RULES) != set(RowStatus):  # a new status without its row would be re-sent or lost silently
+    raise TypeError(f"STATUS_RULES must place every RowStatus; missing: {set(RowStatus) - set(STATUS_RULES)}")
+
+
+def statuses_where(**wanted: bool) -> tuple[RowStatus, ...]:
+    """The statuses whose rule has every given field as given, in RowStatus order."""
+    return tuple(status for status in RowStatus
+                 if all(getattr(STATUS_RULES[status], name) is value for name, value in wanted.items()))
 
 
 class RecipientKind(StrEnum):
@@ -77,42 +112,105 @@ def expiry_text(expire_at_ms: int | None) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class ShareRequest:
-    """One `shareByUid` call, fully resolved: what is sent is exactly this."""
+class Wire:
+    """How one ShareRequest field is sent and remembered: the single declaration every form derives from."""
 
-    pk: str
-    dk: str
-    recipient_kind: RecipientKind
-    recipient: str  # normalised: phone separators removed, email as written
-    expire_at_ms: int | None  # None: a permanent share (parameter omitted)
-    cover_mark: int = 1
-    auth_key: str | None = None
+    param: str | None  #: its shareByUid query parameter; None: not sent as itself (recipient_kind)
+    #: the job setting that gives the field its default: it shapes the requests, so it names the batch
+    setting: str | None = None
+    #: named by its recipient kind (uid / email / phone), not by a fixed parameter
+    by_kind: bool = False
+    #: a field added after journals existed: at its default it adds nothing to the journal form or the
+    #: fingerprint, so a batch journaled before resumes as the same requests (never re-sent)
+    added_later: bool = False
+
+
+def _wire(param: str | None, **more: Any) -> dict[str, Wire]:
+    return {"wire": Wire(param, **more)}
+
+
+def _text(value: object) -> str:
+    """A field's value in the fingerprint and the query string."""
+    if value is None:
+        return ""
+    return value.value if isinstance(value, Enum) else str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class ShareRequest:
+    """One `shareByUid` call, fully resolved: what is sent is exactly this.
+
+    Its identity (journal form, fingerprint, query parameters, the job settings that name the
+    batch) derives from the fields and their `Wire` metadata; a new field declares it there once.
+    """
+
+    pk: str = field(metadata=_wire("pk"))
+    dk: str = field(metadata=_wire("dk"))
+    recipient_kind: RecipientKind = field(metadata=_wire(None))
+    #: normalised: phone separators removed, email as written
+    recipient: str = field(metadata=_wire(None, by_kind=True))
+    #: None: a permanent share (parameter omitted)
+    expire_at_ms: int | None = field(metadata=_wire("sharingExpireAt", setting="expiry"))
+    cover_mark: int = field(default=1, metadata=_wire("coverMark", setting="cover_mark"))
+    auth_key: str | None = field(default=None, metadata=_wire("authKey"))
+    #: the job's name of the owner account that sends it (the input's account column); None: the default
+    #: credentials. It picks the token, so it is never a query parameter.
+    account: str | None = field(default=None, metadata=_wire(None, added_later=True))
 
     @property
     def device(self) -> tuple[str, str]:
         return (self.pk, self.dk)
 
+    def _identity(self) -> list[tuple[Field[Any], Any]]:
+        """(field, value) of every field in declared order, less trailing later-added fields at their default."""
+        pairs = [(f, getattr(self, f.name)) for f in fields(self)]
+        while pairs and _wire_of(pairs[-1][0]).added_later and pairs[-1][1] == pairs[-1][0].default:
+            pairs.pop()
+        return pairs
+
     def to_json(self) -> str:
-        return json.dumps([self.pk, self.dk, self.recipient_kind.value, self.recipient, self.expire_at_ms,
-                           self.cover_mark, self.auth_key])
+        """The journal form: the identity's values in declared order (positional, as journals always were)."""
+        return json.dumps([value.value if isinstance(value, Enum) else value for _, value in self._identity()])
 
     @classmethod
     def from_json(cls, text: str) -> ShareRequest:
-        pk, dk, kind, recipient, expire_at_ms, cover_mark, auth_key = json.loads(text)
-        return cls(pk, dk, RecipientKind(kind), recipient, expire_at_ms, cover_mark, auth_key)
+        """Read `to_json`'s form back, including journals written before a later field was added."""
+        values = json.loads(text)
+        kwargs = {f.name: _decode(f, value) for f, value in zip(fields(cls), values, strict=False)}
+        return cls(**kwargs)
 
     def fingerprint(self) -> str:
         """A stable digest of everything that makes the request what it is (used by the journal)."""
-        parts = [
-            self.pk,
-            self.dk,
-            self.recipient_kind.value,
-            self.recipient,
-            "" if self.expire_at_ms is None else str(self.expire_at_ms),
-            str(self.cover_mark),
-            self.auth_key or "",
-        ]
-        return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+        return hashlib.sha256("\x1f".join(_text(value) for _, value in self._identity()).encode()).hexdigest()[:32]
+
+    def query_params(self, recipient_params: Mapping[RecipientKind, str]) -> dict[str, str]:
+        """The shareByUid query string in the platform's names; empty values are omitted."""
+        params: dict[str, str] = {}
+        for f in fields(self):
+            wire, value = _wire_of(f), getattr(self, f.name)
+            name = recipient_params[self.recipient_kind] if wire.by_kind else wire.param
+            if name is not None and value is not None and value != "":
+                params[name] = _text(value)
+        return params
+
+
+def _wire_of(declared: Field[Any]) -> Wire:
+    wire = declared.metadata.get("wire")
+    if not isinstance(wire, Wire):
+        raise TypeError(f"ShareRequest.{declared.name} declares no Wire metadata")
+    return wire
+
+
+def _decode(declared: Field[Any], value: Any) -> Any:
+    kind = declared.type
+    if value is not None and (kind is RecipientKind or kind == "RecipientKind"):
+        return RecipientKind(value)
+    return value
+
+
+def request_settings(request_type: type[ShareRequest] = ShareRequest) -> list[str]:
+    """The job settings that give request fields their defaults: part of the batch's name."""
+    return [wire.setting for f in fields(request_type) if (wire := _wire_of(f)).setting is not None]
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ import time
 import urllib.request
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +110,8 @@ class ProcessSimulator:
     base_url: str
     token: str
     process: subprocess.Popen[bytes]
+    #: every owner account's first token pair by uid, from the ready file (`--account UID` adds accounts)
+    accounts: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def get(self, path: str) -> Any:
         return sim_call(self.base_url, path)
@@ -119,21 +121,26 @@ class ProcessSimulator:
         return sim_call(self.base_url, path, body)
 
 
-@pytest.fixture
-def sim_process(tmp_path: Path) -> Iterator[ProcessSimulator]:
+def start_sim_process(tmp_path: Path, *args: str) -> Iterator[ProcessSimulator]:
+    """`sharebatch simulate ARGS` as its own process on a free port, stopped at the end."""
     ready = tmp_path / "simulator.json"
     process = subprocess.Popen(
-        [sys.executable, "-m", "runner", "simulate", "--port", "0", "--ready-file", str(ready), "--seed", "1"],
+        [sys.executable, "-m", "runner", "simulate", "--port", "0", "--ready-file", str(ready), "--seed", "1", *args],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:
         wait_for(lambda: ready.exists() or process.poll() is not None)
         assert process.poll() is None, "the simulator process exited at start"
         info = json.loads(ready.read_text())
-        yield ProcessSimulator(info["base_url"], info["access_token"], process)
+        yield ProcessSimulator(info["base_url"], info["access_token"], process, info.get("accounts", {}))
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@pytest.fixture
+def sim_process(tmp_path: Path) -> Iterator[ProcessSimulator]:
+    yield from start_sim_process(tmp_path)
 
 
 @pytest.fixture
@@ -187,3 +194,11 @@ def fake() -> Iterator[FakeHttp]:
 async def session() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession() as http:
         yield http
+
+
+@pytest.fixture
+def redis_url(tmp_path: Path) -> Iterator[str]:
+    """A fresh redis-server of this test's own (skips when the package is not installed)."""
+    from .redisserver import redis_server
+
+    yield from redis_server(tmp_path / "redis")

@@ -1,7 +1,8 @@
-"""Imports point down: commands on top, then engine / platform / input / outputs, models and errors below.
+"""Imports point down, checked by package prefix: a new module is covered the day it is added.
 
 Every module under runner/ is parsed with `ast`; imports inside functions count (the commands
-import lazily), imports under `if TYPE_CHECKING:` do not (they never run).
+import lazily), imports under `if TYPE_CHECKING:` do not (they never run). The layers and what
+each may import are written once, in LAYERS below, and explained in docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -13,10 +14,30 @@ import pytest
 
 RUNNER = Path(__file__).resolve().parent.parent / "runner"
 
-COMMANDS = ("runner.cli", "runner.commands", "runner.batches")
-ENGINE_MAY_NOT_IMPORT = ("aiohttp", "runner.platform", "runner.input", "runner.outputs", *COMMANDS)
-BELOW_THE_COMMANDS = ("runner/engine/", "runner/platform/", "runner/input/", "runner/outputs/", "runner/shares/",
-                      "runner/models.py", "runner/errors.py", "runner/events.py", "runner/clock.py")
+#: the layers, lowest first; a module may import its own layer and any lower one (ONLY narrows some packages).
+#: A top-level module or package missing here fails `test_every_module_has_a_layer`.
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("runner", "runner.models", "runner.errors", "runner.events", "runner.clock", "runner.redact"),
+    ("runner.shares",),
+    ("runner.engine", "runner.input", "runner.platform", "runner.outputs", "runner.simulator"),
+    ("runner.batches",),
+    # the commands and the library share a layer: a command's `*_command` calls runner.api, which calls
+    # the command's core (`test_the_library_sits_between_...` below pins which functions may)
+    ("runner.commands", "runner.api"),
+    ("runner.cli",),
+    ("runner.__main__",),
+)
+BASE = LAYERS[0]
+#: who may import a command: the click front end and the programmatic API
+COMMAND_IMPORTERS = ("runner.cli", "runner.api")
+#: narrower rules for some packages: (package, what it may import of runner besides itself)
+ONLY: dict[str, tuple[str, ...]] = {
+    "runner.shares": ("runner.models",),
+    "runner.engine": ("runner.models", "runner.errors", "runner.events", "runner.clock", "runner.redact"),
+    # the simulator is a second, independent reading of the docs: only the documented crypto is shared
+    "runner.simulator": (*BASE[1:], "runner.platform.auth.crypto"),
+}
+ENGINE_MAY_NOT_IMPORT_LIBRARIES = ("aiohttp",)
 
 
 def _module_name(path: Path) -> str:
@@ -60,8 +81,12 @@ def _imported(path: Path) -> set[str]:
     return found
 
 
+def _under(name: str, prefixes: tuple[str, ...]) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in prefixes)
+
+
 def _names(prefixes: tuple[str, ...], imported: set[str]) -> list[str]:
-    return sorted(name for name in imported if any(name == p or name.startswith(p + ".") for p in prefixes))
+    return sorted(name for name in imported if _under(name, prefixes))
 
 
 MODULES = sorted(RUNNER.rglob("*.py"))
@@ -71,32 +96,76 @@ def _rel(path: Path) -> str:
     return path.relative_to(RUNNER.parent).as_posix()
 
 
+def _top(name: str) -> str:
+    """runner.batches.run -> runner.batches; runner.models.x (a name imported from it) -> runner.models."""
+    return ".".join(name.split(".")[:2])
+
+
+def _layer(name: str) -> int:
+    top = _top(name)
+    for rank, members in enumerate(LAYERS):
+        if top in members:
+            return rank
+    if top.startswith("runner.__") or top == "runner":  # runner.__version__ and the like: the package's own
+        return 0
+    raise LookupError(f"{top} is in no layer: add it to LAYERS in tests/test_architecture.py and "
+                      "docs/architecture.md")
+
+
+def _runner_imports(path: Path) -> list[str]:
+    """The runner modules `path` imports outside its own top-level package."""
+    own = _top(_module_name(path))
+    return [name for name in _names(("runner",), _imported(path)) if _top(name) != own]
+
+
 def test_the_modules_are_found() -> None:
     names = {_rel(path) for path in MODULES}
     assert {"runner/engine/fanout.py", "runner/platform/client.py", "runner/outputs/report.py"} <= names
 
 
+@pytest.mark.parametrize("path", MODULES, ids=_rel)
+def test_every_module_has_a_layer(path: Path) -> None:
+    _layer(_module_name(path))
+
+
+@pytest.mark.parametrize("path", MODULES, ids=_rel)
+def test_imports_point_down(path: Path) -> None:
+    rank = _layer(_module_name(path))
+    upward = [name for name in _runner_imports(path) if _layer(name) > rank]
+    assert upward == [], f"{_rel(path)} imports a layer above its own"
+
+
+@pytest.mark.parametrize("path", MODULES, ids=_rel)
+def test_nothing_but_the_front_ends_imports_a_command(path: Path) -> None:
+    name = _module_name(path)
+    if _under(name, ("runner.commands", *COMMAND_IMPORTERS)):
+        return
+    assert _names(("runner.commands",), _imported(path)) == [], f"{_rel(path)} imports a command"
+
+
+@pytest.mark.parametrize("path", [p for p in MODULES if _top(_module_name(p)) in ONLY], ids=_rel)
+def test_the_narrow_packages_import_only_what_they_may(path: Path) -> None:
+    allowed = ONLY[_top(_module_name(path))]
+    extra = [name for name in _runner_imports(path)
+             if not _under(name, allowed) and not (name == "runner" or name.startswith("runner.__"))]
+    assert extra == [], f"{_rel(path)} may import only {', '.join(allowed)}"
+
+
 @pytest.mark.parametrize("path", [p for p in MODULES if _rel(p).startswith("runner/engine/")], ids=_rel)
-def test_the_engine_imports_neither_http_nor_platform_nor_io_nor_commands(path: Path) -> None:
-    assert _names(ENGINE_MAY_NOT_IMPORT, _imported(path)) == []
-
-
-@pytest.mark.parametrize("path", [p for p in MODULES if _rel(p).startswith(BELOW_THE_COMMANDS)], ids=_rel)
-def test_nothing_below_the_commands_imports_a_command(path: Path) -> None:
-    assert _names(COMMANDS, _imported(path)) == []
+def test_the_engine_imports_no_http(path: Path) -> None:
+    assert _names(ENGINE_MAY_NOT_IMPORT_LIBRARIES, _imported(path)) == []
 
 
 @pytest.mark.parametrize(("module", "allowed"), [("models", {"runner.errors"}), ("errors", {"runner.models"}),
-                                                 ("clock", set())])
-def test_models_and_errors_import_no_other_runner_module(module: str, allowed: set[str]) -> None:
+                                                 ("clock", set()), ("events", set()), ("redact", set())])
+def test_the_base_modules_import_no_other_runner_module(module: str, allowed: set[str]) -> None:
     imported = _imported(RUNNER / f"{module}.py")
     assert set(_names(("runner",), imported)) <= allowed
 
 
-@pytest.mark.parametrize("path", [p for p in MODULES if _rel(p).startswith("runner/shares/")], ids=_rel)
-def test_the_share_model_is_pure_it_imports_only_the_models(path: Path) -> None:
-    imported = _names(("runner",), _imported(path))
-    assert [name for name in imported if name != "runner.models" and not name.startswith("runner.models.")] == []
+def test_a_new_top_level_package_must_be_given_a_layer() -> None:
+    with pytest.raises(LookupError, match="in no layer"):
+        _layer("runner.newthing.mod")
 
 
 def test_a_lazy_import_counts_and_a_type_checking_one_does_not(tmp_path: Path) -> None:

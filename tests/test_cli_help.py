@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -63,3 +64,16 @@ def test_extend_help_says_it_cannot_make_a_share_permanent() -> None:
     result = CliRunner().invoke(main, ["extend", "--help"])
     assert "permanent" in result.output
     assert "--expiry" in result.output
+
+
+def test_windows_is_refused_at_start_in_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(sys, "platform", "win32")
+    result = CliRunner().invoke(main, ["validate", "--input", str(tmp_path / "none.csv")])
+    assert result.exit_code == 2
+    assert result.output.splitlines() == [
+        "error: sharebatch runs on Linux and macOS, not on Windows (it needs POSIX file locks and signals): run it "
+        "on a Linux or macOS machine, or in WSL"]
+    monkeypatch.setattr(sys, "platform", "linux")
+    elsewhere = CliRunner().invoke(main, ["validate", "--input", str(tmp_path / "none.csv")])
+    assert "Windows" not in elsewhere.output
+    assert "none.csv" in elsewhere.output

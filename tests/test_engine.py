@@ -16,7 +16,7 @@ import pytest
 from runner.batches.actions import RECONCILED_MESSAGE
 from runner.departure import departing
 from runner.engine.fanout import Engine
-from runner.engine.protocols import ActionResult, WorkItem
+from runner.engine.protocols import ActionResult, Found, Reconciled, WorkItem
 from runner.engine.settings import EngineResult, EngineSettings, FailureBrake, RowBudget
 from runner.errors import (
     ApiError,
@@ -58,7 +58,8 @@ class ScriptedAction:
     """
 
     script: dict[int, list[Answer]] = field(default_factory=dict)
-    found: dict[int, list[ActionResult | BaseException | None]] = field(default_factory=dict)  # reconcile()'s answers
+    #: reconcile()'s answers; None stands for Found.NOT_APPLIED, an ActionResult for Found.APPLIED
+    found: dict[int, list[ActionResult | Reconciled | BaseException | None]] = field(default_factory=dict)
     crowd_size: int = 1
     release: asyncio.Event | None = None
     lookup_release: asyncio.Event | None = None  # when given, every reconcile() waits for it
@@ -115,7 +116,7 @@ class ScriptedAction:
     def why_not_send(self, payload: Job, now_ms: int) -> str | None:
         return self.unsendable.get(payload.row)
 
-    async def reconcile(self, payload: Job, since_ms: int) -> ActionResult | None:
+    async def reconcile(self, payload: Job, since_ms: int) -> Reconciled:
         self.events.append(("reconcile", payload.row))
         self.reconcile_since.append(since_ms)
         self.lookup_started.set()
@@ -125,7 +126,9 @@ class ScriptedAction:
         answer = answers.pop(0) if len(answers) > 1 else answers[0]
         if isinstance(answer, BaseException):
             raise answer
-        return answer
+        if isinstance(answer, Reconciled):
+            return answer
+        return Reconciled(Found.NOT_APPLIED) if answer is None else Reconciled(Found.APPLIED, answer)
 
 
 @dataclass
@@ -287,6 +290,34 @@ async def test_ambiguous_failure_with_nothing_found_is_sent_again() -> None:
     assert outcomes[2].status is RowStatus.SUCCESS
     assert outcomes[2].share_code == "SC-2"
     assert outcomes[2].attempts == 2
+
+
+async def test_an_unknown_look_up_never_sends_again_and_ends_unknown() -> None:
+    action = ScriptedAction(script={2: [unavailable(applied=True), ok(2)]},
+                            found={2: [Reconciled(Found.UNKNOWN, why="the list was cut short")]})
+    run = make_run(action, items(["A"]), max_attempts=3)
+    _, outcomes = await run.go()
+    assert action.performed() == [2]
+    assert outcomes[2].status is RowStatus.UNKNOWN
+    assert "the list was cut short" in outcomes[2].message
+
+
+async def test_harmless_to_resend_is_sent_again_and_a_last_failure_says_so() -> None:
+    action = ScriptedAction(script={2: [unavailable(applied=True)]}, found={2: [Reconciled(Found.RESEND_HARMLESS)]})
+    run = make_run(action, items(["A"]), max_attempts=2)
+    _, outcomes = await run.go()
+    assert action.performed() == [2, 2]
+    assert outcomes[2].status is RowStatus.FAILED
+    assert "running it again is harmless" in outcomes[2].message
+    assert "share list does not show it" not in outcomes[2].message
+
+
+def test_a_reconciled_result_comes_with_applied_only() -> None:
+    result = ActionResult(share_code="SC", http_status=200, latency_ms=None)
+    with pytest.raises(ValueError, match="APPLIED"):
+        Reconciled(Found.NOT_APPLIED, result)
+    with pytest.raises(ValueError, match="APPLIED"):
+        Reconciled(Found.APPLIED)
 
 
 async def test_failure_that_was_not_applied_is_resent_without_a_look_up() -> None:

@@ -36,7 +36,7 @@ def test_a_number_shows_as_its_format_says(raw: str, code: str, shown: str) -> N
 
 
 def test_dates_are_flagged_as_dates_and_honour_the_1904_system() -> None:
-    assert render_number("1", "yyyy-mm-dd", date1904=True) == ("1904-01-02", None, True)
+    assert render_number("1", "yyyy-mm-dd", date1904=True) == ("1904-01-02", None, True, None)
     assert not render_number("12", "0").date
 
 
@@ -49,7 +49,26 @@ def test_a_whole_number_past_15_digits_says_the_spreadsheet_lost_digits(raw: str
 
 
 def test_fifteen_digits_are_kept_exactly() -> None:
-    assert render_number("860012345678901", "0") == ("860012345678901", None, False)
+    assert render_number("860012345678901", "0") == ("860012345678901", None, False, "860012345678901")
+
+
+@pytest.mark.parametrize(("raw", "code", "digits"), [
+    ("860000000086001", "#,##0", "860000000086001"),
+    ("860000000086002", '"¥"#,##0.00', "860000000086002"),
+    ("86", "0.00%", None),  # shown 8600.00%: the digits typed cannot be told
+    ("860000000000000", "0.00E+00", None),
+    ("1.5", "0.0", None),
+    ("-12", "0", None),
+])
+def test_the_stored_digits_of_a_whole_number_are_kept_beside_the_text(raw: str, code: str, digits: str | None) -> None:
+    assert render_number(raw, code).digits == digits
+
+
+@pytest.mark.parametrize("number_format_id", [27, 31, 36, 50, 57, 58, 71, 81])
+def test_the_locale_date_formats_stored_by_id_only_are_dates(number_format_id: int) -> None:
+    from runner.input.numberformat import number_format_code
+
+    assert render_number("46752", number_format_code(number_format_id, {})) == ("2027-12-31", None, True, None)
 
 
 def test_format_codes_come_from_the_workbook_then_the_built_in_table() -> None:

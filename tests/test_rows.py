@@ -173,9 +173,10 @@ def test_an_unknown_encoding_name_is_the_job_s_problem_not_the_file_s(write: Wri
     assert not isinstance(caught.value, InputFileError)
 
 
-def test_utf16_text_is_recognised_and_read_when_named(write: WriteFile) -> None:
+def test_utf16_text_with_its_byte_order_mark_is_read_without_naming_it(write: WriteFile) -> None:
+    """Excel's "Unicode Text" is UTF-16 with a BOM: the mark says the encoding, so it is read as is."""
     path = write((HEADER + "p,d,U1,\n").encode("utf-16"))
-    assert "pass --encoding utf-16" in usage_error(path)
+    assert load(path).rows[0].cells == ["p", "d", "U1", ""]
     assert load(path, encoding="utf-16").rows[0].cells == ["p", "d", "U1", ""]
 
 
@@ -484,11 +485,19 @@ def test_the_same_value_as_a_different_kind_is_not_a_duplicate(write: WriteFile)
 
 
 def test_several_recipients_on_cover_mark_1_give_one_warning_per_run(write: WriteFile) -> None:
-    path = write("pk,dk,uid,cover_mark\np,d1,U1,1\np,d1,U2,2\np,d1,U3,2\np,d2,U1,2\np,d2,U2,2\np,d3,U1,\n")
+    path = write("pk,dk,uid,cover_mark\np,d1,U1,2\np,d1,U2,2\np,d1,U3,1\np,d1,U4,1\np,d2,U1,2\np,d2,U2,2\np,d3,U1,\n"
+                 "p,d4,U1,1\np,d4,U2,2\n")  # d4: the mark 1 row comes first, so it ends no row of this batch
     assert load(path).warnings == [
-        "1 device is shared with several recipients while a row uses cover mark 1, so each share "
-        "replaces the previous one (use cover_mark 2 to keep them all): p/d1"
+        "1 device is shared with several recipients where a later row's cover mark (1, or 3 with a later expiry) "
+        "ends the earlier recipients' shares, as `sharebatch plan` shows (use cover_mark 2 to keep them all): p/d1"
     ]
+
+
+@pytest.mark.parametrize(("second", "flagged"), [("2030-01-02", True), ("2029-12-31", False), ("", True),
+                                                 ("2030-01-01", False)])
+def test_cover_mark_3_warns_only_when_its_expiry_is_later(write: WriteFile, second: str, flagged: bool) -> None:
+    path = write(f"pk,dk,uid,cover_mark,expiry\np,d,U1,2,2030-01-01\np,d,U2,3,{second}\n")
+    assert bool(load(path).warnings) is flagged
 
 
 def test_duplicates_alone_do_not_trigger_the_cover_mark_warning(write: WriteFile) -> None:
@@ -722,7 +731,7 @@ def _rewrite_part(source: Path, target: Path, name: str, data: bytes) -> Path:
 def test_broken_or_hostile_workbook_xml_is_a_usage_error(write_xlsx: Callable[..., Path], tmp_path: Path) -> None:
     source = write_xlsx({"s": [["pk", "dk", "uid"], ["p", "d", "U"]]})
     garbled = _rewrite_part(source, tmp_path / "garbled.xlsx", "xl/workbook.xml", b"<workbook><sheets>")
-    assert "not a readable XLSX file (ParseError" in usage_error(garbled)
+    assert "not a readable XLSX file (ExpatError" in usage_error(garbled)
     bomb = (b'<?xml version="1.0"?><!DOCTYPE w [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;">]>'
             b'<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheets>&b;</sheets>'
             b"</workbook>")

@@ -8,6 +8,9 @@ hidden row, a merged cell) that LibreOffice then opens, recalculates and saves a
 is LibreOffice's CSV export of the same sheet with a German Excel's dialect (`;`, cp1252, CRLF).
 What LibreOffice cannot be made to write is made with openpyxl directly: formulas saved without
 their results (`unsaved_formulas.xlsx`) and an auto filter that hides rows (`filtered.xlsx`).
+The files other writers make (xlsxwriter, LibreOffice, Strict, SDK-style, WPS- and Google-style,
+Excel's CSVs from several locales, and what is refused) come from tools/make_writer_fixtures.py.
+Needs xlsxwriter (the `test` extra) and, for encrypted.xlsx, msoffcrypto-tool.
 CI never runs this script: the generated files are committed.
 """
 
@@ -20,6 +23,7 @@ import tempfile
 from datetime import date
 from pathlib import Path
 
+import make_writer_fixtures  # tools/, beside this script: the other writers' files (issue 20)
 import openpyxl
 
 HERE = Path(__file__).resolve().parent
@@ -113,6 +117,7 @@ def main() -> None:
         # 59 = `;`, 34 = `"`, 1 = Windows-1252 (LibreOffice's CSV filter options)
         csv = convert(OUT / "as_seen.xlsx", 'csv:Text - txt - csv (StarCalc):59,34,1', converted)
         shutil.copy(csv, OUT / "semicolon_cp1252.csv")
+        make_writer_fixtures.make(OUT, Path(work), convert)
     unsaved_formulas(OUT / "unsaved_formulas.xlsx")
     filtered(OUT / "filtered.xlsx")
     for made in sorted(OUT.iterdir()):

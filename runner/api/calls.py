@@ -205,10 +205,11 @@ def _report_spec(report: PathArg, out: PathArg | None, name: str, options: dict[
                                 path.parent / name, "name": name})
 
 
-def _auth(spec: JobSpec, env: Mapping[str, str] | None, *, login: bool = True) -> AuthSettings:
-    from runner.platform.auth.tokens import auth_from_env
+def _auth(spec: JobSpec, env: Mapping[str, str] | None, *, login: bool = True) -> AuthSettings | None:
+    """The default credentials; optional (None) for a job with accounts, whose rows may all name theirs."""
+    from runner.batches.accountrouting import default_credentials
 
-    return auth_from_env(env, token_file=spec.token_file, login=spec.login if login else None)
+    return default_credentials(spec, env, login=login)
 
 
 def _call(make: Callable[[bool], Coroutine[Any, Any, T]]) -> T:

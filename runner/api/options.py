@@ -31,6 +31,8 @@ class SendingOptions(TypedDict, total=False):
     allow_insecure_http: bool  #: plain http to a non-loopback host (not recommended)
     token_file: PathArg  #: tokens saved by `sharebatch login` [SHAREBATCH_TOKEN from `env`]
     ca_bundle: PathArg  #: PEM file of extra CA certificates (a corporate TLS proxy)
+    limiter: str  #: who shares each account's rate: "local" (this host), "redis://HOST:PORT/DB", "off" [local]
+    account: Sequence[str]  #: owner accounts as "NAME=TOKEN_FILE" (`--account`; a job file's [accounts.NAME])
 
 
 class RowOptions(TypedDict, total=False):
@@ -90,5 +92,7 @@ def job_overrides(options: Mapping[str, object]) -> dict[str, object]:
             value = dict(value)
         elif key == "ignore_columns" and isinstance(value, Sequence) and not isinstance(value, str):
             value = list(value)
+        elif key == "account" and isinstance(value, str):
+            value = [value]  # one "NAME=TOKEN_FILE"
         overrides[key] = value
     return overrides

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Hashable
 
-from runner.engine.protocols import ActionResult
+from runner.engine.protocols import ActionResult, Found, Reconciled
 from runner.errors import RowRejectedError
 from runner.models import DeviceShare, RowStatus, ShareRequest, expiry_text, iso_utc, same_recipient
 from runner.platform.client import PlatformClient
@@ -36,7 +36,7 @@ class ShareAction:
         return ActionResult(share_code=share_code, http_status=reply.http_status, latency_ms=reply.latency_ms,
                             confirmed=share_code is not None)
 
-    async def reconcile(self, payload: ShareRequest, since_ms: int) -> ActionResult | None:
+    async def reconcile(self, payload: ShareRequest, since_ms: int) -> Reconciled:
         """The share this row left on the platform since `since_ms` (host time), whatever its status.
 
         The window is moved into the platform's clock (its answers' Date header), so a skewed
@@ -52,7 +52,7 @@ class ShareAction:
         window_ms = self._client.clock.to_platform_ms(since_ms) - LOOKUP_MARGIN_MS
         mine = [s for s in shares if s.created_ms >= window_ms and same_recipient(s, payload)]
         if not mine:
-            return None
+            return Reconciled(Found.NOT_APPLIED)
         # live first, then the row's own expiry, then the newest: under cover mark 1 only the last one lives
         mine.sort(key=lambda s: (s.open, s.expire_at_ms == payload.expire_at_ms, s.created_ms), reverse=True)
         kept, extra = mine[0], mine[1:]
@@ -63,7 +63,8 @@ class ShareAction:
                         "change it on the platform if that matters")
         if extra:
             message += "; " + await self._applied_more_than_once(kept, extra)
-        return ActionResult(share_code=kept.share_code, http_status=200, latency_ms=None, message=message)
+        return Reconciled(Found.APPLIED, ActionResult(share_code=kept.share_code, http_status=200, latency_ms=None,
+                                                      message=message))
 
     async def _applied_more_than_once(self, kept: DeviceShare, extra: list[DeviceShare]) -> str:
         """The platform applied this row's request more than once (a request held past its timeout landed
@@ -131,8 +132,8 @@ class RevokeAction:
         return ActionResult(share_code=payload, http_status=reply.http_status, latency_ms=reply.latency_ms,
                             status=RowStatus.REVOKED)
 
-    async def reconcile(self, payload: str, since_ms: int) -> ActionResult | None:
-        return None
+    async def reconcile(self, payload: str, since_ms: int) -> Reconciled:
+        return Reconciled(Found.RESEND_HARMLESS)
 
     def why_not_send(self, payload: str, now_ms: int) -> str | None:
         return None
@@ -167,8 +168,8 @@ class SetExpiryAction:
         return ActionResult(share_code=share_code, http_status=reply.http_status, latency_ms=reply.latency_ms,
                             message=f"expiry set to {iso_utc(expire_at_ms)}", status=RowStatus.EXTENDED)
 
-    async def reconcile(self, payload: tuple[str, int], since_ms: int) -> ActionResult | None:
-        return None
+    async def reconcile(self, payload: tuple[str, int], since_ms: int) -> Reconciled:
+        return Reconciled(Found.RESEND_HARMLESS)
 
     def why_not_send(self, payload: tuple[str, int], now_ms: int) -> str | None:
         if payload[1] <= now_ms:
@@ -196,8 +197,8 @@ class DeviceLookupAction:
         self.found[payload] = await self._client.list_device_shares(*payload)
         return ActionResult(share_code=None, http_status=200, latency_ms=None)
 
-    async def reconcile(self, payload: tuple[str, str], since_ms: int) -> ActionResult | None:
-        return None
+    async def reconcile(self, payload: tuple[str, str], since_ms: int) -> Reconciled:
+        return Reconciled(Found.RESEND_HARMLESS)  # reading a list changes nothing
 
     def why_not_send(self, payload: tuple[str, str], now_ms: int) -> str | None:
         return None

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from runner.batches.jobaccounts import AccountSpec, anchor_account_files, job_accounts, limiter, parse_account_options
 from runner.errors import UsageError
 from runner.input.columns import CANONICAL_COLUMNS
 from runner.input.expiry import load_timezone
@@ -81,6 +82,10 @@ class JobSpec:
     max_failure_share: float | None = None
     #: report.html for mailing: recipients' emails, phones and uids masked (report.csv keeps them)
     mask_recipients: bool = False
+    #: who shares the account's rate: local (this host's processes), redis://HOST:PORT/DB (several hosts), off
+    limiter: str = "local"
+    #: the owner accounts rows may name in their account column, by name
+    accounts: dict[str, AccountSpec] = field(default_factory=dict)
 
     @property
     def settle_window_s(self) -> float:
@@ -128,11 +133,17 @@ _KEY_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "limit": ((int,), "a whole number of rows"),
     "mask_recipients": ((bool,), "true or false"),
     "max_failures": ((int, str), 'a number of rows such as 10, or a share such as "5%"'),
+    "limiter": ((str,), '"local", "off" or a redis://HOST:PORT/DB URL'),
+    "accounts": ((dict,), "[accounts.NAME] tables"),
 }
+
 
 
 def load_job_spec(job_file: Path | None, overrides: dict[str, Any]) -> JobSpec:
     """Read the job file (if any), apply flag overrides (None values are ignored) and validate."""
+    if "account" in overrides:  # --account NAME=TOKEN_FILE, repeatable
+        overrides = {**overrides, "accounts": parse_account_options(overrides["account"] or ())}
+        del overrides["account"]
     raw: dict[str, Any] = {}
     base_dir = Path.cwd()
     where = "option"
@@ -142,6 +153,7 @@ def load_job_spec(job_file: Path | None, overrides: dict[str, Any]) -> JobSpec:
         where = str(job_file)
     _check_keys(raw, where)
     file_paths: set[str] = {key for key in ("input", "out", "ca_bundle") if key in raw}
+    anchor_account_files(raw, base_dir)
     auth = _auth(raw.pop("auth", {}), where)
     if "token_file" in auth:
         raw.setdefault("token_file", auth.pop("token_file"))
@@ -200,6 +212,8 @@ def load_job_spec(job_file: Path | None, overrides: dict[str, Any]) -> JobSpec:
         ca_bundle=resolve("ca_bundle"),
         login=auth,
         skip_existing=bool(raw.get("skip_existing", False)),
+        limiter=limiter(raw, at("limiter")),
+        accounts=job_accounts(raw, at("accounts")),
     )
 
 
@@ -305,6 +319,11 @@ def _merged(key: str, from_file: Any, from_flag: Any) -> Any:
         return {**from_file, **from_flag}
     if key == "ignore_columns" and isinstance(from_file, list) and isinstance(from_flag, list):
         return [*from_file, *from_flag]
+    if key == "accounts" and isinstance(from_file, dict) and isinstance(from_flag, dict):
+        merged = {name: dict(table) if isinstance(table, dict) else table for name, table in from_file.items()}
+        for name, table in from_flag.items():  # --account NAME=FILE replaces only that account's token file
+            merged[name] = {**merged.get(name, {}), **table} if isinstance(merged.get(name), dict) else table
+        return merged
     return from_flag
 
 

@@ -51,7 +51,7 @@ class BatchResult:
         if summary.stopped:
             return ExitCode.ABORTED
         # rows a canary (--limit) held back are the plan, not a failure: `run --limit 10 && run` works
-        if summary.failed or summary.invalid or summary.not_attempted - summary.held_back or summary.unknown:
+        if summary.fails_the_run():
             return ExitCode.ROWS_FAILED
         return ExitCode.OK
 

@@ -9,7 +9,7 @@ the report streams the input a second time beside the journal's outcomes.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Coroutine, Hashable, Iterable, Iterator
+from collections.abc import Callable, Coroutine, Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -34,17 +34,16 @@ from runner.batches.results import (
     write_outputs,
 )
 from runner.batches.sharerows import (
-    described,
+    described_request,
     input_options,
     iter_rows,
     journal_entry,
+    journaled_pairs,
     share_batch_settings,
     share_subject,
-    zip_rows,
 )
 from runner.batches.stopping import StopAtDeadline, StopOnSignals, StopWithPrepare
 from runner.clock import now_ms, utc_now_iso
-from runner.engine.fanout import Engine
 from runner.engine.journal import CLOCK_OFFSET_KEY, FIRST_STARTED_KEY, Journal
 from runner.engine.protocols import Action, OutcomeSink, WorkItem
 from runner.engine.records import JournalEntry
@@ -68,7 +67,9 @@ PayloadT = TypeVar("PayloadT")
 
 if TYPE_CHECKING:
     #: a step between loading the journal and sending (run --skip-existing's look-ups)
-    Prepare = Callable[[Journal, PlatformClient, OutcomeSink, EngineSettings], Coroutine[Any, Any, Prepared]]
+    #: (the clients by account name, DEFAULT_ACCOUNT for the default credentials)
+    Prepare = Callable[[Journal, Mapping[str, PlatformClient], OutcomeSink, EngineSettings],
+                       Coroutine[Any, Any, Prepared]]
 #: --max-failures P% is judged once this many rows have finished: two failures of the first three are no trend
 FAILURE_SHARE_MIN_ROWS = 20
 
@@ -120,11 +121,13 @@ class JournaledPlan(Generic[PayloadT]):
     #: the report's pairs from the input's rows and the journal's outcomes (default: zip_outcomes of `cells`),
     #: for a kind of batch whose report adds to an outcome (extend names its status, run notes replaced shares)
     report_pairs: Callable[[Iterator[RowOutcome]], Iterable[tuple[list[str], RowOutcome]]] | None = None
+    #: the owner account of a payload (the job's [accounts]), for a kind of batch that sends each row as its account
+    account_of: Callable[[PayloadT], str | None] | None = None
 
 
 async def run_batch(
     spec: JobSpec,
-    auth: AuthSettings,
+    auth: AuthSettings | None,
     *,
     interactive: bool = False,
     handle_signals: bool = True,
@@ -143,10 +146,10 @@ async def run_batch(
 
     open_input(input_options(spec, now_ms()))  # a bad file stops here, before the out dir is touched
 
-    async def share_prepare(journal: Journal, client: PlatformClient, sink: OutcomeSink,
+    async def share_prepare(journal: Journal, clients: Mapping[str, PlatformClient], sink: OutcomeSink,
                             settings: EngineSettings) -> Prepared:
         """--skip-existing's look-ups, then the rows a resume must not send behind a later row (coverorder.py)."""
-        prepared = await skip_existing(journal, client, sink, settings) if spec.skip_existing else Prepared()
+        prepared = await skip_existing(journal, clients, sink, settings) if spec.skip_existing else Prepared()
         return keep_device_order(prepared, journal, sink)
 
     def plan(journal: Journal, snapshot: Path) -> JournaledPlan[ShareRequest]:
@@ -159,10 +162,11 @@ async def run_batch(
                     repeats.add(row.request.device)
                 yield journal_entry(row)
 
-        def report_pairs(outcomes: Iterator[RowOutcome]) -> Iterator[tuple[list[str], RowOutcome]]:
+        def report_pairs(_: Iterator[RowOutcome]) -> Iterator[tuple[list[str], RowOutcome]]:
             notes = ReplacementNotes(repeats)
-            for row, outcome in zip_rows(iter_rows(source), outcomes):
-                yield row.cells, notes.noted(row.request, described(row, outcome))
+            lines = journaled_pairs(iter_rows(source), journal.iter_journaled(), len(source.headers))
+            for cells, request, note, outcome in lines:
+                yield cells, notes.noted(request, described_request(request, note, outcome))
 
         return JournaledPlan(
             headers=source.headers,
@@ -175,6 +179,7 @@ async def run_batch(
             warnings=source.warnings,
             prepare=share_prepare,
             report_pairs=report_pairs,
+            account_of=_account_of,
         )
 
     return await run_journaled(spec, auth, plan, share_batch_settings(spec), interactive=interactive,
@@ -182,9 +187,13 @@ async def run_batch(
                                reshare_revoked=reshare_revoked)
 
 
+def _account_of(request: ShareRequest) -> str | None:
+    return request.account
+
+
 async def run_journaled(
     spec: JobSpec,
-    auth: AuthSettings,
+    auth: AuthSettings | None,
     make_plan: Callable[[Journal, Path], JournaledPlan[PayloadT]],
     batch_settings: dict[str, object],
     *,
@@ -225,11 +234,11 @@ async def run_journaled(
             log_event("run_started", f"run started: {counts.to_send} of {counts.total} rows to send",
                       job=spec.name, input=str(spec.input), out=str(spec.out), base_url=spec.base_url,
                       rows=counts.total, to_send=counts.to_send, already_done=counts.already_done)
-            summary.warnings = [*([opened.replaced] if opened.replaced else []), *plan.warnings()]
+            summary.warnings = [*([opened.replaced] if opened.replaced else []), *plan.warnings(), *_preflight(spec)]
             stats = RunStats()
             work = journal.iter_work(plan.decode)
             result = await _send(spec, auth, plan.action, work, journal, counts.to_send, stats, interactive,
-                                 handle_signals, settings, plan.prepare, settle=kind == "share")
+                                 handle_signals, settings, plan.prepare, plan.account_of, settle=kind == "share")
             summary.requests, summary.retries = stats.requests, stats.retries
             summary.rate_achieved = achieved_rate(stats)
             summary.stopped = result.stopped
@@ -262,7 +271,7 @@ class _SendResult:
 
 async def _send(
     spec: JobSpec,
-    auth: AuthSettings,
+    auth: AuthSettings | None,
     make_action: Callable[[PlatformClient], Action[PayloadT]],
     work: Iterable[WorkItem[PayloadT]],
     journal: Journal,
@@ -272,39 +281,55 @@ async def _send(
     handle_signals: bool,
     settings: EngineSettings | None,
     prepare: Prepare | None = None,
+    account_of: Callable[[PayloadT], str | None] | None = None,
     *,
     settle: bool = False,
 ) -> _SendResult:
+    from runner.batches.accountrouting import routed_engine, workers_for
     from runner.outputs.progress import ProgressDisplay
-    from runner.platform.session import platform_client
+    from runner.platform.session import account_clients
 
-    settings = settings or EngineSettings(concurrency=spec.concurrency, max_attempts=spec.max_attempts,
-                                          budget=row_budget(spec), brake=failure_brake(spec),
-                                          settle_s=spec.settle_window_s if settle else 0.0)
+    routed = bool(spec.accounts) and account_of is not None
+    settings = settings or EngineSettings(concurrency=workers_for(spec) if routed else spec.concurrency,
+                                          max_attempts=spec.max_attempts, budget=row_budget(spec),
+                                          brake=failure_brake(spec), settle_s=spec.settle_window_s if settle else 0.0)
     signal_exit: list[ExitCode] = []
     with ProgressDisplay(to_send, interactive=interactive) as progress:
-        async with platform_client(spec, auth, stats) as client:
+        async with account_clients(spec, auth, stats, with_accounts=routed) as clients:
             sink = _Sink(journal, progress)
-            engine = Engine(make_action(client), sink, settings, stats)
+            engine = routed_engine(spec, clients, make_action, account_of if routed else None, sink, settings, stats)
             stopper = StopWithPrepare(engine)
             signals = StopOnSignals(stopper, signal_exit, enabled=handle_signals)
             with signals, StopAtDeadline(stopper, spec.deadline_s):
                 if prepare is not None:
-                    prepared = await stopper.prepared(prepare(journal, client, sink, settings))
+                    prepared = await stopper.prepared(prepare(journal, clients, sink, settings))
                     if prepared.finished_rows:
                         work = (item for item in work if item.row not in prepared.finished_rows)
                     if prepared.stop is not None:  # every row left ends not_attempted (or unknown if in doubt)
                         engine.request_stop(prepared.stop, interrupted=False)
                 result = await engine.run(work)
-            record_clock_offset(journal, client.clock)
+            record_clock_offset(journal, [client.clock for client in clients.values()])
     journal.flush()
     return _SendResult(result.stopped, signal_exit[0] if signal_exit else None, result.held_back)
 
 
-def record_clock_offset(journal: Journal, clock: PlatformClock) -> None:
+def record_clock_offset(journal: Journal, clocks: list[PlatformClock]) -> None:
     """The platform's clock against this machine's, for `sharebatch status` (look-ups already use the platform's)."""
-    if clock.measured:
-        journal.set_meta(CLOCK_OFFSET_KEY, str(clock.offset_ms))
+    measured = [clock for clock in clocks if clock.measured]
+    if measured:
+        journal.set_meta(CLOCK_OFFSET_KEY, str(measured[0].offset_ms))
+
+
+def _preflight(spec: JobSpec) -> list[str]:
+    """Token expiries and clock skew, said before anything is sent (and kept in the summary)."""
+    import logging
+
+    from runner.platform.preflight import preflight_warnings
+
+    found = preflight_warnings(spec, sending=True)
+    for line in found:
+        logging.getLogger("runner.preflight").warning(line, extra={"event": "preflight"})
+    return found
 
 
 def row_budget(spec: JobSpec) -> RowBudget | None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from runner.batches.jobspec import JobSpec
 from runner.engine.records import JournalEntry
 from runner.input.rows import InputOptions, InputSource
-from runner.models import LoadedRow, RowOutcome, RowStatus, ShareRequest, expiry_text
+from runner.models import LoadedRow, RowOutcome, RowStatus, ShareRequest, expiry_text, request_settings
 
 
 def input_options(spec: JobSpec, anchor_ms: int, path: Path | None = None) -> InputOptions:
@@ -29,6 +29,7 @@ def input_options(spec: JobSpec, anchor_ms: int, path: Path | None = None) -> In
         default_expiry=spec.expiry,
         default_cover_mark=spec.cover_mark,
         anchor_ms=anchor_ms,
+        accounts=frozenset(spec.accounts),
     )
 
 
@@ -59,12 +60,16 @@ def journal_entry(row: LoadedRow) -> JournalEntry:
 
 def described(row: LoadedRow, outcome: RowOutcome) -> RowOutcome:
     """The outcome with what the row asked for (expiry sent, recipient kind) and the loader's note."""
-    request = row.request
+    return described_request(row.request, row.note, outcome)
+
+
+def described_request(request: ShareRequest | None, note: str, outcome: RowOutcome) -> RowOutcome:
+    """`described` from a journaled request and the loader's note on the row."""
     if request is not None:
         outcome.expiry_sent = expiry_text(request.expire_at_ms)
         outcome.recipient_kind = request.recipient_kind.value
-    if row.note and row.note not in outcome.message:  # e.g. a phone read from a number cell
-        outcome.message = f"{outcome.message}; {row.note}" if outcome.message else row.note
+    if note and note not in outcome.message:  # e.g. a phone read from a number cell
+        outcome.message = f"{outcome.message}; {note}" if outcome.message else note
     return outcome
 
 
@@ -74,7 +79,7 @@ def share_subject(payload: str) -> Hashable:
     return (request.pk, request.dk, request.recipient_kind.value, request.recipient)
 
 
-def share_batch_settings(spec: JobSpec) -> dict[str, object]:
+def share_batch_settings(spec: JobSpec, request_type: type[ShareRequest] = ShareRequest) -> dict[str, object]:
     """The job settings that change which requests the input becomes; with its bytes they name the batch.
 
     A setting that only changes how the batch is sent (rate, attempts, base URL...) is not here:
@@ -82,7 +87,9 @@ def share_batch_settings(spec: JobSpec) -> dict[str, object]:
     """
     settings: dict[str, object] = {
         "sheet": spec.sheet, "encoding": spec.encoding, "columns": dict(sorted(spec.columns.items())),
-        "timezone": spec.timezone, "expiry": spec.expiry, "cover_mark": spec.cover_mark}
+        "timezone": spec.timezone}
+    # the settings that give request fields their defaults (expiry, cover_mark), declared on the fields
+    settings.update({name: getattr(spec, name) for name in request_settings(request_type)})
     # Named only when set, so that a batch started before these options existed keeps its name.
     reading = {"ignore_columns": sorted(spec.ignore_columns), "header_row": spec.header_row,
                "include_hidden": spec.include_hidden}
@@ -90,9 +97,22 @@ def share_batch_settings(spec: JobSpec) -> dict[str, object]:
     return settings
 
 
-def zip_rows(rows: Iterable[LoadedRow], outcomes: Iterable[RowOutcome]) -> Iterator[tuple[LoadedRow, RowOutcome]]:
-    """Pair the input's rows with the journal's outcomes; both are in row order."""
-    for row, outcome in zip(rows, outcomes, strict=True):
-        if row.row != outcome.row:
-            raise RuntimeError(f"journal and input disagree at row {row.row} (journal row {outcome.row})")
-        yield row, outcome
+def journaled_pairs(
+    rows: Iterable[LoadedRow], journaled: Iterable[tuple[RowOutcome, str | None]], width: int,
+) -> Iterator[tuple[list[str], ShareRequest | None, str, RowOutcome]]:
+    """The report's lines from the journal: each row's outcome and request as journaled, beside its cells.
+
+    The request (expiry sent, recipient kind, replacement notes) is the one that was sent, decoded from
+    the journal, never a second validation's. The input's cells and the loader's note come from a read
+    of the run's snapshot, matched by row number; a row that read does not give keeps its line with
+    empty cells instead of stopping the report after every request was sent.
+    """
+    loaded = iter(rows)
+    ahead = next(loaded, None)
+    for outcome, payload in journaled:
+        while ahead is not None and ahead.row < outcome.row:
+            ahead = next(loaded, None)
+        row = ahead if ahead is not None and ahead.row == outcome.row else None
+        request = ShareRequest.from_json(payload) if payload is not None else None
+        cells = row.cells if row is not None else [""] * width
+        yield cells, request, row.note if row is not None else "", outcome

@@ -13,15 +13,17 @@ share again what is already in place, and without the list nobody knows. Nothing
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from runner.batches.lookups import look_up_devices
+from runner.batches.lookups import Lookups, look_up_devices
 from runner.clock import utc_now_iso
 from runner.engine.journal import Journal
 from runner.engine.protocols import OutcomeSink
 from runner.engine.settings import EngineSettings
 from runner.models import RowOutcome, RowStatus, ShareRequest
 from runner.platform.client import PlatformClient
+from runner.platform.session import DEFAULT_ACCOUNT
 from runner.shares.model import IN_PLACE_MESSAGE, DeviceModel, PlanAction
 
 log = logging.getLogger(__name__)
@@ -36,15 +38,26 @@ class Prepared:
     stop: str | None = None
 
 
-async def skip_existing(journal: Journal, client: PlatformClient, sink: OutcomeSink,
+async def skip_existing(journal: Journal, clients: Mapping[str, PlatformClient], sink: OutcomeSink,
                         settings: EngineSettings) -> Prepared:
-    """Finish the in-place and no-permission rows through `sink`; send nothing if the look-ups stopped."""
-    devices = (item.payload.device for item in journal.iter_work(ShareRequest.from_json))
-    found = await look_up_devices(client, devices, settings)
+    """Finish the in-place and no-permission rows through `sink`; send nothing if the look-ups stopped.
+
+    Each device is looked up with the client of its rows' account (DEFAULT_ACCOUNT: the default token).
+    """
+    by_account: dict[str, list[tuple[str, str]]] = {}
+    for item in journal.iter_work(ShareRequest.from_json):
+        by_account.setdefault(item.payload.account or DEFAULT_ACCOUNT, []).append(item.payload.device)
     prepared = Prepared()
-    if found.stopped:
-        prepared.stop = f"not sent: the share-list look-ups of --skip-existing stopped ({found.stopped})"
-        return prepared
+    found = Lookups()
+    for account, devices in by_account.items():
+        if account not in clients:
+            continue  # no token for these rows: the engine reports them
+        part = await look_up_devices(clients[account], devices, settings)
+        if part.stopped:
+            prepared.stop = f"not sent: the share-list look-ups of --skip-existing stopped ({part.stopped})"
+            return prepared
+        found.shares.update(part.shares)
+        found.failed.update(part.failed)
     model = DeviceModel(found.shares)
     for item in journal.iter_work(ShareRequest.from_json):
         device = item.payload.device

@@ -58,7 +58,7 @@ EXTEND = FollowUp("extend", SetExpiryAction, decode=_decode, subject=lambda payl
 
 async def extend_batch(
     spec: JobSpec,
-    auth: AuthSettings,
+    auth: AuthSettings | None,
     *,
     expiry: str | None,
     rows: str | None = None,

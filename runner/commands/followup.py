@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Generic, TypeVar
 
+from runner.batches.accountrouting import report_accounts
 from runner.batches.jobspec import JobSpec
 from runner.batches.reportfile import RunReport
 from runner.batches.results import BatchResult
@@ -69,9 +70,14 @@ def followup_entry(kind: str, row: int, share_code: str, carried: tuple[int, ...
     return JournalEntry(row, digest, json.dumps([share_code, *carried] if carried else share_code))
 
 
+def _share_code(payload: object) -> str:
+    """The share code of a follow-up payload: the code itself, or the first item beside what it carries."""
+    return str(payload[0]) if isinstance(payload, tuple | list) else str(payload)
+
+
 async def run_followup(
     spec: JobSpec,
-    auth: AuthSettings,
+    auth: AuthSettings | None,
     follow: FollowUp[PayloadT],
     wanted: Callable[[int], bool],
     batch_settings: dict[str, object],
@@ -87,6 +93,11 @@ async def run_followup(
     expiry, from the journal's anchor so that a resumed batch asks for the same instant).
     """
 
+    by_code = report_accounts(RunReport(spec.input, wanted), spec)  # accounts not given stop here, before sending
+
+    def account_of(payload: PayloadT) -> str | None:
+        return by_code(_share_code(payload)) if by_code is not None else None
+
     def plan(journal: Journal, snapshot: Path) -> JournaledPlan[PayloadT]:
         carried = carry(journal)
         report = RunReport(snapshot, wanted)
@@ -99,6 +110,7 @@ async def run_followup(
             subject=follow.subject,
             action=follow.action,
             warnings=lambda: report.skipped_warning(spec.input.name, "left alone"),
+            account_of=account_of if by_code is not None else None,  # each share as the account that made it
         )
 
     return await run_journaled(spec, auth, plan, batch_settings, interactive=interactive,

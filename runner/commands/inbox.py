@@ -98,7 +98,7 @@ def is_glob(text: str) -> bool:
 
 
 async def run_inbox(
-    spec: JobSpec, pattern: str, auth: AuthSettings, *, interactive: bool, handle_signals: bool = True
+    spec: JobSpec, pattern: str, auth: AuthSettings | None, *, interactive: bool, handle_signals: bool = True
 ) -> InboxResult:
     """One inbox pass: each matching file as its own batch, then filed away; see the module docstring."""
     folder, name_glob = split_pattern(pattern)
@@ -184,7 +184,7 @@ def _check_job(spec: JobSpec) -> None:
 
 
 async def _process_file(
-    spec: JobSpec, path: Path, auth: AuthSettings, *, interactive: bool, handle_signals: bool
+    spec: JobSpec, path: Path, auth: AuthSettings | None, *, interactive: bool, handle_signals: bool
 ) -> InboxFileResult:
     try:
         out_dir = batch_out_dir(spec.out, path)

@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from runner.batches.accountrouting import look_up_by_account
 from runner.batches.jobspec import JobSpec
-from runner.batches.lookups import Lookups, look_up_devices
+from runner.batches.lookups import Lookups
 from runner.batches.sharerows import input_options, iter_rows, validation_outcome
 from runner.clock import now_ms
 from runner.commands.console import echo, input_overrides
@@ -31,7 +32,6 @@ from runner.models import LoadedRow, RowStatus, RunStats
 from runner.outputs.atomic import atomic_writer
 from runner.outputs.logsetup import configure_logging
 from runner.platform.auth.tokens import AuthSettings
-from runner.platform.session import platform_client
 from runner.shares.model import NEEDS_A_LOOK, DeviceModel, PlanAction, Planned
 
 PLAN_DIR = "plan"
@@ -78,7 +78,9 @@ def plan_rows(rows: Iterable[LoadedRow], lookups: Lookups) -> Iterator[tuple[Loa
         yield row, model.plan(row.row, request)
 
 
-async def plan_batch(spec: JobSpec, auth: AuthSettings, *, settings: EngineSettings | None = None) -> PlanResult:
+async def plan_batch(
+    spec: JobSpec, auth: AuthSettings | None, *, settings: EngineSettings | None = None
+) -> PlanResult:
     """Look up every device of the input and write plan.csv; sends no share and changes none."""
     if spec.base_url is None:
         raise UsageError("no base URL: give --base-url URL or --region eu|cn (or set it in the job file)")
@@ -86,10 +88,9 @@ async def plan_batch(spec: JobSpec, auth: AuthSettings, *, settings: EngineSetti
     settings = settings or EngineSettings(concurrency=spec.concurrency, max_attempts=spec.max_attempts)
     result = PlanResult(plan_path=spec.out / PLAN_DIR / "plan.csv")
     with RunLock(spec.out):
-        devices = (row.request.device for row in iter_rows(source) if row.request is not None)
+        devices = ((row.request.account, row.request.device) for row in iter_rows(source) if row.request is not None)
         stats = RunStats()
-        async with platform_client(spec, auth, stats) as client:
-            lookups = await look_up_devices(client, devices, settings, deadline_s=spec.deadline_s)
+        lookups = await look_up_by_account(spec, auth, stats, devices, settings, deadline_s=spec.deadline_s)
         result.requests, result.stopped = stats.requests, lookups.stopped
         with atomic_writer(result.plan_path) as handle:
             writer = csv.writer(handle)

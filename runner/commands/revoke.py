@@ -31,7 +31,7 @@ REVOKE = FollowUp("revoke", RevokeAction, decode=json.loads, subject=json.loads)
 
 async def revoke_batch(
     spec: JobSpec,
-    auth: AuthSettings,
+    auth: AuthSettings | None,
     *,
     rows: str | None = None,
     interactive: bool = False,
@@ -49,7 +49,7 @@ async def revoke_batch(
                                     handle_signals=handle_signals, fresh=fresh)
 
 
-async def _revoke_locked(spec: JobSpec, auth: AuthSettings, share_dir: Path, wanted: Callable[[int], bool],
+async def _revoke_locked(spec: JobSpec, auth: AuthSettings | None, share_dir: Path, wanted: Callable[[int], bool],
                          rows: str | None,
                          *, interactive: bool, handle_signals: bool, fresh: bool) -> BatchResult:
     mark_revoke_started(share_dir)  # the share batch must not pass for "success" once this starts

@@ -1,10 +1,11 @@
-"""`sharebatch status`: what a batch's journal and lock say, in the report's terms, without the network.
+"""`sharebatch status`: what a batch's journal and lock say, in the report's terms (and, given the job, its preflight).
 
 The journal's own states are translated as the report translates them once no run is active: a
 row still `pending` was not sent (`not_attempted`), and a row left `in_flight` by a run that was
 killed is in doubt (`unknown`: it is looked up before it is ever sent again), never "running".
 Only a run that holds the out dir's lock right now makes the batch `running`; the lock is read,
-never taken, so `status` cannot make a starting run exit 4.
+never taken, so `status` cannot make a starting run exit 4. Given the job, it also prints the
+preflight warnings (tokens, and the platform's clock: one HEAD request without a token).
 """
 
 from __future__ import annotations
@@ -188,7 +189,14 @@ def status_command(job: Path | None, out: Path | None, input_path: Path | None, 
 
     if job is None and out is None and input_path is None:
         raise UsageError("give a job file or --out DIR")
-    out_dir = out if out is not None else load_job_spec(job, {"input": input_path}).out
+    from runner.platform.preflight import preflight_warnings
+
+    spec = load_job_spec(job, {"input": input_path}) if job is not None or input_path is not None else None
+    out_dir = out if out is not None else spec.out if spec is not None else Path()
+    warnings = preflight_warnings(spec) if spec is not None else []  # tokens and clock, before the next run
+    if not as_json:
+        for line in warnings:
+            echo(f"warning: {line}")
     statuses = [read_status(batch_dir) for batch_dir in batch_dirs(out_dir)]
     if as_json:
         import json
@@ -197,7 +205,8 @@ def status_command(job: Path | None, out: Path | None, input_path: Path | None, 
 
         from runner.redact import redact
 
-        click.echo(redact(json.dumps({"batches": [item.to_dict() for item in statuses]}, ensure_ascii=False)))
+        click.echo(redact(json.dumps({"batches": [item.to_dict() for item in statuses], "warnings": warnings},
+                                     ensure_ascii=False)))
     else:
         for item in statuses:
             for line in describe(item):

@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from runner.batches.accountrouting import look_up_by_account, report_accounts
 from runner.batches.jobspec import JobSpec
-from runner.batches.lookups import Lookups, look_up_devices
+from runner.batches.lookups import Lookups
 from runner.batches.reportfile import ReportRow, RunReport
 from runner.commands.console import echo
 from runner.engine.runlock import RunLock
@@ -34,7 +35,6 @@ from runner.models import DeviceShare, RunStats, iso_utc
 from runner.outputs.atomic import atomic_writer
 from runner.outputs.logsetup import configure_logging
 from runner.platform.auth.tokens import AuthSettings
-from runner.platform.session import platform_client
 
 TRACK_COLUMNS = ("share_state", "accepted_at")
 STATES = ("accepted", "pending", "ended", "missing", "unknown")
@@ -66,7 +66,9 @@ def share_state(row: ReportRow, device: tuple[str, str], lookups: Lookups) -> tu
     return found.state, "" if found.accepted_ms is None else iso_utc(found.accepted_ms)
 
 
-async def track_report(spec: JobSpec, auth: AuthSettings, *, settings: EngineSettings | None = None) -> TrackResult:
+async def track_report(
+    spec: JobSpec, auth: AuthSettings | None, *, settings: EngineSettings | None = None
+) -> TrackResult:
     """Read the share list of every device a report's successful rows shared; write track.csv."""
     if spec.base_url is None:
         raise UsageError("no base URL: give --base-url URL or --region eu|cn")
@@ -84,9 +86,9 @@ async def track_report(spec: JobSpec, auth: AuthSettings, *, settings: EngineSet
     result = TrackResult(track_path=spec.out / "track.csv")
     with RunLock(spec.out):
         stats = RunStats()
-        async with platform_client(spec, auth, stats) as client:
-            devices = (device(row) for row in report.rows())
-            lookups = await look_up_devices(client, devices, settings, deadline_s=spec.deadline_s)
+        by_code = report_accounts(report, spec)  # each device read with its rows' account
+        devices = ((by_code(row.share_code) if by_code else None, device(row)) for row in report.rows())
+        lookups = await look_up_by_account(spec, auth, stats, devices, settings, deadline_s=spec.deadline_s)
         result.requests, result.stopped = stats.requests, lookups.stopped
         with atomic_writer(result.track_path) as handle:
             writer = csv.writer(handle)

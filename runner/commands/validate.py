@@ -30,7 +30,9 @@ def validate_batch(spec: JobSpec) -> BatchResult:
     with RunLock(spec.out):
         pairs = ((row.cells, described(row, validation_outcome(row))) for row in iter_rows(source))
         result = write_outputs(spec.out / VALIDATE_DIR, source.headers, source.dialect, pairs, summary)
-        summary.warnings = source.warnings()
+        from runner.platform.preflight import preflight_warnings  # tokens and clock, said before any run
+
+        summary.warnings = [*source.warnings(), *preflight_warnings(spec)]
         finish_summary(result, started, title=spec.name, html=False)  # no requests to chart; keeps validate quick
     result.validation_only = True
     result.job, result.input_path, result.kind = spec.name, spec.input, "validate"

@@ -27,7 +27,8 @@ from typing import Any, Generic, TypeVar
 
 from runner.clock import now_ms, utc_now_iso
 from runner.departure import reset_departure_hook, set_departure_hook
-from runner.engine.protocols import Action, ActionResult, OutcomeSink, WorkItem
+from runner.engine.lanes import Lanes
+from runner.engine.protocols import Action, ActionResult, Found, OutcomeSink, Reconciled, WorkItem
 from runner.engine.retrying import Retries
 from runner.engine.settings import EngineResult, EngineSettings
 from runner.engine.settle import settles_at_ms, wait_until
@@ -68,8 +69,10 @@ class Engine(Generic[PayloadT]):
         stats: RunStats,
         *,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        lanes: Lanes[PayloadT] | None = None,
     ) -> None:
         self._action = action
+        self._lanes = lanes if lanes is not None else Lanes()  # accounts: each its own in-flight limit and stop
         self._sink = sink
         self._settings = settings
         self._stats = stats
@@ -140,6 +143,7 @@ class Engine(Generic[PayloadT]):
                 return
             while item is not None:
                 await self._run_row(item)
+                self._lanes.leave(item.payload)
                 item = self._next_of_device(self._action.device(item.payload))
                 if item is not None and self._stop.is_set():
                     self._waiting.setdefault(self._action.device(item.payload), deque()).appendleft(item)
@@ -149,22 +153,34 @@ class Engine(Generic[PayloadT]):
         """The next row whose device is free; rows of busy devices wait behind them."""
         if self._budget_left == 0:
             return None  # the rest are held back: never taken, never started
-        for item in self._items:
+        for item in self._candidates():
+            if self._lanes.stopped(item, self._sink):
+                continue
             device = self._action.device(item.payload)
             if device in self._busy:
                 self._waiting.setdefault(device, deque()).append(item)
+                continue
+            if not self._lanes.take(item):  # its lane (account) is full: the row waits in it
                 continue
             self._busy.add(device)
             self._spend_budget()
             return item
         return None
 
+    def _candidates(self) -> Iterator[WorkItem[PayloadT]]:
+        """Rows that waited for room in their lane first, then the input's (next(), so closing this leaves it open)."""
+        while (item := self._lanes.next_waiting() or next(self._items, None)) is not None:
+            yield item
+
     def _next_of_device(self, device: Hashable) -> WorkItem[PayloadT] | None:
         queue = self._waiting.get(device)
-        if queue and self._budget_left != 0:
+        while queue and self._budget_left != 0:
             item = queue.popleft()
             if not queue:
                 del self._waiting[device]
+            if self._lanes.stopped(item, self._sink):
+                continue
+            self._lanes.enter(item.payload)
             self._spend_budget()
             return item
         self._busy.discard(device)
@@ -196,7 +212,7 @@ class Engine(Generic[PayloadT]):
                 self._finish(state, RowStatus.UNKNOWN, "the platform rejected the access token; an earlier attempt "
                              f"may have been applied. {_LOOKED_UP_FIRST}", http_status=exc.http_status,
                              code=exc.code, in_doubt_since_ms=state.in_doubt_since_ms)
-            self.request_stop(f"stopped: {exc}", interrupted=False)
+            self._lanes.stop(item.payload, f"stopped: {exc}", or_else=self.request_stop)
             return
         except ApiError as exc:
             exhausted = isinstance(exc, TransientApiError)
@@ -208,7 +224,7 @@ class Engine(Generic[PayloadT]):
                 self._finish_interrupted(state)
                 raise
             if isinstance(exc, FatalApiError):
-                self.request_stop(f"stopped: {exc}", interrupted=False)
+                self._lanes.stop(item.payload, f"stopped: {exc}", or_else=self.request_stop)
             elif exhausted:
                 self._check_breaker()
             return
@@ -251,8 +267,11 @@ class Engine(Generic[PayloadT]):
                          f"not be read ({lookup_error}). {_LOOKED_UP_FIRST}", code=exc.code,
                          http_status=exc.http_status, in_doubt_since_ms=since)
             return
-        if found is not None:
-            self._finish_success(state, found)
+        if found.result is not None:
+            self._finish_success(state, found.result)
+        elif found.found is Found.RESEND_HARMLESS:
+            self._finish(state, RowStatus.FAILED, f"{message}; running it again is harmless (the change is idempotent)",
+                         code=exc.code, http_status=exc.http_status, in_doubt_since_ms=since)
         elif state.in_doubt_since_ms is None:  # looked up once nothing could land any more: nothing was applied
             self._finish(state, RowStatus.FAILED, f"{message}; the device's share list, read once the attempt could "
                          "no longer land, shows nothing from it: not applied", code=exc.code,
@@ -267,22 +286,29 @@ class Engine(Generic[PayloadT]):
         self._finish(state, RowStatus.UNKNOWN, "the run stopped while an earlier attempt, whose answer was lost, could "
                      f"still be applied; it may have been. {_LOOKED_UP_FIRST}", in_doubt_since_ms=since)
 
+    async def _look_up(self, payload: PayloadT, since_ms: int) -> Reconciled:
+        """`Action.reconcile`, with its UNKNOWN answer raised as the failed look-up it is."""
+        found = await self._action.reconcile(payload, since_ms)
+        if found.found is Found.UNKNOWN:
+            raise ApiError(found.why or "the look-up could not settle whether it was applied")
+        return found
+
     async def _confirm(self, state: _RowState, payload: PayloadT, answered: ActionResult) -> None:
         """The platform said "done" without the proof (a share code): find the share before calling it a success."""
         since = state.last_started_ms if state.last_started_ms is not None else now_ms()
         try:
-            found = await self._action.reconcile(payload, since)
+            found: Reconciled | None = await self._look_up(payload, since)
         except ApiError as lookup_error:
             found, why = None, f"the share list could not be read ({lookup_error})"
         else:
             why = "the share list does not show it"
-        if found is None:
+        if found is None or found.result is None:
             self._finish(state, RowStatus.UNKNOWN, f"the platform answered success without a share code and {why}. "
                          f"{_LOOKED_UP_FIRST}", code=answered.code, http_status=answered.http_status,
                          latency_ms=answered.latency_ms, in_doubt_since_ms=state.in_doubt_since_ms or since)
             return
         self._finish_success(state, ActionResult(
-            share_code=found.share_code, http_status=answered.http_status, latency_ms=answered.latency_ms,
+            share_code=found.result.share_code, http_status=answered.http_status, latency_ms=answered.latency_ms,
             message="the platform answered success without a share code; found it in the device's share list",
             status=answered.status, code=answered.code,
         ))
@@ -316,8 +342,8 @@ class Engine(Generic[PayloadT]):
     async def _attempt(self, state: _RowState, payload: PayloadT) -> ActionResult:
         if state.in_doubt_since_ms is not None:
             found = await self._verify(state, payload)
-            if found is not None:
-                return found
+            if found.result is not None:
+                return found.result
         reason = self._action.why_not_send(payload, now_ms())
         if reason is not None:
             raise _NotSendableError(reason)
@@ -347,15 +373,15 @@ class Engine(Generic[PayloadT]):
         await self._sink.attempt_started(state.row, started_ms)
         state.sending_since_ms = state.last_started_ms = started_ms
 
-    async def _verify(self, state: _RowState, payload: PayloadT) -> ActionResult | None:
+    async def _verify(self, state: _RowState, payload: PayloadT) -> Reconciled:
         """Look the row up once its doubtful attempts can no longer land; "not there" then ends the doubt."""
         await self._wait_settled(state)
         try:
-            found = await self._action.reconcile(payload, state.in_doubt_since_ms or 0)
+            found = await self._look_up(payload, state.in_doubt_since_ms or 0)
         except ApiError as exc:
             exc.during_lookup = True  # so the row's end does not look it up a second time
             raise
-        if found is None and self._settings.settle_s > 0:
+        if found.found is Found.NOT_APPLIED and self._settings.settle_s > 0:
             state.in_doubt_since_ms = state.settle_from_ms = None  # settled and not there: nothing was applied
         return found
 
@@ -427,6 +453,7 @@ class Engine(Generic[PayloadT]):
         reason = self._result.stopped or (budget.note if held and budget is not None else "not sent")
         leftovers: list[WorkItem[PayloadT]] = [item for queue in self._waiting.values() for item in queue]
         self._waiting.clear()
+        leftovers += [item for item in self._lanes.drain() if not self._lanes.stopped(item, self._sink)]
         for item in [*leftovers, *self._items]:
             if item.in_doubt_since_ms is None:
                 self._result.held_back += held

@@ -31,7 +31,7 @@ from typing import TypeVar
 from runner.engine.protocols import WorkItem
 from runner.engine.records import IN_FLIGHT, PENDING, JournalEntry, JournalStatus, SyncCounts
 from runner.errors import JournalUnusableError
-from runner.models import RowOutcome, RowStatus
+from runner.models import RowOutcome, RowStatus, statuses_where
 from runner.redact import redact
 
 PayloadT = TypeVar("PayloadT")
@@ -39,8 +39,7 @@ PayloadT = TypeVar("PayloadT")
 JOURNAL_NAME = "journal.sqlite"
 SCHEMA_VERSION = "2"
 #: final states of a row whose request took effect: never sent again
-DONE_STATES = (RowStatus.SUCCESS.value, RowStatus.REVOKED.value, RowStatus.ALREADY_ENDED.value,
-               RowStatus.EXTENDED.value)
+DONE_STATES = tuple(status.value for status in statuses_where(done=True))
 #: states whose rows the engine works on
 WORK_STATES = (PENDING, IN_FLIGHT, RowStatus.FAILED.value, RowStatus.NOT_ATTEMPTED.value, RowStatus.UNKNOWN.value)
 #: states of a row that still needs sending or a look-up
@@ -85,7 +84,7 @@ _WORK_QUERY = "SELECT row, state, started_ms, payload, doubt_ms FROM rows WHERE 
 _DONE_STATE_MARKS = ", ".join("?" for _ in DONE_STATES)
 _IN_DOUBT_QUERY = "SELECT payload, doubt_ms FROM rows WHERE doubt_ms IS NOT NULL AND payload IS NOT NULL AND state NOT IN ({})".format(_DONE_STATE_MARKS)  # noqa: E501, UP032  # nosec B608
 _DONE_QUERY = "SELECT row, payload FROM rows WHERE row > ? AND payload IS NOT NULL AND state IN ({}) ORDER BY row LIMIT ?".format(_DONE_STATE_MARKS)  # noqa: E501, UP032  # nosec B608
-_OUTCOMES_QUERY = "SELECT {} FROM rows WHERE row > ? ORDER BY row LIMIT ?".format(_OUTCOME_COLUMNS)  # noqa: UP032  # nosec B608
+_OUTCOMES_QUERY = "SELECT {}, payload FROM rows WHERE row > ? ORDER BY row LIMIT ?".format(_OUTCOME_COLUMNS)  # noqa: UP032  # nosec B608
 
 
 class Journal:
@@ -329,16 +328,21 @@ class Journal:
 
     def iter_outcomes(self, chunk_rows: int = 5000) -> Iterator[RowOutcome]:
         """Every row's outcome in row order, as the report shows it."""
+        return (outcome for outcome, _ in self.iter_journaled(chunk_rows))
+
+    def iter_journaled(self, chunk_rows: int = 5000) -> Iterator[tuple[RowOutcome, str | None]]:
+        """Every row's outcome with the request payload journaled for it (None: never a request), in row order."""
         self.flush()
         last_row = 0
         while True:
             chunk = self._db.execute(_OUTCOMES_QUERY, (last_row, chunk_rows)).fetchall()
             if not chunk:
                 return
-            for row, state, code, message, share_code, attempts, http_status, latency_ms, finished_at, doubt in chunk:
+            for (row, state, code, message, share_code, attempts, http_status, latency_ms, finished_at, doubt,
+                 payload) in chunk:
                 status, message = _report_status(state, message)
                 yield RowOutcome(row, status, code, message, share_code, attempts, http_status, latency_ms,
-                                 finished_at, in_doubt_since_ms=doubt)
+                                 finished_at, in_doubt_since_ms=doubt), payload
             last_row = chunk[-1][0]
 
     def failed_by_code(self) -> dict[str, int]:

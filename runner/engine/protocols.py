@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Generic, Protocol, TypeVar
 
 from runner.models import RowOutcome, RowStatus
@@ -51,13 +52,35 @@ class ActionResult:
     confirmed: bool = True
 
 
+class Found(StrEnum):
+    """What a look-up after an ambiguous attempt says; each answer has its own path in the engine."""
+
+    APPLIED = "applied"  #: the attempt took effect: the row is done with `Reconciled.result`
+    NOT_APPLIED = "not_applied"  #: it did not: the row may be sent again
+    RESEND_HARMLESS = "resend_harmless"  #: no look-up exists, and sending again cannot do harm (idempotent)
+    UNKNOWN = "unknown"  #: the look-up could not settle it: the row ends `unknown`, never re-sent blindly
+
+
+@dataclass(frozen=True, slots=True)
+class Reconciled:
+    """`Action.reconcile`'s answer: never None, so "not applied" and "harmless" cannot be confused."""
+
+    found: Found
+    result: ActionResult | None = None  # set exactly when found is APPLIED
+    why: str = ""  # for UNKNOWN: what kept the look-up from settling it
+
+    def __post_init__(self) -> None:
+        if (self.result is not None) != (self.found is Found.APPLIED):
+            raise ValueError("Reconciled: a result comes with APPLIED and only with it")
+
+
 class Action(Protocol[ActionPayloadT]):
     async def perform(self, payload: ActionPayloadT) -> ActionResult:
         """Send the request once; raises an ApiError subclass when it did not succeed."""
 
-    async def reconcile(self, payload: ActionPayloadT, since_ms: int) -> ActionResult | None:
-        """After an ambiguous attempt started at `since_ms`: the result if it took effect, None if it
-        did not (or sending again is harmless); raises ApiError when the look-up itself fails."""
+    async def reconcile(self, payload: ActionPayloadT, since_ms: int) -> Reconciled:
+        """After an ambiguous attempt started at `since_ms`: whether it took effect (`Found`); may
+        raise ApiError when the look-up itself fails (the engine treats it as UNKNOWN)."""
 
     def why_not_send(self, payload: ActionPayloadT, now_ms: int) -> str | None:
         """Why the row must not be sent at `now_ms` (e.g. its expiry has passed), or None."""

@@ -1,43 +1,55 @@
 """Find the canonical columns (pk, dk, recipient, ...) among a spreadsheet's headers.
 
-People name columns every which way (`Device Key`, `deviceKey`, `IMEI`, `Phone Number`), so
-headers are compared with case, spaces, dashes and underscores ignored, against a list of common
-English names. Generic words (`Type`, `Date`, `Name`) are never taken for a column by themselves:
-a wrong guess there sends rows the person never meant. An explicit mapping (`--map dk=IMEI`, the
-job file's `[columns]`) always wins; ignored headers (`--ignore-column`) are never matched.
+People name columns every which way (`Device Key`, `deviceKey`, `IMEI`, `Phone Number`, `设备PK`,
+`手机号`), so headers are compared as typed: full-width forms made plain (NFKC), invisible
+characters (zero-width, no-break space, BOM) removed, case, spaces, dashes and underscores ignored,
+against a list of common English and Chinese names. Generic words (`Type`, `Date`, `Name`) are
+never taken for a column by themselves: a wrong guess there sends rows the person never meant. An
+explicit mapping (`--map dk=IMEI`, the job file's `[columns]`) always wins; ignored headers
+(`--ignore-column`) are never matched.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Collection, Mapping, Sequence
 
 from runner.errors import ColumnError, MissingColumnError
 
 #: every column the loader understands, in the order messages list them
-CANONICAL_COLUMNS = ("pk", "dk", "recipient", "expiry", "recipient_type", "cover_mark", "auth_key", "in_doubt_since")
+CANONICAL_COLUMNS = ("pk", "dk", "recipient", "expiry", "recipient_type", "cover_mark", "auth_key", "in_doubt_since",
+                     "account")
 #: a file without one of these cannot be used at all
 REQUIRED_COLUMNS = ("pk", "dk", "recipient")
 
 _ALIASES: dict[str, tuple[str, ...]] = {
-    "pk": ("pk", "product key", "productKey", "product_key", "product id", "productId"),
+    "pk": ("pk", "product key", "productKey", "product_key", "product id", "productId",
+           "设备PK", "产品PK", "产品密钥", "产品Key", "产品标识"),
     "dk": ("dk", "device key", "deviceKey", "device_key", "device id", "deviceId", "imei", "device imei",
-           "serial", "serial number", "serial no", "sn", "device serial", "device sn"),
+           "serial", "serial number", "serial no", "sn", "device serial", "device sn",
+           "设备DK", "设备密钥", "设备Key", "设备标识", "设备序列号", "序列号", "设备IMEI"),
     "recipient": ("recipient", "user", "share_uid", "shareUid", "user id", "userid",
                   "uid", "recipient uid", "recipient id",
                   "email", "e-mail", "email address", "e-mail address", "mail",
                   "phone", "phone number", "phone no", "mobile", "mobile number", "mobile phone", "cell phone",
                   "telephone", "telephone number",
                   *(f"{who} {what}" for who in ("customer", "user", "recipient", "contact", "client")
-                    for what in ("email", "e-mail", "email address", "phone", "phone number", "mobile"))),
+                    for what in ("email", "e-mail", "email address", "phone", "phone number", "mobile")),
+                  "接收人", "接收者", "被分享人", "分享对象", "手机号", "手机号码", "手机", "联系电话", "电话",
+                  "邮箱", "电子邮箱", "邮箱地址", "电子邮件", "用户ID", "接收人手机号", "接收人邮箱"),
     "expiry": ("expiry", "expires", "expire_at", "sharingExpireAt", "expires_at", "expire", "expires on",
                "expiry date", "expiration", "expiration date", "expiry time", "expires at", "valid until",
-               "valid till", "valid to", "end date", "share end", "share expiry", "access until"),
-    "recipient_type": ("recipient_type", "recipient type", "recipient kind"),
+               "valid till", "valid to", "end date", "share end", "share expiry", "access until",
+               "到期时间", "到期日", "到期日期", "有效期至", "有效期", "截止日期", "截止时间", "过期时间", "失效时间"),
+    "recipient_type": ("recipient_type", "recipient type", "recipient kind", "接收人类型"),
     "cover_mark": ("cover_mark", "coverMark", "cover mark"),
     "auth_key": ("auth_key", "authKey"),
     # written by sharebatch into a failed-rows file: an earlier attempt at the row may have been applied
     "in_doubt_since": ("in_doubt_since",),
+    # the owner account that shares the row's device: a name from the job's [accounts] (or --account). Not a
+    # bare "owner": sheets use it for a person's name, and every row would turn invalid as an unknown account
+    "account": ("account", "owner account", "account owner", "account name", "owner_account", "sharebatch account"),
 }
 
 # Words that make a header look like a date, in English and the languages ops sheets come in.
@@ -49,9 +61,30 @@ _DATE_WORDS = re.compile(
 )
 
 
+# Characters a header may carry without anyone seeing them: format characters (zero-width space and
+# joiners, BOM, bidi marks) and the spaces that do not break; all removed before comparing.
+_UNSEEN = re.compile(r"[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\u00a0\u2007\u202f]")
+# What may still look like nothing after that (fillers and blanks some fonts draw empty).
+_STILL_UNSEEN = re.compile(r"[\u034f\u115f\u1160\u3164\uffa0\u2800\u061c\u17b4\u17b5]")
+
+
 def normalise_header(header: str) -> str:
-    """The comparison form of a header: `Device-Key ` -> `devicekey`."""
+    """The comparison form of a header: `Device-Key ` -> `devicekey`, `ＰＫ\u200b` -> `pk`."""
+    if not header.isascii():
+        header = unicodedata.normalize("NFKC", _UNSEEN.sub("", header))
     return "".join(ch for ch in header.strip().lower() if ch not in " \t-_.")
+
+
+def unseen_characters(headers: Sequence[str]) -> str:
+    """A sentence naming the invisible characters that still keep headers from matching, or ""."""
+    found = []
+    for header in headers:
+        hit = _STILL_UNSEEN.search(header)
+        if hit is not None:
+            char = hit.group()
+            found.append(f'header "{header.strip()}" contains an invisible character (U+{ord(char):04X} '
+                         f"{unicodedata.name(char, 'unnamed')}) at position {hit.start() + 1}")
+    return ("; " + "; ".join(found) + ": retype the header") if found else ""
 
 
 _CANONICAL_BY_ALIAS: dict[str, str] = {
@@ -121,7 +154,7 @@ def missing_message(headers: Sequence[str], missing: list[str], header_row: int 
     plural = "s" if len(missing) > 1 else ""
     maps = " ".join(map_option(name, "HEADER") for name in missing)
     where = "found headers" if header_row is None else f"header row {header_row}"
-    return (f"missing required column{plural} {names} ({where}: {', '.join(headers)}); "
+    return (f"missing required column{plural} {names} ({where}: {', '.join(headers)}){unseen_characters(headers)}; "
             f"name the header that holds {'each' if plural else 'it'} with {maps}")
 
 

@@ -121,9 +121,24 @@ def describe_decode_error(path: Path, codec: str) -> str:
     """Find the first undecodable byte (its file offset and line) and say what to do about it."""
     found = _first_bad_byte(path, codec)
     where = f" (byte 0x{found[0]:02x} at offset {found[1]}, line {found[2]})" if found else ""
+    if codec == "utf-8-sig" and _reads_as_chinese(path):
+        return f"not valid UTF-8{where}; it reads as Chinese text in GBK (a Chinese Excel's CSV): pass --encoding gbk"
     if codec == "utf-8-sig":
         return f"not valid UTF-8{where}; if it is another encoding, pass --encoding latin-1 (or cp1252, gbk...)"
     return f"not valid {codec}{where}; pass the file's real encoding with --encoding"
+
+
+def _reads_as_chinese(path: Path) -> bool:
+    """The file's head decodes as GBK and holds CJK ideographs: what a Chinese Excel saves as CSV."""
+    with path.open("rb") as stream:
+        head = stream.read(HEAD_BYTES)
+    try:
+        text = head.decode("gbk")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 1:  # only a character cut at the end of the head is forgiven
+            return False
+        text = head[: exc.start].decode("gbk")
+    return sum("\u4e00" <= ch <= "\u9fff" for ch in text) >= 2
 
 
 def _first_bad_byte(path: Path, codec: str) -> tuple[int, int, int] | None:

@@ -27,6 +27,8 @@ class Rendered(NamedTuple):
     text: str
     problem: str | None = None
     date: bool = False
+    #: the stored whole number's digits, None for a date, a fraction, a negative, a percent or scientific
+    digits: str | None = None
 
 
 class _Numeric(NamedTuple):
@@ -42,10 +44,18 @@ class _Numeric(NamedTuple):
     scientific: bool
 
 
+# Built-in formats Excel stores by id only, whose code depends on the locale: in Chinese, Japanese,
+# Korean and Thai workbooks they are dates and times (27-36, 50-58: `yyyy"年"m"月"d"日"` and the like;
+# 71-81: Thai). openpyxl's table has only the ids every locale shares, so these would read as numbers.
+_LOCALE_DATE_IDS = frozenset([*range(27, 37), *range(50, 59), *range(71, 82)])
+
+
 def number_format_code(num_fmt_id: int, custom: dict[int, str]) -> str:
     """The format code of a numFmtId: the workbook's own, else the built-in one, else General."""
     from openpyxl.styles.numbers import BUILTIN_FORMATS  # imported on use: a CSV run never needs openpyxl
 
+    if num_fmt_id not in custom and num_fmt_id in _LOCALE_DATE_IDS:
+        return "yyyy-mm-dd h:mm:ss"  # the rendering is ISO 8601 whatever the locale's pattern
     return custom.get(num_fmt_id) or BUILTIN_FORMATS.get(num_fmt_id) or "General"
 
 
@@ -63,9 +73,12 @@ def render_number(raw: str, code: str, *, date1904: bool = False) -> Rendered:
         return Rendered(shown, f'"{shown}" is stored as a number, and the spreadsheet lost digits: a number cell keeps '
                                f"only {MAX_DIGITS}; store the column as text and type the values again")
     section = _parse_section(code)
+    digits = str(integral) if integral is not None and integral >= 0 else None
     if section is None:
-        return Rendered(_general(value, integral))
-    return Rendered(_apply(section, value))
+        return Rendered(_general(value, integral), digits=digits)
+    if section.percent or section.scientific:
+        digits = None  # 8600.00% stores 86, 8.6E+14 stores an unknown number of zeros: neither was typed
+    return Rendered(_apply(section, value), digits=digits)
 
 
 @lru_cache(maxsize=256)

@@ -25,9 +25,9 @@ _EMAIL_SHAPE = re.compile(r"^[^@\s]+@[^@\s]+$")
 _UID, _EMAIL, _PHONE = RecipientKind.UID, RecipientKind.EMAIL, RecipientKind.PHONE
 
 #: header names (normalised) that say the column holds user ids
-_UID_HEADERS = frozenset({"uid", "shareuid", "userid", "recipientuid", "recipientid"})
-_EMAIL_HEADER = re.compile(r"e?mail")
-_PHONE_HEADER = re.compile(r"phone|mobile|telephone|^tel$")
+_UID_HEADERS = frozenset({"uid", "shareuid", "userid", "recipientuid", "recipientid", "用户id"})
+_EMAIL_HEADER = re.compile(r"e?mail|邮箱|邮件")
+_PHONE_HEADER = re.compile(r"phone|mobile|telephone|^tel$|手机|电话")
 
 
 # Characters a person cannot see: zero-width ones and a BOM are never meant; the spaces that do not
@@ -124,6 +124,8 @@ def parse_recipient(text: str, kind: RecipientKind | None = None, because: str =
     why = f" ({because})" if because else ""
     if not plain and (hidden := invisible_message("recipient", value, spaces_allowed=True)) is not None:
         raise RecipientError(hidden)
+    if not plain and _INVISIBLE.search(value) is None:  # (a hard space is judged below, as typed)
+        value = unicodedata.normalize("NFKC", value)  # full-width ＠ and digits: their plain forms
     actual = kind or detect_kind(value)
     if not plain and actual is not _PHONE and (hidden := invisible_message("recipient", value)) is not None:
         raise RecipientError(hidden)

@@ -10,6 +10,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from runner.errors import ExpiryError, RecipientError, UsageError
+from runner.input.accounts import account_of
+from runner.input.cellrules import ID_COLUMNS, line_break_problem, number_cell, plain, unwrap_recipient
 from runner.input.columns import normalise_header
 from runner.input.compactmap import CompactMap
 from runner.input.expiry import ExpiryParser, load_timezone
@@ -23,8 +25,9 @@ from runner.input.recipients import (
     parse_recipient,
     strip_invisible,
 )
-from runner.input.xlsxcells import SheetRow
+from runner.input.workbook import SheetRow
 from runner.models import COVER_MARKS, LoadedRow, RecipientKind, RowProblem, ShareRequest
+from runner.shares.model import CoverEffect, cover_effect
 
 if TYPE_CHECKING:
     from runner.input.rows import InputOptions
@@ -50,32 +53,45 @@ def _optional_cell(cells: list[str], index: int | None) -> str:
 
 
 class _DeviceTracker:
-    """Spots devices shared with several recipients where a row uses cover mark 1.
+    """Spots devices where a later row ends an earlier row's share, as `sharebatch plan` says it will.
 
-    Cover mark 1 replaces the device's previous share, so only the last recipient keeps access.
-    It is fed only unique valid rows, so a second row for a device is a different recipient. The
-    state per device is a few flag bits beside a 64-bit key.
+    The rule is `runner.shares.model.cover_effect`, the one plan, --skip-existing and the report
+    notes use. It is fed only unique valid rows, so every row of a device is another recipient and
+    the state per device is just its open expiries. A device seen once costs a few flat-array slots
+    (the first row's expiry, split in two 32-bit halves); only devices seen again get a list.
     """
 
-    _SEEN, _SHARED_TWICE, _COVER_1, _FLAGGED = 1, 2, 4, 8
-    _CONFLICT = _SHARED_TWICE | _COVER_1
-
     def __init__(self) -> None:
-        self._state = CompactMap()
+        # the first row's expiry + 1 (0: permanent), in two 32-bit halves (a CompactMap value is 32 bits)
+        self._expiry_high = CompactMap()
+        self._expiry_low = CompactMap()
+        self._open: dict[int, list[int | None]] = {}  # devices seen more than once: open expiries
         self.flagged: list[tuple[str, str]] = []  # every one of them, named in the warning
         self.flagged_count = 0
+        self._flagged_keys: set[int] = set()
 
     def add(self, request: ShareRequest) -> None:
         key = _compact_key(request.pk, request.dk)
-        bits = self._SEEN | (self._COVER_1 if request.cover_mark == 1 else 0)
-        old = self._state.add_bits(key, bits)
-        if not old & self._SEEN:
+        expiry = request.expire_at_ms
+        encoded = 0 if expiry is None else expiry + 1
+        known = len(self._expiry_high)
+        high = self._expiry_high.setdefault(key, encoded >> 32)
+        if len(self._expiry_high) != known:
+            self._expiry_low.setdefault(key, encoded & 0xFFFFFFFF)
             return  # the device's first share: nothing to compare with yet
-        new = self._state.add_bits(key, self._SHARED_TWICE) | bits | self._SHARED_TWICE
-        if new & self._CONFLICT == self._CONFLICT and not new & self._FLAGGED:
-            self._state.add_bits(key, self._FLAGGED)
-            self.flagged_count += 1
-            self.flagged.append((request.pk, request.dk))
+        held = self._open.get(key)
+        if held is None:
+            encoded = (high << 32) | self._expiry_low.get(key)
+            held = self._open[key] = [None if encoded == 0 else encoded - 1]
+        effect = cover_effect(request.cover_mark, expiry, held)
+        if effect is CoverEffect.ADDS:
+            held.append(expiry)
+        elif effect is CoverEffect.ENDS_ALL:
+            if held and key not in self._flagged_keys:
+                self._flagged_keys.add(key)
+                self.flagged_count += 1
+                self.flagged.append((request.pk, request.dk))
+            held[:] = [expiry]
 
     def warning(self) -> str | None:
         if not self.flagged_count:
@@ -83,9 +99,9 @@ class _DeviceTracker:
         names = ", ".join(f"{pk}/{dk}" for pk, dk in self.flagged)
         devices = "device is" if self.flagged_count == 1 else "devices are"
         return (
-            f"{self.flagged_count} {devices} shared with several recipients while a row uses "
-            f"cover mark 1, so each share replaces the previous one (use cover_mark 2 to keep "
-            f"them all): {names}"
+            f"{self.flagged_count} {devices} shared with several recipients where a later row's cover mark "
+            f"(1, or 3 with a later expiry) ends the earlier recipients' shares, as `sharebatch plan` shows "
+            f"(use cover_mark 2 to keep them all): {names}"
         )
 
 
@@ -104,6 +120,8 @@ class RowValidator:
         self._cover_mark_at = columns.get("cover_mark")
         self._auth_key_at = columns.get("auth_key")
         self._doubt_at = columns.get("in_doubt_since")
+        self._account_at = columns.get("account")
+        self._accounts = options.accounts
         recipient_header = headers[self._recipient_at].strip()
         self._recipient_hint = kind_from_header(normalise_header(recipient_header))
         self._hint_reason = f'the column is "{recipient_header}"' if self._recipient_hint else ""
@@ -139,11 +157,16 @@ class RowValidator:
         problems = self._cell_problems(cells, facts) if suspect else []
         if problems:  # the cell does not hold what it shows: nothing read from it can be trusted
             return LoadedRow(row, cells, problem=RowProblem("; ".join(text for _, text in problems), problems[0][0]))
-        pk = _identifier(cells[self._pk_at], "pk", problems)
-        dk = _identifier(cells[self._dk_at], "dk", problems)
-        recipient = self._recipient(cells, problems)
-        expire_at_ms = self._expiry_ms(_optional_cell(cells, self._expiry_at), problems)
-        cover_mark = self._cover_mark(_optional_cell(cells, self._cover_mark_at), problems)
+        notes: list[str] = []
+        values = self._id_values(cells, facts, problems, notes)
+        pk = _identifier(values[0], "pk", problems)
+        dk = _identifier(values[1], "dk", problems)
+        recipient = self._recipient(cells, values[2], problems, notes)
+        expire_at_ms = self._expiry_ms(plain(_optional_cell(cells, self._expiry_at)), problems)
+        cover_mark = self._cover_mark(plain(_optional_cell(cells, self._cover_mark_at)), problems)
+        account, account_problem = account_of(plain(_optional_cell(cells, self._account_at)), self._accounts)
+        if account_problem is not None:
+            problems.append(("account", account_problem))
         if problems or recipient is None:
             message = "; ".join(text for _, text in problems)
             return LoadedRow(row, cells, problem=RowProblem(message, problems[0][0]))
@@ -151,15 +174,37 @@ class RowValidator:
         if problems:
             return LoadedRow(row, cells, problem=RowProblem(problems[0][1], problems[0][0]))
         auth_key = _optional_cell(cells, self._auth_key_at) or None
-        request = ShareRequest(pk, dk, recipient.kind, recipient.value, expire_at_ms, cover_mark, auth_key)
+        request = ShareRequest(pk, dk, recipient.kind, recipient.value, expire_at_ms, cover_mark, auth_key, account)
         first = self._first_row.setdefault(_compact_key(pk, dk, recipient.key), row)
         if first != row:
             return LoadedRow(row, cells, duplicate_of=first)
         self._devices.add(request)
-        note = ""
         if facts is not None and recipient.kind is RecipientKind.PHONE and self._recipient_at in facts.numbers:
-            note = self._phone_from_number(row)
-        return LoadedRow(row, cells, request=request, in_doubt_since_ms=in_doubt_since_ms, note=note)
+            notes.append(self._phone_from_number(row))
+        return LoadedRow(row, cells, request=request, in_doubt_since_ms=in_doubt_since_ms, note="; ".join(notes))
+
+    def _id_values(self, cells: list[str], facts: SheetRow | None, problems: list[tuple[str, str]],
+                   notes: list[str]) -> list[str]:
+        """pk, dk and recipient as they are sent: no line break, no number format's decoration."""
+        values = [cells[self._pk_at], cells[self._dk_at], cells[self._recipient_at]]
+        numbers = facts.numbers if facts is not None else None
+        joined = "".join(values)
+        if not numbers and "\n" not in joined and "\r" not in joined:
+            return values  # the usual row: nothing to look at (a million rows pass here)
+        for slot, (name, index) in enumerate(zip(ID_COLUMNS, (self._pk_at, self._dk_at, self._recipient_at),
+                                                 strict=True)):
+            text = values[slot]
+            if "\n" in text or "\r" in text:
+                broken = line_break_problem(name, text)
+                if broken is not None:
+                    problems.append((name, broken))
+            elif numbers and index in numbers:
+                values[slot], note, problem = number_cell(name, text, numbers[index])
+                if note is not None:
+                    notes.append(note)
+                if problem is not None:
+                    problems.append((name, problem))
+        return values
 
     def _cell_problems(self, cells: list[str], facts: SheetRow | None) -> list[tuple[str, str]]:
         """Error values (`#N/A`), unsaved formulas and lost digits in the columns that are used."""
@@ -189,7 +234,10 @@ class RowValidator:
         return (f"{count} phone number{'s were' if count > 1 else ' was'} read from number cells (rows {rows}), where "
                 "a leading 0 or + cannot survive: check them, and store the column as text")
 
-    def _recipient(self, cells: list[str], problems: list[tuple[str, str]]) -> Recipient | None:
+    def _recipient(self, cells: list[str], value: str, problems: list[tuple[str, str]],
+                   notes: list[str]) -> Recipient | None:
+        if problems and problems[-1][0] == "recipient":
+            return None  # a line break or a decorated number: said already
         kind, because = self._recipient_hint, self._hint_reason
         declared = _optional_cell(cells, self._type_at)
         if declared:
@@ -199,11 +247,15 @@ class RowValidator:
                 problems.append(("recipient_type", str(exc)))
                 return None
             because = f"recipient_type is {declared.lower()}"
+        value, unwrapped = unwrap_recipient(value) if value[:1] in "m<'M" else (value, None)
         try:
-            return parse_recipient(cells[self._recipient_at], kind, because)
+            recipient = parse_recipient(value, kind, because)
         except RecipientError as exc:
             problems.append(("recipient", str(exc)))
             return None
+        if unwrapped is not None:
+            notes.append(unwrapped)
+        return recipient
 
     def _expiry_ms(self, text: str, problems: list[tuple[str, str]]) -> int | None:
         if not text:
@@ -241,7 +293,7 @@ def _identifier(cell: str, column: str, problems: list[tuple[str, str]]) -> str:
         problems.append((column, mangled_number_message(column, value)))
     elif not value.isascii() and (hidden := invisible_message(column, value)) is not None:
         problems.append((column, hidden))
-    return value
+    return plain(value)
 
 
 def _doubt_since(text: str, problems: list[tuple[str, str]]) -> int | None:

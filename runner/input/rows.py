@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from runner.errors import ColumnError, InputFileError, MissingColumnError
+from runner.input.cellrules import forced_text
 from runner.input.columns import (
     date_header_message,
     header_score,
@@ -30,7 +31,7 @@ from runner.input.csvfile import HEAD_BYTES, Record, check_text, iter_records, r
 from runner.input.formula import unguard_cell
 from runner.input.rowcheck import RowValidator
 from runner.input.sheets import SPREADSHEET_SUFFIXES, open_sheet
-from runner.input.xlsxcells import SheetRow
+from runner.input.workbook import SheetRow
 from runner.models import FileDialect, LoadedRow, RowProblem
 
 _CSV_SUFFIXES = (".csv", ".tsv", ".txt")
@@ -41,7 +42,7 @@ class InputOptions:
     """Where the input is and how to read it; the job file and CLI options fill this in."""
 
     path: Path
-    sheet: str | None = None  # XLSX sheet name; None = the first sheet
+    sheet: str | None = None  # sheet name; None = the active sheet if visible, else the first visible one
     encoding: str = "utf-8"  # CSV encoding; utf-8 also accepts a BOM
     columns: Mapping[str, str] = field(default_factory=dict)  # canonical name -> header in the file
     ignore_columns: tuple[str, ...] = ()  # headers kept out of the mapping, carried through untouched
@@ -51,6 +52,7 @@ class InputOptions:
     default_expiry: str | None = None  # for empty expiry cells, same syntax as a cell
     default_cover_mark: int = 1  # for empty cover_mark cells; one of COVER_MARKS (JobSpec checks it)
     anchor_ms: int = 0  # the run's start: relative expiries count from it, earlier ones are past
+    accounts: frozenset[str] = frozenset()  # the names an account cell may hold (the job's [accounts])
 
 
 #: a data record, and for a spreadsheet what its cells hide (a hidden row, unsaved formulas, numbers)
@@ -67,6 +69,7 @@ class _Layout:
     records: Callable[[], Iterator[_Item]]  # data records only; a new pass on every call
     head: list[Record]  # the file's first records, header or not: where a misplaced header is looked for
     dialect: FileDialect
+    note: str | None = None  # about the sheet read (a hidden sheet named by --sheet): the summary says it
 
 
 class InputSource:
@@ -104,7 +107,8 @@ class InputSource:
 
     def warnings(self) -> list[str]:
         """Warnings about the rows read so far (all of them once `chunks()` is exhausted)."""
-        return self._validator.warnings()
+        found = self._validator.warnings()
+        return [self._layout.note, *found] if self._layout.note else found
 
     def _rows(self, validator: RowValidator) -> Iterator[LoadedRow]:
         for row, cells, problem, facts in self._layout.records():
@@ -118,6 +122,8 @@ class InputSource:
                 continue
             if "'" in text:
                 cells = [unguard_cell(cell) for cell in cells]
+            if '="' in text and facts is None:  # Excel's way to force text in a CSV: ="0860..." reads as 0860...
+                cells = [forced_text(cell) for cell in cells]
             # Error values are looked for cell by cell only in the rare row that could hold one.
             suspect = "#" in text or "Err:" in text or (facts is not None and bool(facts.problems))
             yield validator.validate(row, cells, problem, facts, suspect=suspect)
@@ -169,7 +175,8 @@ def _non_empty(records: Iterable[_Item]) -> Iterator[_Item]:
 _HEAD_RECORDS = 30
 
 
-def _header_from(path: Path, records: Iterable[Record], header_row: int | None) -> tuple[int, list[str]]:
+def _header_from(path: Path, records: Iterable[Record], header_row: int | None,
+                 empty: str = "the file is empty") -> tuple[int, list[str]]:
     """The header: row `header_row`, or the first non-empty record; rows above it keep their numbers."""
     if header_row is not None and header_row < 1:
         raise InputFileError(path, f"header row {header_row} must be 1 or more (the spreadsheet's row number)")
@@ -188,7 +195,7 @@ def _header_from(path: Path, records: Iterable[Record], header_row: int | None) 
         return row, headers
     if header_row is not None:
         raise InputFileError(path, f"header row {header_row} is past the end of the file ({last} rows)")
-    raise InputFileError(path, "the file is empty")
+    raise InputFileError(path, empty)
 
 
 def _better_header_row(layout: _Layout) -> int | None:
@@ -226,6 +233,8 @@ def _read_head(path: Path, size: int) -> bytes:
 def _open_csv(path: Path, encoding: str, header_row: int | None) -> _Layout:
     codec = resolve_codec(path, encoding)
     head = _read_head(path, HEAD_BYTES)
+    if codec == "utf-8-sig" and head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        codec = "utf-16"  # Excel's "Unicode Text": UTF-16 with its byte-order mark, tab-separated
     check_text(path, head, codec)
     delimiter = sniff_delimiter(head.decode(codec, errors="replace"))
     found_row, headers = _header_from(path, iter_records(path, codec, delimiter), header_row)
@@ -258,11 +267,13 @@ def _csv_dialect(head: bytes, codec: str, delimiter: str) -> FileDialect:
 
 def _open_spreadsheet(path: Path, sheet: str | None, header_row: int | None) -> _Layout:
     """One sheet of an .xlsx, .xls or .ods file, its cells as the sheet shows them (runner.input.sheets)."""
-    kind, chosen, passes = open_sheet(path, sheet)
+    opened = open_sheet(path, sheet)
+    kind, chosen, passes = opened.format, opened.name, opened.passes
     first_pass = passes()
     head = list(itertools.islice(first_pass, _HEAD_RECORDS))
     found_row, headers = _header_from(
-        path, ((row.row, row.cells, None) for row in itertools.chain(head, first_pass)), header_row)
+        path, ((row.row, row.cells, None) for row in itertools.chain(head, first_pass)), header_row,
+        empty=f'sheet "{chosen}" is empty (no cells); name the sheet with the rows with --sheet')
     close = getattr(first_pass, "close", None)
     if close is not None:
         close()
@@ -278,4 +289,5 @@ def _open_spreadsheet(path: Path, sheet: str | None, header_row: int | None) -> 
                 yield row.row, cells, None, row
 
     head_records: list[Record] = [(row.row, row.cells, None) for row in head]
-    return _Layout(kind, found_row, headers, data_records, head_records, FileDialect(kind, sheet=chosen))
+    return _Layout(kind, found_row, headers, data_records, head_records, FileDialect(kind, sheet=chosen),
+                   opened.note)

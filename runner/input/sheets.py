@@ -1,29 +1,26 @@
 """Open a spreadsheet (.xlsx, .xls, .ods) as passes over the rows a person sees.
 
 Each format has its reader: XLSX and ODS sheets are streamed from their XML (runner.input.xlsxreader,
-and `_ods_rows` below: an ODS cell keeps the very text the sheet displays), old .xls files are
-read with xlrd, whose `formatting_info` gives number formats, hidden rows and merged cells.
-Every reader yields SheetRow values, so the loader treats the three alike.
+runner.input.odsreader), old .xls files are read with xlrd, whose `formatting_info` gives number
+formats, hidden rows and merged cells. Every reader yields SheetRow values and chooses the sheet
+with one rule (runner.input.workbook), so the loader treats the three alike. What is not a
+spreadsheet at all (an encrypted workbook, an HTML or SpreadsheetML 2003 file with an .xls name)
+is refused with what to do instead.
 """
 
 from __future__ import annotations
 
-import html
-import re
+import io
 import warnings
-import zipfile
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# Element is only a type in annotations here: every parse goes through defusedxml below.
-from xml.etree.ElementTree import Element  # nosec B405
-
-from defusedxml.ElementTree import iterparse  # a hostile file's entity bombs and DTDs are refused
-
 from runner.errors import InputFileError, NoSuchSheetError, XlsxError
 from runner.input.numberformat import render_number
-from runner.input.xlsxcells import SheetRow
+from runner.input.odsreader import ENCRYPTED_MESSAGE, OdsSheet
+from runner.input.workbook import HIDDEN, VERY_HIDDEN, VISIBLE, SheetInfo, SheetRow, choose_sheet
 from runner.input.xlsxreader import XlsxSheet
 
 SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
@@ -32,25 +29,34 @@ SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
 RowPasses = Callable[[], Iterator[SheetRow]]
 
 
-def open_sheet(path: Path, sheet: str | None) -> tuple[str, str, RowPasses]:
-    """(format, chosen sheet name, passes) for a spreadsheet; UsageError for an unusable file."""
+_CFB = b"\xd0\xcf\x11\xe0"  # an OLE compound file: an old .xls, or an encrypted .xlsx/.ods
+_ZIP = b"PK\x03\x04"
+
+
+@dataclass(frozen=True)
+class OpenedSheet:
+    """A chosen sheet: its format and name, why the report should mention it (a hidden sheet), its passes."""
+
+    format: str
+    name: str
+    note: str | None
+    passes: RowPasses
+
+
+def open_sheet(path: Path, sheet: str | None) -> OpenedSheet:
+    """The sheet to read from a spreadsheet file; InputFileError (one line) for an unusable file."""
     suffix = path.suffix.lower()
     head = _head(path)
     try:
-        if suffix == ".xls":
-            if not head.startswith(b"\xd0\xcf\x11\xe0"):
-                raise InputFileError(path, "not an old Excel .xls file (is it a CSV or XLSX with an .xls name?)")
-            return ("xls", *_open_xls(path, sheet))
-        if not head.startswith(b"PK\x03\x04"):
-            if head.startswith(b"\xd0\xcf\x11\xe0"):
-                raise InputFileError(path, "an old .xls or encrypted workbook; save it as a plain .xlsx or CSV, "
-                                 "or name it .xls")
-            raise InputFileError(path, f"not an {suffix.lstrip('.').upper()} file (is it a CSV saved with an "
-                             f"{suffix} name?)")
-        if suffix == ".ods":
-            return ("ods", *_open_ods(path, sheet))
-        opened = XlsxSheet(str(path), sheet)
-        return "xlsx", opened.name, lambda: _guarded(path, opened.rows)
+        if head.startswith(_CFB):
+            if _encrypted(path):
+                raise InputFileError(path, ENCRYPTED_MESSAGE)
+            return _open_xls(path, sheet)  # an old .xls, whatever its name says: read as what it is
+        if not head.startswith(_ZIP):
+            raise InputFileError(path, _not_a_workbook(head, suffix))
+        opened: XlsxSheet | OdsSheet = OdsSheet(str(path), sheet) if suffix == ".ods" else XlsxSheet(str(path), sheet)
+        kind = "ods" if suffix == ".ods" else "xlsx"
+        return OpenedSheet(kind, opened.name, opened.note, lambda: _guarded(path, opened.rows))
     except NoSuchSheetError as exc:
         raise InputFileError(path, f'no sheet named "{exc.sheet}" (sheets: {", ".join(exc.names)})') from None
     except XlsxError as exc:
@@ -60,9 +66,33 @@ def open_sheet(path: Path, sheet: str | None) -> tuple[str, str, RowPasses]:
 def _head(path: Path) -> bytes:
     try:
         with path.open("rb") as stream:
-            return stream.read(8)
+            return stream.read(512)
     except OSError as exc:
         raise InputFileError(path, f"cannot be read ({exc.strerror or exc})") from None
+
+
+def _encrypted(path: Path) -> bool:
+    """An OLE file holding an `EncryptionInfo` stream is an encrypted .xlsx (whatever its name says)."""
+    from xlrd.compdoc import CompDoc, CompDocError
+
+    try:
+        document = CompDoc(path.read_bytes(), logfile=io.StringIO())
+    except (CompDocError, OSError, ValueError, IndexError):
+        return False
+    return any(entry.name in ("EncryptionInfo", "EncryptedPackage") for entry in document.dirlist)
+
+
+def _not_a_workbook(head: bytes, suffix: str) -> str:
+    """What a file with a spreadsheet's name but not its bytes is, and what to do with it."""
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if b"urn:schemas-microsoft-com:office:spreadsheet" in head or (
+            text.startswith(b"<?xml") and b"<workbook" in text):
+        return ("an Excel 2003 XML spreadsheet (SpreadsheetML), not a real " + suffix + " file; open it in Excel or "
+                "LibreOffice and save it as .xlsx (or export it as CSV)")
+    if text.startswith((b"<!doctype html", b"<html", b"<table", b"<meta", b"<head")) or b"<table" in text:
+        return ("a web page (HTML table) saved with an " + suffix + " name, as many \"Export to Excel\" buttons make "
+                "it; open it in Excel or LibreOffice and save it as .xlsx (or export it as CSV)")
+    return f"not an {suffix.lstrip('.').upper()} file (is it a CSV saved with an {suffix} name?)"
 
 
 def _guarded(path: Path, rows: Callable[[], Iterator[SheetRow]]) -> Iterator[SheetRow]:
@@ -76,24 +106,26 @@ def _guarded(path: Path, rows: Callable[[], Iterator[SheetRow]]) -> Iterator[She
 # --- .xls ----------------------------------------------------------------------------------------
 
 
-def _open_xls(path: Path, sheet: str | None) -> tuple[str, RowPasses]:
+def _open_xls(path: Path, sheet: str | None) -> OpenedSheet:
     import xlrd
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            book = xlrd.open_workbook(str(path), formatting_info=True, on_demand=True)
-        names = book.sheet_names()
-        chosen = names[0] if sheet is None else sheet
-        if chosen not in names:
-            raise InputFileError(path, f'no sheet named "{chosen}" (sheets: {", ".join(names)})')
-        rows = list(_xls_rows(book, book.sheet_by_name(chosen)))  # an .xls holds at most 65,536 rows
+            book = xlrd.open_workbook(str(path), formatting_info=True, logfile=io.StringIO())
+        states = {0: VISIBLE, 1: HIDDEN}
+        sheets = [SheetInfo(one.name, states.get(one.visibility, VERY_HIDDEN)) for one in book.sheets()]
+        active = next((index for index, one in enumerate(book.sheets()) if one.sheet_visible), 0)
+        choice = choose_sheet(sheets, active, sheet)
+        rows = list(_xls_rows(book, book.sheet_by_index(choice.index)))  # an .xls holds at most 65,536 rows
         book.release_resources()
-    except InputFileError:
+    except (InputFileError, XlsxError):
         raise
     except Exception as exc:  # xlrd raises its own XLRDError and struct errors for a broken file
+        if "encrypted" in str(exc):
+            raise InputFileError(path, ENCRYPTED_MESSAGE) from None
         raise _unreadable(path, "xls", exc) from None
-    return chosen, lambda: iter(rows)
+    return OpenedSheet("xls", choice.name, choice.note, lambda: iter(rows))
 
 
 def _xls_rows(book: Any, sheet: Any) -> Iterator[SheetRow]:
@@ -124,7 +156,7 @@ def _xls_rows(book: Any, sheet: Any) -> Iterator[SheetRow]:
                 if rendered.problem is not None:
                     row.problems[column] = rendered.problem
                 if not rendered.date:
-                    row.numbers.append(column)
+                    row.numbers[column] = rendered.digits
             else:
                 text = str(cell.value) if cell.ctype == xlrd.XL_CELL_TEXT else ""
             row.cells.append(text)
@@ -140,150 +172,8 @@ def _xls_rows(book: Any, sheet: Any) -> Iterator[SheetRow]:
         yield row
 
 
-# --- .ods ----------------------------------------------------------------------------------------
-
-_TABLE = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
-_TEXT = "{urn:oasis:names:tc:opendocument:xmlns:text:1.0}"
-_OFFICE = "{urn:oasis:names:tc:opendocument:xmlns:office:1.0}"
-_ODS_ROW, _ODS_CELL, _ODS_COVERED = f"{_TABLE}table-row", f"{_TABLE}table-cell", f"{_TABLE}covered-table-cell"
-_ODS_TABLE = f"{_TABLE}table"
-_ODS_TABLE_NAME = re.compile(rb"<table:table\s[^>]*?\btable:name=\"([^\"]*)\"")
-_REPEAT_LIMIT = 1024  # LibreOffice pads a sheet with a million repeated empty rows and cells
-
-
-def _open_ods(path: Path, sheet: str | None) -> tuple[str, RowPasses]:
-    names = _ods_sheet_names(path)
-    chosen = names[0] if sheet is None else sheet
-    if chosen not in names:
-        raise InputFileError(path, f'no sheet named "{chosen}" (sheets: {", ".join(names)})')
-    return chosen, lambda: _ods_rows(path, chosen)
-
-
 def _unreadable(path: Path, kind: str, exc: Exception) -> InputFileError:
     """A disk fault says so; anything else means the file itself is broken."""
     if isinstance(exc, OSError):
         return InputFileError(path, f"cannot be read ({exc.strerror or exc})")
     return InputFileError(path, f"not a readable .{kind} file ({type(exc).__name__}: {exc})")
-
-
-def _ods_content(path: Path) -> Any:
-    try:
-        archive = zipfile.ZipFile(path)
-        return archive, archive.open("content.xml")
-    except (zipfile.BadZipFile, KeyError, OSError) as exc:
-        raise _unreadable(path, "ods", exc) from None
-
-
-def _ods_sheet_names(path: Path) -> list[str]:
-    """The sheets' names, from a byte scan of content.xml: parsing it whole would build the tree."""
-    archive, stream = _ods_content(path)
-    names: list[str] = []
-    carry = b""
-    try:
-        with archive, stream:
-            while block := stream.read(1 << 20):
-                data = carry + block
-                cut = data.rfind(b"<")
-                keep = cut if cut >= 0 and len(data) - cut < 4096 else len(data)
-                names.extend(_ods_names(data, keep))
-                carry = data[keep:]
-            names.extend(_ods_names(carry, len(carry)))
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise _unreadable(path, "ods", exc) from None
-    if not names:
-        raise InputFileError(path, "not a readable .ods file (no sheets)")
-    return names
-
-
-def _ods_names(data: bytes, end: int) -> list[str]:
-    return [html.unescape(found.group(1).decode("utf-8")) for found in _ODS_TABLE_NAME.finditer(data, 0, end)]
-
-
-def _ods_text(cell: Element) -> str:
-    """The text the cell displays: its paragraphs, with spaces, tabs and line breaks put back."""
-    lines = []
-    for paragraph in cell.iter(f"{_TEXT}p"):
-        parts = [paragraph.text or ""]
-        for child in paragraph:
-            if child.tag == f"{_TEXT}s":
-                parts.append(" " * int(child.get(f"{_TEXT}c", "1")))
-            elif child.tag == f"{_TEXT}tab":
-                parts.append("\t")
-            else:
-                parts.append("".join(child.itertext()))
-            parts.append(child.tail or "")
-        lines.append("".join(parts))
-    return "\n".join(lines)
-
-
-def _ods_rows(path: Path, chosen: str) -> Iterator[SheetRow]:
-    try:
-        yield from _ods_sheet_rows(path, chosen)
-    except (OSError, SyntaxError, ValueError, zipfile.BadZipFile) as exc:
-        raise _unreadable(path, "ods", exc) from None
-
-
-def _ods_sheet_rows(path: Path, chosen: str) -> Iterator[SheetRow]:
-    archive, stream = _ods_content(path)
-    with archive, stream:
-        inside = False
-        number = 0
-        spans: dict[int, tuple[int, str]] = {}  # column -> (last row it covers, the anchor's text)
-        open_elements: list[Element] = []  # the parser's path: a row read is removed from its parent
-        for event, element in iterparse(stream, events=("start", "end")):
-            if event == "start":
-                open_elements.append(element)
-            else:
-                open_elements.pop()
-            if element.tag == _ODS_TABLE:
-                if event == "start":
-                    inside = element.get(f"{_TABLE}name") == chosen
-                elif inside:
-                    return
-                continue
-            if event != "end" or not inside or element.tag != _ODS_ROW:
-                continue
-            repeat = int(element.get(f"{_TABLE}number-rows-repeated", "1"))
-            row = _ods_row(element, number + 1, spans)
-            visibility = element.get(f"{_TABLE}visibility", "visible")
-            if visibility != "visible":
-                row.hidden = "filtered out" if visibility == "filter" else "hidden"
-            if open_elements:
-                open_elements[-1].remove(element)  # flat memory: the tree never holds more than a row
-            if row.cells:
-                for offset in range(min(repeat, _REPEAT_LIMIT)):
-                    yield SheetRow(number + 1 + offset, list(row.cells), row.hidden, dict(row.problems),
-                                   list(row.numbers))
-            number += repeat
-
-
-def _ods_row(element: Element, number: int, spans: dict[int, tuple[int, str]]) -> SheetRow:
-    row = SheetRow(number, [])
-    column = 0
-    for cell in element:
-        if cell.tag not in (_ODS_CELL, _ODS_COVERED):
-            continue
-        repeat = min(int(cell.get(f"{_TABLE}number-columns-repeated", "1")), _REPEAT_LIMIT)
-        if cell.tag == _ODS_COVERED:
-            text = spans[column][1] if column in spans and spans[column][0] >= number else ""
-        else:
-            text = _ods_text(cell)
-            kind = cell.get(f"{_OFFICE}value-type")
-            if kind == "date":  # shown in the locale's form; the stored ISO value is what the expiry parser reads
-                text = cell.get(f"{_OFFICE}date-value", text).replace("T", " ").removesuffix(" 00:00:00")
-            if kind in ("float", "percentage", "currency"):
-                row.numbers.append(column)
-                digits = render_number(cell.get(f"{_OFFICE}value", ""), "0")
-                if digits.problem is not None:
-                    row.problems[column] = digits.problem
-            rows_spanned = int(cell.get(f"{_TABLE}number-rows-spanned", "1"))
-            columns_spanned = int(cell.get(f"{_TABLE}number-columns-spanned", "1"))
-            for spanned in range(column, column + columns_spanned):
-                spans[spanned] = (number + rows_spanned - 1, text)
-        # LibreOffice pads every row with a run of ~1,000 empty cells: empty runs are only written out
-        # when a cell with text follows them.
-        if text:
-            row.cells.extend([""] * (column - len(row.cells)))
-            row.cells.extend([text] * repeat)
-        column += repeat
-    return row

@@ -10,13 +10,13 @@ import csv
 import io
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from runner.input.formula import guard_cell, guard_cells
-from runner.models import FileDialect, RowOutcome, RowStatus
+from runner.models import FileDialect, RowOutcome, RowStatus, statuses_where
 from runner.outputs.atomic import atomic_writer
 from runner.outputs.inert import xlsx_safe
 from runner.redact import redact
@@ -141,7 +141,7 @@ def format_doubt(epoch_ms: int) -> str:
 
 
 #: rows that still need doing: the failed-rows file holds every one of them
-NEEDS_DOING = frozenset({RowStatus.FAILED, RowStatus.INVALID, RowStatus.UNKNOWN, RowStatus.NOT_ATTEMPTED})
+NEEDS_DOING = frozenset(statuses_where(needs_doing=True))
 
 
 def needs_doing(outcome: RowOutcome) -> bool:
@@ -246,12 +246,22 @@ class Summary:
     held_back: int = 0  # of not_attempted: rows a canary run (--limit) held back
     warnings: list[str] = field(default_factory=list)
 
+    def fails_the_run(self) -> bool:
+        """A row ended in a status that makes `run` exit 1 (rows a canary held back do not count)."""
+        return any(getattr(self, status.value) - (self.held_back if status is RowStatus.NOT_ATTEMPTED else 0)
+                   for status in statuses_where(fails_the_run=True))
+
     def count(self, status: RowStatus) -> None:
         self.total += 1
         setattr(self, status.value, getattr(self, status.value) + 1)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+_UNCOUNTED = {status.value for status in RowStatus} - {summary_field.name for summary_field in fields(Summary)}
+if _UNCOUNTED:  # Summary.count would crash after every request was sent
+    raise TypeError(f"Summary has no field for the statuses {sorted(_UNCOUNTED)}")
 
 
 def write_summary(path: Path, summary: Summary) -> None:

@@ -22,7 +22,7 @@ from runner.platform.auth.tokens import TokenSource
 from runner.platform.clockskew import PlatformClock
 from runner.platform.codes import TRANSIENT_HTTP_STATUSES, ErrorClass, classify_code, describe_code, is_documented_code
 from runner.platform.http import exchange
-from runner.platform.pacing import DispatchGate
+from runner.platform.pacing import Gate
 from runner.platform.replies import DEFAULT_MAX_RETRY_AFTER_S, MAX_BODY_BYTES, retry_after_s
 from runner.redact import Secret, redact
 
@@ -51,7 +51,7 @@ class PlatformClient:
         tokens: TokenSource,
         *,
         retry_codes: frozenset[int] = frozenset(),
-        gate: DispatchGate | None = None,
+        gate: Gate | None = None,
         stats: RunStats | None = None,
         max_retry_after_s: float = DEFAULT_MAX_RETRY_AFTER_S,
         max_body_bytes: int = MAX_BODY_BYTES,
@@ -187,13 +187,7 @@ RECIPIENT_PARAMS = {RecipientKind.UID: "shareUid", RecipientKind.EMAIL: "email",
 
 def share_params(request: ShareRequest) -> dict[str, str]:
     """The query string of a shareByUid call, in the platform's names; exactly one recipient parameter."""
-    params = {"pk": request.pk, "dk": request.dk, RECIPIENT_PARAMS[request.recipient_kind]: request.recipient}
-    if request.expire_at_ms is not None:
-        params["sharingExpireAt"] = str(request.expire_at_ms)
-    params["coverMark"] = str(request.cover_mark)
-    if request.auth_key:
-        params["authKey"] = request.auth_key
-    return params
+    return request.query_params(RECIPIENT_PARAMS)
 
 
 def _envelope(body: bytes) -> dict[str, Any] | None:

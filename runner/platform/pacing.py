@@ -18,6 +18,7 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import Protocol
 
 PACING_MARGIN = 0.02  # requests leave 2 % slower than the nominal rate: 20 ms of slack per second
 WINDOW_S = 1.015  # checked at release: one second plus room for jitter downstream, under the pacing margin
@@ -26,6 +27,16 @@ THROTTLE_FACTOR = 0.7  # each 429 multiplies the rate by this
 MIN_RATE_FRACTION = 0.1  # never below a tenth of the configured rate
 RECOVERY_INTERVAL_S = 5.0  # after this long without a 429, raise the rate one step
 RECOVERY_FACTOR = 1.25
+
+
+class Gate(Protocol):
+    """What the client needs of a gate: this one, or budget.gate.SharedGate when processes share an account."""
+
+    async def acquire(self) -> None: ...
+
+    def pause(self, seconds: float) -> None: ...
+
+    def throttled(self) -> None: ...
 
 
 class DispatchGate:

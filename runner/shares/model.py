@@ -42,12 +42,30 @@ NEEDS_A_LOOK = frozenset({PlanAction.CHANGE_EXPIRY, PlanAction.REPLACES, PlanAct
                           PlanAction.LOOKUP_FAILED, PlanAction.INVALID})
 
 
+class CoverEffect(StrEnum):
+    """What a share call with a cover mark does to the device's open shares, when it is sent."""
+
+    ADDS = "adds"  #: the new share joins the open ones (cover mark 2)
+    ENDS_ALL = "ends_all"  #: every open share ends, the new one stays (1, or 3 with a later expiry)
+    REFUSED = "refused"  #: the platform refuses the call and nothing changes (3 without a later expiry)
+
+
+def cover_effect(cover_mark: int, expire_at_ms: int | None, open_expiries: Iterable[int | None]) -> CoverEffect:
+    """The one statement of the cover-mark rule (docs/platform-api.md §4.1, §6.5); None is permanent."""
+    if cover_mark == 2:
+        return CoverEffect.ADDS
+    if cover_mark == 3 and not all(_later(expire_at_ms, old) for old in open_expiries):
+        return CoverEffect.REFUSED
+    return CoverEffect.ENDS_ALL
+
+
 @dataclass(frozen=True, slots=True)
 class Planned:
     action: PlanAction
     detail: str = ""
     share_code: str | None = None  # in_place: the share that is already there
     replaced_rows: tuple[int, ...] = ()  # earlier rows of this batch whose shares this row ends
+    refused: bool = False  # cover mark 3 without a later expiry: the platform will refuse the row
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +106,11 @@ class DeviceModel:
         for device, shares in (platform or {}).items():
             self._held[device] = [_Held(s.expire_at_ms, share=s) for s in shares if s.open]
 
+    def open_shares(self, device: Device) -> list[tuple[str, int | None]]:
+        """The device's open shares in the model as (recipient, expiry), oldest first."""
+        return [(h.share.recipient_name if h.share is not None else h.request.recipient if h.request else "",
+                 h.expire_at_ms) for h in self._held.get(device, [])]
+
     def plan(self, row: int, request: ShareRequest) -> Planned:
         """This row's action, and the model moved on as if the row were sent (an in_place row is not)."""
         held = self._held.setdefault(request.device, [])
@@ -103,18 +126,19 @@ class DeviceModel:
                 detail += (f"; sending it again (run without --skip-existing) would end the shares of "
                            f"{_names(others)}")
             return Planned(PlanAction.IN_PLACE, detail, share_code=code)
-        if mark == 3 and not all(_later(request.expire_at_ms, h.expire_at_ms) for h in held):
+        effect = cover_effect(mark, request.expire_at_ms, (h.expire_at_ms for h in held))
+        if effect is CoverEffect.REFUSED:
             blocking = [h for h in held if not _later(request.expire_at_ms, h.expire_at_ms)]
             action = PlanAction.CHANGE_EXPIRY if same else PlanAction.CREATE
             return Planned(action, f"cover mark 3 and an open share has a later or no expiry ({_names(blocking)}): "
-                           "the platform will refuse this row and keep what is there")
-        if mark == 2:
+                           "the platform will refuse this row and keep what is there", refused=True)
+        if effect is CoverEffect.ADDS:
             held.append(new)
             if same:
                 return Planned(PlanAction.CHANGE_EXPIRY, f"{_expiries(same, request)}; cover mark 2 adds a second "
                                "share beside the first, which keeps its expiry")
             return Planned(PlanAction.CREATE)
-        self._held[request.device] = [new]  # cover mark 1, or 3 with a later expiry: every open share ends
+        self._held[request.device] = [new]  # CoverEffect.ENDS_ALL: every open share ends
         if others:
             detail = f"ends the shares of {_names(others)}"
             if same:

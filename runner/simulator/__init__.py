@@ -46,6 +46,12 @@ body `{"code": 429, "msg": "Too Many Requests (simulator rate limit)", "data": n
 probability fault_rate, kind uniform over fault_kinds) are described in `app.py`. Users and
 devices come from an optional devices file, else from dk/uid prefix rules (`directory.py`).
 `/_sim/` is a test aid, not part of the platform (`introspect.py`).
+
+Several owner accounts (`SimulatorConfig.accounts`, `sharebatch simulate --account UID`): each
+gets its own token pair (`RunningSimulator.account_tokens`, the ready file's "accounts"), owns
+the devices it is first to use, and has its own sliding-second window (`account_rate_limit`);
+an account in `blocked_accounts` is answered 5325 on every call (`accounts.py`). The request log
+records the account whose valid token each request carried (`uid`).
 """
 
 from runner.simulator.config import FaultKind, SimulatorConfig

@@ -46,6 +46,7 @@ from typing import Any
 
 from aiohttp import web
 
+from runner.simulator.accounts import BLOCKED_CODE, AccountWindows, account_check
 from runner.simulator.codes import SUCCESS, PlatformCodeError, message_for
 from runner.simulator.config import FaultKind, SimulatorConfig
 from runner.simulator.introspect import add_introspection_routes
@@ -83,6 +84,7 @@ class Simulator:
         self.rng = random.Random(config.seed)  # nosec B311  # fault draws of a test double, not a secret
         self.closing = asyncio.Event()
         self.late_tasks: set[asyncio.Future[Any]] = set()  # late_apply requests still to land
+        self.account_windows = AccountWindows()
 
     async def hold(self, seconds: float) -> None:
         """Wait `seconds`, or less if the simulator is shutting down (so close() never hangs)."""
@@ -250,6 +252,7 @@ def _run(sim: Simulator, request: web.Request, endpoint: Endpoint, params: dict[
          record: RequestRecord) -> tuple[int, Any]:
     try:
         uid = sim.state.tokens.verify_access(request.headers.get("Authorization")) if endpoint.needs_auth else None
+        record.uid = uid
         data, share_code = endpoint.operation(sim, uid, params)
     except PlatformCodeError as exc:
         return exc.code, None
@@ -267,6 +270,13 @@ async def _serve(sim: Simulator, request: web.Request, endpoint: Endpoint) -> we
     retry_after_s = sim.traffic.admit(record, config.rate_limit)
     if retry_after_s is not None:
         return _too_many(record, retry_after_s)
+    if endpoint.needs_auth:
+        refused = account_check(sim, request.headers.get("Authorization"), record)
+        if refused is not None and refused[0] == "limited":
+            return _too_many(record, refused[1])
+        if refused is not None:
+            record.http_status, record.code = 200, BLOCKED_CODE
+            return web.json_response(envelope(BLOCKED_CODE))
     delay_s = draw_latency_s(sim.rng, config.latency_ms, config.jitter_ms)
     if delay_s > 0:
         await asyncio.sleep(delay_s)

@@ -37,7 +37,11 @@ def is_loopback(host: str) -> bool:
 
 def write_ready_file(path: Path, sim: RunningSimulator) -> None:
     """Write the connection details atomically, so a watcher never reads half a file."""
-    payload = {"base_url": sim.base_url, "access_token": sim.access_token, "refresh_token": sim.refresh_token}
+    payload = {"base_url": sim.base_url, "access_token": sim.access_token, "refresh_token": sim.refresh_token,
+               "accounts": {uid: {"access_token": pair.access_token, "refresh_token": pair.refresh_token,
+                                  "access_expires_at": pair.access_expires_at,
+                                  "refresh_expires_at": pair.refresh_expires_at}
+                            for uid, pair in sim.account_tokens.items()}}
     directory = path.parent if str(path.parent) else Path(".")
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
@@ -133,6 +137,10 @@ async def _serve(config: SimulatorConfig, host: str, port: int, ready_file: Path
               help="JSON file declaring users and devices (format: runner/simulator/directory.py).")
 @click.option("--seed", type=int, default=None,
               help="Seed for latency, faults and share codes, so a rehearsal can be replayed.")
+@click.option("--account", "accounts", multiple=True, metavar="UID",
+              help="Another owner account (repeatable), with its own tokens (in --ready-file), devices and limit.")
+@click.option("--account-rate-limit", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Answer HTTP 429 above this many requests of one account in any 1 s. Default: unlimited.")
 @click.option("--ready-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Once listening, atomically write {base_url, access_token, refresh_token} here as JSON; "
                    "removed again at exit.")
@@ -149,6 +157,8 @@ def simulate(
     token_ttl: float,
     devices_file: Path | None,
     seed: int | None,
+    accounts: tuple[str, ...],
+    account_rate_limit: float | None,
     ready_file: Path | None,
 ) -> None:
     """Run a local imitation of the platform's share API, for demos and rehearsals.
@@ -172,6 +182,8 @@ def simulate(
             token_ttl_s=token_ttl,
             devices_file=devices_file,
             seed=seed,
+            accounts=accounts,
+            account_rate_limit=account_rate_limit,
         )
         _quiet_garbage_collector()
         asyncio.run(_serve(config, host, port, ready_file))

@@ -6,14 +6,32 @@ platform's envelope with HTTP 200, as the real platform does for business errors
 
 from __future__ import annotations
 
-from runner.platform.codes import CODE_MEANINGS
-
 SUCCESS = 200
 
-#: codes the simulator uses that runner.errors has no text for
-_EXTRA_MEANINGS: dict[int, str] = {
+#: the `msg` of every code the simulator answers with, from the platform's pages (docs/platform-api.md §5.1,
+#: §5.2, §3.3, §3.4); its own table, not the client's, so the two are two readings of the docs
+_MEANINGS: dict[int, str] = {
+    5000: "service exception",
+    5004: "phone not registered",
+    5031: "email not registered",
+    5032: "token verification failed",
+    5033: "user does not exist",
+    5041: "no permission",
+    5066: "pk missing",
+    5067: "dk missing",
+    5106: "token missing",
+    5133: "coverMark out of range",
+    5134: "adding the share record failed",
     5135: "no permission to share this device",
     5136: "shareCode missing",
+    5141: "no permission to query this device",
+    5142: "share no longer valid",
+    5145: "timestamp format invalid",
+    5147: "account frozen for 20 minutes",
+    5148: "IP frozen for 20 minutes",
+    5360: "device binding not verified, cannot be shared",
+    5864: "a family member cannot receive a share of a family device",
+    5891: "recipient uid, email or phone missing",
     # password logins (docs/platform-api.md §3.3, §3.4)
     5015: "user domain does not exist",
     5021: "phone missing",
@@ -32,7 +50,7 @@ def message_for(code: int) -> str:
     """The `msg` text of an envelope; clients must not branch on it (docs/platform-api.md §1.2)."""
     if code == SUCCESS:
         return "success"
-    return _EXTRA_MEANINGS.get(code) or CODE_MEANINGS.get(code) or "error"
+    return _MEANINGS.get(code, "error")
 
 
 class PlatformCodeError(Exception):

@@ -63,6 +63,12 @@ class SimulatorConfig:
     devices_file: Path | None = None
     seed: int | None = None
     owner_uid: str = "C100001"
+    #: more owner accounts, each with its own token pair, devices and window (simulator/accounts.py)
+    accounts: tuple[str, ...] = ()
+    #: admitted requests/s per account over a sliding 1 s window; None = no per-account limit
+    account_rate_limit: float | None = None
+    #: accounts answered 5325 (blocked for 24 hours) on every call
+    blocked_accounts: tuple[str, ...] = ()
     # Password logins (emailPwdLogin / phonePwdLogin) accept the owner's credentials below, signed
     # with this user domain's secret. Demo values for a local test server: the secret and the
     # password are kept out of repr() and /_sim/config, and only `sharebatch simulate` prints them.
@@ -83,6 +89,10 @@ class SimulatorConfig:
             raise ValueError("latency_ms and jitter_ms must be >= 0")
         if self.rate_limit is not None and self.rate_limit <= 0:
             raise ValueError("rate_limit must be > 0 (or None for unlimited)")
+        if self.account_rate_limit is not None and self.account_rate_limit <= 0:
+            raise ValueError("account_rate_limit must be > 0 (or None for unlimited)")
+        self.accounts = tuple(str(uid) for uid in self.accounts)
+        self.blocked_accounts = tuple(str(uid) for uid in self.blocked_accounts)
         if not 0.0 <= self.fault_rate <= 1.0 or not 0.0 <= self.list_fault_rate <= 1.0:
             raise ValueError("fault_rate and list_fault_rate must be between 0 and 1")
         if self.fault_rate > 0 and not self.fault_kinds:

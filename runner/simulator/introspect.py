@@ -5,7 +5,7 @@ No authentication, never rate limited or logged. Answers are plain JSON (no enve
 - `GET /_sim/requests[?since=N]`: every API request from index N on: t (s since start,
   monotonic), method, path, params (a login's `pwd` shown as "***"), http_status (null =
   connection closed with no answer), code, fault, share_code (the share the request really
-  created, else null).
+  created, else null), uid (the account whose valid token it carried, else null).
 - `GET /_sim/shares`: every share with its state (valid | revoked | replaced | expired).
 - `GET /_sim/stats`: total_requests, by_endpoint, by_http_status, by_code, refreshes, logins
   (successful password logins), rate_limited, faults (per kind), shares_applied,
@@ -13,8 +13,9 @@ No authentication, never rate limited or logged. Answers are plain JSON (no enve
   max_admitted_in_any_second (the same, without 429s).
 - `GET /_sim/config` (user_domain_secret and owner_password shown as "***"), `POST /_sim/config`
   with a JSON object holding any of fault_rate, fault_kinds, fault_budget, latency_ms, jitter_ms,
-  rate_limit, slow_fault_s, listed_status, late_apply_s ([low, high]), clock_offset_s, list_fault_rate: changes the
-  running simulator; an invalid change answers 400 and changes nothing.
+  rate_limit, slow_fault_s, listed_status, account_rate_limit, blocked_accounts, late_apply_s ([low, high]),
+  clock_offset_s, list_fault_rate: changes the running simulator; an invalid change answers 400 and
+  changes nothing.
 - `POST /_sim/accept` with `{"share_code": ...}`: the recipient accepts that invite, as they would
   in the app (there is no recipient app here); the share list then shows its acceptTime and
   shareStatus 1. Answers the share's view, 404 for an unknown code, 409 for an ended share.
@@ -38,8 +39,8 @@ if TYPE_CHECKING:
 SECRET_KEYS = ("user_domain_secret", "owner_password")
 #: what POST /_sim/config may change
 RUNTIME_KEYS = frozenset({"fault_rate", "fault_kinds", "fault_budget", "latency_ms", "jitter_ms", "rate_limit",
-                          "slow_fault_s", "listed_status", "late_apply_s", "clock_offset_s",
-                          "list_fault_rate"})
+                          "slow_fault_s", "listed_status", "account_rate_limit", "blocked_accounts",
+                          "late_apply_s", "clock_offset_s", "list_fault_rate"})
 
 
 def config_view(sim: Simulator) -> dict[str, Any]:
@@ -58,10 +59,9 @@ def apply_config_change(sim: Simulator, change: Any) -> None:
     if unknown:
         raise ValueError(f"cannot change {sorted(unknown)}; allowed: {sorted(RUNTIME_KEYS)}")
     try:
-        if "fault_kinds" in change:
-            change = {**change, "fault_kinds": tuple(change["fault_kinds"])}
-        if "late_apply_s" in change:
-            change = {**change, "late_apply_s": tuple(change["late_apply_s"])}
+        for key in ("fault_kinds", "blocked_accounts", "late_apply_s"):
+            if key in change:
+                change = {**change, key: tuple(change[key])}
         candidate = dataclasses.replace(sim.config, **change)
     except (TypeError, ValueError) as exc:
         raise ValueError(str(exc)) from exc
@@ -113,6 +113,7 @@ def add_introspection_routes(app: web.Application, sim: Simulator) -> None:
     async def reset(request: web.Request) -> web.Response:
         sim.state.reset()
         sim.traffic.reset()
+        sim.account_windows.reset()
         return web.json_response({"reset": True})
 
     app.router.add_get("/_sim/requests", requests)

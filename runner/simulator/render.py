@@ -113,4 +113,5 @@ def sim_request(record: RequestRecord) -> dict[str, Any]:
         "code": record.code,
         "fault": record.fault.value if record.fault else None,
         "share_code": record.share_code,
+        "uid": record.uid,
     }

@@ -33,6 +33,9 @@ class RunningSimulator:
         self.access_token = tokens.access_token  # "Bearer <jwt>", exactly as the platform returns it
         self.refresh_token = tokens.refresh_token
         self.state = simulator.state
+        #: every owner account's first token pair, by uid (the owner's included)
+        self.account_tokens = {uid: simulator.state.issue_tokens(uid)
+                               for uid in dict.fromkeys((simulator.config.owner_uid, *simulator.config.accounts))}
         self.traffic = simulator.traffic
         self.config = simulator.config
         self._simulator = simulator

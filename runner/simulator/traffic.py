@@ -31,6 +31,7 @@ class RequestRecord:
     code: int | None = None  # envelope code answered (or that would have been, for a dropped answer)
     fault: FaultKind | None = None
     share_code: str | None = None  # the share this request really created, if any
+    uid: str | None = None  # the account whose valid token the request carried (None: no valid token)
 
     @property
     def endpoint(self) -> str:

@@ -361,3 +361,18 @@ def test_plan_stops_at_the_deadline_and_says_which_devices_it_could_not_read(
     read = sim.get("/_sim/stats")["by_endpoint"].get(LIST, 0)
     assert 0 < read < 40
     assert actions == Counter({"create": read, "lookup_failed": 40 - read})
+
+
+@pytest.mark.parametrize(("second_expiry", "replaces"), [(MAR, True), (JAN, False)])
+def test_validate_warns_exactly_when_plan_says_a_row_replaces_another(
+    sim_thread: ThreadedSimulator, write_csv: CsvWriter, tmp_path: Path, second_expiry: str, replaces: bool,
+) -> None:
+    """Mark 2 then mark 3 on one device: the validate warning and plan's `replaces` come from one model."""
+    source = write_csv("marks.csv", [["pk", "dk", "recipient", "expiry", "cover_mark"],
+                                     ["p1", "D9", "U1", JAN, "2"], ["p1", "D9", "U2", second_expiry, "3"]])
+    checked = invoke(["validate", "--input", str(source), "--out", str(tmp_path / "v")], sim_thread.token)
+    planned = invoke(["plan", "--input", str(source), "--base-url", sim_thread.base_url, "--out", str(tmp_path / "o")],
+                     sim_thread.token)
+    actions = [r["action"] for r in read_csv(tmp_path / "o" / "plan" / "plan.csv")]
+    assert actions[1] == ("replaces" if replaces else "create"), planned.output
+    assert ("p1/D9" in checked.output) is replaces, checked.output

@@ -16,27 +16,15 @@ import aiohttp
 
 from runner.errors import ApiError, AuthEndpointError, LoginError, RefreshError, UsageError
 from runner.platform.auth.crypto import email_login_signature, encrypt_password, new_random, phone_login_signature
+from runner.platform.auth.pair import TokenPair
 from runner.platform.http import exchange
 from runner.redact import Secret, redact
+
+__all__ = ["Credentials", "TokenPair", "password_login", "refresh_tokens"]
 
 EMAIL_LOGIN_PATH = "/v2/enduser/enduserapi/emailPwdLogin"
 PHONE_LOGIN_PATH = "/v2/enduser/enduserapi/phonePwdLogin"
 REFRESH_PATH = "/v2/enduser/enduserapi/refreshToken"
-
-
-@dataclass(frozen=True)
-class TokenPair:
-    """Tokens as the platform returns them ("Bearer ..."), with absolute expiries in Unix seconds."""
-
-    access_token: Secret
-    access_expires_at: float
-    refresh_token: Secret
-    refresh_expires_at: float
-    obtained_at: float
-
-    @property
-    def access_lifetime_s(self) -> float:
-        return max(self.access_expires_at - self.obtained_at, 0.0)
 
 
 @dataclass(frozen=True)

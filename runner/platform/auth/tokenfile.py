@@ -23,7 +23,7 @@ from typing import Any
 
 from runner.errors import UsageError
 from runner.outputs.atomic import atomic_writer
-from runner.platform.auth.api import TokenPair
+from runner.platform.auth.pair import TokenPair
 from runner.redact import Secret, has_line_break
 
 log = logging.getLogger(__name__)
