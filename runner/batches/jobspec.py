@@ -34,8 +34,9 @@ DEFAULT_MAX_ATTEMPTS = 5
 DEFAULT_TIMEOUT_S = 30.0
 DEFAULT_COVER_MARK = 1
 DEFAULT_MAX_RETRY_AFTER_S = 120.0
-#: the settle window's default margin over the request timeout (engine/settle.py, README "Exactly once")
-DEFAULT_SETTLE_MARGIN_S = 60.0
+#: the settle window's default: twice the request timeout plus this (engine/settle.py, README "Exactly once"):
+#: 65 s with the default 30 s timeout, beyond the timeout + 30 s a proxy was seen to hold requests (issue 19)
+DEFAULT_SETTLE_MARGIN_S = 5.0
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(s|m|h)?")
 _DURATION_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
 
@@ -52,7 +53,7 @@ class JobSpec:
     concurrency: int = DEFAULT_CONCURRENCY
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     timeout_s: float = DEFAULT_TIMEOUT_S
-    #: a share request whose answer was lost is looked up only this long after it left; None: timeout + 60 s
+    #: a share request whose answer was lost is looked up only this long after it left; None: 2 × timeout + 5 s
     settle_s: float | None = None
     cover_mark: int = DEFAULT_COVER_MARK
     expiry: str | None = None
@@ -90,7 +91,7 @@ class JobSpec:
     @property
     def settle_window_s(self) -> float:
         """How long after an attempt in doubt began its look-up waits (engine/settle.py)."""
-        return self.settle_s if self.settle_s is not None else self.timeout_s + DEFAULT_SETTLE_MARGIN_S
+        return self.settle_s if self.settle_s is not None else 2 * self.timeout_s + DEFAULT_SETTLE_MARGIN_S
 
     def require_base_url(self) -> str:
         """The base URL, for a command that calls the platform: a UsageError when none was given."""
