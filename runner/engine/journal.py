@@ -55,7 +55,7 @@ LAST_EXIT_KEY = "last_run_exit_code"
 LAST_STOPPED_KEY = "last_run_stopped"
 FLUSH_EVERY_ROWS = 500
 #: rows about to leave within this window share one commit and one fsync
-GROUP_COMMIT_S = 0.002
+GROUP_COMMIT_S = 0.005
 #: the platform's clock minus this machine's, in ms, as the last run measured it (for `status`)
 CLOCK_OFFSET_KEY = "platform_clock_offset_ms"
 
