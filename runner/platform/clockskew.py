@@ -10,8 +10,11 @@ margin of a few seconds on top.
 
 from __future__ import annotations
 
+import logging
 import time
 from email.utils import parsedate_to_datetime
+
+log = logging.getLogger(__name__)
 
 #: a skew beyond this is worth a warning (once per run, by runner/platform/preflight.py) and a line in `status`
 SKEW_WARN_S = 5.0
@@ -23,6 +26,7 @@ class PlatformClock:
     def __init__(self) -> None:
         self.offset_ms = 0
         self.measured = False
+        self._warned = False
 
     def observe(self, date_header: str | None, host_ms: int | None = None) -> None:
         """Fold in one answer's Date (the platform's second, so its middle is the best guess)."""
@@ -35,6 +39,11 @@ class PlatformClock:
         now_ms = host_ms if host_ms is not None else int(time.time() * 1000)
         self.offset_ms = int(platform_s * 1000 + 500) - now_ms
         self.measured = True
+        if abs(self.offset_ms) > SKEW_WARN_S * 1000 and not self._warned:
+            self._warned = True  # once per run (preflight does not check a server on this host)
+            log.warning(f"the platform's clock is {describe_offset(self.offset_ms)}; share-list look-ups use the "
+                        "platform's time, but fix this machine's clock (NTP) if it is the one that is off",
+                        extra={"event": "clock_skew", "offset_ms": self.offset_ms})
 
     def to_platform_ms(self, host_ms: int) -> int:
         """A host time (epoch ms) as the platform's clock showed it at that moment."""

@@ -171,7 +171,7 @@ def test_look_ups_use_the_platforms_clock_when_the_host_runs_ahead(
     report = assert_platform_agrees(sim_process, out, rows)
     assert [line["status"] for line in report] == ["success"] * 8
     assert share_requests(sim_process) == 8
-    assert "this host's clock is 90 s ahead of the platform's" in result.output  # warned once, before sending
+    assert "the platform's clock is 90 s behind this machine's" in result.output  # warned once
     assert result.output.count("clock is") == 1
     status = run_cli(["status", "--out", str(out)], sim_process)
     assert "90 s behind this machine's" in status.output
