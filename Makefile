@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean report-png samples
+.PHONY: demo test lint bench chaos clean report-png samples
 
 # The virtualenv is rebuilt whenever pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -23,6 +23,12 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/pytest -q -rs
+
+# Seeded chaos episodes against the simulator (tests/chaos/harness.py); prints the seed of any failing one.
+SEED ?= 1
+EPISODES ?= 200
+chaos: $(STAMP)
+	$(BIN)/python -m tests.chaos.harness --seed $(SEED) --episodes $(EPISODES)
 
 # Renders the demo's report.html to a PNG in headless Chromium (apt-get install -y chromium).
 report-png: $(STAMP)

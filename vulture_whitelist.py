@@ -38,6 +38,9 @@ _._missing_  # runner/models.py RowStatus: enum look-up of a value older version
 _.data_type  # runner/outputs/report.py _write_xlsx
 _.number_format  # runner/outputs/report.py _write_xlsx
 
+# a test aid of the in-process simulator (tests/integration/test_simulator_timefaults.py)
+_.late_applies_landed  # runner/simulator/server.py
+
 # expat reads its handlers and buffering settings from attributes set on the parser (runner/input/xmlstream.py)
 _.buffer_text
 _.buffer_size

@@ -75,6 +75,9 @@ def _sending_options(func: F) -> F:
         click.option("--concurrency", type=int, help="Most requests in flight at once. [default: 4]"),
         click.option("--max-attempts", type=int, help="Attempts per row for transient failures. [default: 5]"),
         click.option("--timeout-s", type=float, help="Timeout of one request in seconds. [default: 30]"),
+        click.option("--settle-s", type=float, help="A share request whose answer was lost is looked up this long "
+                     "after it left, once it can no longer be applied; more than --timeout-s. "
+                     "[default: twice the timeout + 5]"),
         click.option("--deadline", help="Stop sending after this long, e.g. 90s, 20m or 2h: rows not sent are "
                      "reported not_attempted, every output is written, exit 3; the next run sends them. "
                      "[default: none]"),

@@ -198,3 +198,7 @@ class RowRejectedError(ApiError):
 
 class FatalApiError(ApiError):
     """An answer that means the whole run is misconfigured or must halt."""
+
+
+class StoppedWhileSettlingError(RunnerError):
+    """The run was asked to stop while a row waited for an earlier attempt to settle (engine/settle.py)."""

@@ -7,6 +7,7 @@ import pytest
 from runner.batches.actions import RECONCILED_MESSAGE, DeviceLookupAction, RevokeAction, SetExpiryAction, ShareAction
 from runner.engine.protocols import Found, Reconciled
 from runner.models import DeviceShare, RecipientKind, ShareRequest
+from runner.platform.clockskew import PlatformClock
 
 SINCE_MS = 1_750_000_000_000
 
@@ -16,6 +17,7 @@ class ListingClient:
 
     def __init__(self, *shares: DeviceShare) -> None:
         self._shares = list(shares)
+        self.clock = PlatformClock()  # no answer measured: the platform's clock is taken to be the host's
 
     async def list_device_shares(self, pk: str, dk: str) -> list[DeviceShare]:
         return self._shares

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from runner.batches.actions import RECONCILED_MESSAGE
+from runner.departure import departing
 from runner.engine.fanout import Engine
 from runner.engine.protocols import ActionResult, Found, Reconciled, WorkItem
 from runner.engine.settings import EngineResult, EngineSettings, FailureBrake, RowBudget
@@ -81,6 +82,7 @@ class ScriptedAction:
         return [r for kind, r in self.events if kind == "perform" and (row is None or r == row)]
 
     async def perform(self, payload: Job) -> ActionResult:
+        await departing()  # as the platform client does once the request passes the rate gate
         self.events.append(("perform", payload.row))
         self.in_flight += 1
         self.peak = max(self.peak, self.in_flight)

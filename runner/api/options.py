@@ -25,6 +25,7 @@ class SendingOptions(TypedDict, total=False):
     concurrency: int  #: most requests in flight at once [4]
     max_attempts: int  #: attempts per row for transient failures [5]
     timeout_s: float  #: timeout of one request in seconds [30]
+    settle_s: float  #: a share request whose answer was lost is looked up this long after it left [2 × timeout_s + 5]
     deadline: str | float  #: stop sending after this long: "90s", "20m", "2h" or seconds [none]
     max_retry_after: float  #: longest pause in seconds a Retry-After may impose [120]
     allow_insecure_http: bool  #: plain http to a non-loopback host (not recommended)

@@ -6,6 +6,7 @@ already took effect, and which device a row touches (rows of one device run one 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Hashable
 
 from runner.engine.protocols import ActionResult, Found, Reconciled
@@ -13,8 +14,10 @@ from runner.errors import RowRejectedError
 from runner.models import DeviceShare, RowStatus, ShareRequest, expiry_text, iso_utc, same_recipient
 from runner.platform.client import PlatformClient
 
-#: the platform's clock may run behind ours: look this much further back for the share
-CLOCK_SKEW_MS = 60_000
+#: the look-up window reaches this much before the attempt began, in the platform's clock: the Date
+#: header it is measured from has whole seconds, and the platform's own times may lag its answers
+LOOKUP_MARGIN_MS = 5_000
+log = logging.getLogger(__name__)
 RECONCILED_MESSAGE = "reconciled: an earlier attempt's answer was lost, the share was found in the device's share list"
 
 
@@ -34,29 +37,60 @@ class ShareAction:
                             confirmed=share_code is not None)
 
     async def reconcile(self, payload: ShareRequest, since_ms: int) -> Reconciled:
-        """The share to this recipient created since `since_ms`, whatever its status.
+        """The share this row left on the platform since `since_ms` (host time), whatever its status.
 
-        The status is not trusted: the docs do not say how a fresh, not yet accepted invite is
-        listed, and a later row of the same device (cover mark 1) may already have replaced it.
-        A share with this row's expiry is preferred. One with another expiry still counts: a
-        relative expiry fed back in a failed-rows file counts from the new batch's start, so the
-        attempt in doubt asked for another expiry than the row asks now, and sending again would
-        share the row twice. The message names both expiries.
+        The window is moved into the platform's clock (its answers' Date header), so a skewed
+        host clock neither misses the share nor reaches far back. The status is not trusted: the
+        docs do not say how a fresh invite is listed, and a later row of the same device (cover
+        mark 1) may already have replaced it. A share with this row's expiry is preferred; one
+        with another expiry still counts (a relative expiry fed back in a failed-rows file counts
+        from the new batch's start), and the message names both expiries. When the request was
+        applied more than once, the live share is kept and the others are dealt with
+        (`_applied_more_than_once`).
         """
         shares = await self._client.list_device_shares(payload.pk, payload.dk)
-        since_attempt = [s for s in shares if s.created_ms >= since_ms - CLOCK_SKEW_MS and same_recipient(s, payload)]
-        exact = [s for s in since_attempt if s.expire_at_ms == payload.expire_at_ms]
-        if exact:
-            return Reconciled(Found.APPLIED, ActionResult(share_code=exact[0].share_code, http_status=200,
-                                                          latency_ms=None, message=RECONCILED_MESSAGE))
-        if since_attempt:
-            found = since_attempt[0]
-            return Reconciled(Found.APPLIED, ActionResult(
-                share_code=found.share_code, http_status=200, latency_ms=None, message=(
-                    f"{RECONCILED_MESSAGE}; its expiry is {expiry_text(found.expire_at_ms)}, not the "
-                    f"{expiry_text(payload.expire_at_ms)} this row asks for now (an earlier batch's attempt): "
-                    "change it on the platform if that matters")))
-        return Reconciled(Found.NOT_APPLIED)
+        window_ms = self._client.clock.to_platform_ms(since_ms) - LOOKUP_MARGIN_MS
+        mine = [s for s in shares if s.created_ms >= window_ms and same_recipient(s, payload)]
+        if not mine:
+            return Reconciled(Found.NOT_APPLIED)
+        # live first, then the row's own expiry, then the newest: under cover mark 1 only the last one lives
+        mine.sort(key=lambda s: (s.open, s.expire_at_ms == payload.expire_at_ms, s.created_ms), reverse=True)
+        kept, extra = mine[0], mine[1:]
+        message = RECONCILED_MESSAGE
+        if kept.expire_at_ms != payload.expire_at_ms:
+            message += (f"; its expiry is {expiry_text(kept.expire_at_ms)}, not the "
+                        f"{expiry_text(payload.expire_at_ms)} this row asks for now (an earlier batch's attempt): "
+                        "change it on the platform if that matters")
+        if extra:
+            message += "; " + await self._applied_more_than_once(kept, extra)
+        return Reconciled(Found.APPLIED, ActionResult(share_code=kept.share_code, http_status=200, latency_ms=None,
+                                                      message=message))
+
+    async def _applied_more_than_once(self, kept: DeviceShare, extra: list[DeviceShare]) -> str:
+        """The platform applied this row's request more than once (a request held past its timeout landed
+        after all). Extra shares still open are revoked here, so the recipient holds exactly the one the
+        report names and a `revoke` of the report leaves nothing behind; ended ones are only named.
+        A revoke that fails raises, so the row stays in doubt and the next run deals with it again.
+        """
+        revoked: list[str] = []
+        for share in extra:
+            if share.open:
+                try:
+                    await self._client.revoke_share(share.share_code)
+                except RowRejectedError as exc:
+                    if exc.code != ALREADY_GONE_CODE:
+                        raise
+                revoked.append(share.share_code)
+        ended = [share.share_code for share in extra if share.share_code not in revoked]
+        said = f"applied {len(extra) + 1} times: the platform holds {len(extra) + 1} shares from this row; kept " \
+               f"{kept.share_code}"
+        if revoked:
+            said += f", revoked the extra {', '.join(revoked)}"
+        if ended:
+            said += f", the extra {', '.join(ended)} had already ended"
+        log.warning(f"row applied more than once; {said}", extra={"event": "applied_twice", "kept": kept.share_code,
+                                                                    "revoked": revoked})
+        return said
 
     def why_not_send(self, payload: ShareRequest, now_ms: int) -> str | None:
         if payload.expire_at_ms is not None and payload.expire_at_ms <= now_ms:

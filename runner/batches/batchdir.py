@@ -146,7 +146,10 @@ def open_batch_journal(
             _resume_revoked(journal, out_dir, revoked, reshare=reshare_revoked)
         return OpenedBatch(journal)
     empty = journal.is_empty()
-    carried = journal.in_doubt()
+    # An empty journal is a new batch whose first run was killed before its rows were written: the batch it
+    # replaced is already in history, and its doubt is taken from there (the new batch's name and rows, with
+    # that doubt, are written in one transaction by the run).
+    carried = journal.in_doubt() if not empty else latest_history_doubt(out_dir)
     # a share batch: what it shared, to tell the repeats that this batch shares again
     earlier = _shared_subjects(journal) if kind not in _DONE_WORD else frozenset()
     counts = journal.counts()
@@ -166,9 +169,7 @@ def open_batch_journal(
             else:
                 replaced = (f"a new batch started in this out dir ({why}): the earlier one ({sum(counts.values())} "
                             f"rows, {counts.get('success', 0)} shared) is in {moved}")
-    journal = Journal.open(out_dir)
-    journal.set_meta(BATCH_ID_KEY, batch)
-    return OpenedBatch(journal, carried, replaced, earlier)
+    return OpenedBatch(Journal.open(out_dir), carried, replaced, earlier)
 
 
 def _shared_subjects(journal: Journal) -> frozenset[object]:
@@ -182,6 +183,23 @@ def _shared_subjects(journal: Journal) -> frozenset[object]:
             with contextlib.suppress(ValueError, KeyError, TypeError):
                 found.add(share_subject(payload))
     return frozenset(found)
+
+
+def latest_history_doubt(out_dir: Path) -> list[tuple[str, int]]:
+    """The rows in doubt of the batch most recently moved to history (their names sort by time)."""
+    history = out_dir / HISTORY_DIR
+    batches = sorted(path for path in history.iterdir() if (path / JOURNAL_FILES[0]).exists()) \
+        if history.is_dir() else []
+    if not batches:
+        return []
+    try:
+        earlier = Journal.open(batches[-1])
+    except JournalUnusableError:
+        return []  # a damaged journal set aside by --fresh: nothing can be read from it
+    try:
+        return earlier.in_doubt()
+    finally:
+        earlier.close()
 
 
 def _resume_revoked(journal: Journal, out_dir: Path, revoked_at: str, *, reshare: bool) -> None:
@@ -231,12 +249,11 @@ def mark_revoke_started(batch_dir: Path) -> bool:
     """
     if not (batch_dir / JOURNAL_FILES[0]).exists():
         return False
-    with RunLock(batch_dir):
-        journal = Journal.open(batch_dir)
-        try:
-            journal.set_meta(REVOKED_KEY, utc_now_iso("seconds"))
-        finally:
-            journal.close()
+    journal = Journal.open(batch_dir)  # the caller holds the batch's lock (`share_batch_lock`)
+    try:
+        journal.set_meta(REVOKED_KEY, utc_now_iso("seconds"))
+    finally:
+        journal.close()
     return True
 
 
@@ -248,13 +265,23 @@ def mark_shares_revoked(batch_dir: Path, share_codes: list[str], revoke_dir: Pat
     if not (batch_dir / JOURNAL_FILES[0]).exists():
         return 0
     stamp = utc_now_iso("seconds")
-    with RunLock(batch_dir):
-        journal = Journal.open(batch_dir)
-        try:
-            changed = journal.mark_revoked(share_codes, f"shared, then revoked by sharebatch revoke ({revoke_dir}, "
-                                                        f"{stamp})")
-            if finished:
-                journal.set_meta(REVOKE_FINISHED_KEY, stamp)
-            return changed
-        finally:
-            journal.close()
+    journal = Journal.open(batch_dir)  # the caller holds the batch's lock (`share_batch_lock`)
+    try:
+        changed = journal.mark_revoked(share_codes, f"shared, then revoked by sharebatch revoke ({revoke_dir}, "
+                                                    f"{stamp})")
+        if finished:
+            journal.set_meta(REVOKE_FINISHED_KEY, stamp)
+        return changed
+    finally:
+        journal.close()
+
+
+def share_batch_lock(batch_dir: Path, out_dir: Path) -> contextlib.AbstractContextManager[object]:
+    """The share batch's lock, held by `revoke` and `extend` for their whole run (one lock rule).
+
+    A run of the batch is refused (exit 4) while they change its shares, and they are refused while
+    a run holds it. No second lock when their out dir is the batch's own folder (run_journaled takes it).
+    """
+    if out_dir.resolve() == batch_dir.resolve():
+        return contextlib.nullcontext()
+    return RunLock(batch_dir)

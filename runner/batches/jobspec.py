@@ -42,6 +42,9 @@ DEFAULT_MAX_ATTEMPTS = 5
 DEFAULT_TIMEOUT_S = 30.0
 DEFAULT_COVER_MARK = 1
 DEFAULT_MAX_RETRY_AFTER_S = 120.0
+#: the settle window's default: twice the request timeout plus this (engine/settle.py, README "Exactly once"):
+#: 65 s with the default 30 s timeout, beyond the timeout + 30 s a proxy was seen to hold requests (issue 19)
+DEFAULT_SETTLE_MARGIN_S = 5.0
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(s|m|h)?")
 _DURATION_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
 
@@ -58,6 +61,8 @@ class JobSpec:
     concurrency: int = DEFAULT_CONCURRENCY
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     timeout_s: float = DEFAULT_TIMEOUT_S
+    #: a share request whose answer was lost is looked up only this long after it left; None: 2 × timeout + 5 s
+    settle_s: float | None = None
     cover_mark: int = DEFAULT_COVER_MARK
     expiry: str | None = None
     timezone: str = "UTC"
@@ -93,6 +98,11 @@ class JobSpec:
     #: the owner accounts rows may name in their account column, by name
     accounts: dict[str, AccountSpec] = field(default_factory=dict)
 
+    @property
+    def settle_window_s(self) -> float:
+        """How long after an attempt in doubt began its look-up waits (engine/settle.py)."""
+        return self.settle_s if self.settle_s is not None else 2 * self.timeout_s + DEFAULT_SETTLE_MARGIN_S
+
     def require_base_url(self) -> str:
         """The base URL, for a command that calls the platform: a UsageError when none was given."""
         if self.base_url is None:
@@ -113,6 +123,7 @@ _KEY_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "concurrency": ((int,), "a whole number"),
     "max_attempts": ((int,), "a whole number"),
     "timeout_s": ((int, float), "a number of seconds"),
+    "settle_s": ((int, float), "a number of seconds, more than timeout_s"),
     "cover_mark": ((int,), "1, 2 or 3"),
     "expiry": ((str,), "an expiry string such as 30d or 2027-12-31"),
     "timezone": ((str,), "an IANA timezone name such as Europe/Berlin"),
@@ -200,6 +211,7 @@ def load_job_spec(job_file: Path | None, overrides: dict[str, Any]) -> JobSpec:
         concurrency=_at_least(raw, "concurrency", DEFAULT_CONCURRENCY, 1, at("concurrency")),
         max_attempts=_at_least(raw, "max_attempts", DEFAULT_MAX_ATTEMPTS, 1, at("max_attempts")),
         timeout_s=_positive_number(raw, "timeout_s", DEFAULT_TIMEOUT_S, at("timeout_s")),
+        settle_s=_settle_s(raw, at("settle_s")),
         cover_mark=_cover_mark(raw, at("cover_mark")),
         expiry=raw.get("expiry") or None,
         timezone=_timezone(raw, at("timezone")),
@@ -219,6 +231,18 @@ def load_job_spec(job_file: Path | None, overrides: dict[str, Any]) -> JobSpec:
         limiter=limiter(raw, at("limiter")),
         accounts=job_accounts(raw, at("accounts")),
     )
+
+
+def _settle_s(raw: dict[str, Any], where: str) -> float | None:
+    """`settle_s` must outlast the request timeout: an attempt can land until it has timed out, and later."""
+    if "settle_s" not in raw:
+        return None
+    settle = _positive_number(raw, "settle_s", DEFAULT_SETTLE_MARGIN_S, where)
+    timeout = _positive_number(raw, "timeout_s", DEFAULT_TIMEOUT_S, where)
+    if settle <= timeout:
+        raise UsageError(f"{where}: `settle_s` ({settle:g}) must be more than the request timeout `timeout_s` "
+                         f"({timeout:g}): a request can be applied until it times out, and a proxy can hold it longer")
+    return settle
 
 
 def _read_toml(job_file: Path) -> dict[str, Any]:

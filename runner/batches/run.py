@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from runner.batches.batchdir import (
+    BATCH_ID_KEY,
     OUTPUT_NAMES,
     SNAPSHOT_STEM,
     batch_id,
@@ -45,7 +46,7 @@ from runner.batches.sharerows import (
 )
 from runner.batches.stopping import StopAtDeadline, StopOnSignals, StopWithPrepare
 from runner.clock import now_ms, utc_now_iso
-from runner.engine.journal import FIRST_STARTED_KEY, Journal
+from runner.engine.journal import CLOCK_OFFSET_KEY, FIRST_STARTED_KEY, Journal
 from runner.engine.protocols import Action, OutcomeSink, WorkItem
 from runner.engine.records import JournalEntry, SyncCounts
 from runner.engine.runlock import RunLock
@@ -61,6 +62,7 @@ if TYPE_CHECKING:  # the sending side (aiohttp, rich) is imported in _send: `val
     from runner.outputs.progress import ProgressDisplay
     from runner.platform.auth.tokens import AuthSettings
     from runner.platform.client import PlatformClient
+    from runner.platform.clockskew import PlatformClock
 
 PayloadT = TypeVar("PayloadT")
 
@@ -142,9 +144,16 @@ async def run_batch(
     left in flight by a crash are reconciled with the platform before anything is re-sent.
     """
     from runner.batches.actions import ShareAction
-    from runner.batches.skipexisting import skip_existing
+    from runner.batches.coverorder import keep_device_order
+    from runner.batches.skipexisting import Prepared, skip_existing
 
     open_input(input_options(spec, now_ms()))  # a bad file stops here, before the out dir is touched
+
+    async def share_prepare(journal: Journal, clients: Mapping[str, PlatformClient], sink: OutcomeSink,
+                            settings: EngineSettings) -> Prepared:
+        """--skip-existing's look-ups, then the rows a resume must not send behind a later row (coverorder.py)."""
+        prepared = await skip_existing(journal, clients, sink, settings) if spec.skip_existing else Prepared()
+        return keep_device_order(prepared, journal, sink)
 
     def plan(journal: Journal, snapshot: Path) -> JournaledPlan[ShareRequest]:
         source = open_input(input_options(spec, journal.anchor_ms(now_ms()), snapshot))
@@ -171,7 +180,7 @@ async def run_batch(
             subject=share_subject,
             action=ShareAction,
             warnings=source.warnings,
-            prepare=skip_existing if spec.skip_existing else None,
+            prepare=share_prepare,
             report_pairs=report_pairs,
             account_of=_account_of,
         )
@@ -219,7 +228,10 @@ async def run_journaled(
         journal = opened.journal
         try:
             plan = make_plan(journal, snapshot_path)
-            counts = journal.sync_rows(with_carried_doubt(plan.entries, plan.subject, opened.carried_doubt))
+            # the batch becomes this out dir's current one in the same transaction that writes its rows and the
+            # doubt carried over from the batch it replaces: a kill at any instant keeps that doubt
+            counts = journal.sync_rows(with_carried_doubt(plan.entries, plan.subject, opened.carried_doubt),
+                                       meta={BATCH_ID_KEY: batch_name})
             resend = failure_filter(spec.retry_codes, spec.retry_failed)
             kept_failed, in_doubt = journal.left_to_do(resend)
             counts = replace(counts, to_send=counts.to_send - kept_failed)
@@ -234,7 +246,8 @@ async def run_journaled(
             stats = RunStats()
             work = journal.iter_work(plan.decode, resend=resend)
             result = await _send(spec, auth, plan.action, work, journal, counts.to_send, stats, interactive,
-                                 handle_signals, settings, plan.prepare, plan.account_of, announce)
+                                 handle_signals, settings, plan.prepare, plan.account_of, announce,
+                                 settle=kind == "share")
             summary.requests, summary.retries = stats.requests, stats.retries
             summary.rate_achieved = achieved_rate(stats)
             summary.stopped = result.stopped
@@ -281,6 +294,8 @@ async def _send(
     prepare: Prepare | None = None,
     account_of: Callable[[PayloadT], str | None] | None = None,
     announce: Callable[[], None] = lambda: None,
+    *,
+    settle: bool = False,
 ) -> _SendResult:
     from runner.batches.accountrouting import routed_engine, workers_for
     from runner.outputs.progress import ProgressDisplay
@@ -289,7 +304,7 @@ async def _send(
     routed = bool(spec.accounts) and account_of is not None
     settings = settings or EngineSettings(concurrency=workers_for(spec) if routed else spec.concurrency,
                                           max_attempts=spec.max_attempts, budget=row_budget(spec),
-                                          brake=failure_brake(spec))
+                                          brake=failure_brake(spec), settle_s=spec.settle_window_s if settle else 0.0)
     signal_exit: list[ExitCode] = []
     with ProgressDisplay(to_send, interactive=interactive) as progress:
         async with account_clients(spec, auth, stats, with_accounts=routed) as clients:
@@ -306,8 +321,16 @@ async def _send(
                     if prepared.stop is not None:  # every row left ends not_attempted (or unknown if in doubt)
                         engine.request_stop(prepared.stop, interrupted=False)
                 result = await engine.run(work)
+            record_clock_offset(journal, [client.clock for client in clients.values()])
     journal.flush()
     return _SendResult(result.stopped, signal_exit[0] if signal_exit else None, result.held_back)
+
+
+def record_clock_offset(journal: Journal, clocks: list[PlatformClock]) -> None:
+    """The platform's clock against this machine's, for `sharebatch status` (look-ups already use the platform's)."""
+    measured = [clock for clock in clocks if clock.measured]
+    if measured:
+        journal.set_meta(CLOCK_OFFSET_KEY, str(measured[0].offset_ms))
 
 
 def _shared_again(journal: Journal, earlier: frozenset[object]) -> list[str]:

@@ -5,13 +5,17 @@ are looked up once each. In input order, with the model of `runner.shares.model`
 open shares, then this batch's earlier rows), a row whose recipient already holds an open share
 of the device with the same expiry ends `success` with that share code and is not sent, and a
 row whose device the platform will not show (5141) ends `failed` with that code. Every other row
-is left to the engine. In a batch with accounts, look-ups that stop for one account (a 24-hour block
-5325, a token that cannot be renewed) end only that account's rows, `not_attempted`, as the
-engine's lanes do: the other accounts' rows go on. Nothing here sends a share.
+is left to the engine. A row whose device's share list could not be read is not sent at all
+(`not_attempted`, or `unknown` when an earlier attempt is in doubt): the option promises not to
+share again what is already in place, and without the list nobody knows. In a batch with accounts,
+look-ups that stop for one account (a 24-hour block 5325, a token that cannot be renewed) end only
+that account's rows, `not_attempted`, as the engine's lanes do: the other accounts' rows go on.
+Nothing here sends a share.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -26,12 +30,15 @@ from runner.platform.client import PlatformClient
 from runner.platform.session import DEFAULT_ACCOUNT
 from runner.shares.model import IN_PLACE_MESSAGE, DeviceModel, PlanAction
 
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class Prepared:
     """What a step before sending decided: rows it finished itself, or a reason to send nothing."""
 
     finished_rows: set[int] = field(default_factory=set)  # reported through the sink; the engine skips them
+    unread: int = 0  # rows not sent because their device's share list could not be read
     stop: str | None = None
 
 
@@ -82,7 +89,20 @@ async def skip_existing(journal: Journal, clients: Mapping[str, PlatformClient],
             prepared.finished_rows.add(item.row)
             continue
         if device not in found.shares:
-            continue  # its look-up failed otherwise: the row is sent as without the option
+            # The look-up failed: whether the share is already in place is unknown, so the row is not sent
+            # (a blind send would share again what the option was asked to leave alone).
+            failure = found.failed.get(device)
+            sink.row_finished(RowOutcome(
+                row=item.row, status=RowStatus.UNKNOWN if item.in_doubt_since_ms else RowStatus.NOT_ATTEMPTED,
+                message=f"not sent: --skip-existing could not read this device's share list"
+                        f"{f' ({failure.message})' if failure is not None and failure.message else ''}, so it cannot "
+                        "tell whether the share is already in place; run the same command again",
+                code=failure.code if failure is not None else None,
+                http_status=failure.http_status if failure is not None else None,
+                finished_at=utc_now_iso(), in_doubt_since_ms=item.in_doubt_since_ms))
+            prepared.finished_rows.add(item.row)
+            prepared.unread += 1
+            continue
         planned = model.plan(item.row, item.payload)
         if planned.action is PlanAction.IN_PLACE:
             sink.row_finished(RowOutcome(
@@ -91,5 +111,9 @@ async def skip_existing(journal: Journal, clients: Mapping[str, PlatformClient],
                          "expiry is in the device's share list; not sent (--skip-existing)"),
                 finished_at=utc_now_iso()))
             prepared.finished_rows.add(item.row)
+    if prepared.unread:
+        log.warning(f"{prepared.unread} rows not sent: --skip-existing could not read their devices' share lists; "
+                    "run the same command again to send them", extra={"event": "skip_existing_unread",
+                                                                       "rows": prepared.unread})
     journal.flush()
     return prepared

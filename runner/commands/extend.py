@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.batches.actions import SetExpiryAction
+from runner.batches.batchdir import share_batch_lock
 from runner.batches.jobspec import JobSpec
 from runner.batches.reportfile import RunReport
 from runner.batches.results import BatchResult
@@ -114,8 +115,9 @@ async def extend_batch(
         return (parse_new_expiry(expiry, spec.timezone, journal.anchor_ms(now_ms())),)
 
     settings: dict[str, object] = {"rows": rows, "expiry": expiry, "timezone": spec.timezone}
-    return await run_followup(spec, auth, EXTEND, wanted, settings, carry=new_expiry, interactive=interactive,
-                              handle_signals=handle_signals, fresh=fresh, notes=[note])
+    with share_batch_lock(spec.input.parent, spec.out):  # no run of the batch while its expiries change
+        return await run_followup(spec, auth, EXTEND, wanted, settings, carry=new_expiry, interactive=interactive,
+                                  handle_signals=handle_signals, fresh=fresh, notes=[note])
 
 
 def extend_command(report: Path, new_expiry: str | None, rows: str | None, out: Path | None, *, debug: bool,

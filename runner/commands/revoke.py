@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from runner.batches.actions import RevokeAction
-from runner.batches.batchdir import mark_revoke_started, mark_shares_revoked
+from runner.batches.batchdir import mark_revoke_started, mark_shares_revoked, share_batch_lock
 from runner.batches.jobspec import JobSpec
 from runner.batches.reportfile import RunReport
 from runner.batches.results import BatchResult
@@ -43,6 +44,14 @@ async def revoke_batch(
     if not any(True for _ in selection.rows()):  # nothing to revoke: touch neither the share batch nor an out dir
         raise NothingToDoError(_nothing_selected(spec.input, rows, selection))
     share_dir = spec.input.parent
+    with share_batch_lock(share_dir, spec.out):  # no run of the batch while its shares are revoked
+        return await _revoke_locked(spec, auth, share_dir, wanted, rows, interactive=interactive,
+                                    handle_signals=handle_signals, fresh=fresh)
+
+
+async def _revoke_locked(spec: JobSpec, auth: AuthSettings | None, share_dir: Path, wanted: Callable[[int], bool],
+                         rows: str | None,
+                         *, interactive: bool, handle_signals: bool, fresh: bool) -> BatchResult:
     mark_revoke_started(share_dir)  # the share batch must not pass for "success" once this starts
     result = await run_followup(spec, auth, REVOKE, wanted, {"rows": rows}, interactive=interactive,
                                 handle_signals=handle_signals, fresh=fresh)

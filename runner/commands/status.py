@@ -21,6 +21,7 @@ from runner.engine.runlock import LockHolder, active_holder
 from runner.errors import ExitCode, UsageError
 from runner.models import RENAMED_STATUS_VALUES, RowStatus
 from runner.outputs.nextstep import unknown_meaning, unknown_next_step
+from runner.platform.clockskew import SKEW_WARN_S, describe_offset
 from runner.platform.codes import advise_code, describe_code
 
 #: the order rows are listed in, report statuses first
@@ -45,6 +46,7 @@ class BatchStatus:
     last_exit_code: int | None
     holder: LockHolder | None = None
     notes: list[str] = field(default_factory=list)
+    clock_offset_ms: int | None = None  # the platform's clock minus this machine's, as the last run measured it
 
     @property
     def total(self) -> int:
@@ -60,6 +62,7 @@ class BatchStatus:
             "in_doubt": self.in_doubt, "failed_by_code": self.failed_by_code,
             "first_started_at": self.first_started_at, "last_finished_at": self.last_finished_at,
             "last_exit_code": self.last_exit_code, "unfinished": self.unfinished,
+            "platform_clock_offset_s": None if self.clock_offset_ms is None else round(self.clock_offset_ms / 1000),
             "running": None if self.holder is None else {
                 "pid": self.holder.pid, "host": self.holder.host, "started_at": self.holder.started_at},
         }
@@ -137,8 +140,15 @@ def _status(out_dir: Path, recorded: JournalStatus, holder: LockHolder | None) -
             rows[RowStatus.NOT_ATTEMPTED.value] = rows.get(RowStatus.NOT_ATTEMPTED.value, 0) + pending
         state, why = _ending(recorded, rows)
     rows = {name: rows[name] for name in [*STATUS_ORDER, *sorted(set(rows) - set(STATUS_ORDER))] if rows.get(name)}
-    return BatchStatus(out_dir, state, why, rows, in_doubt, recorded.failed_by_code, recorded.first_started_at,
-                       last_finished, recorded.last_exit_code if holder is None else None, holder)
+    status = BatchStatus(out_dir, state, why, rows, in_doubt, recorded.failed_by_code, recorded.first_started_at,
+                         last_finished, recorded.last_exit_code if holder is None else None, holder)
+    offset = recorded.clock_offset_ms
+    if offset is not None and abs(offset) > SKEW_WARN_S * 1000:
+        status.notes.append(f"the platform's clock is {describe_offset(offset)} (measured by the last run from its "
+                            "answers); share-list look-ups use the platform's time, but fix this machine's clock "
+                            "(NTP) if it is the one that is off")
+    status.clock_offset_ms = offset
+    return status
 
 
 def _ending(recorded: JournalStatus, rows: dict[str, int]) -> tuple[str, str]:

@@ -23,19 +23,24 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from runner.clock import now_ms, utc_now_iso
+from runner.departure import reset_departure_hook, set_departure_hook
 from runner.engine.lanes import Lanes
 from runner.engine.protocols import Action, ActionResult, Found, OutcomeSink, Reconciled, WorkItem
-from runner.engine.retrypolicy import FirstFailures, retry_policy
+from runner.engine.retrying import Retries
 from runner.engine.settings import EngineResult, EngineSettings
-from runner.errors import ApiError, AuthExpiredError, FatalApiError, TransientApiError, UnreachableError
-from runner.events import log_event
+from runner.engine.settle import settles_at_ms, wait_until
+from runner.errors import (
+    ApiError,
+    AuthExpiredError,
+    FatalApiError,
+    StoppedWhileSettlingError,
+    TransientApiError,
+    UnreachableError,
+)
 from runner.models import RowOutcome, RowStatus, RunStats
-
-if TYPE_CHECKING:  # tenacity is imported on the first retry (see retrypolicy.py)
-    from tenacity import AsyncRetrying, RetryCallState
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +54,7 @@ class _RowState:
     in_doubt_since_ms: int | None = None  # the first attempt whose outcome is unknown
     sending_since_ms: int | None = None  # set while a request of this row is out
     last_started_ms: int | None = None
+    settle_from_ms: int | None = None  # the latest attempt that may still land (its start)
 
 
 class _NotSendableError(Exception):
@@ -87,8 +93,11 @@ class Engine(Generic[PayloadT]):
         self._budget_left = settings.budget.rows if settings.budget is not None else None
         self._finished = 0
         self._failed = 0
-        self._first_failures = FirstFailures(settings.max_attempts)
+        self._retries = Retries(settings, stats)
         self._unreachable_rows = 0  # rows in a row that never got a connection
+        self._slots = asyncio.Semaphore(settings.concurrency)  # rows being worked on; a settling row gives its up
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._all_tasks: list[asyncio.Task[None]] = []
 
     def request_stop(self, reason: str, *, interrupted: bool = True) -> None:
         """Stop dispatching; rows in flight get `grace_s` to finish."""
@@ -99,18 +108,18 @@ class Engine(Generic[PayloadT]):
 
     async def run(self, items: Iterable[WorkItem[PayloadT]]) -> EngineResult:
         self._items = iter(items)
-        workers = [asyncio.create_task(self._worker()) for _ in range(self._settings.concurrency)]
-        all_done = asyncio.gather(*workers, return_exceptions=True)
+        for _ in range(self._settings.concurrency):
+            self._spawn_worker()
         stop_wait = asyncio.create_task(self._stop.wait())
-        first: set[asyncio.Future[Any]] = {all_done, stop_wait}
         try:
-            await asyncio.wait(first, return_when=asyncio.FIRST_COMPLETED)
-            if not all_done.done():
-                await asyncio.wait({all_done}, timeout=self._settings.grace_s)
-            if not all_done.done():
-                for worker in workers:
-                    worker.cancel()
-            outcomes = await all_done
+            while self._tasks and not self._stop.is_set():
+                first: set[asyncio.Future[Any]] = {*self._tasks, stop_wait}
+                await asyncio.wait(first, return_when=asyncio.FIRST_COMPLETED)
+            if self._tasks:
+                await asyncio.wait(set(self._tasks), timeout=self._settings.grace_s)
+            for worker in self._tasks:
+                worker.cancel()
+            outcomes = await asyncio.gather(*self._all_tasks, return_exceptions=True)
         finally:
             stop_wait.cancel()
         self._mark_rest_not_attempted()
@@ -120,9 +129,16 @@ class Engine(Generic[PayloadT]):
                 raise outcome
         return self._result
 
+    def _spawn_worker(self) -> None:
+        task = asyncio.create_task(self._worker())
+        self._tasks.add(task)
+        self._all_tasks.append(task)
+        task.add_done_callback(self._tasks.discard)
+
     async def _worker(self) -> None:
         try:
-            await self._work()
+            async with self._slots:
+                await self._work()
         except Exception:
             # A bug must not let the other workers send the rest of the input unattended.
             self.request_stop("stopped: internal error (re-run with --debug for the traceback)", interrupted=False)
@@ -183,7 +199,7 @@ class Engine(Generic[PayloadT]):
             self._budget_left -= 1
 
     async def _run_row(self, item: WorkItem[PayloadT]) -> None:
-        state = _RowState(row=item.row, in_doubt_since_ms=item.in_doubt_since_ms)
+        state = _RowState(row=item.row, in_doubt_since_ms=item.in_doubt_since_ms, settle_from_ms=item.settle_from_ms)
         try:
             result: ActionResult = await self._attempt_with_retries(state, item.payload)
         except asyncio.CancelledError:
@@ -191,6 +207,9 @@ class Engine(Generic[PayloadT]):
             raise
         except _NotSendableError as exc:
             self._finish(state, RowStatus.INVALID, str(exc), in_doubt_since_ms=state.in_doubt_since_ms)
+            return
+        except StoppedWhileSettlingError:
+            self._finish_unsettled(state)
             return
         except AuthExpiredError as exc:
             # No look-up can get through with a dead token: a row in doubt stays in doubt.
@@ -269,7 +288,10 @@ class Engine(Generic[PayloadT]):
                          http_status=exc.http_status, in_doubt_since_ms=since)
             return
         try:
-            found = await self._look_up(payload, since)
+            found = await self._verify(state, payload)
+        except StoppedWhileSettlingError:
+            self._finish_unsettled(state)
+            return
         except ApiError as lookup_error:
             self._finish(state, RowStatus.UNKNOWN, f"{message}; it may have been applied and the share list could "
                          f"not be read ({lookup_error}). {_LOOKED_UP_FIRST}", code=exc.code,
@@ -277,11 +299,22 @@ class Engine(Generic[PayloadT]):
             return
         if found.result is not None:
             self._finish_success(state, found.result)
-            return
-        why = ("running it again is harmless (the change is idempotent)" if found.found is Found.RESEND_HARMLESS
-               else f"the share list does not show it. {_LOOKED_UP_FIRST}")
-        self._finish(state, RowStatus.FAILED, f"{message}; {why}",
-                     code=exc.code, http_status=exc.http_status, in_doubt_since_ms=since)
+        elif found.found is Found.RESEND_HARMLESS:
+            self._finish(state, RowStatus.FAILED, f"{message}; running it again is harmless (the change is idempotent)",
+                         code=exc.code, http_status=exc.http_status, in_doubt_since_ms=since)
+        elif state.in_doubt_since_ms is None:  # looked up once nothing could land any more: nothing was applied
+            self._finish(state, RowStatus.FAILED, f"{message}; the device's share list, read once the attempt could "
+                         "no longer land, shows nothing from it: not applied", code=exc.code,
+                         http_status=exc.http_status)
+        else:
+            self._finish(state, RowStatus.FAILED, f"{message}; the share list does not show it. {_LOOKED_UP_FIRST}",
+                         code=exc.code, http_status=exc.http_status, in_doubt_since_ms=since)
+
+    def _finish_unsettled(self, state: _RowState) -> None:
+        """Stopped while the row waited for an earlier attempt to settle: it may have been applied."""
+        since = state.in_doubt_since_ms
+        self._finish(state, RowStatus.UNKNOWN, "the run stopped while an earlier attempt, whose answer was lost, could "
+                     f"still be applied; it may have been. {_LOOKED_UP_FIRST}", in_doubt_since_ms=since)
 
     async def _look_up(self, payload: PayloadT, since_ms: int) -> Reconciled:
         """`Action.reconcile`, with its UNKNOWN answer raised as the failed look-up it is."""
@@ -333,51 +366,67 @@ class Engine(Generic[PayloadT]):
                 raise replay.pop()
             return await self._attempt(state, payload)
 
-        result: ActionResult = await self._retrying()(attempt, state, payload)
+        result: ActionResult = await self._retries.policy(self._stop, self._sleep)(attempt, state, payload)
         return result
-
-    def _retrying(self) -> AsyncRetrying:
-        return retry_policy(self._settings, self._stop, self._sleep, self._before_retry)
 
     async def _attempt(self, state: _RowState, payload: PayloadT) -> ActionResult:
         if state.in_doubt_since_ms is not None:
-            try:
-                found = await self._look_up(payload, state.in_doubt_since_ms)
-            except ApiError as exc:
-                exc.during_lookup = True  # so the row's end does not look it up a second time
-                raise
+            found = await self._verify(state, payload)
             if found.result is not None:
                 return found.result
-        started_ms = now_ms()
-        reason = self._action.why_not_send(payload, started_ms)
+        reason = self._action.why_not_send(payload, now_ms())
         if reason is not None:
             raise _NotSendableError(reason)
-        state.attempts += 1
-        await self._sink.attempt_started(state.row, started_ms)
-        state.sending_since_ms = state.last_started_ms = started_ms
+        hook = set_departure_hook(lambda: self._departing(state))
         try:
             return await self._action.perform(payload)
         except ApiError as exc:
-            if exc.may_have_applied and state.in_doubt_since_ms is None:
-                state.in_doubt_since_ms = started_ms
+            if exc.may_have_applied and state.last_started_ms is not None:
+                state.in_doubt_since_ms = state.in_doubt_since_ms or state.last_started_ms
+                state.settle_from_ms = state.last_started_ms
             raise
         except asyncio.CancelledError:
             # Cancelled with the request out (a signal's grace ran out): it may have been applied.
-            if state.in_doubt_since_ms is None:
-                state.in_doubt_since_ms = started_ms
+            if state.sending_since_ms is not None:
+                state.in_doubt_since_ms = state.in_doubt_since_ms or state.sending_since_ms
             raise
         finally:
+            reset_departure_hook(hook)
             state.sending_since_ms = None
 
-    def _before_retry(self, retry_state: RetryCallState) -> None:
-        self._stats.retries += 1
-        exc = retry_state.outcome.exception() if retry_state.outcome else None
-        state = retry_state.args[0] if retry_state.args else None
-        row = state.row if isinstance(state, _RowState) else None
-        log_event("retry", f"retrying row {row} after attempt {retry_state.attempt_number}: {exc}", row=row,
-                  attempt=retry_state.attempt_number, reason=str(exc),
-                  code=getattr(exc, "code", None), http_status=getattr(exc, "http_status", None))
-        self._first_failures.tell(exc, row, retry_state.attempt_number)
+    async def _departing(self, state: _RowState) -> None:
+        """The request is about to be written (it passed the rate gate): mark it in flight, on disk, first."""
+        if state.sending_since_ms is not None:
+            return  # a replay of the same attempt (a renewed token): already marked
+        started_ms = now_ms()
+        state.attempts += 1  # an attempt counts once it leaves; waiting in the rate gate is not one
+        await self._sink.attempt_started(state.row, started_ms)
+        state.sending_since_ms = state.last_started_ms = started_ms
+
+    async def _verify(self, state: _RowState, payload: PayloadT) -> Reconciled:
+        """Look the row up once its doubtful attempts can no longer land; "not there" then ends the doubt."""
+        await self._wait_settled(state)
+        try:
+            found = await self._look_up(payload, state.in_doubt_since_ms or 0)
+        except ApiError as exc:
+            exc.during_lookup = True  # so the row's end does not look it up a second time
+            raise
+        if found.found is Found.NOT_APPLIED and self._settings.settle_s > 0:
+            state.in_doubt_since_ms = state.settle_from_ms = None  # settled and not there: nothing was applied
+        return found
+
+    async def _wait_settled(self, state: _RowState) -> None:
+        """Wait (without holding a concurrency slot) until the row's latest doubtful attempt can no longer land."""
+        deadline = settles_at_ms(state.settle_from_ms or state.in_doubt_since_ms, self._settings.settle_s)
+        if deadline is None or deadline <= now_ms():
+            return
+        self._slots.release()
+        if not self._stop.is_set():
+            self._spawn_worker()  # the slot given up keeps working on other devices' rows
+        try:
+            await wait_until(deadline, self._stop)
+        finally:
+            await self._slots.acquire()
 
     def _finish_interrupted(self, state: _RowState) -> None:
         """Cancelled after the grace: a request that was out may or may not have been applied."""
@@ -444,3 +493,4 @@ class Engine(Generic[PayloadT]):
                 self._sink.row_finished(RowOutcome(
                     row=item.row, status=RowStatus.UNKNOWN, in_doubt_since_ms=item.in_doubt_since_ms,
                     message=f"{reason}; an earlier attempt may have been applied. {_LOOKED_UP_FIRST}"))
+

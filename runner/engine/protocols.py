@@ -24,6 +24,9 @@ class WorkItem(Generic[PayloadT]):
     #: set when an earlier attempt (a crash, a lost answer, a fed-back failed file) may have been
     #: applied: the engine looks the row up before it sends anything
     in_doubt_since_ms: int | None = None
+    #: the start of the latest attempt that may still land (a journal's in-flight row); the look-up waits
+    #: until it has settled (engine/settle.py). None: `in_doubt_since_ms` is the latest
+    settle_from_ms: int | None = None
 
 
 class OutcomeSink(Protocol):

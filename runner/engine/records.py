@@ -44,6 +44,8 @@ class JournalStatus:
     last_exit_code: int | None
     last_stopped: str | None
     last_row_finished_at: str | None
+    #: the platform's clock minus this machine's (ms) as the last run measured it; None: not measured
+    clock_offset_ms: int | None = None
 
     @property
     def last_run_ended(self) -> bool:

@@ -43,6 +43,9 @@ class EngineSettings:
     unreachable_rows: int = 3  # rows in a row that got no connection before the run stops
     budget: RowBudget | None = None  # a canary: at most this many rows
     brake: FailureBrake | None = None  # stop once too many rows have failed
+    #: a row in doubt is looked up only this long after its latest doubtful attempt began (engine/settle.py);
+    #: 0: at once (revoke and extend, whose requests are harmless to repeat)
+    settle_s: float = 0.0
 
 
 @dataclass

@@ -15,9 +15,11 @@ from typing import Any
 import aiohttp
 
 from runner.clock import now_ms
+from runner.departure import departing
 from runner.errors import ApiError, AuthExpiredError, FatalApiError, RowRejectedError, TransientApiError
 from runner.models import DeviceShare, RecipientKind, RunStats, ShareRequest
 from runner.platform.auth.tokens import TokenSource
+from runner.platform.clockskew import PlatformClock
 from runner.platform.codes import TRANSIENT_HTTP_STATUSES, ErrorClass, classify_code, describe_code, is_documented_code
 from runner.platform.http import exchange
 from runner.platform.pacing import Gate
@@ -62,6 +64,8 @@ class PlatformClient:
         self._base_url = base_url.rstrip("/")
         self._tokens = tokens
         self._retry_codes = retry_codes
+        #: the platform's clock as its answers' Date headers show it (look-up windows are in its time)
+        self.clock = PlatformClock()
 
     async def share_by_uid(self, request: ShareRequest) -> ApiReply:
         """Create the share; `reply.data` is the new share code."""
@@ -96,6 +100,8 @@ class PlatformClient:
     ) -> ApiReply:
         if self._gate is not None:
             await self._gate.acquire()
+        if applies_change:
+            await departing()  # the engine marks the row in flight (on disk) only now that it leaves
         started = time.monotonic()
         self.stats.count_request(started)
         answer = await exchange(
@@ -104,6 +110,7 @@ class PlatformClient:
             max_body_bytes=self._max_body_bytes,
         )
         latency_ms = int((time.monotonic() - started) * 1000)
+        self.clock.observe(answer.date)
         retry_after = retry_after_s(answer.retry_after, cap_s=self._max_retry_after_s)
         self._react_to_throttling(answer.status, retry_after)
         return self._interpret(answer.status, answer.body, retry_after, latency_ms, path,

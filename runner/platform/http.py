@@ -24,11 +24,12 @@ _UNREACHABLE_ATTEMPTS = 2
 
 @dataclass(frozen=True, slots=True)
 class HttpAnswer:
-    """What came back: the status, the whole body, and the raw Retry-After header if any."""
+    """What came back: the status, the whole body, and the raw Retry-After and Date headers if any."""
 
     status: int
     body: bytes
     retry_after: str | None
+    date: str | None = None  # the platform's clock when it answered (whole seconds)
 
 
 async def exchange(
@@ -54,7 +55,7 @@ async def exchange(
         async with session.request(method, url, params=params, headers=headers) as response:
             status = response.status
             body = await read_capped(response, max_body_bytes)
-            return HttpAnswer(response.status, body, response.headers.get("Retry-After"))
+            return HttpAnswer(response.status, body, response.headers.get("Retry-After"), response.headers.get("Date"))
     except BodyTooLargeError as exc:
         # The answer started, so the request arrived: for a change, in doubt like a lost answer.
         raise TransientApiError(str(exc), http_status=status, may_have_applied=applies_change) from exc

@@ -2,9 +2,10 @@
 
 A token whose refresh token has expired cannot be renewed, so every row of its account would end
 `not_attempted`; said before the run, it is a login instead of a lost night. A host clock far
-from the platform's moves every relative expiry and, worse, the window in which a share whose
-answer was lost is looked for (`CLOCK_SKEW_MS`, 60 s, in runner/batches/actions.py): past
-SKEW_WARN_S the look-up could miss it. The platform's clock is read from the `Date` header of
+from the platform's moves every relative expiry; the look-up of a share whose answer was lost uses
+the platform's clock (runner/platform/clockskew.py), but a skew past SKEW_WARN_S is worth a line
+before the run, once (the run itself does not warn again; `status` shows the offset it measured).
+The platform's clock is read from the `Date` header of
 one unauthenticated HEAD request to the base URL (no token, no row), with the standard library,
 so `validate` and `status` stay light. Every finding is a warning line; nothing here stops a run.
 """
@@ -26,6 +27,7 @@ from urllib.parse import urlsplit
 from runner.errors import UsageError
 from runner.models import iso_utc
 from runner.platform.auth.claims import token_claims
+from runner.platform.clockskew import SKEW_WARN_S
 
 if TYPE_CHECKING:
     from runner.batches.jobspec import JobSpec
@@ -34,7 +36,6 @@ if TYPE_CHECKING:
 TOKEN_ENV = "SHAREBATCH_TOKEN"  # nosec B105
 REFRESH_TOKEN_ENV = "SHAREBATCH_REFRESH_TOKEN"  # nosec B105
 
-SKEW_WARN_S = 30.0  # half the look-up window of a share in doubt
 REFRESH_SOON_S = 3 * 86400.0  # a refresh token this close to its end: log in again soon
 ACCESS_SOON_S = 3600.0  # an access token with no refresh token this close to its end: a long batch stops
 CLOCK_TIMEOUT_S = 5.0
@@ -134,8 +135,8 @@ def skew_warning(base_url: str, skew_s: float) -> str | None:
         return None
     side = "behind" if skew_s > 0 else "ahead of"
     return (f"this host's clock is {abs(skew_s):.0f} s {side} the platform's ({base_url}, from its Date header): "
-            "relative expiries count from this clock, and a share whose answer was lost is looked for within 60 s "
-            "of it; set the clock right (NTP) before sending")
+            "relative expiries count from this clock (share-list look-ups use the platform's clock, measured from "
+            "its answers); set the clock right (NTP) before sending")
 
 
 def preflight_warnings(spec: JobSpec, *, environ: Mapping[str, str] | None = None, sending: bool = False) -> list[str]:

@@ -22,6 +22,8 @@ How a fault reaches the client (checked against aiohttp 3.14 with a real client)
 - empty_data_after_apply: the share is applied and answered `code 200` with `data` null, so the
   client does not learn the share code.
 - odd_code_after_apply: the share is applied, then answered with code 5999, which no page lists.
+- list_fault_rate (not a fault kind): a deviceShareUserList answered HTTP 503, nothing read.
+- late_apply: held a drawn time past the client's timeout, then applied (`timefaults.py`).
 
 Only the first four are drawn by default (`DEFAULT_FAULT_KINDS`); the others are opt-in.
 `fault_budget` caps how many faults fire, so a test can fail exactly the next request.
@@ -52,6 +54,7 @@ from runner.simulator.introspect import add_introspection_routes
 from runner.simulator.login import LoginChannel
 from runner.simulator.render import share_user_row
 from runner.simulator.state import SimulatorState
+from runner.simulator.timefaults import add_date_header, serve_late
 from runner.simulator.traffic import RequestRecord, Traffic, draw_fault, draw_latency_s
 
 SHARE_PATH = "/v2/binding/enduserapi/shareByUid"
@@ -81,6 +84,7 @@ class Simulator:
         # Latency, fault draws and 5xx statuses; seeded so a rehearsal can be replayed.
         self.rng = random.Random(config.seed)  # nosec B311  # fault draws of a test double, not a secret
         self.closing = asyncio.Event()
+        self.late_tasks: set[asyncio.Future[Any]] = set()  # late_apply requests still to land
         self.account_windows = AccountWindows()
 
     async def hold(self, seconds: float) -> None:
@@ -286,6 +290,10 @@ async def _serve(sim: Simulator, request: web.Request, endpoint: Endpoint) -> we
     delay_s = draw_latency_s(sim.rng, config.latency_ms, config.jitter_ms)
     if delay_s > 0:
         await asyncio.sleep(delay_s)
+    if endpoint.path == LIST_PATH and config.list_fault_rate and sim.rng.random() < config.list_fault_rate:
+        record.http_status = 503  # list_fault_rate: the share list cannot be read just now
+        return web.Response(status=503, text="<html><body><h1>503 Service Unavailable</h1></body></html>",
+                            content_type="text/html")
     fault = _draw_fault(sim) if endpoint.faults else None
     record.fault = fault
     if fault is FaultKind.SERVER_ERROR or (endpoint.list_faults and _list_fails(config)):
@@ -293,6 +301,14 @@ async def _serve(sim: Simulator, request: web.Request, endpoint: Endpoint) -> we
     if fault is FaultKind.RESET_BEFORE_APPLY:
         _reset_connection(request)
         return _unsent()
+    if fault is FaultKind.LATE_APPLY:
+        return await serve_late(sim, lambda: _apply_and_answer(sim, request, endpoint, params, record))
+    return await _apply_and_answer(sim, request, endpoint, params, record, fault)
+
+
+async def _apply_and_answer(sim: Simulator, request: web.Request, endpoint: Endpoint, params: dict[str, str],
+                            record: RequestRecord, fault: FaultKind | None = None) -> web.StreamResponse:
+    config = sim.config
     record.code, data = _run(sim, request, endpoint, params, record)
     if fault is FaultKind.DROP_AFTER_APPLY:
         _close_connection(request)
@@ -319,4 +335,5 @@ def build_app(sim: Simulator) -> web.Application:
     for endpoint in ENDPOINTS:
         app.router.add_route(endpoint.method, endpoint.path, _handler(sim, endpoint))
     add_introspection_routes(app, sim)
+    add_date_header(app, lambda: sim.state.clock())  # read at each answer: tests replace the clock
     return app

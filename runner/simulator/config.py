@@ -26,6 +26,7 @@ class FaultKind(StrEnum):
     TRUNCATED_AFTER_APPLY = "truncated_after_apply"  #: share applied, then HTTP 200 with half the JSON
     EMPTY_DATA_AFTER_APPLY = "empty_data_after_apply"  #: share applied, code 200 but `data` null
     ODD_CODE_AFTER_APPLY = "odd_code_after_apply"  #: share applied, then a code the docs do not list (5999)
+    LATE_APPLY = "late_apply"  #: held `late_apply_s` (a range) past the client's timeout, then applied
 
 
 #: what `fault_rate` draws from unless told otherwise: the first wave's faults. The later kinds
@@ -51,6 +52,12 @@ class SimulatorConfig:
     #: the next N share-list look-ups (deviceShareUserList) answer HTTP 5xx; counts down as they do,
     #: so a test can make a look-up fail once (a retry) or always (a row left `unknown`)
     list_failures: int = 0
+    #: LATE_APPLY holds a request this many seconds (drawn uniformly from the range), then applies it
+    late_apply_s: tuple[float, float] = (2.0, 5.0)
+    #: probability that a deviceShareUserList request is answered HTTP 503 (a share list that cannot be read)
+    list_fault_rate: float = 0.0
+    #: the simulated platform's clock runs this far ahead of the host's (negative: behind); see timefaults.py
+    clock_offset_s: float = 0.0
     #: the shareStatus a valid share is listed with; the docs do not say what a fresh invite shows
     #: (docs/platform-api.md §6.13), so tests set another value to prove nothing depends on it
     listed_status: int = 1
@@ -89,8 +96,8 @@ class SimulatorConfig:
             raise ValueError("account_rate_limit must be > 0 (or None for unlimited)")
         self.accounts = tuple(str(uid) for uid in self.accounts)
         self.blocked_accounts = tuple(str(uid) for uid in self.blocked_accounts)
-        if not 0.0 <= self.fault_rate <= 1.0:
-            raise ValueError("fault_rate must be between 0 and 1")
+        if not 0.0 <= self.fault_rate <= 1.0 or not 0.0 <= self.list_fault_rate <= 1.0:
+            raise ValueError("fault_rate and list_fault_rate must be between 0 and 1")
         if self.fault_rate > 0 and not self.fault_kinds:
             raise ValueError("fault_rate > 0 needs at least one fault kind")
         self.fault_kinds = tuple(FaultKind(kind) for kind in self.fault_kinds)
@@ -100,6 +107,10 @@ class SimulatorConfig:
             raise ValueError("list_failures must be >= 0")
         if self.slow_fault_s < 0:
             raise ValueError("slow_fault_s must be >= 0")
+        low, high = (float(value) for value in self.late_apply_s)
+        if not 0 <= low <= high:
+            raise ValueError("late_apply_s must be a range [low, high] with 0 <= low <= high")
+        self.late_apply_s = (low, high)
         if self.token_ttl_s <= 0 or self.refresh_ttl_s <= 0:
             raise ValueError("token_ttl_s and refresh_ttl_s must be > 0")
         if not self.user_domain.strip() or not self.user_domain_secret.strip():

@@ -13,8 +13,9 @@ No authentication, never rate limited or logged. Answers are plain JSON (no enve
   max_admitted_in_any_second (the same, without 429s).
 - `GET /_sim/config` (user_domain_secret and owner_password shown as "***"), `POST /_sim/config`
   with a JSON object holding any of fault_rate, fault_kinds, fault_budget, latency_ms, jitter_ms,
-  rate_limit, slow_fault_s, listed_status, list_failures, account_rate_limit, blocked_accounts: changes the running
-  simulator; an invalid change answers 400 and changes nothing.
+  rate_limit, slow_fault_s, listed_status, list_failures, account_rate_limit, blocked_accounts,
+  late_apply_s ([low, high]), clock_offset_s, list_fault_rate: changes the running simulator; an
+  invalid change answers 400 and changes nothing.
 - `POST /_sim/accept` with `{"share_code": ...}`: the recipient accepts that invite, as they would
   in the app (there is no recipient app here); the share list then shows its acceptTime and
   shareStatus 1. Answers the share's view, 404 for an unknown code, 409 for an ended share.
@@ -38,7 +39,8 @@ if TYPE_CHECKING:
 SECRET_KEYS = ("user_domain_secret", "owner_password")
 #: what POST /_sim/config may change
 RUNTIME_KEYS = frozenset({"fault_rate", "fault_kinds", "fault_budget", "latency_ms", "jitter_ms", "rate_limit",
-                          "slow_fault_s", "listed_status", "list_failures", "account_rate_limit", "blocked_accounts"})
+                          "slow_fault_s", "listed_status", "list_failures", "account_rate_limit", "blocked_accounts",
+                          "late_apply_s", "clock_offset_s", "list_fault_rate"})
 
 
 def config_view(sim: Simulator) -> dict[str, Any]:
@@ -57,11 +59,11 @@ def apply_config_change(sim: Simulator, change: Any) -> None:
     if unknown:
         raise ValueError(f"cannot change {sorted(unknown)}; allowed: {sorted(RUNTIME_KEYS)}")
     try:
-        for key in ("fault_kinds", "blocked_accounts"):
+        for key in ("fault_kinds", "blocked_accounts", "late_apply_s"):
             if key in change:
                 change = {**change, key: tuple(change[key])}
         candidate = dataclasses.replace(sim.config, **change)
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:
         raise ValueError(str(exc)) from exc
     for key in change:
         setattr(sim.config, key, getattr(candidate, key))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 
 from aiohttp import web
@@ -11,6 +12,7 @@ from runner.simulator.config import SimulatorConfig
 from runner.simulator.directory import load_directory
 from runner.simulator.login import LoginAccount
 from runner.simulator.state import SimulatorState
+from runner.simulator.timefaults import platform_clock
 from runner.simulator.traffic import Traffic
 
 # In-flight handlers get this long to finish at close(); held answers end at once anyway.
@@ -41,6 +43,10 @@ class RunningSimulator:
 
     def __repr__(self) -> str:
         return f"RunningSimulator(base_url={self.base_url!r})"  # tokens stay out of logs
+
+    async def late_applies_landed(self) -> None:
+        """Wait until every request held by the late_apply fault has been applied (for in-process tests)."""
+        await asyncio.gather(*self._simulator.late_tasks, return_exceptions=True)
 
     async def close(self) -> None:
         """Stop listening, release held answers and close every connection; safe to call twice."""
@@ -79,6 +85,7 @@ async def start_simulator(
     )
     state = SimulatorState(
         owner_uid=config.owner_uid,
+        clock=platform_clock(config),
         seed=config.seed,
         access_ttl_s=config.token_ttl_s,
         refresh_ttl_s=config.refresh_ttl_s,

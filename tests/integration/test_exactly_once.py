@@ -36,8 +36,10 @@ def run_cli(args: list[str], sim: ProcessSimulator) -> Result:
 
 
 def run_args(source: Path, out: Path, sim: ProcessSimulator, *extra: str) -> list[str]:
+    """A run with a short timeout and settle window (the simulator applies at once or not at all unless
+    told otherwise), so a row in doubt is verified within seconds."""
     return ["run", "--input", str(source), "--out", str(out), "--base-url", sim.base_url, "--rate", "500",
-            "--concurrency", "4", *extra]
+            "--concurrency", "4", "--timeout-s", "2", "--settle-s", "2.5", *extra]
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
@@ -103,7 +105,7 @@ def test_a_signal_during_a_slow_request_leaves_the_row_unknown_and_the_resume_do
     out = tmp_path / "out"
     faults(sim_process, "slow_after_apply", 1, slow_fault_s=120)
     env = {**os.environ, "SHAREBATCH_TOKEN": sim_process.token}
-    args = run_args(source, out, sim_process, "--concurrency", "1", "--timeout-s", "60")
+    args = run_args(source, out, sim_process, "--concurrency", "1", "--timeout-s", "60", "--settle-s", "61")
     process = subprocess.Popen([sys.executable, "-m", "runner", *args], env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE)
     try:
@@ -170,11 +172,12 @@ def test_rows_that_gave_up_in_doubt_are_looked_up_not_shared_again_when_the_fail
     rows = good_rows(10, cover_mark="2")
     source = write_csv("rows.csv", rows)
     first_out, second_out = tmp_path / "first", tmp_path / "second"
-    # Every answer comes after the client's timeout: each share is applied, but late.
+    # Every answer comes after the client's timeout: each share is applied, but late; the run stops (its
+    # deadline) while the rows wait for their attempts to settle, so they end in doubt.
     sim_process.post("/_sim/config", {"latency_ms": 1500})
-    first = run_cli(run_args(source, first_out, sim_process, "--timeout-s", "0.3", "--max-attempts", "1",
-                             "--concurrency", "10"), sim_process)
-    assert first.exit_code == 1, first.output
+    first = run_cli(run_args(source, first_out, sim_process, "--timeout-s", "0.3", "--settle-s", "5",
+                             "--max-attempts", "1", "--concurrency", "10", "--deadline", "1"), sim_process)
+    assert first.exit_code == 3, first.output
     wait_for(lambda: len(platform_shares(sim_process)) == 10)
     report = assert_platform_agrees(sim_process, first_out, rows)
     assert {line["status"] for line in report} <= {"unknown", "failed"}

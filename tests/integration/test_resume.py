@@ -164,13 +164,14 @@ def test_reconciliation_adopts_an_applied_share_and_resends_an_unapplied_one(
 ):
     source = write_csv("rows.csv", good_rows(2, cover_mark="2"))
     out = tmp_path / "o"
-    args = ["run", "--input", str(source), "--base-url", sim_thread.base_url, "--out", str(out)]
+    args = ["run", "--input", str(source), "--base-url", sim_thread.base_url, "--out", str(out), "--timeout-s", "1",
+            "--settle-s", "2"]
     started_ms = int(time.time() * 1000) - 1000
     assert run_cli(args, sim_thread.token).exit_code == 0
     first = read_report(out / "report.csv")
     # Row 2 looks killed mid-request after the share was made; row 3's attempt looks as if it began
     # after the share the platform holds (so that share is not its own): it must be sent again.
-    later_ms = int(time.time() * 1000) + 600_000
+    later_ms = int(time.time() * 1000) + 6_000  # beyond the look-up's 5 s margin; it settles 2 s later
     with sqlite3.connect(out / "journal.sqlite") as journal:
         journal.execute("UPDATE rows SET state = 'in_flight', started_ms = ?, doubt_ms = ? WHERE row = 2",
                         (started_ms, started_ms))
