@@ -17,7 +17,7 @@ RUNNER = Path(__file__).resolve().parent.parent / "runner"
 #: the layers, lowest first; a module may import its own layer and any lower one (ONLY narrows some packages).
 #: A top-level module or package missing here fails `test_every_module_has_a_layer`.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("runner", "runner.models", "runner.errors", "runner.events", "runner.clock", "runner.redact", "runner.departure"),
+    ("runner", "runner.models", "runner.errors", "runner.events", "runner.clock", "runner.redact"),
     ("runner.shares",),
     ("runner.engine", "runner.input", "runner.platform", "runner.outputs", "runner.simulator"),
     ("runner.batches",),
@@ -33,8 +33,7 @@ COMMAND_IMPORTERS = ("runner.cli", "runner.api")
 #: narrower rules for some packages: (package, what it may import of runner besides itself)
 ONLY: dict[str, tuple[str, ...]] = {
     "runner.shares": ("runner.models",),
-    "runner.engine": ("runner.models", "runner.errors", "runner.events", "runner.clock", "runner.redact",
-                      "runner.departure"),
+    "runner.engine": ("runner.models", "runner.errors", "runner.events", "runner.clock"),
     # the simulator is a second, independent reading of the docs: only the documented crypto is shared
     "runner.simulator": (*BASE[1:], "runner.platform.auth.crypto"),
 }

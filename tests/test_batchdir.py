@@ -18,6 +18,7 @@ from runner.engine.journal import Journal
 from runner.engine.records import JournalEntry
 from runner.errors import InputFileError, UsageError
 from runner.models import RowOutcome, RowStatus
+from runner.redact import redact
 
 
 def journal_with_rows(out: Path, batch: str, states: dict[int, RowStatus]) -> None:
@@ -65,7 +66,7 @@ def test_archiving_an_empty_out_dir_moves_nothing(tmp_path: Path) -> None:
 
 def test_a_revoked_batch_is_refused_until_its_rows_are_reshared(tmp_path: Path) -> None:
     journal_with_rows(tmp_path, "b", {2: RowStatus.SUCCESS, 3: RowStatus.SUCCESS})
-    journal = Journal.open(tmp_path)
+    journal = Journal.open(tmp_path, scrub=redact)
     journal.set_meta(REVOKED_KEY, "2026-12-01T10:00:00Z")
     assert journal.mark_revoked(["S2"], "revoked") == 1
     journal.set_meta(REVOKE_FINISHED_KEY, "2026-12-01T10:01:00Z")
@@ -80,7 +81,7 @@ def test_a_revoked_batch_is_refused_until_its_rows_are_reshared(tmp_path: Path) 
 
 def test_an_unfinished_revoke_is_refused_even_before_it_said_what_it_revoked(tmp_path: Path) -> None:
     journal_with_rows(tmp_path, "b", {2: RowStatus.SUCCESS})
-    journal = Journal.open(tmp_path)
+    journal = Journal.open(tmp_path, scrub=redact)
     journal.set_meta(REVOKED_KEY, "2026-12-01T10:00:00Z")
     journal.close()
     with pytest.raises(UsageError, match="did not finish"):
@@ -89,7 +90,7 @@ def test_an_unfinished_revoke_is_refused_even_before_it_said_what_it_revoked(tmp
 
 def test_a_finished_revoke_that_took_no_share_of_this_batch_lets_it_resume(tmp_path: Path) -> None:
     journal_with_rows(tmp_path, "b", {2: RowStatus.SUCCESS})
-    journal = Journal.open(tmp_path)
+    journal = Journal.open(tmp_path, scrub=redact)
     journal.set_meta(REVOKED_KEY, "2026-12-01T10:00:00Z")
     journal.set_meta(REVOKE_FINISHED_KEY, "2026-12-01T10:01:00Z")
     journal.close()

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 import pytest
 
 from runner.batches.actions import RECONCILED_MESSAGE
-from runner.departure import departing
 from runner.engine.fanout import Engine
 from runner.engine.protocols import ActionResult, Found, Reconciled, WorkItem
 from runner.engine.settings import EngineResult, EngineSettings, FailureBrake, RowBudget
@@ -25,6 +24,7 @@ from runner.errors import (
     RowRejectedError,
     TransientApiError,
 )
+from runner.events import departing
 from runner.models import RowOutcome, RowStatus, RunStats
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from runner.engine.journal import JOURNAL_NAME, Journal
 from runner.engine.records import JournalEntry
 from runner.models import RecipientKind, RowOutcome, RowStatus, ShareRequest
+from runner.redact import redact
 
 
 def request(index: int) -> ShareRequest:
@@ -28,7 +29,7 @@ def state_on_disk(out: Path, row: int) -> tuple[str, int | None]:
 
 
 def test_rows_to_send_come_back_in_row_order_as_the_same_requests(tmp_path: Path) -> None:
-    journal = Journal.open(tmp_path)
+    journal = Journal.open(tmp_path, scrub=redact)
     counts = journal.sync_rows([entry(2), entry(3), JournalEntry(4, None, None, RowOutcome(4, RowStatus.INVALID,
                                                                                            message="bad"))])
     work = list(journal.iter_work(ShareRequest.from_json, chunk_rows=1))
@@ -38,7 +39,7 @@ def test_rows_to_send_come_back_in_row_order_as_the_same_requests(tmp_path: Path
 
 
 async def test_in_flight_is_on_disk_before_the_request_leaves(tmp_path: Path) -> None:
-    journal = Journal.open(tmp_path)
+    journal = Journal.open(tmp_path, scrub=redact)
     journal.sync_rows([entry(2)])
     await journal.attempt_started(2, 1234)
     assert state_on_disk(tmp_path, 2) == ("in_flight", 1234)
@@ -46,12 +47,12 @@ async def test_in_flight_is_on_disk_before_the_request_leaves(tmp_path: Path) ->
 
 
 async def test_outcomes_are_buffered_then_flushed_and_survive_reopening(tmp_path: Path) -> None:
-    journal = Journal.open(tmp_path)
+    journal = Journal.open(tmp_path, scrub=redact)
     journal.sync_rows([entry(2), entry(3)])
     await journal.attempt_started(2, 1000)
     journal.row_finished(RowOutcome(2, RowStatus.SUCCESS, code=200, share_code="S2", attempts=1))
     journal.close()
-    reopened = Journal.open(tmp_path)
+    reopened = Journal.open(tmp_path, scrub=redact)
     assert reopened.counts() == {"success": 1, "pending": 1}
     counts = reopened.sync_rows([entry(2), entry(3)])
     assert [item.row for item in reopened.iter_work(ShareRequest.from_json)] == [3]
@@ -60,11 +61,11 @@ async def test_outcomes_are_buffered_then_flushed_and_survive_reopening(tmp_path
 
 
 async def test_a_row_left_in_flight_is_handed_out_with_its_start_time_for_reconciliation(tmp_path: Path) -> None:
-    journal = Journal.open(tmp_path)
+    journal = Journal.open(tmp_path, scrub=redact)
     journal.sync_rows([entry(2)])
     await journal.attempt_started(2, 5000)
     journal.close()  # the process "died" here
-    resumed = Journal.open(tmp_path)
+    resumed = Journal.open(tmp_path, scrub=redact)
     resumed.sync_rows([entry(2)])
     [item] = list(resumed.iter_work(ShareRequest.from_json))
     resumed.close()
@@ -72,7 +73,7 @@ async def test_a_row_left_in_flight_is_handed_out_with_its_start_time_for_reconc
 
 
 async def test_a_retry_keeps_the_earliest_start_of_an_attempt_still_in_doubt(tmp_path: Path) -> None:
-    journal = Journal.open(tmp_path)
+    journal = Journal.open(tmp_path, scrub=redact)
     journal.sync_rows([entry(2)])
     await journal.attempt_started(2, 1000)
     await journal.attempt_started(2, 2000)
@@ -89,7 +90,7 @@ async def test_a_retry_keeps_the_earliest_start_of_an_attempt_still_in_doubt(tmp
 
 
 async def test_a_definite_outcome_clears_the_doubt_an_in_flight_commit_set(tmp_path: Path) -> None:
-    journal = Journal.open(tmp_path)
+    journal = Journal.open(tmp_path, scrub=redact)
     journal.sync_rows([entry(2), entry(3)])
     await journal.attempt_started(2, 1000)
     await journal.attempt_started(3, 1000)
@@ -102,7 +103,7 @@ async def test_a_definite_outcome_clears_the_doubt_an_in_flight_commit_set(tmp_p
 
 
 def test_doubt_from_a_fed_back_file_reaches_the_engine(tmp_path: Path) -> None:
-    journal = Journal.open(tmp_path)
+    journal = Journal.open(tmp_path, scrub=redact)
     journal.sync_rows([JournalEntry(2, "fp-2", "payload-2", in_doubt_since_ms=777)])
     [work] = list(journal.iter_work(str))
     journal.close()
@@ -117,14 +118,14 @@ def test_a_journal_written_before_doubt_ms_keeps_its_in_flight_rows_in_doubt(tmp
             "attempts INTEGER NOT NULL DEFAULT 0, http_status INTEGER, latency_ms INTEGER, finished_at TEXT);"
             "INSERT INTO rows (row, fingerprint, state, payload, started_ms) VALUES (2, 'f', 'in_flight', 'p', 4242);"
         )
-    journal = Journal.open(tmp_path)
+    journal = Journal.open(tmp_path, scrub=redact)
     [work] = list(journal.iter_work(str))
     journal.close()
     assert work.in_doubt_since_ms == 4242
 
 
 def test_a_request_that_succeeded_is_not_sent_again_when_its_row_moves(tmp_path: Path) -> None:
-    journal = Journal.open(tmp_path)
+    journal = Journal.open(tmp_path, scrub=redact)
     journal.sync_rows([entry(2, index=7)])
     journal.row_finished(RowOutcome(2, RowStatus.SUCCESS, code=200, share_code="S7", finished_at="t"))
     # a row was inserted above it in the spreadsheet: the same request is now row 3
@@ -138,7 +139,7 @@ def test_a_request_that_succeeded_is_not_sent_again_when_its_row_moves(tmp_path:
 
 
 def test_a_changed_request_in_the_same_row_is_sent_again(tmp_path: Path) -> None:
-    journal = Journal.open(tmp_path)
+    journal = Journal.open(tmp_path, scrub=redact)
     journal.sync_rows([entry(2, index=1)])
     journal.row_finished(RowOutcome(2, RowStatus.FAILED, code=5134, message="x"))
     counts = journal.sync_rows([entry(2, index=9)])
@@ -149,7 +150,7 @@ def test_a_changed_request_in_the_same_row_is_sent_again(tmp_path: Path) -> None
 
 
 async def test_report_statuses_and_failed_codes_come_from_the_journal(tmp_path: Path) -> None:
-    journal = Journal.open(tmp_path)
+    journal = Journal.open(tmp_path, scrub=redact)
     journal.sync_rows([entry(2), entry(3), entry(4)])
     journal.row_finished(RowOutcome(2, RowStatus.FAILED, code=5360, message="unverified"))
     await journal.attempt_started(3, 10)
@@ -161,10 +162,10 @@ async def test_report_statuses_and_failed_codes_come_from_the_journal(tmp_path: 
 
 
 def test_relative_expiries_keep_the_first_start_as_their_anchor(tmp_path: Path) -> None:
-    journal = Journal.open(tmp_path)
+    journal = Journal.open(tmp_path, scrub=redact)
     first = journal.anchor_ms(1000)
     journal.close()
-    again = Journal.open(tmp_path)
+    again = Journal.open(tmp_path, scrub=redact)
     second = again.anchor_ms(99999)
     again.close()
     assert (first, second) == (1000, 1000)
@@ -173,7 +174,7 @@ def test_relative_expiries_keep_the_first_start_as_their_anchor(tmp_path: Path) 
 async def test_rows_starting_in_the_same_loop_turn_share_one_commit(tmp_path: Path) -> None:
     import asyncio
 
-    journal = Journal.open(tmp_path)
+    journal = Journal.open(tmp_path, scrub=redact)
     journal.sync_rows([entry(row) for row in range(2, 12)])
     commits = 0
     real_flush = journal._flush
@@ -192,14 +193,14 @@ async def test_rows_starting_in_the_same_loop_turn_share_one_commit(tmp_path: Pa
 
 
 def test_a_journal_of_an_older_version_saying_already_invalid_reads_as_already_ended(tmp_path: Path) -> None:
-    journal = Journal.open(tmp_path)
+    journal = Journal.open(tmp_path, scrub=redact)
     journal.sync_rows([entry(2), entry(3)])
     journal.row_finished(RowOutcome(2, RowStatus.ALREADY_ENDED, code=5142, share_code="S2", finished_at="t"))
     journal.close()
     with sqlite3.connect(tmp_path / JOURNAL_NAME) as older:  # what an older version left on disk
         older.execute("UPDATE rows SET state = 'already_invalid' WHERE row = 2")
         older.execute("UPDATE applied SET state = 'already_invalid'")
-    resumed = Journal.open(tmp_path)
+    resumed = Journal.open(tmp_path, scrub=redact)
     counts = resumed.sync_rows([entry(2), entry(3)])
     outcomes = {o.row: o.status for o in resumed.iter_outcomes()}
     resumed.close()
@@ -218,7 +219,7 @@ def test_status_counts_an_older_journal_s_already_invalid_rows_as_already_ended(
 
     from runner.cli import main
 
-    journal = Journal.open(tmp_path)
+    journal = Journal.open(tmp_path, scrub=redact)
     journal.sync_rows([entry(2), entry(3)])
     journal.row_finished(RowOutcome(2, RowStatus.ALREADY_ENDED, code=5142, share_code="S2", finished_at="t"))
     journal.row_finished(RowOutcome(3, RowStatus.ALREADY_ENDED, code=5142, share_code="S3", finished_at="t"))

@@ -28,6 +28,7 @@ from runner.engine.journal import JOURNAL_FILES, Journal
 from runner.engine.runlock import RunLock
 from runner.errors import InputFileError, JournalUnusableError, UsageError
 from runner.events import log_event
+from runner.redact import redact
 
 SNAPSHOT_STEM = "input-as-loaded"
 HISTORY_DIR = "history"
@@ -124,14 +125,14 @@ def open_batch_journal(
     are handed back, so that the same rows in the new batch are looked up before they are sent.
     """
     try:
-        journal = Journal.open(out_dir)
+        journal = Journal.open(out_dir, scrub=redact)
     except JournalUnusableError:
         if not fresh or not (out_dir / JOURNAL_FILES[0]).exists():
             raise  # the message says --fresh sets a damaged journal aside
         moved = archive_batch(out_dir, "damaged")
         log_event("batch_archived", f"a new batch starts in {out_dir} (--fresh); the damaged journal is kept in "
                   f"{moved}", out=str(out_dir), history=str(moved), reason="--fresh on a damaged journal")
-        journal = Journal.open(out_dir)
+        journal = Journal.open(out_dir, scrub=redact)
         journal.set_meta(BATCH_ID_KEY, batch)
         return OpenedBatch(journal, [], f"the journal of this out dir was damaged and is kept in {moved}; what it "
                            "recorded cannot be read, so rows it had already shared may be shared again: check the "
@@ -169,7 +170,7 @@ def open_batch_journal(
             else:
                 replaced = (f"a new batch started in this out dir ({why}): the earlier one ({sum(counts.values())} "
                             f"rows, {counts.get('success', 0)} shared) is in {moved}")
-    return OpenedBatch(Journal.open(out_dir), carried, replaced, earlier)
+    return OpenedBatch(Journal.open(out_dir, scrub=redact), carried, replaced, earlier)
 
 
 def _shared_subjects(journal: Journal) -> frozenset[object]:
@@ -193,7 +194,7 @@ def latest_history_doubt(out_dir: Path) -> list[tuple[str, int]]:
     if not batches:
         return []
     try:
-        earlier = Journal.open(batches[-1])
+        earlier = Journal.open(batches[-1], scrub=redact)
     except JournalUnusableError:
         return []  # a damaged journal set aside by --fresh: nothing can be read from it
     try:
@@ -228,7 +229,7 @@ def archive_batch(out_dir: Path, batch: str) -> Path | None:
     """Move the batch's journal and outputs to `history/<UTC time>-<batch id>/`; None if there was nothing."""
     if (out_dir / JOURNAL_FILES[0]).exists():
         with contextlib.suppress(JournalUnusableError):  # a damaged journal moves as it is, WAL and all
-            Journal.open(out_dir).close()  # a clean close folds the write-ahead log back into the database
+            Journal.open(out_dir, scrub=redact).close()  # a clean close folds the WAL back into the database
     names = [*JOURNAL_FILES, *OUTPUT_NAMES, *(path.name for path in out_dir.glob(f"{SNAPSHOT_STEM}.*"))]
     present = [out_dir / name for name in names if (out_dir / name).exists()]
     if not present:
@@ -249,7 +250,7 @@ def mark_revoke_started(batch_dir: Path) -> bool:
     """
     if not (batch_dir / JOURNAL_FILES[0]).exists():
         return False
-    journal = Journal.open(batch_dir)  # the caller holds the batch's lock (`share_batch_lock`)
+    journal = Journal.open(batch_dir, scrub=redact)  # the caller holds the batch's lock (`share_batch_lock`)
     try:
         journal.set_meta(REVOKED_KEY, utc_now_iso("seconds"))
     finally:
@@ -265,7 +266,7 @@ def mark_shares_revoked(batch_dir: Path, share_codes: list[str], revoke_dir: Pat
     if not (batch_dir / JOURNAL_FILES[0]).exists():
         return 0
     stamp = utc_now_iso("seconds")
-    journal = Journal.open(batch_dir)  # the caller holds the batch's lock (`share_batch_lock`)
+    journal = Journal.open(batch_dir, scrub=redact)  # the caller holds the batch's lock (`share_batch_lock`)
     try:
         changed = journal.mark_revoked(share_codes, f"shared, then revoked by sharebatch revoke ({revoke_dir}, "
                                                     f"{stamp})")

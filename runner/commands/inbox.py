@@ -49,6 +49,7 @@ from runner.input.editorfiles import editor_file_kind
 from runner.outputs.atomic import atomic_writer
 from runner.platform.auth.tokens import AuthSettings
 from runner.platform.tls import tls_context
+from runner.redact import redact
 
 GLOB_CHARS = "*?["
 DONE_DIR = "done"
@@ -165,7 +166,7 @@ def finished_batch(out_dir: Path) -> bool:
     """True when `out_dir` holds a batch with nothing left to send or look up (every row has its final outcome)."""
     if not (out_dir / JOURNAL_NAME).exists():
         return False
-    journal = Journal.open(out_dir)
+    journal = Journal.open(out_dir, scrub=redact)
     try:
         counts = journal.counts()
     finally:

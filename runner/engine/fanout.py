@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from runner.clock import now_ms, utc_now_iso
-from runner.departure import reset_departure_hook, set_departure_hook
 from runner.engine.lanes import Lanes
 from runner.engine.protocols import Action, ActionResult, Found, OutcomeSink, Reconciled, WorkItem
 from runner.engine.retrying import Retries
@@ -40,6 +39,7 @@ from runner.errors import (
     TransientApiError,
     UnreachableError,
 )
+from runner.events import reset_departure_hook, set_departure_hook
 from runner.models import RowOutcome, RowStatus, RunStats
 
 log = logging.getLogger(__name__)

@@ -32,7 +32,6 @@ from runner.engine.protocols import WorkItem
 from runner.engine.records import IN_FLIGHT, PENDING, JournalEntry, JournalStatus, SyncCounts
 from runner.errors import JournalUnusableError
 from runner.models import RowOutcome, RowStatus, statuses_where
-from runner.redact import redact
 
 PayloadT = TypeVar("PayloadT")
 #: (code, message) of a failed row -> whether sending it again may succeed
@@ -90,11 +89,16 @@ _OUTCOMES_QUERY = "SELECT {}, payload FROM rows WHERE row > ? ORDER BY row LIMIT
 
 
 class Journal:
-    """One batch's journal; open with `Journal.open(out_dir)` and close when done."""
+    """One batch's journal; open with `Journal.open(out_dir, scrub=redact)` and close when done.
 
-    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
+    `scrub` masks secrets in every message before it is stored; it is required (not a default or a
+    setter) so that no caller can forget it, and injected so the engine does not import redact.py.
+    """
+
+    def __init__(self, connection: sqlite3.Connection, path: Path, scrub: Callable[[str], str]) -> None:
         self._db = connection
         self.path = path
+        self._scrub = scrub
         self._buffered: list[tuple[object, ...]] = []
         self._starting: list[tuple[int, int]] = []  # (started_ms, row) waiting for the next commit
         self._starting_committed: asyncio.Future[None] | None = None
@@ -102,7 +106,7 @@ class Journal:
         self._last_flush = time.monotonic()
 
     @classmethod
-    def open(cls, out_dir: Path) -> Journal:
+    def open(cls, out_dir: Path, *, scrub: Callable[[str], str]) -> Journal:
         out_dir.mkdir(parents=True, exist_ok=True)
         path = out_dir / JOURNAL_NAME
         # Created 0600 before SQLite opens it (its -wal and -shm files take the same mode): the
@@ -116,7 +120,7 @@ class Journal:
             connection.execute("PRAGMA synchronous=FULL")
             connection.executescript(_SCHEMA)
             _add_doubt_column(connection)
-            journal = cls(connection, path)
+            journal = cls(connection, path, scrub)
             journal._set_default("schema_version", SCHEMA_VERSION)
         except sqlite3.DatabaseError as exc:
             raise JournalUnusableError(path, str(exc)) from None
@@ -139,7 +143,7 @@ class Journal:
                 raise JournalUnusableError(path, str(exc)) from None
         except sqlite3.DatabaseError as exc:
             raise JournalUnusableError(path, str(exc)) from None
-        return cls(connection, path)
+        return cls(connection, path, _stores_nothing)
 
     def close(self) -> None:
         self.flush()
@@ -298,8 +302,8 @@ class Journal:
         """Buffer a row's outcome; the engine's `in_doubt_since_ms` replaces the journal's doubt."""
         in_doubt = outcome.in_doubt_since_ms is not None
         self._buffered.append((
-            outcome.status.value, outcome.in_doubt_since_ms, outcome.code, redact(outcome.message), outcome.share_code,
-            outcome.http_status, outcome.latency_ms, outcome.finished_at, outcome.row,
+            outcome.status.value, outcome.in_doubt_since_ms, outcome.code, self._scrub(outcome.message),
+            outcome.share_code, outcome.http_status, outcome.latency_ms, outcome.finished_at, outcome.row,
         ))
         if outcome.status.value in DONE_STATES and not in_doubt:
             self._applied.append((outcome.row, outcome.share_code, outcome.finished_at, outcome.status.value,
@@ -422,7 +426,7 @@ class Journal:
         self.set_meta(LAST_ENDED_KEY, at)
         self.set_meta(LAST_EXIT_KEY, str(exit_code))
         if stopped:
-            self.set_meta(LAST_STOPPED_KEY, redact(stopped))
+            self.set_meta(LAST_STOPPED_KEY, self._scrub(stopped))
         else:
             self.delete_meta(LAST_STOPPED_KEY)
 
@@ -445,6 +449,11 @@ class Journal:
         """Rows per state, journal states (pending, in_flight) included."""
         self.flush()
         return {state: count for state, count in self._db.execute("SELECT state, count(*) FROM rows GROUP BY state")}
+
+
+def _stores_nothing(message: str) -> str:
+    """The scrub of a read-only journal: its connection refuses every write, so no message is stored."""
+    return message
 
 
 def _stays_failed(state: str, doubt_ms: int | None, code: int | None, message: str,

@@ -15,8 +15,8 @@ from typing import Any
 import aiohttp
 
 from runner.clock import now_ms
-from runner.departure import departing
 from runner.errors import ApiError, AuthExpiredError, FatalApiError, RowRejectedError, TransientApiError
+from runner.events import departing
 from runner.models import DeviceShare, RecipientKind, RunStats, ShareRequest
 from runner.platform.auth.tokens import TokenSource
 from runner.platform.clockskew import PlatformClock
