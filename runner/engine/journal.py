@@ -14,13 +14,12 @@ proves the row applied; the engine is handed it back with the row and looks befo
 One journal holds one batch: `batch_id` in the meta table names the input's content and the
 settings that shape the requests, and the batch layer archives a journal whose batch differs.
 
-All SQL of the project lives here.
+All SQL of the project lives here and in journalschema.py (the tables and how the file is opened).
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -28,9 +27,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
+from runner.engine.journalschema import connect_read_only, connect_writable
 from runner.engine.protocols import WorkItem
 from runner.engine.records import IN_FLIGHT, PENDING, JournalEntry, JournalStatus, SyncCounts
-from runner.errors import JournalUnusableError
 from runner.models import RowOutcome, RowStatus, statuses_where
 
 PayloadT = TypeVar("PayloadT")
@@ -38,7 +37,6 @@ PayloadT = TypeVar("PayloadT")
 FailureFilter = Callable[[int | None, str], bool]
 
 JOURNAL_NAME = "journal.sqlite"
-SCHEMA_VERSION = "2"
 #: final states of a row whose request took effect: never sent again
 DONE_STATES = tuple(status.value for status in statuses_where(done=True))
 #: states whose rows the engine works on
@@ -59,23 +57,6 @@ FLUSH_EVERY_ROWS = 500
 GROUP_COMMIT_S = 0.005
 #: the platform's clock minus this machine's, in ms, as the last run measured it (for `status`)
 CLOCK_OFFSET_KEY = "platform_clock_offset_ms"
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS rows (
-    row INTEGER PRIMARY KEY,
-    fingerprint TEXT,
-    state TEXT NOT NULL,
-    payload TEXT,
-    started_ms INTEGER,
-    code INTEGER, message TEXT NOT NULL DEFAULT '', share_code TEXT,
-    attempts INTEGER NOT NULL DEFAULT 0, http_status INTEGER, latency_ms INTEGER, finished_at TEXT,
-    doubt_ms INTEGER
-);
-CREATE TABLE IF NOT EXISTS applied (
-    fingerprint TEXT PRIMARY KEY, row INTEGER NOT NULL, share_code TEXT, finished_at TEXT, state TEXT NOT NULL
-);
-"""
 
 _OUTCOME_COLUMNS = "row, state, code, message, share_code, attempts, http_status, latency_ms, finished_at, doubt_ms"
 # Built once from this module's constants, every value bound as "?" (bandit B608 flags the formatting; ruff UP032
@@ -109,41 +90,13 @@ class Journal:
     def open(cls, out_dir: Path, *, scrub: Callable[[str], str]) -> Journal:
         out_dir.mkdir(parents=True, exist_ok=True)
         path = out_dir / JOURNAL_NAME
-        # Created 0600 before SQLite opens it (its -wal and -shm files take the same mode): the
-        # journal holds recipients' emails, phones, share codes and auth keys.
-        os.close(os.open(path, os.O_CREAT | os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600))
-        try:
-            connection = sqlite3.connect(path, isolation_level=None)
-            connection.execute("PRAGMA journal_mode=WAL")
-            # FULL: every commit is on disk (fsync) before it returns, so an in-flight mark survives an OS crash
-            # or a power cut, not only a killed process; group commits (attempt_started) keep that affordable.
-            connection.execute("PRAGMA synchronous=FULL")
-            connection.executescript(_SCHEMA)
-            _add_doubt_column(connection)
-            journal = cls(connection, path, scrub)
-            journal._set_default("schema_version", SCHEMA_VERSION)
-        except sqlite3.DatabaseError as exc:
-            raise JournalUnusableError(path, str(exc)) from None
-        return journal
+        return cls(connect_writable(path), path, scrub)
 
     @classmethod
     def open_read_only(cls, out_dir: Path) -> Journal:
         """For `status`: reads a journal that this user may not write (or another run is writing)."""
         path = out_dir / JOURNAL_NAME
-        try:
-            connection = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True, isolation_level=None)
-            connection.execute("SELECT count(*) FROM rows").fetchone()
-        except sqlite3.OperationalError:
-            # A read-only folder cannot hold WAL's -shm file: read the file as it is, without WAL.
-            try:
-                connection = sqlite3.connect(f"{path.absolute().as_uri()}?immutable=1", uri=True,
-                                             isolation_level=None)
-                connection.execute("SELECT count(*) FROM rows").fetchone()
-            except sqlite3.DatabaseError as exc:
-                raise JournalUnusableError(path, str(exc)) from None
-        except sqlite3.DatabaseError as exc:
-            raise JournalUnusableError(path, str(exc)) from None
-        return cls(connection, path, _stores_nothing)
+        return cls(connect_read_only(path), path, _stores_nothing)
 
     def close(self) -> None:
         self.flush()
@@ -471,11 +424,3 @@ def _report_status(state: str, message: str) -> tuple[RowStatus, str]:
                                    "the device's share list before it is ever sent again.")
     return RowStatus(state), message
 
-
-def _add_doubt_column(connection: sqlite3.Connection) -> None:
-    """Journals written before `doubt_ms` existed: add it, and carry their in_flight rows' doubt over."""
-    columns = {name for _, name, *_ in connection.execute("PRAGMA table_info(rows)")}
-    if "doubt_ms" in columns:
-        return
-    connection.execute("ALTER TABLE rows ADD COLUMN doubt_ms INTEGER")
-    connection.execute("UPDATE rows SET doubt_ms = started_ms WHERE state = 'in_flight'")
