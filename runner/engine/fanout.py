@@ -22,13 +22,13 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Iterator
-from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from runner.clock import now_ms, utc_now_iso
+from runner.clock import now_ms
 from runner.engine.lanes import Lanes
 from runner.engine.protocols import Action, ActionResult, Found, OutcomeSink, Reconciled, WorkItem
 from runner.engine.retrying import Retries
+from runner.engine.rowends import LOOKED_UP_FIRST, RowEnds, RowState
 from runner.engine.settings import EngineResult, EngineSettings
 from runner.engine.settle import settles_at_ms, wait_until
 from runner.errors import (
@@ -47,22 +47,8 @@ log = logging.getLogger(__name__)
 PayloadT = TypeVar("PayloadT")
 
 
-@dataclass(slots=True)
-class _RowState:
-    row: int
-    attempts: int = 0
-    in_doubt_since_ms: int | None = None  # the first attempt whose outcome is unknown
-    sending_since_ms: int | None = None  # set while a request of this row is out
-    last_started_ms: int | None = None
-    settle_from_ms: int | None = None  # the latest attempt that may still land (its start)
-
-
 class _NotSendableError(Exception):
     """The action refused to send the row now (its expiry passed); the row ends `invalid`."""
-
-
-#: the promise every in-doubt message ends with
-_LOOKED_UP_FIRST = "It is looked up in the device's share list before it is ever sent again."
 
 
 class Engine(Generic[PayloadT]):
@@ -83,6 +69,7 @@ class Engine(Generic[PayloadT]):
         self._sink = sink
         self._settings = settings
         self._stats = stats
+        self._ends = RowEnds(sink, stats, settings.brake, lambda reason: self.request_stop(reason, interrupted=False))
         self._sleep = sleep
         self._stop = asyncio.Event()
         self._result = EngineResult()
@@ -91,8 +78,6 @@ class Engine(Generic[PayloadT]):
         self._waiting: dict[Hashable, deque[WorkItem[PayloadT]]] = {}
         self._recent_exhausted: deque[bool] = deque(maxlen=settings.breaker_window)
         self._budget_left = settings.budget.rows if settings.budget is not None else None
-        self._finished = 0
-        self._failed = 0
         self._retries = Retries(settings, stats)
         self._unreachable_rows = 0  # rows in a row that never got a connection
         self._slots = asyncio.Semaphore(settings.concurrency)  # rows being worked on; a settling row gives its up
@@ -199,27 +184,27 @@ class Engine(Generic[PayloadT]):
             self._budget_left -= 1
 
     async def _run_row(self, item: WorkItem[PayloadT]) -> None:
-        state = _RowState(row=item.row, in_doubt_since_ms=item.in_doubt_since_ms, settle_from_ms=item.settle_from_ms)
+        state = RowState(row=item.row, in_doubt_since_ms=item.in_doubt_since_ms, settle_from_ms=item.settle_from_ms)
         try:
             result: ActionResult = await self._attempt_with_retries(state, item.payload)
         except asyncio.CancelledError:
-            self._finish_interrupted(state)
+            self._ends.interrupted(state)
             raise
         except _NotSendableError as exc:
-            self._finish(state, RowStatus.INVALID, str(exc), in_doubt_since_ms=state.in_doubt_since_ms)
+            self._ends.finish(state, RowStatus.INVALID, str(exc), in_doubt_since_ms=state.in_doubt_since_ms)
             return
         except StoppedWhileSettlingError:
-            self._finish_unsettled(state)
+            self._ends.unsettled(state)
             return
         except AuthExpiredError as exc:
             # No look-up can get through with a dead token: a row in doubt stays in doubt.
             if state.in_doubt_since_ms is None:
-                self._finish(state, RowStatus.NOT_ATTEMPTED, "not applied: the platform rejected the access token",
-                             http_status=exc.http_status, code=exc.code)
+                self._ends.finish(state, RowStatus.NOT_ATTEMPTED, "not applied: the platform rejected the access token",
+                                  http_status=exc.http_status, code=exc.code)
             else:
-                self._finish(state, RowStatus.UNKNOWN, "the platform rejected the access token; an earlier attempt "
-                             f"may have been applied. {_LOOKED_UP_FIRST}", http_status=exc.http_status,
-                             code=exc.code, in_doubt_since_ms=state.in_doubt_since_ms)
+                self._ends.finish(state, RowStatus.UNKNOWN, "the platform rejected the access token; an earlier "
+                                  f"attempt may have been applied. {LOOKED_UP_FIRST}", http_status=exc.http_status,
+                                  code=exc.code, in_doubt_since_ms=state.in_doubt_since_ms)
             self._lanes.stop(item.payload, f"stopped: {exc}", or_else=self.request_stop)
             return
         except UnreachableError as exc:
@@ -239,38 +224,38 @@ class Engine(Generic[PayloadT]):
             try:
                 await self._confirm(state, item.payload, result)
             except asyncio.CancelledError:
-                self._finish_interrupted(state)
+                self._ends.interrupted(state)
                 raise
             return
-        self._finish_success(state, result)
+        self._ends.success(state, result)
 
-    async def _fail(self, state: _RowState, payload: PayloadT, exc: ApiError) -> None:
+    async def _fail(self, state: RowState, payload: PayloadT, exc: ApiError) -> None:
         exhausted = isinstance(exc, TransientApiError)
         self._recent_exhausted.append(exhausted)
         message = f"gave up after {state.attempts} attempts: {exc}" if exhausted else str(exc)
         try:
             await self._settle_failure(state, payload, exc, message)
         except asyncio.CancelledError:  # the grace ended during the last look-up: still one outcome
-            self._finish_interrupted(state)
+            self._ends.interrupted(state)
             raise
         if isinstance(exc, FatalApiError):
             self._lanes.stop(payload, f"stopped: {exc}", or_else=self.request_stop)
         elif exhausted:
             self._check_breaker()
 
-    def _finish_unreachable(self, state: _RowState, payload: PayloadT, exc: UnreachableError) -> None:
+    def _finish_unreachable(self, state: RowState, payload: PayloadT, exc: UnreachableError) -> None:
         """No connection was ever made for this row: it was not attempted, and the platform is not to blame.
 
         A wrong region, port or network fails every row alike, so a few such rows in a row (or one
         failed TLS check) stop the run with the one line that names the host, the cause and the fix.
         """
         self._unreachable_rows += 1
-        self._finish(state, RowStatus.NOT_ATTEMPTED, f"not sent: {exc}", code=exc.code)
+        self._ends.finish(state, RowStatus.NOT_ATTEMPTED, f"not sent: {exc}", code=exc.code)
         if exc.attempt_limit == 1 or self._unreachable_rows >= self._settings.unreachable_rows:
             self._lanes.stop(payload, f"stopped: {exc}; nothing reached the platform, run the same command again "
                              "once it is fixed", or_else=self.request_stop)
 
-    async def _settle_failure(self, state: _RowState, payload: PayloadT, exc: ApiError, message: str) -> None:
+    async def _settle_failure(self, state: RowState, payload: PayloadT, exc: ApiError, message: str) -> None:
         """A row that ends without success: if an attempt may have been applied, look before calling it failed.
 
         Found: the share exists, so the row succeeded. Not found: failed, but the doubt stays with the
@@ -280,41 +265,35 @@ class Engine(Generic[PayloadT]):
         """
         since = state.in_doubt_since_ms
         if since is None:
-            self._finish(state, RowStatus.FAILED, message, code=exc.code, http_status=exc.http_status)
+            self._ends.finish(state, RowStatus.FAILED, message, code=exc.code, http_status=exc.http_status)
             return
         if exc.during_lookup:
-            self._finish(state, RowStatus.UNKNOWN, f"an earlier attempt may have been applied and the share list "
-                         f"could not be read ({exc}). {_LOOKED_UP_FIRST}", code=exc.code,
-                         http_status=exc.http_status, in_doubt_since_ms=since)
+            self._ends.finish(state, RowStatus.UNKNOWN, f"an earlier attempt may have been applied and the share list "
+                              f"could not be read ({exc}). {LOOKED_UP_FIRST}", code=exc.code,
+                              http_status=exc.http_status, in_doubt_since_ms=since)
             return
         try:
             found = await self._verify(state, payload)
         except StoppedWhileSettlingError:
-            self._finish_unsettled(state)
+            self._ends.unsettled(state)
             return
         except ApiError as lookup_error:
-            self._finish(state, RowStatus.UNKNOWN, f"{message}; it may have been applied and the share list could "
-                         f"not be read ({lookup_error}). {_LOOKED_UP_FIRST}", code=exc.code,
-                         http_status=exc.http_status, in_doubt_since_ms=since)
+            self._ends.finish(state, RowStatus.UNKNOWN, f"{message}; it may have been applied and the share list could "
+                              f"not be read ({lookup_error}). {LOOKED_UP_FIRST}", code=exc.code,
+                              http_status=exc.http_status, in_doubt_since_ms=since)
             return
         if found.result is not None:
-            self._finish_success(state, found.result)
+            self._ends.success(state, found.result)
         elif found.found is Found.RESEND_HARMLESS:
-            self._finish(state, RowStatus.FAILED, f"{message}; running it again is harmless (the change is idempotent)",
-                         code=exc.code, http_status=exc.http_status, in_doubt_since_ms=since)
+            self._ends.finish(state, RowStatus.FAILED, f"{message}; running it again is harmless (the change is "
+                              "idempotent)", code=exc.code, http_status=exc.http_status, in_doubt_since_ms=since)
         elif state.in_doubt_since_ms is None:  # looked up once nothing could land any more: nothing was applied
-            self._finish(state, RowStatus.FAILED, f"{message}; the device's share list, read once the attempt could "
-                         "no longer land, shows nothing from it: not applied", code=exc.code,
-                         http_status=exc.http_status)
+            self._ends.finish(state, RowStatus.FAILED, f"{message}; the device's share list, read once the attempt "
+                              "could no longer land, shows nothing from it: not applied", code=exc.code,
+                              http_status=exc.http_status)
         else:
-            self._finish(state, RowStatus.FAILED, f"{message}; the share list does not show it. {_LOOKED_UP_FIRST}",
-                         code=exc.code, http_status=exc.http_status, in_doubt_since_ms=since)
-
-    def _finish_unsettled(self, state: _RowState) -> None:
-        """Stopped while the row waited for an earlier attempt to settle: it may have been applied."""
-        since = state.in_doubt_since_ms
-        self._finish(state, RowStatus.UNKNOWN, "the run stopped while an earlier attempt, whose answer was lost, could "
-                     f"still be applied; it may have been. {_LOOKED_UP_FIRST}", in_doubt_since_ms=since)
+            self._ends.finish(state, RowStatus.FAILED, f"{message}; the share list does not show it. {LOOKED_UP_FIRST}",
+                              code=exc.code, http_status=exc.http_status, in_doubt_since_ms=since)
 
     async def _look_up(self, payload: PayloadT, since_ms: int) -> Reconciled:
         """`Action.reconcile`, with its UNKNOWN answer raised as the failed look-up it is."""
@@ -323,7 +302,7 @@ class Engine(Generic[PayloadT]):
             raise ApiError(found.why or "the look-up could not settle whether it was applied")
         return found
 
-    async def _confirm(self, state: _RowState, payload: PayloadT, answered: ActionResult) -> None:
+    async def _confirm(self, state: RowState, payload: PayloadT, answered: ActionResult) -> None:
         """The platform said "done" without the proof (a share code): find the share before calling it a success."""
         since = state.last_started_ms if state.last_started_ms is not None else now_ms()
         try:
@@ -333,23 +312,17 @@ class Engine(Generic[PayloadT]):
         else:
             why = "the share list does not show it"
         if found is None or found.result is None:
-            self._finish(state, RowStatus.UNKNOWN, f"the platform answered success without a share code and {why}. "
-                         f"{_LOOKED_UP_FIRST}", code=answered.code, http_status=answered.http_status,
-                         latency_ms=answered.latency_ms, in_doubt_since_ms=state.in_doubt_since_ms or since)
+            self._ends.finish(state, RowStatus.UNKNOWN, "the platform answered success without a share code and "
+                              f"{why}. {LOOKED_UP_FIRST}", code=answered.code, http_status=answered.http_status,
+                              latency_ms=answered.latency_ms, in_doubt_since_ms=state.in_doubt_since_ms or since)
             return
-        self._finish_success(state, ActionResult(
+        self._ends.success(state, ActionResult(
             share_code=found.result.share_code, http_status=answered.http_status, latency_ms=answered.latency_ms,
             message="the platform answered success without a share code; found it in the device's share list",
             status=answered.status, code=answered.code,
         ))
 
-    def _finish_success(self, state: _RowState, result: ActionResult) -> None:
-        self._finish(
-            state, result.status, result.message, code=result.code, share_code=result.share_code,
-            http_status=result.http_status, latency_ms=result.latency_ms,
-        )
-
-    async def _attempt_with_retries(self, state: _RowState, payload: PayloadT) -> ActionResult:
+    async def _attempt_with_retries(self, state: RowState, payload: PayloadT) -> ActionResult:
         """The first attempt runs bare; only a transient failure brings in the tenacity policy.
 
         Most rows succeed at once, and building the retry machinery for each of them was the
@@ -361,7 +334,7 @@ class Engine(Generic[PayloadT]):
         except TransientApiError as first_failure:
             replay: list[TransientApiError] = [first_failure]
 
-        async def attempt(state: _RowState, payload: PayloadT) -> ActionResult:
+        async def attempt(state: RowState, payload: PayloadT) -> ActionResult:
             if replay:
                 raise replay.pop()
             return await self._attempt(state, payload)
@@ -369,7 +342,7 @@ class Engine(Generic[PayloadT]):
         result: ActionResult = await self._retries.policy(self._stop, self._sleep)(attempt, state, payload)
         return result
 
-    async def _attempt(self, state: _RowState, payload: PayloadT) -> ActionResult:
+    async def _attempt(self, state: RowState, payload: PayloadT) -> ActionResult:
         if state.in_doubt_since_ms is not None:
             found = await self._verify(state, payload)
             if found.result is not None:
@@ -394,7 +367,7 @@ class Engine(Generic[PayloadT]):
             reset_departure_hook(hook)
             state.sending_since_ms = None
 
-    async def _departing(self, state: _RowState) -> None:
+    async def _departing(self, state: RowState) -> None:
         """The request is about to be written (it passed the rate gate): mark it in flight, on disk, first."""
         if state.sending_since_ms is not None:
             return  # a replay of the same attempt (a renewed token): already marked
@@ -403,7 +376,7 @@ class Engine(Generic[PayloadT]):
         await self._sink.attempt_started(state.row, started_ms)
         state.sending_since_ms = state.last_started_ms = started_ms
 
-    async def _verify(self, state: _RowState, payload: PayloadT) -> Reconciled:
+    async def _verify(self, state: RowState, payload: PayloadT) -> Reconciled:
         """Look the row up once its doubtful attempts can no longer land; "not there" then ends the doubt."""
         await self._wait_settled(state)
         try:
@@ -415,7 +388,7 @@ class Engine(Generic[PayloadT]):
             state.in_doubt_since_ms = state.settle_from_ms = None  # settled and not there: nothing was applied
         return found
 
-    async def _wait_settled(self, state: _RowState) -> None:
+    async def _wait_settled(self, state: RowState) -> None:
         """Wait (without holding a concurrency slot) until the row's latest doubtful attempt can no longer land."""
         deadline = settles_at_ms(state.settle_from_ms or state.in_doubt_since_ms, self._settings.settle_s)
         if deadline is None or deadline <= now_ms():
@@ -428,55 +401,12 @@ class Engine(Generic[PayloadT]):
         finally:
             await self._slots.acquire()
 
-    def _finish_interrupted(self, state: _RowState) -> None:
-        """Cancelled after the grace: a request that was out may or may not have been applied."""
-        since = state.in_doubt_since_ms or state.sending_since_ms
-        if since is not None:
-            self._finish(state, RowStatus.UNKNOWN, "interrupted while a request was out; it may have been applied. "
-                         f"{_LOOKED_UP_FIRST}", in_doubt_since_ms=since)
-        elif state.attempts:
-            self._finish(state, RowStatus.FAILED, "interrupted between retries (no earlier attempt was applied)")
-        else:
-            self._finish(state, RowStatus.NOT_ATTEMPTED, "interrupted before it was sent")
-
     def _check_breaker(self) -> None:
         window = self._recent_exhausted
         if len(window) == window.maxlen and sum(window) > self._settings.breaker_ratio * len(window):
             self.request_stop(
                 f"stopped: {sum(window)} of the last {len(window)} rows exhausted their retries; "
                 "the platform keeps failing", interrupted=False)
-
-    def _finish(
-        self,
-        state: _RowState,
-        status: RowStatus,
-        message: str,
-        *,
-        code: int | None = None,
-        share_code: str | None = None,
-        http_status: int | None = None,
-        latency_ms: int | None = None,
-        in_doubt_since_ms: int | None = None,
-    ) -> None:
-        if status is RowStatus.FAILED:
-            key = str(code) if code is not None else "transport"
-            self._stats.by_code[key] = self._stats.by_code.get(key, 0) + 1
-            self._failed += 1
-        self._finished += 1
-        self._sink.row_finished(RowOutcome(
-            row=state.row, status=status, code=code, message=message, share_code=share_code,
-            attempts=state.attempts, http_status=http_status, latency_ms=latency_ms, finished_at=utc_now_iso(),
-            in_doubt_since_ms=in_doubt_since_ms,
-        ))
-        self._check_brake()
-
-    def _check_brake(self) -> None:
-        brake = self._settings.brake
-        if brake is not None and brake.tripped(self._failed, self._finished):
-            self.request_stop(f"stopped: {self._failed} of the {self._finished} rows this run finished failed "
-                              f"({brake.label}); fix the cause, then run the same command: it sends the rows not "
-                              "sent yet and re-sends only failures that may pass (--retry-failed: every failed row)",
-                              interrupted=False)
 
     def _mark_rest_not_attempted(self) -> None:
         held = self._budget_left == 0 and not self._result.stopped
@@ -492,5 +422,5 @@ class Engine(Generic[PayloadT]):
             else:  # in doubt from an earlier run, and not looked up before this one stopped
                 self._sink.row_finished(RowOutcome(
                     row=item.row, status=RowStatus.UNKNOWN, in_doubt_since_ms=item.in_doubt_since_ms,
-                    message=f"{reason}; an earlier attempt may have been applied. {_LOOKED_UP_FIRST}"))
+                    message=f"{reason}; an earlier attempt may have been applied. {LOOKED_UP_FIRST}"))
 
