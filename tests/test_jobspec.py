@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
+from runner.batches.baseurl import REGION_BASE_URLS
 from runner.batches.jobspec import (
     DEFAULT_CONCURRENCY,
     DEFAULT_COVER_MARK,
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_RATE,
     DEFAULT_TIMEOUT_S,
-    REGION_BASE_URLS,
     JobSpec,
     load_job_spec,
 )

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from runner.batches.baseurl import base_url_of
 from runner.errors import UsageError
 from runner.input.editorfiles import user_path
 from runner.redact import redact, register_secret
@@ -75,7 +76,7 @@ def job_accounts(raw: dict[str, Any], where: str) -> dict[str, AccountSpec]:
         unknown = sorted(set(table) - set(ACCOUNT_KEYS))
         if unknown:
             raise UsageError(f"{at} has unknown key `{unknown[0]}` (known: {', '.join(ACCOUNT_KEYS)})")
-        from runner.batches.jobspec import _at_least, _base_url, _check_keys, _positive_number
+        from runner.batches.jobspec import _at_least, _check_keys, _positive_number
 
         _check_keys(table, at)
         if not table.get("token_file"):
@@ -84,7 +85,7 @@ def job_accounts(raw: dict[str, Any], where: str) -> dict[str, AccountSpec]:
         concurrency = _at_least(table, "concurrency", 1, 1, at) if "concurrency" in table else None
         url_fields = {**table, "allow_insecure_http": raw.get("allow_insecure_http", False)}
         accounts[name] = AccountSpec(name=name, token_file=user_path(table["token_file"]),
-                                     base_url=_base_url(url_fields, at), rate=rate, concurrency=concurrency)
+                                     base_url=base_url_of(url_fields, at), rate=rate, concurrency=concurrency)
     return accounts
 
 

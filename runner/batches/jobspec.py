@@ -2,19 +2,19 @@
 
 A job file is declarative TOML whose top-level keys mirror the long flags of `sharebatch run`
 (`max_attempts` is `--max-attempts`); flags win over the file. Every check lives here so that a
-bad value in a file and the same value on the command line get the same message.
+bad value in a file and the same value on the command line get the same message (the base URL's
+and the region's in baseurl.py).
 """
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
+from runner.batches.baseurl import base_url_of
 from runner.batches.jobaccounts import (
     AccountSpec,
     anchor_account_files,
@@ -28,13 +28,6 @@ from runner.input.columns import CANONICAL_COLUMNS
 from runner.input.editorfiles import editor_file_kind, real_document, user_path
 from runner.input.expiry import load_timezone
 from runner.models import COVER_MARKS
-from runner.redact import redact, register_secret
-
-#: the data centers the platform documents (docs/platform-api.md §1.1)
-REGION_BASE_URLS = {
-    "eu": "https://iot-api.acceleronix.io",
-    "cn": "https://iot-api.quectelcn.com",
-}
 
 DEFAULT_RATE = 5.0
 DEFAULT_CONCURRENCY = 4
@@ -201,7 +194,7 @@ def load_job_spec(job_file: Path | None, overrides: dict[str, Any]) -> JobSpec:
         name=name,
         input=input_path,
         out=out,
-        base_url=_base_url(raw, at("region") if "region" in from_flags else at("base_url")),
+        base_url=base_url_of(raw, at("region") if "region" in from_flags else at("base_url")),
         rate=_positive_number(raw, "rate", DEFAULT_RATE, at("rate")),
         deadline_s=_duration(raw, "deadline", at("deadline")),
         max_retry_after_s=_positive_number(raw, "max_retry_after", DEFAULT_MAX_RETRY_AFTER_S, at("max_retry_after")),
@@ -384,20 +377,6 @@ def _auth(section: dict[str, Any], where: str) -> dict[str, str]:
     return dict(section)
 
 
-def _base_url(raw: dict[str, Any], where: str) -> str | None:
-    region = raw.get("region")
-    url = raw.get("base_url")
-    if region is not None:
-        if region not in REGION_BASE_URLS:
-            raise UsageError(f"{where}: `region` must be one of {', '.join(REGION_BASE_URLS)}, not {region!r}")
-        if url is not None and url != REGION_BASE_URLS[region]:
-            raise UsageError(f"{where}: give either `base_url` or `region`, not both")
-        url = REGION_BASE_URLS[region]
-    if url is None:
-        return None
-    return check_base_url(url, allow_insecure_http=bool(raw.get("allow_insecure_http", False)), where=where)
-
-
 def _max_failures(raw: dict[str, Any], where: str) -> dict[str, Any]:
     """`10` (rows) or `"5%"` (of the rows finished so far) -> the JobSpec fields; none when not set."""
     value = raw.get("max_failures")
@@ -428,30 +407,3 @@ def _duration(raw: dict[str, Any], key: str, where: str) -> float | None:
     if seconds <= 0:
         raise UsageError(f"{where}: `{key}` {value!r} is not a duration such as 90s, 20m or 2h")
     return seconds
-
-
-def check_base_url(url: str, *, allow_insecure_http: bool, where: str = "option") -> str:
-    """Accept https anywhere, http only on loopback unless explicitly allowed."""
-    parts = urlsplit(url)
-    if parts.username or parts.password:
-        if parts.password:
-            register_secret(parts.password)
-        raise UsageError(f"{where}: `base_url` {redact(url)!r} holds a user name or password; the platform "
-                         "authenticates with tokens: give the URL without them")
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"{where}: `base_url` {url!r} is not an http(s) URL such as https://iot-api.acceleronix.io")
-    if parts.scheme == "http" and not allow_insecure_http and not is_loopback(parts.hostname):
-        raise UsageError(
-            f"{where}: `base_url` {url!r} uses plain http to a non-loopback host; "
-            "use https, or pass --allow-insecure-http if you really mean it"
-        )
-    return url.rstrip("/")
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

@@ -150,7 +150,7 @@ def finish_summary(
 def report_context(spec: JobSpec, sha256: str, batch: str, first_started_at: str | None, run_started_at: str,
                    headers: list[str]) -> ReportContext:
     """What report.html says about the run before its figures: file, platform, who, where, when."""
-    from runner.batches.jobspec import REGION_BASE_URLS
+    from runner.batches.baseurl import REGION_BASE_URLS
 
     host, region = platform_of(spec.base_url, REGION_BASE_URLS)
     user, machine = who_and_where()

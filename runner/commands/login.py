@@ -9,7 +9,7 @@ from pathlib import Path
 
 import aiohttp
 
-from runner.batches.jobspec import REGION_BASE_URLS, check_base_url
+from runner.batches.baseurl import REGION_BASE_URLS, check_base_url
 from runner.commands.console import echo
 from runner.errors import UsageError
 from runner.outputs.logsetup import configure_logging

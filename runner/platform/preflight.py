@@ -116,7 +116,7 @@ def read_clock_skew(base_url: str, ca_bundle: Path | None = None) -> tuple[float
 
     request = urllib.request.Request(base_url.rstrip("/") + "/", method="HEAD")
     sent = time.time()
-    try:  # the scheme is http(s), checked by jobspec.check_base_url
+    try:  # the scheme is http(s), checked by baseurl.check_base_url
         with urllib.request.urlopen(request, timeout=CLOCK_TIMEOUT_S, context=tls_context(ca_bundle)) as answer:  # nosec B310
             date_header = answer.headers.get("Date")
     except urllib.error.HTTPError as answer:  # a 404 page tells the time as well as any
