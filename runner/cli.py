@@ -10,17 +10,15 @@ from __future__ import annotations
 import importlib
 import logging
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 import click
 
 from runner import __version__
+from runner.clioptions import fresh_option, job_options, output_options, sending_options
 from runner.commands.console import handle_errors
-from runner.outputs.logsetup import LOG_FORMATS
 
-F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("runner")
 
 _RUN_HELP = """Share devices in bulk: validate every row of the input, send the valid ones, report every row.
@@ -48,104 +46,6 @@ not_attempted); 4 another run holds the out dir; 5 login refused (`login` only);
 Running the same command again resumes: rows already shared are not sent again. A job
 whose input is a glob (inbox/*.csv) processes each new file once (see README).
 """
-
-
-def _output_options(func: F) -> F:
-    """Options of `run`, `validate`, `demo`, `plan`, `track` and `extend` that choose what goes to stderr."""
-    options = [
-        click.option("--log-format", type=click.Choice(LOG_FORMATS), default="text", show_default=True,
-                     help="json: one JSON object per event on stderr (run_started, progress, retry, row_failed, "
-                     "run_finished, error, ...) and nothing on stdout, for log collectors."),
-        click.option("--quiet", is_flag=True,
-                     help="Only warnings, errors and the final summary: no progress bar or progress lines."),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
-
-
-def _sending_options(func: F) -> F:
-    """Options of every command that talks to the platform: where to send, how fast, with which credentials."""
-    options = [
-        click.option("--base-url", help="Platform base URL, e.g. https://iot-api.acceleronix.io."),
-        click.option("--region", type=click.Choice(["eu", "cn"]),
-                     help="Shortcut for the documented EU or CN base URL."),
-        click.option("--rate", type=float, help="Most requests per second, retries included, in any one-second window. "
-                     "[default: 5]"),
-        click.option("--concurrency", type=int, help="Most requests in flight at once. [default: 4]"),
-        click.option("--max-attempts", type=int, help="Attempts per row for transient failures. [default: 5]"),
-        click.option("--timeout-s", type=float, help="Timeout of one request in seconds. [default: 30]"),
-        click.option("--settle-s", type=float, help="A share request whose answer was lost is looked up this long "
-                     "after it left, once it can no longer be applied; more than --timeout-s. "
-                     "[default: twice the timeout + 5]"),
-        click.option("--deadline", help="Stop sending after this long, e.g. 90s, 20m or 2h: rows not sent are "
-                     "reported not_attempted, every output is written, exit 3; the next run sends them. "
-                     "[default: none]"),
-        click.option("--max-retry-after", type=float, help="Longest pause in seconds a Retry-After from the "
-                     "platform may impose on the run. [default: 120]"),
-        click.option("--allow-insecure-http", is_flag=True, default=None,
-                     help="Allow plain http to a non-loopback host (not recommended)."),
-        click.option("--token-file", type=click.Path(path_type=Path, dir_okay=False),
-                     help="Tokens saved by `sharebatch login`; refreshed during the run and written back. "
-                     "[default: SHAREBATCH_TOKEN / SHAREBATCH_REFRESH_TOKEN from the environment]"),
-        click.option("--account", "account", multiple=True, metavar="NAME=TOKEN_FILE",
-                     help="An owner account that rows name in their account column, with the token file "
-                          "`sharebatch login` saved for it; repeatable (job file: [accounts.NAME])."),
-        click.option("--limiter", metavar="local|off|redis://HOST:PORT/DB",
-                     help="Who shares each account's --rate: local = every sharebatch process on this host (a "
-                          "state file), redis://... = processes on every host using that Redis, off = this "
-                          "process alone. [default: local]"),
-        click.option("--ca-bundle", type=click.Path(path_type=Path, dir_okay=False),
-                     help="PEM file of extra CA certificates (a corporate TLS proxy). "
-                     "Certificates are always verified."),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
-
-
-def _fresh_option(func: F) -> F:
-    """`--fresh` of the journaled commands (run, revoke, extend)."""
-    return click.option("--fresh", is_flag=True,
-                        help="Start the batch again instead of resuming: the old journal and outputs move to "
-                        "OUT/history/, nothing is deleted. Rows are sent anew.")(func)
-
-
-def _job_options(func: F) -> F:
-    """Options shared by `run` and `validate`: where the input is and how to read it."""
-    options = [
-        click.argument("job", required=False, type=click.Path(path_type=Path, dir_okay=False)),
-        click.option("--input", "input_path", type=click.Path(path_type=Path),
-                     help="CSV, XLSX, XLS or ODS file of shares."),
-        click.option("--out", type=click.Path(path_type=Path, file_okay=False),
-                     help="Output folder. [default: out/<job or input name>]"),
-        click.option("--sheet", help="Spreadsheet sheet to read (a hidden one only by name). [default: the sheet the "
-                     "workbook opens on, else the first visible one]"),
-        click.option("--map", "column_map", multiple=True, metavar="COLUMN=HEADER",
-                     help="Read a column from this header, e.g. --map dk=IMEI --map expiry=\"Valid until\" "
-                     "(repeatable; adds to the job file's [columns]). Columns: pk, dk, recipient, expiry, "
-                     "recipient_type, cover_mark, auth_key."),
-        click.option("--ignore-column", "ignore_columns", multiple=True, metavar="HEADER",
-                     help="Keep this header out of the column mapping; it is carried through untouched "
-                     "(repeatable; job key ignore_columns)."),
-        click.option("--include-hidden", is_flag=True, default=None,
-                     help="Send rows that are hidden or filtered out in the sheet too. [default: they are "
-                     "reported as hidden and not sent]"),
-        click.option("--header-row", type=int,
-                     help="The spreadsheet row number of the header, when a title sits above it. "
-                     "[default: the first non-empty row]"),
-        click.option("--encoding", help="CSV text encoding, e.g. latin-1 or gbk. [default: utf-8, BOM allowed]"),
-        click.option("--timezone", help="IANA timezone for dates without an offset. [default: UTC]"),
-        click.option("--expiry", help="Expiry for rows whose expiry cell is empty, e.g. 30d or 2027-12-31. "
-                     "[default: none, a permanent share]"),
-        click.option("--cover-mark", type=int,
-                     help="Cover mark for rows without one: 1 replace earlier share, 2 add alongside, "
-                     "3 replace only if later. [default: 1]"),
-        click.option("--debug", is_flag=True, help="Show tracebacks and debug logging."),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
 
 
 class _LazyGroup(click.Group):
@@ -200,14 +100,14 @@ def _refuse_unsupported_platform() -> None:
 
 
 @main.command(short_help="Share devices in bulk from a CSV or XLSX file.", help=_RUN_HELP)
-@_job_options
-@_sending_options
-@_fresh_option
+@job_options
+@sending_options
+@fresh_option
 @click.option("--skip-existing", is_flag=True, default=None,
               help="Look each device's shares up first; rows whose share (same recipient, same expiry) is already "
               "in place are not sent and end success with its share code; rows of devices the platform will not "
               "show (5141) end failed. See `sharebatch plan`.")
-@_output_options
+@output_options
 @click.option("--limit", type=int, help="A canary: send at most N more rows of the batch; the rest stay "
               "not_attempted and the same command without --limit sends them. [default: every row]")
 @click.option("--max-failures", help="Stop cleanly (exit 3, the rest not_attempted) once N rows have failed, or "
@@ -233,8 +133,8 @@ def run(
 
 
 @main.command(short_help="Check an input file; send nothing.")
-@_job_options
-@_output_options
+@job_options
+@output_options
 @handle_errors
 def validate(
     job: Path | None, input_path: Path | None, debug: bool, log_format: str, quiet: bool, **options: Any
@@ -257,10 +157,10 @@ def validate(
               help="In report.html, mask recipients' emails, phones and uids, for a report to mail.")
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False),
               help="Output folder. [default: a `revoke` folder beside the report]")
-@_sending_options
-@_fresh_option
+@sending_options
+@fresh_option
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logging.")
-@_output_options
+@output_options
 @handle_errors
 def revoke(
     report: Path, rows: str | None, out: Path | None, debug: bool, fresh: bool, log_format: str, quiet: bool,
@@ -308,9 +208,9 @@ replaces, no_permission, lookup_failed, invalid); 2 usage, config or input file 
 
 
 @main.command(short_help="Show what a batch would do to existing shares; change nothing.", help=_PLAN_HELP)
-@_job_options
-@_sending_options
-@_output_options
+@job_options
+@sending_options
+@output_options
 @handle_errors
 def plan(
     job: Path | None, input_path: Path | None, debug: bool, log_format: str, quiet: bool, **options: Any
@@ -326,8 +226,8 @@ def plan(
               help="Output folder. [default: a `track` folder beside the report]")
 @click.option("--map", "column_map", multiple=True, metavar="COLUMN=HEADER",
               help="The header pk or dk was read from, as the run was given it (e.g. --map dk=IMEI).")
-@_sending_options
-@_output_options
+@sending_options
+@output_options
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logging.")
 @handle_errors
 def track(report: Path, out: Path | None, debug: bool, log_format: str, quiet: bool, **options: Any) -> None:
@@ -357,9 +257,9 @@ def track(report: Path, out: Path | None, debug: bool, log_format: str, quiet: b
               "refused, nothing sent]")
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False),
               help="Output folder. [default: an `extend` folder beside the report]")
-@_sending_options
-@_fresh_option
-@_output_options
+@sending_options
+@fresh_option
+@output_options
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logging.")
 @handle_errors
 def extend(
@@ -438,7 +338,7 @@ def status(job: Path | None, out: Path | None, input_path: Path | None, as_json:
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=Path("out/demo"),
               show_default=True, help="Where the demo's report, failed rows and summary go.")
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logging.")
-@_output_options
+@output_options
 @handle_errors
 def demo(out: Path, debug: bool, log_format: str, quiet: bool) -> None:
     """Run the sample batch against the built-in simulator: no account, no network needed.

@@ -24,7 +24,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     # the commands and the library share a layer: a command's `*_command` calls runner.api, which calls
     # the command's core (`test_the_library_sits_between_...` below pins which functions may)
     ("runner.commands", "runner.api"),
-    ("runner.cli",),
+    ("runner.cli", "runner.clioptions"),
     ("runner.__main__",),
 )
 BASE = LAYERS[0]
@@ -149,6 +149,16 @@ def test_the_narrow_packages_import_only_what_they_may(path: Path) -> None:
     extra = [name for name in _runner_imports(path)
              if not _under(name, allowed) and not (name == "runner" or name.startswith("runner.__"))]
     assert extra == [], f"{_rel(path)} may import only {', '.join(allowed)}"
+
+
+#: the brief's limit: a module a person can read in one sitting
+MAX_MODULE_LINES = 450
+
+
+@pytest.mark.parametrize("path", MODULES, ids=_rel)
+def test_every_module_is_at_most_450_lines(path: Path) -> None:
+    lines = len(path.read_text(encoding="utf-8").splitlines())
+    assert lines <= MAX_MODULE_LINES, f"{_rel(path)} has {lines} lines: split it along a seam"
 
 
 @pytest.mark.parametrize("path", [p for p in MODULES if _rel(p).startswith("runner/engine/")], ids=_rel)
