@@ -230,3 +230,16 @@ def test_status_counts_an_older_journal_s_already_invalid_rows_as_already_ended(
     assert result.exit_code == 0, result.output
     assert re.search(r"^  already_ended +2$", result.output, re.MULTILINE), result.output
     assert "already_invalid" not in result.output
+
+
+def test_every_stored_message_and_stop_reason_passes_through_the_scrub(tmp_path: Path) -> None:
+    journal = Journal.open(tmp_path, scrub=lambda message: message.replace("tok-123", "***"))
+    journal.sync_rows([entry(2)])
+    journal.row_finished(RowOutcome(2, RowStatus.FAILED, code=5134, message="refused for tok-123"))
+    journal.run_ended("2026-01-01T00:00:00Z", 3, "stopped: tok-123 expired")
+    journal.close()
+    with sqlite3.connect(tmp_path / JOURNAL_NAME) as raw:
+        stored = [text for (text,) in raw.execute("SELECT message FROM rows UNION ALL SELECT value FROM meta")]
+    assert "refused for ***" in stored
+    assert "stopped: *** expired" in stored
+    assert not any("tok-123" in text for text in stored)
