@@ -28,8 +28,9 @@ def _report(out: Path) -> list[dict[str, str]]:
 
 
 def _run_args(source: Path, out: Path, sim: ThreadedSimulator, *extra: str) -> list[str]:
+    # a short request timeout, so the settle window before a row in doubt is looked up stays short (1.5 s)
     return ["run", "--input", str(source), "--base-url", sim.base_url, "--out", str(out), "--rate", "1000",
-            "--concurrency", "1", *extra]
+            "--concurrency", "1", "--timeout-s", "1", "--settle-s", "1.5", *extra]
 
 
 def _unknown_run(sim: ThreadedSimulator, source: Path, out: Path) -> Result:
