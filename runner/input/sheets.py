@@ -151,14 +151,7 @@ def _xls_rows(book: Any, sheet: Any) -> Iterator[SheetRow]:
             elif cell.ctype in (xlrd.XL_CELL_NUMBER, xlrd.XL_CELL_DATE):
                 xf = book.xf_list[cell.xf_index]
                 code = book.format_map[xf.format_key].format_str if xf.format_key in book.format_map else "General"
-                rendered = render_number(repr(float(cell.value)), code, date1904=date1904)
-                text = rendered.text
-                if rendered.problem is not None:
-                    row.problems[column] = rendered.problem
-                if rendered.date:
-                    row.date_cell(column)
-                else:
-                    row.numbers[column] = rendered.digits
+                text = row.take_number(column, render_number(repr(float(cell.value)), code, date1904=date1904))
             else:
                 text = str(cell.value) if cell.ctype == xlrd.XL_CELL_TEXT else ""
             row.cells.append(text)

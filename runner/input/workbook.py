@@ -10,8 +10,12 @@ The .xlsx, .xls and .ods readers all describe their sheets as SheetInfo and choo
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from runner.errors import NoSuchSheetError, XlsxError
+
+if TYPE_CHECKING:
+    from runner.input.numberformat import Rendered
 
 VISIBLE, HIDDEN, VERY_HIDDEN = "visible", "hidden", "veryHidden"
 
@@ -35,6 +39,16 @@ class SheetRow:
         if self.dates is None:
             self.dates = set()
         self.dates.add(column)
+
+    def take_number(self, column: int, rendered: Rendered) -> str:
+        """Keep what a number cell tells beyond its text (a problem, a date, its digits); answer the text shown."""
+        if rendered.problem is not None:
+            self.problems[column] = rendered.problem
+        if rendered.date:
+            self.date_cell(column)
+        else:
+            self.numbers[column] = rendered.digits
+        return rendered.text
 
 
 @dataclass(frozen=True, slots=True)

@@ -273,14 +273,7 @@ class _SheetReader:
             text = self._strings[int(raw)] if raw.strip() else ""
         elif kind == "n":
             key = (raw, int(self._style or 0))
-            rendered = self._numbers.get(key) or self._number(key)
-            if rendered.problem is not None:
-                row.problems[column] = rendered.problem
-            if rendered.date:
-                row.date_cell(column)
-            else:
-                row.numbers[column] = rendered.digits
-            text = rendered.text
+            text = row.take_number(column, self._numbers.get(key) or self._number(key))
         elif kind == "str":
             text = unescape(raw)
         elif kind == "b":
