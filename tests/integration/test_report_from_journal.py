@@ -37,7 +37,7 @@ def test_a_second_read_that_differs_still_gives_the_journaled_report(
         reads.append(2)
         for row, cells in real_cells(opened):
             if row != 3:
-                yield row, cells[:3] + [""] if row == 4 else cells
+                yield row, [*cells[:3], ""] if row == 4 else cells
 
     monkeypatch.setattr(run_module, "iter_rows", first_read)
     monkeypatch.setattr(InputSource, "shown_rows", drifting)
