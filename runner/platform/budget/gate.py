@@ -42,7 +42,7 @@ class SharedGate:
         self.configured_rate = rate
         self._store = store
         self._clock = clock  # runs with the event loop's clock, as in DispatchGate
-        self._asking: asyncio.Task[None] | None = None  # the one ask of the store at a time
+        self._asking = False  # one request of this process asks the store at a time
         self._woken: list[asyncio.Future[None]] = []  # the requests waiting for that ask's answer
         self._arrived = 0  # requests that came to the gate since the last ask: the demand it asks for
         self._granted = 0  # releases the last ask got that no request has taken yet
@@ -53,11 +53,12 @@ class SharedGate:
     async def acquire(self) -> None:
         """Wait until the shared budget lets a request of this process leave.
 
-        One ask of the store at a time serves every request of the process: at high rates it takes
-        the slots due within MAX_CATCH_UP_S (rules.try_release), as many as requests came since the
-        last ask, so that a file lock or a Redis round trip is not paid per request and most
-        requests pass without waiting. A release not taken within MAX_CATCH_UP_S is dropped, so
-        none is kept for later; below 200/s every ask releases one request.
+        One request at a time asks the store, for every request of the process: at high rates it
+        takes the slots due within MAX_CATCH_UP_S (rules.try_release), as many as requests came
+        since the last ask, so that a file lock or a Redis round trip is not paid per request. The
+        asker leaves with the first release, at once; the others wait on futures of their own (a
+        waiter cancelled cancels nothing else). A release not taken within MAX_CATCH_UP_S is
+        dropped, so none is kept for later; below 200/s every ask releases one request.
         """
         self._arrived += 1
         while True:
@@ -67,36 +68,38 @@ class SharedGate:
             elif self._granted > 0 and self._clock() - self._granted_at <= MAX_CATCH_UP_S:
                 self._granted -= 1
                 return
-            else:
+            elif self._asking:
                 woken: asyncio.Future[None] = asyncio.get_running_loop().create_future()
                 self._woken.append(woken)
-                if self._asking is None or self._asking.done():
-                    self._asking = asyncio.ensure_future(self._ask())
-                await woken  # its own future: a waiter cancelled here does not cancel the ask
+                await woken
+            else:
+                await self._ask()
+                self._granted = max(self._granted - 1, 0)  # the asker's own release (a pause may have zeroed the rest)
+                return
 
     async def _ask(self) -> None:
-        """Ask until the store releases some, then wake the waiters; one loop turn first, so that the
-        requests arriving together are counted."""
+        """Ask until the store releases some, then wake the waiters to take the rest (or ask next)."""
+        self._asking = True
+        failure: Exception | None = None
         try:
-            await asyncio.sleep(0)
+            await asyncio.sleep(0)  # one loop turn, so that the requests arriving with this one are counted
             while True:
                 held = self._paused_until - self._clock()
                 if held > 0:
                     await asyncio.sleep(held)
                     continue
-                want, self._arrived = max(self._arrived, len(self._woken), 1), 0
+                want, self._arrived = max(self._arrived, len(self._woken) + 1), 0
                 wait_s, granted = await self._store.try_release(self.configured_rate, want)
                 if wait_s <= 0:
                     self._granted, self._granted_at = granted, self._clock()
-                    break
+                    return
                 await asyncio.sleep(wait_s)
-        except asyncio.CancelledError:
-            self._wake(None)  # the gate is closing: each waiter asks again, or is being cancelled too
-            raise
         except Exception as exc:  # e.g. Redis unreachable: every waiter raises it, as its own ask would have
-            self._wake(exc)
-            return
-        self._wake(None)
+            failure = exc
+            raise
+        finally:  # also when the asker is cancelled: the next waiter then asks
+            self._asking = False
+            self._wake(failure)
 
     def _wake(self, failure: Exception | None) -> None:
         woken, self._woken = self._woken, []
@@ -130,8 +133,6 @@ class SharedGate:
 
     async def close(self) -> None:
         """Let pending writes to the store finish, then leave the budget (before the store closes)."""
-        if self._asking is not None and not self._asking.done():
-            self._asking.cancel()
         if self._writes:
             await asyncio.gather(*self._writes, return_exceptions=True)
         try:
