@@ -172,7 +172,8 @@ def kill_group(process: subprocess.Popen[bytes]) -> None:
 def cut_power(journal_dir: Path, trace: Path, sizes: dict[str, int], episode: Episode) -> str:
     """The power cut after a traced kill: what the journal lost, for the episode's log."""
     try:
-        lost = powercut.cut_power(journal_dir, trace.read_text(errors="replace"), sizes)
+        # no trace file: strace was killed before it started the CLI, which wrote nothing
+        lost = powercut.cut_power(journal_dir, trace.read_text(errors="replace") if trace.exists() else "", sizes)
     except powercut.UnmodelledWrite as exc:
         episode.violations.append(f"the power cut cannot be modelled: {exc}")
         return ""
