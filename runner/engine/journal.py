@@ -66,7 +66,7 @@ _WORK_QUERY = "SELECT row, state, started_ms, payload, doubt_ms, code, message F
 _DONE_STATE_MARKS = ", ".join("?" for _ in DONE_STATES)
 _IN_DOUBT_QUERY = "SELECT payload, doubt_ms FROM rows WHERE doubt_ms IS NOT NULL AND payload IS NOT NULL AND state NOT IN ({})".format(_DONE_STATE_MARKS)  # noqa: E501, UP032  # nosec B608
 _DONE_QUERY = "SELECT row, payload FROM rows WHERE row > ? AND payload IS NOT NULL AND state IN ({}) ORDER BY row LIMIT ?".format(_DONE_STATE_MARKS)  # noqa: E501, UP032  # nosec B608
-_OUTCOMES_QUERY = "SELECT {}, payload FROM rows WHERE row > ? ORDER BY row LIMIT ?".format(_OUTCOME_COLUMNS)  # noqa: UP032  # nosec B608
+_OUTCOMES_QUERY = "SELECT {}, payload, note FROM rows WHERE row > ? ORDER BY row LIMIT ?".format(_OUTCOME_COLUMNS)  # noqa: UP032  # nosec B608
 
 
 class Journal:
@@ -138,8 +138,8 @@ class Journal:
         try:
             for key, value in (meta or {}).items():
                 self.set_meta(key, value)
-            known = {row: (fingerprint, state) for row, fingerprint, state in
-                     db.execute("SELECT row, fingerprint, state FROM rows")}
+            known = {row: (fingerprint, state, note) for row, fingerprint, state, note in
+                     db.execute("SELECT row, fingerprint, state, note FROM rows")}
             for entry in entries:
                 total += 1
                 previous = known.pop(entry.row, None)
@@ -155,7 +155,7 @@ class Journal:
             raise
         return SyncCounts(total=total, to_send=to_send, already_done=done)
 
-    def _sync_one(self, entry: JournalEntry, previous: tuple[str | None, str] | None) -> bool:
+    def _sync_one(self, entry: JournalEntry, previous: tuple[str | None, str, str] | None) -> bool:
         """Upsert one row; True when it still needs sending."""
         if entry.fingerprint is None or entry.payload is None:
             outcome = entry.outcome or RowOutcome(entry.row, RowStatus.NOT_ATTEMPTED, message="nothing to send")
@@ -166,6 +166,8 @@ class Journal:
             return False
         fingerprint = entry.fingerprint
         if previous is not None and previous[0] == fingerprint:
+            if previous[2] != entry.note:  # the same request, read differently (a cell now text, not a number)
+                self._db.execute("UPDATE rows SET note = ? WHERE row = ?", (entry.note, entry.row))
             if previous[1] in DONE_STATES:
                 return False
             if previous[1] in WORK_STATES:
@@ -179,14 +181,15 @@ class Journal:
         if applied is not None:
             self._db.execute(
                 "INSERT OR REPLACE INTO rows (row, fingerprint, state, payload, code, message, share_code, "
-                "http_status, finished_at) VALUES (?, ?, ?, ?, 200, ?, ?, 200, ?)",
+                "http_status, finished_at, note) VALUES (?, ?, ?, ?, 200, ?, ?, 200, ?, ?)",
                 (entry.row, fingerprint, applied[3], entry.payload,
-                 f"already done by an earlier run (then row {applied[0]})", applied[1], applied[2]),
+                 f"already done by an earlier run (then row {applied[0]})", applied[1], applied[2], entry.note),
             )
             return False
         self._db.execute(
-            "INSERT OR REPLACE INTO rows (row, fingerprint, state, payload, doubt_ms) VALUES (?, ?, 'pending', ?, ?)",
-            (entry.row, fingerprint, entry.payload, entry.in_doubt_since_ms),
+            "INSERT OR REPLACE INTO rows (row, fingerprint, state, payload, doubt_ms, note) "
+            "VALUES (?, ?, 'pending', ?, ?, ?)",
+            (entry.row, fingerprint, entry.payload, entry.in_doubt_since_ms, entry.note),
         )
         return True
 
@@ -298,10 +301,11 @@ class Journal:
 
     def iter_outcomes(self, chunk_rows: int = 5000) -> Iterator[RowOutcome]:
         """Every row's outcome in row order, as the report shows it."""
-        return (outcome for outcome, _ in self.iter_journaled(chunk_rows))
+        return (outcome for outcome, _, _ in self.iter_journaled(chunk_rows))
 
-    def iter_journaled(self, chunk_rows: int = 5000) -> Iterator[tuple[RowOutcome, str | None]]:
-        """Every row's outcome with the request payload journaled for it (None: never a request), in row order."""
+    def iter_journaled(self, chunk_rows: int = 5000) -> Iterator[tuple[RowOutcome, str | None, str]]:
+        """Every row's outcome, the request payload journaled for it (None: never a request) and how it was
+        read (its note), in row order."""
         self.flush()
         last_row = 0
         while True:
@@ -309,10 +313,10 @@ class Journal:
             if not chunk:
                 return
             for (row, state, code, message, share_code, attempts, http_status, latency_ms, finished_at, doubt,
-                 payload) in chunk:
+                 payload, note) in chunk:
                 status, message = _report_status(state, message)
                 yield RowOutcome(row, status, code, message, share_code, attempts, http_status, latency_ms,
-                                 finished_at, in_doubt_since_ms=doubt), payload
+                                 finished_at, in_doubt_since_ms=doubt), payload, note
             last_row = chunk[-1][0]
 
     def failed_by_code(self) -> dict[str, int]:

@@ -1,9 +1,9 @@
 """The dispatch gate of a run whose account budget is shared with other processes (and hosts).
 
 Same interface as pacing.DispatchGate (acquire, pause, throttled), but the decision is taken by a
-`BudgetStore` every process of the account consults (`rules.py`). One waiter per process asks the
-store at a time, in arrival order; it sleeps as long as the store says and asks again, so a pause
-or a lower rate set by another process meanwhile holds it too. A Retry-After or a 429 seen here is
+`BudgetStore` every process of the account consults (`rules.py`). The waiting requests of a process
+share one ask of the store at a time; it sleeps as long as the store says and asks again, so a
+pause or a lower rate set by another process meanwhile holds them too. A Retry-After or a 429 seen here is
 written to the store, for everyone, and holds this process at once without waiting for the write.
 """
 
@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from runner.errors import RunnerError
+from runner.platform.pacing import MAX_CATCH_UP_S
 
 log = logging.getLogger(__name__)
 
@@ -23,8 +24,8 @@ log = logging.getLogger(__name__)
 class BudgetStore(Protocol):
     """Where the processes sharing an account's budget meet (a file on this host, or Redis)."""
 
-    async def try_release(self, rate: float) -> float:
-        """0.0 when a request may leave now (and it is counted), else the seconds to wait before asking again."""
+    async def try_release(self, rate: float, want: int = 1) -> tuple[float, int]:
+        """(0.0, n): n requests, at most `want`, may leave now (counted); else (seconds to wait before asking, 0)."""
 
     async def pause(self, seconds: float) -> None: ...
 
@@ -41,26 +42,56 @@ class SharedGate:
         self.configured_rate = rate
         self._store = store
         self._clock = clock  # runs with the event loop's clock, as in DispatchGate
-        self._turn = asyncio.Lock()
+        self._asking: asyncio.Future[None] | None = None  # the one ask of the store that the waiters share
+        self._waiting = 0  # requests in acquire: how many releases the next ask asks for
+        self._granted = 0  # releases the last ask got that no request has taken yet
+        self._granted_at = float("-inf")
         self._paused_until = float("-inf")
         self._writes: set[asyncio.Task[None]] = set()
 
     async def acquire(self) -> None:
-        """Wait until the shared budget lets a request of this process leave."""
-        async with self._turn:
+        """Wait until the shared budget lets a request of this process leave.
+
+        The waiting requests share one ask of the store at a time, and at high rates one ask
+        releases all of them whose slots are due (rules.try_release): a file lock or a Redis round
+        trip per request would cost more than the request. A release not taken within
+        MAX_CATCH_UP_S is dropped, so none is kept for later.
+        """
+        self._waiting += 1
+        try:
             while True:
                 held = self._paused_until - self._clock()
                 if held > 0:
                     await asyncio.sleep(held)
-                    continue
-                wait_s = await self._store.try_release(self.configured_rate)
-                if wait_s <= 0:
+                elif self._granted > 0 and self._clock() - self._granted_at <= MAX_CATCH_UP_S:
+                    self._granted -= 1
                     return
-                await asyncio.sleep(wait_s)
+                else:
+                    if self._asking is None or self._asking.done():
+                        self._asking = asyncio.ensure_future(self._ask())
+                    # shielded: one waiter being cancelled must not cancel the ask the others wait for
+                    await asyncio.shield(self._asking)
+        finally:
+            self._waiting -= 1
+
+    async def _ask(self) -> None:
+        """Ask until the store releases some; one loop turn first, so that the requests arriving together count."""
+        await asyncio.sleep(0)
+        while True:
+            held = self._paused_until - self._clock()
+            if held > 0:
+                await asyncio.sleep(held)
+                continue
+            wait_s, granted = await self._store.try_release(self.configured_rate, max(self._waiting, 1))
+            if wait_s <= 0:
+                self._granted, self._granted_at = granted, self._clock()
+                return
+            await asyncio.sleep(wait_s)
 
     def pause(self, seconds: float) -> None:
         """A Retry-After: hold this process now and every process of the account through the store."""
         self._paused_until = max(self._paused_until, self._clock() + seconds)
+        self._granted = 0  # what was granted before it is not used
         self._write(self._store.pause(seconds))
 
     def throttled(self) -> None:
@@ -79,6 +110,8 @@ class SharedGate:
 
     async def close(self) -> None:
         """Let pending writes to the store finish, then leave the budget (before the store closes)."""
+        if self._asking is not None and not self._asking.done():
+            self._asking.cancel()
         if self._writes:
             await asyncio.gather(*self._writes, return_exceptions=True)
         try:
