@@ -28,8 +28,8 @@ from runner.engine.journal import JOURNAL_FILES
 
 #: the system calls the trace needs: SQLite writes its files with pwrite64 (write() to one is an error below)
 TRACED = "pwrite64,write,fsync,fdatasync"
-#: the files that lose their unsynced writes: the database, its WAL and the rollback journal of its first open
 DATABASE, WAL, SHM = JOURNAL_FILES
+#: the files that lose their unsynced writes: the database, its WAL and the rollback journal of its first open
 MODELLED = (DATABASE, WAL, f"{DATABASE}-journal")
 
 _LINE = re.compile(r"^(?:(?P<pid>\d+)\s+)?(?P<rest>.*)$")
