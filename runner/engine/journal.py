@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from runner.engine.journalschema import connect_read_only, connect_writable
+from runner.engine.journalwrites import RowUpserts
 from runner.engine.protocols import WorkItem
 from runner.engine.records import IN_FLIGHT, PENDING, JournalEntry, JournalStatus, SyncCounts
 from runner.models import RowOutcome, RowStatus, statuses_where
@@ -140,13 +141,16 @@ class Journal:
                 self.set_meta(key, value)
             known = {row: (fingerprint, state, note) for row, fingerprint, state, note in
                      db.execute("SELECT row, fingerprint, state, note FROM rows")}
+            # A new batch has applied nothing yet: no row needs looking up there.
+            upserts = RowUpserts(db, look_up_applied=db.execute("SELECT 1 FROM applied LIMIT 1").fetchone() is not None)
             for entry in entries:
                 total += 1
                 previous = known.pop(entry.row, None)
-                if self._sync_one(entry, previous):
+                if self._sync_one(entry, previous, upserts):
                     to_send += 1
                 elif entry.fingerprint is not None:
                     done += 1
+            upserts.write()
             # rows beyond the end of a shorter input no longer exist
             db.executemany("DELETE FROM rows WHERE row = ?", [(row,) for row in known])
             db.execute("COMMIT")
@@ -155,14 +159,11 @@ class Journal:
             raise
         return SyncCounts(total=total, to_send=to_send, already_done=done)
 
-    def _sync_one(self, entry: JournalEntry, previous: tuple[str | None, str, str] | None) -> bool:
+    def _sync_one(self, entry: JournalEntry, previous: tuple[str | None, str, str] | None, upserts: RowUpserts) -> bool:
         """Upsert one row; True when it still needs sending."""
         if entry.fingerprint is None or entry.payload is None:
             outcome = entry.outcome or RowOutcome(entry.row, RowStatus.NOT_ATTEMPTED, message="nothing to send")
-            self._db.execute(
-                "INSERT OR REPLACE INTO rows (row, fingerprint, state, message) VALUES (?, NULL, ?, ?)",
-                (entry.row, outcome.status.value, outcome.message),
-            )
+            upserts.add_unsent((entry.row, outcome.status.value, outcome.message))
             return False
         fingerprint = entry.fingerprint
         if previous is not None and previous[0] == fingerprint:
@@ -175,9 +176,7 @@ class Journal:
                     self._db.execute("UPDATE rows SET doubt_ms = min(coalesce(doubt_ms, ?), ?) WHERE row = ?",
                                      (entry.in_doubt_since_ms, entry.in_doubt_since_ms, entry.row))
                 return True
-        applied = self._db.execute(
-            "SELECT row, share_code, finished_at, state FROM applied WHERE fingerprint = ?", (fingerprint,)
-        ).fetchone()
+        applied = upserts.applied(fingerprint)
         if applied is not None:
             self._db.execute(
                 "INSERT OR REPLACE INTO rows (row, fingerprint, state, payload, code, message, share_code, "
@@ -186,11 +185,7 @@ class Journal:
                  f"already done by an earlier run (then row {applied[0]})", applied[1], applied[2], entry.note),
             )
             return False
-        self._db.execute(
-            "INSERT OR REPLACE INTO rows (row, fingerprint, state, payload, doubt_ms, note) "
-            "VALUES (?, ?, 'pending', ?, ?, ?)",
-            (entry.row, fingerprint, entry.payload, entry.in_doubt_since_ms, entry.note),
-        )
+        upserts.add_pending((entry.row, fingerprint, entry.payload, entry.in_doubt_since_ms, entry.note))
         return True
 
     # -- the engine's sink ----------------------------------------------------------------------
