@@ -83,7 +83,7 @@ class Journal:
         self._scrub = scrub
         self._buffered: list[tuple[object, ...]] = []
         self._starting: list[tuple[int, int]] = []  # (started_ms, row) waiting for the next commit
-        self._starting_committed: asyncio.Future[None] | None = None
+        self._starting_committed: list[asyncio.Future[None]] = []  # one future per starting row
         self._applied: list[tuple[object, ...]] = []
         self._last_flush = time.monotonic()
 
@@ -221,19 +221,17 @@ class Journal:
         buffered outcomes). One commit per request was a quarter of the run's CPU in the profile, and
         rows leave the rate gate one event-loop turn apart, so a window of a few ms is what groups them.
         """
-        self._starting.append((started_ms, row))
-        if self._starting_committed is None:
-            loop = asyncio.get_running_loop()
-            self._starting_committed = loop.create_future()
+        loop = asyncio.get_running_loop()
+        if not self._starting:
             loop.call_later(GROUP_COMMIT_S, self._commit_starting)
-        # shielded: one waiter being cancelled must not cancel the commit the others wait for
-        await asyncio.shield(self._starting_committed)
+        committed: asyncio.Future[None] = loop.create_future()  # its own: a waiter cancelled cancels no other
+        self._starting.append((started_ms, row))
+        self._starting_committed.append(committed)
+        await committed
 
     def _commit_starting(self) -> None:
-        committed, self._starting_committed = self._starting_committed, None
+        waiting, self._starting_committed = self._starting_committed, []
         starting, self._starting = self._starting, []
-        if committed is None:  # an explicit check survives python -O
-            raise RuntimeError("journal: no commit was pending for the starting rows")
         try:
             # Until the answer comes the attempt is in doubt; an earlier doubt keeps its (earlier)
             # time, so that a look-up after a crash reaches back far enough to find its share.
@@ -243,11 +241,13 @@ class Journal:
                 starting,
             ))
         except Exception as exc:
-            if not committed.done():
-                committed.set_exception(exc)
+            for committed in waiting:
+                if not committed.done():
+                    committed.set_exception(exc)
             return
-        if not committed.done():
-            committed.set_result(None)
+        for committed in waiting:
+            if not committed.done():
+                committed.set_result(None)
 
     def row_finished(self, outcome: RowOutcome) -> None:
         """Buffer a row's outcome; the engine's `in_doubt_since_ms` replaces the journal's doubt."""

@@ -42,8 +42,9 @@ class SharedGate:
         self.configured_rate = rate
         self._store = store
         self._clock = clock  # runs with the event loop's clock, as in DispatchGate
-        self._asking: asyncio.Future[None] | None = None  # the one ask of the store that the waiters share
-        self._waiting = 0  # requests in acquire: how many releases the next ask asks for
+        self._asking: asyncio.Task[None] | None = None  # the one ask of the store at a time
+        self._woken: list[asyncio.Future[None]] = []  # the requests waiting for that ask's answer
+        self._arrived = 0  # requests that came to the gate since the last ask: the demand it asks for
         self._granted = 0  # releases the last ask got that no request has taken yet
         self._granted_at = float("-inf")
         self._paused_until = float("-inf")
@@ -52,41 +53,60 @@ class SharedGate:
     async def acquire(self) -> None:
         """Wait until the shared budget lets a request of this process leave.
 
-        The waiting requests share one ask of the store at a time, and at high rates one ask
-        releases all of them whose slots are due (rules.try_release): a file lock or a Redis round
-        trip per request would cost more than the request. A release not taken within
-        MAX_CATCH_UP_S is dropped, so none is kept for later.
+        One ask of the store at a time serves every request of the process: at high rates it takes
+        the slots due within MAX_CATCH_UP_S (rules.try_release), as many as requests came since the
+        last ask, so that a file lock or a Redis round trip is not paid per request and most
+        requests pass without waiting. A release not taken within MAX_CATCH_UP_S is dropped, so
+        none is kept for later; below 200/s every ask releases one request.
         """
-        self._waiting += 1
-        try:
-            while True:
-                held = self._paused_until - self._clock()
-                if held > 0:
-                    await asyncio.sleep(held)
-                elif self._granted > 0 and self._clock() - self._granted_at <= MAX_CATCH_UP_S:
-                    self._granted -= 1
-                    return
-                else:
-                    if self._asking is None or self._asking.done():
-                        self._asking = asyncio.ensure_future(self._ask())
-                    # shielded: one waiter being cancelled must not cancel the ask the others wait for
-                    await asyncio.shield(self._asking)
-        finally:
-            self._waiting -= 1
-
-    async def _ask(self) -> None:
-        """Ask until the store releases some; one loop turn first, so that the requests arriving together count."""
-        await asyncio.sleep(0)
+        self._arrived += 1
         while True:
             held = self._paused_until - self._clock()
             if held > 0:
                 await asyncio.sleep(held)
-                continue
-            wait_s, granted = await self._store.try_release(self.configured_rate, max(self._waiting, 1))
-            if wait_s <= 0:
-                self._granted, self._granted_at = granted, self._clock()
+            elif self._granted > 0 and self._clock() - self._granted_at <= MAX_CATCH_UP_S:
+                self._granted -= 1
                 return
-            await asyncio.sleep(wait_s)
+            else:
+                woken: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+                self._woken.append(woken)
+                if self._asking is None or self._asking.done():
+                    self._asking = asyncio.ensure_future(self._ask())
+                await woken  # its own future: a waiter cancelled here does not cancel the ask
+
+    async def _ask(self) -> None:
+        """Ask until the store releases some, then wake the waiters; one loop turn first, so that the
+        requests arriving together are counted."""
+        try:
+            await asyncio.sleep(0)
+            while True:
+                held = self._paused_until - self._clock()
+                if held > 0:
+                    await asyncio.sleep(held)
+                    continue
+                want, self._arrived = max(self._arrived, len(self._woken), 1), 0
+                wait_s, granted = await self._store.try_release(self.configured_rate, want)
+                if wait_s <= 0:
+                    self._granted, self._granted_at = granted, self._clock()
+                    break
+                await asyncio.sleep(wait_s)
+        except asyncio.CancelledError:
+            self._wake(None)  # the gate is closing: each waiter asks again, or is being cancelled too
+            raise
+        except Exception as exc:  # e.g. Redis unreachable: every waiter raises it, as its own ask would have
+            self._wake(exc)
+            return
+        self._wake(None)
+
+    def _wake(self, failure: Exception | None) -> None:
+        woken, self._woken = self._woken, []
+        for future in woken:
+            if future.done():  # its request was cancelled meanwhile
+                continue
+            if failure is None:
+                future.set_result(None)
+            else:
+                future.set_exception(failure)
 
     def pause(self, seconds: float) -> None:
         """A Retry-After: hold this process now and every process of the account through the store."""
