@@ -34,12 +34,13 @@ def _statuses(report: Path) -> list[str]:
 
 
 @pytest.mark.parametrize(("base_url", "cause", "fix"), [
-    (f"http://127.0.0.1:{_closed_port()}", "connection was refused", "--base-url"),
+    ("http://127.0.0.1:{closed_port}", "connection was refused", "--base-url"),
     ("https://no-such-host.invalid", "does not resolve (DNS", "--region"),
 ])
 def test_an_unreachable_platform_stops_after_a_few_rows_that_stay_not_attempted(
     write_csv: CsvWriter, tmp_path: Path, base_url: str, cause: str, fix: str
 ):
+    base_url = base_url.format(closed_port=_closed_port())  # probed here: the same test id in every xdist worker
     source = write_csv("rows.csv", good_rows(40))
     out = tmp_path / "o"
     result = run_cli(["run", "--input", str(source), "--base-url", base_url, "--out", str(out),
