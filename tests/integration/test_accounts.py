@@ -70,6 +70,7 @@ def _report(job: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
+@pytest.mark.alone
 def test_three_accounts_each_send_their_rows_with_their_token_at_their_rate(
     sim_accounts: ProcessSimulator, tmp_path: Path
 ):
