@@ -17,5 +17,26 @@ def now_ms() -> int:
 
 
 def utc_now_iso(timespec: Literal["seconds", "milliseconds"] = "milliseconds") -> str:
-    """Now as ISO 8601 UTC with a `Z` (`2026-01-02T03:04:05.678Z`), as reports and the journal show it."""
-    return datetime.now(UTC).isoformat(timespec=timespec).replace("+00:00", "Z")
+    """Now as ISO 8601 UTC with a `Z` (`2026-01-02T03:04:05.678Z`), as reports and the journal show it.
+
+    Every finished row is stamped, so the date and time are formatted once per second (`_SecondText`).
+    """
+    epoch_ms = int(time.time() * 1000)
+    second = _SECOND.text(epoch_ms // 1000)
+    return f"{second}Z" if timespec == "seconds" else f"{second}.{epoch_ms % 1000:03d}Z"
+
+
+class _SecondText:
+    """The last whole second's `YYYY-MM-DDTHH:MM:SS`, kept until the clock moves on."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._text = ""
+
+    def text(self, second: int) -> str:
+        if second != self._second:
+            self._second, self._text = second, datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        return self._text
+
+
+_SECOND = _SecondText()

@@ -161,10 +161,10 @@ class ShareRequest:
     def device(self) -> tuple[str, str]:
         return (self.pk, self.dk)
 
-    def _identity(self) -> list[tuple[Field[Any], Any]]:
+    def _identity(self) -> list[tuple[_Slot, Any]]:
         """(field, value) of every field in declared order, less trailing later-added fields at their default."""
-        pairs = [(f, getattr(self, f.name)) for f in fields(self)]
-        while pairs and _wire_of(pairs[-1][0]).added_later and pairs[-1][1] == pairs[-1][0].default:
+        pairs = [(slot, getattr(self, slot.name)) for slot in _layout(type(self))]
+        while pairs and pairs[-1][0].wire.added_later and pairs[-1][1] == pairs[-1][0].default:
             pairs.pop()
         return pairs
 
@@ -176,7 +176,8 @@ class ShareRequest:
     def from_json(cls, text: str) -> ShareRequest:
         """Read `to_json`'s form back, including journals written before a later field was added."""
         values = json.loads(text)
-        kwargs = {f.name: _decode(f, value) for f, value in zip(fields(cls), values, strict=False)}
+        kwargs: dict[str, Any] = {slot.name: value if value is None or slot.enum is None else slot.enum(value)
+                  for slot, value in zip(_layout(cls), values, strict=False)}
         return cls(**kwargs)
 
     def fingerprint(self) -> str:
@@ -186,12 +187,34 @@ class ShareRequest:
     def query_params(self, recipient_params: Mapping[RecipientKind, str]) -> dict[str, str]:
         """The shareByUid query string in the platform's names; empty values are omitted."""
         params: dict[str, str] = {}
-        for f in fields(self):
-            wire, value = _wire_of(f), getattr(self, f.name)
-            name = recipient_params[self.recipient_kind] if wire.by_kind else wire.param
+        for slot in _layout(type(self)):
+            value = getattr(self, slot.name)
+            name = recipient_params[self.recipient_kind] if slot.wire.by_kind else slot.wire.param
             if name is not None and value is not None and value != "":
                 params[name] = _text(value)
         return params
+
+
+@dataclass(frozen=True, slots=True)
+class _Slot:
+    """A ShareRequest field as its identity uses it: read from `fields()` once per class, not per row."""
+
+    name: str
+    wire: Wire
+    default: Any
+    enum: type[Enum] | None  # the enum a journaled value is read back into
+
+
+_LAYOUTS: dict[type[ShareRequest], tuple[_Slot, ...]] = {}
+
+
+def _layout(request_type: type[ShareRequest]) -> tuple[_Slot, ...]:
+    layout = _LAYOUTS.get(request_type)
+    if layout is None:
+        layout = _LAYOUTS[request_type] = tuple(
+            _Slot(f.name, _wire_of(f), f.default, RecipientKind if f.type in (RecipientKind, "RecipientKind") else None)
+            for f in fields(request_type))
+    return layout
 
 
 def _wire_of(declared: Field[Any]) -> Wire:
@@ -199,13 +222,6 @@ def _wire_of(declared: Field[Any]) -> Wire:
     if not isinstance(wire, Wire):
         raise TypeError(f"ShareRequest.{declared.name} declares no Wire metadata")
     return wire
-
-
-def _decode(declared: Field[Any], value: Any) -> Any:
-    kind = declared.type
-    if value is not None and (kind is RecipientKind or kind == "RecipientKind"):
-        return RecipientKind(value)
-    return value
 
 
 def request_settings(request_type: type[ShareRequest] = ShareRequest) -> list[str]:

@@ -89,6 +89,8 @@ def redact(text: str) -> str:
 
     Applied wherever text is written: logs, stderr, reports, summary, HTML, journal messages.
     """
+    if len(text) < MIN_SECRET_LENGTH:  # shorter than anything masked (e.g. a success row's empty message)
+        return text
     return _URL_CREDENTIALS.sub(rf"\1{_MASK}@", _TOKEN_SHAPED.sub(_MASK, _KNOWN.mask(text)))
 
 

@@ -124,6 +124,17 @@ def test_a_journal_written_before_doubt_ms_keeps_its_in_flight_rows_in_doubt(tmp
     assert work.in_doubt_since_ms == 4242
 
 
+def test_a_row_s_note_is_journaled_for_its_report_line_and_follows_the_latest_read(tmp_path: Path) -> None:
+    journal = Journal.open(tmp_path, scrub=redact)
+    noted = JournalEntry(2, request(2).fingerprint(), request(2).to_json(), note="read from a number cell")
+    journal.sync_rows([noted, entry(3)])
+    journal.row_finished(RowOutcome(2, RowStatus.SUCCESS, code=200, share_code="S2", finished_at="t"))
+    assert [(o.row, note) for o, _, note in journal.iter_journaled()] == [(2, "read from a number cell"), (3, "")]
+    journal.sync_rows([entry(2), entry(3)])  # the same requests, the cell now text: no note
+    assert [note for _, _, note in journal.iter_journaled()] == ["", ""]
+    journal.close()
+
+
 def test_a_request_that_succeeded_is_not_sent_again_when_its_row_moves(tmp_path: Path) -> None:
     journal = Journal.open(tmp_path, scrub=redact)
     journal.sync_rows([entry(2, index=7)])

@@ -179,7 +179,7 @@ def _shared_subjects(journal: Journal) -> frozenset[object]:
     from runner.models import RowStatus
 
     found: set[object] = set()
-    for outcome, payload in journal.iter_journaled():
+    for outcome, payload, _ in journal.iter_journaled():
         if outcome.status is RowStatus.SUCCESS and payload:
             with contextlib.suppress(ValueError, KeyError, TypeError):
                 found.add(share_subject(payload))

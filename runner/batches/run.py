@@ -167,7 +167,7 @@ async def run_batch(
 
         def report_pairs(_: Iterator[RowOutcome]) -> Iterator[tuple[list[str], RowOutcome]]:
             notes = ReplacementNotes(repeats)
-            lines = journaled_pairs(iter_rows(source), journal.iter_journaled(), len(source.headers))
+            lines = journaled_pairs(source.shown_rows(), journal.iter_journaled(), len(source.headers))
             for cells, request, note, outcome in lines:
                 yield cells, notes.noted(request, described_request(request, note, outcome))
 
@@ -175,7 +175,7 @@ async def run_batch(
             headers=source.headers,
             input_format=source.dialect,
             entries=entries(),
-            cells=lambda: ((row.row, row.cells) for row in iter_rows(source)),
+            cells=source.shown_rows,
             decode=ShareRequest.from_json,
             subject=share_subject,
             action=ShareAction,
@@ -338,7 +338,7 @@ def _shared_again(journal: Journal, earlier: frozenset[object]) -> list[str]:
     from runner.batches.sharerows import share_subject
     from runner.models import RowStatus
 
-    rows = [outcome.row for outcome, payload in journal.iter_journaled()
+    rows = [outcome.row for outcome, payload, _ in journal.iter_journaled()
             if outcome.status is RowStatus.SUCCESS and payload and share_subject(payload) in earlier]
     if not rows:
         return []

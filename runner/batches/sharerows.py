@@ -55,7 +55,7 @@ def journal_entry(row: LoadedRow) -> JournalEntry:
     if row.request is None:
         return JournalEntry(row.row, None, None, validation_outcome(row))
     return JournalEntry(row.row, row.request.fingerprint(), row.request.to_json(),
-                        in_doubt_since_ms=row.in_doubt_since_ms)
+                        in_doubt_since_ms=row.in_doubt_since_ms, note=row.note)
 
 
 def described(row: LoadedRow, outcome: RowOutcome) -> RowOutcome:
@@ -98,21 +98,21 @@ def share_batch_settings(spec: JobSpec, request_type: type[ShareRequest] = Share
 
 
 def journaled_pairs(
-    rows: Iterable[LoadedRow], journaled: Iterable[tuple[RowOutcome, str | None]], width: int,
+    rows: Iterable[tuple[int, list[str]]], journaled: Iterable[tuple[RowOutcome, str | None, str]], width: int,
 ) -> Iterator[tuple[list[str], ShareRequest | None, str, RowOutcome]]:
-    """The report's lines from the journal: each row's outcome and request as journaled, beside its cells.
+    """The report's lines from the journal: each row's outcome, request and note as journaled, beside its cells.
 
     The request (expiry sent, recipient kind, replacement notes) is the one that was sent, decoded from
-    the journal, never a second validation's. The input's cells and the loader's note come from a read
-    of the run's snapshot, matched by row number; a row that read does not give keeps its line with
-    empty cells instead of stopping the report after every request was sent.
+    the journal, never a second validation's; the note is the one the run's read of the row left. The
+    input's cells come from a read of the run's snapshot (`InputSource.shown_rows`), matched by row
+    number; a row that read does not give keeps its line with empty cells instead of stopping the
+    report after every request was sent.
     """
     loaded = iter(rows)
     ahead = next(loaded, None)
-    for outcome, payload in journaled:
-        while ahead is not None and ahead.row < outcome.row:
+    for outcome, payload, note in journaled:
+        while ahead is not None and ahead[0] < outcome.row:
             ahead = next(loaded, None)
-        row = ahead if ahead is not None and ahead.row == outcome.row else None
+        cells = ahead[1] if ahead is not None and ahead[0] == outcome.row else [""] * width
         request = ShareRequest.from_json(payload) if payload is not None else None
-        cells = row.cells if row is not None else [""] * width
-        yield cells, request, row.note if row is not None else "", outcome
+        yield cells, request, note, outcome

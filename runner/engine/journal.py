@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from runner.engine.journalschema import connect_read_only, connect_writable
+from runner.engine.journalwrites import RowUpserts
 from runner.engine.protocols import WorkItem
 from runner.engine.records import IN_FLIGHT, PENDING, JournalEntry, JournalStatus, SyncCounts
 from runner.models import RowOutcome, RowStatus, statuses_where
@@ -66,7 +67,7 @@ _WORK_QUERY = "SELECT row, state, started_ms, payload, doubt_ms, code, message F
 _DONE_STATE_MARKS = ", ".join("?" for _ in DONE_STATES)
 _IN_DOUBT_QUERY = "SELECT payload, doubt_ms FROM rows WHERE doubt_ms IS NOT NULL AND payload IS NOT NULL AND state NOT IN ({})".format(_DONE_STATE_MARKS)  # noqa: E501, UP032  # nosec B608
 _DONE_QUERY = "SELECT row, payload FROM rows WHERE row > ? AND payload IS NOT NULL AND state IN ({}) ORDER BY row LIMIT ?".format(_DONE_STATE_MARKS)  # noqa: E501, UP032  # nosec B608
-_OUTCOMES_QUERY = "SELECT {}, payload FROM rows WHERE row > ? ORDER BY row LIMIT ?".format(_OUTCOME_COLUMNS)  # noqa: UP032  # nosec B608
+_OUTCOMES_QUERY = "SELECT {}, payload, note FROM rows WHERE row > ? ORDER BY row LIMIT ?".format(_OUTCOME_COLUMNS)  # noqa: UP032  # nosec B608
 
 
 class Journal:
@@ -82,7 +83,7 @@ class Journal:
         self._scrub = scrub
         self._buffered: list[tuple[object, ...]] = []
         self._starting: list[tuple[int, int]] = []  # (started_ms, row) waiting for the next commit
-        self._starting_committed: asyncio.Future[None] | None = None
+        self._starting_committed: list[asyncio.Future[None]] = []  # one future per starting row
         self._applied: list[tuple[object, ...]] = []
         self._last_flush = time.monotonic()
 
@@ -138,15 +139,18 @@ class Journal:
         try:
             for key, value in (meta or {}).items():
                 self.set_meta(key, value)
-            known = {row: (fingerprint, state) for row, fingerprint, state in
-                     db.execute("SELECT row, fingerprint, state FROM rows")}
+            known = {row: (fingerprint, state, note) for row, fingerprint, state, note in
+                     db.execute("SELECT row, fingerprint, state, note FROM rows")}
+            # A new batch has applied nothing yet: no row needs looking up there.
+            upserts = RowUpserts(db, look_up_applied=db.execute("SELECT 1 FROM applied LIMIT 1").fetchone() is not None)
             for entry in entries:
                 total += 1
                 previous = known.pop(entry.row, None)
-                if self._sync_one(entry, previous):
+                if self._sync_one(entry, previous, upserts):
                     to_send += 1
                 elif entry.fingerprint is not None:
                     done += 1
+            upserts.write()
             # rows beyond the end of a shorter input no longer exist
             db.executemany("DELETE FROM rows WHERE row = ?", [(row,) for row in known])
             db.execute("COMMIT")
@@ -155,17 +159,16 @@ class Journal:
             raise
         return SyncCounts(total=total, to_send=to_send, already_done=done)
 
-    def _sync_one(self, entry: JournalEntry, previous: tuple[str | None, str] | None) -> bool:
+    def _sync_one(self, entry: JournalEntry, previous: tuple[str | None, str, str] | None, upserts: RowUpserts) -> bool:
         """Upsert one row; True when it still needs sending."""
         if entry.fingerprint is None or entry.payload is None:
             outcome = entry.outcome or RowOutcome(entry.row, RowStatus.NOT_ATTEMPTED, message="nothing to send")
-            self._db.execute(
-                "INSERT OR REPLACE INTO rows (row, fingerprint, state, message) VALUES (?, NULL, ?, ?)",
-                (entry.row, outcome.status.value, outcome.message),
-            )
+            upserts.add_unsent((entry.row, outcome.status.value, outcome.message))
             return False
         fingerprint = entry.fingerprint
         if previous is not None and previous[0] == fingerprint:
+            if previous[2] != entry.note:  # the same request, read differently (a cell now text, not a number)
+                self._db.execute("UPDATE rows SET note = ? WHERE row = ?", (entry.note, entry.row))
             if previous[1] in DONE_STATES:
                 return False
             if previous[1] in WORK_STATES:
@@ -173,21 +176,16 @@ class Journal:
                     self._db.execute("UPDATE rows SET doubt_ms = min(coalesce(doubt_ms, ?), ?) WHERE row = ?",
                                      (entry.in_doubt_since_ms, entry.in_doubt_since_ms, entry.row))
                 return True
-        applied = self._db.execute(
-            "SELECT row, share_code, finished_at, state FROM applied WHERE fingerprint = ?", (fingerprint,)
-        ).fetchone()
+        applied = upserts.applied(fingerprint)
         if applied is not None:
             self._db.execute(
                 "INSERT OR REPLACE INTO rows (row, fingerprint, state, payload, code, message, share_code, "
-                "http_status, finished_at) VALUES (?, ?, ?, ?, 200, ?, ?, 200, ?)",
+                "http_status, finished_at, note) VALUES (?, ?, ?, ?, 200, ?, ?, 200, ?, ?)",
                 (entry.row, fingerprint, applied[3], entry.payload,
-                 f"already done by an earlier run (then row {applied[0]})", applied[1], applied[2]),
+                 f"already done by an earlier run (then row {applied[0]})", applied[1], applied[2], entry.note),
             )
             return False
-        self._db.execute(
-            "INSERT OR REPLACE INTO rows (row, fingerprint, state, payload, doubt_ms) VALUES (?, ?, 'pending', ?, ?)",
-            (entry.row, fingerprint, entry.payload, entry.in_doubt_since_ms),
-        )
+        upserts.add_pending((entry.row, fingerprint, entry.payload, entry.in_doubt_since_ms, entry.note))
         return True
 
     # -- the engine's sink ----------------------------------------------------------------------
@@ -223,19 +221,17 @@ class Journal:
         buffered outcomes). One commit per request was a quarter of the run's CPU in the profile, and
         rows leave the rate gate one event-loop turn apart, so a window of a few ms is what groups them.
         """
-        self._starting.append((started_ms, row))
-        if self._starting_committed is None:
-            loop = asyncio.get_running_loop()
-            self._starting_committed = loop.create_future()
+        loop = asyncio.get_running_loop()
+        if not self._starting:
             loop.call_later(GROUP_COMMIT_S, self._commit_starting)
-        # shielded: one waiter being cancelled must not cancel the commit the others wait for
-        await asyncio.shield(self._starting_committed)
+        committed: asyncio.Future[None] = loop.create_future()  # its own: a waiter cancelled cancels no other
+        self._starting.append((started_ms, row))
+        self._starting_committed.append(committed)
+        await committed
 
     def _commit_starting(self) -> None:
-        committed, self._starting_committed = self._starting_committed, None
+        waiting, self._starting_committed = self._starting_committed, []
         starting, self._starting = self._starting, []
-        if committed is None:  # an explicit check survives python -O
-            raise RuntimeError("journal: no commit was pending for the starting rows")
         try:
             # Until the answer comes the attempt is in doubt; an earlier doubt keeps its (earlier)
             # time, so that a look-up after a crash reaches back far enough to find its share.
@@ -245,11 +241,13 @@ class Journal:
                 starting,
             ))
         except Exception as exc:
-            if not committed.done():
-                committed.set_exception(exc)
+            for committed in waiting:
+                if not committed.done():
+                    committed.set_exception(exc)
             return
-        if not committed.done():
-            committed.set_result(None)
+        for committed in waiting:
+            if not committed.done():
+                committed.set_result(None)
 
     def row_finished(self, outcome: RowOutcome) -> None:
         """Buffer a row's outcome; the engine's `in_doubt_since_ms` replaces the journal's doubt."""
@@ -298,10 +296,11 @@ class Journal:
 
     def iter_outcomes(self, chunk_rows: int = 5000) -> Iterator[RowOutcome]:
         """Every row's outcome in row order, as the report shows it."""
-        return (outcome for outcome, _ in self.iter_journaled(chunk_rows))
+        return (outcome for outcome, _, _ in self.iter_journaled(chunk_rows))
 
-    def iter_journaled(self, chunk_rows: int = 5000) -> Iterator[tuple[RowOutcome, str | None]]:
-        """Every row's outcome with the request payload journaled for it (None: never a request), in row order."""
+    def iter_journaled(self, chunk_rows: int = 5000) -> Iterator[tuple[RowOutcome, str | None, str]]:
+        """Every row's outcome, the request payload journaled for it (None: never a request) and how it was
+        read (its note), in row order."""
         self.flush()
         last_row = 0
         while True:
@@ -309,10 +308,10 @@ class Journal:
             if not chunk:
                 return
             for (row, state, code, message, share_code, attempts, http_status, latency_ms, finished_at, doubt,
-                 payload) in chunk:
+                 payload, note) in chunk:
                 status, message = _report_status(state, message)
                 yield RowOutcome(row, status, code, message, share_code, attempts, http_status, latency_ms,
-                                 finished_at, in_doubt_since_ms=doubt), payload
+                                 finished_at, in_doubt_since_ms=doubt), payload, note
             last_row = chunk[-1][0]
 
     def failed_by_code(self) -> dict[str, int]:

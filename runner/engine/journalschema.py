@@ -1,4 +1,4 @@
-"""The journal's SQLite file: its tables, the column older journals lack, and how it is opened.
+"""The journal's SQLite file: its tables, the columns older journals lack, and how it is opened.
 
 Kept apart from journal.py (which reads and writes the rows) so that the file format and the
 durability settings the exactly-once promise rests on read in one place.
@@ -24,7 +24,8 @@ CREATE TABLE IF NOT EXISTS rows (
     started_ms INTEGER,
     code INTEGER, message TEXT NOT NULL DEFAULT '', share_code TEXT,
     attempts INTEGER NOT NULL DEFAULT 0, http_status INTEGER, latency_ms INTEGER, finished_at TEXT,
-    doubt_ms INTEGER
+    doubt_ms INTEGER,
+    note TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS applied (
     fingerprint TEXT PRIMARY KEY, row INTEGER NOT NULL, share_code TEXT, finished_at TEXT, state TEXT NOT NULL
@@ -45,6 +46,7 @@ def connect_writable(path: Path) -> sqlite3.Connection:
         connection.execute("PRAGMA synchronous=FULL")
         connection.executescript(_SCHEMA)
         _add_doubt_column(connection)
+        _add_note_column(connection)
         connection.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", ("schema_version", SCHEMA_VERSION))
     except sqlite3.DatabaseError as exc:
         raise JournalUnusableError(path, str(exc)) from None
@@ -76,3 +78,10 @@ def _add_doubt_column(connection: sqlite3.Connection) -> None:
         return
     connection.execute("ALTER TABLE rows ADD COLUMN doubt_ms INTEGER")
     connection.execute("UPDATE rows SET doubt_ms = started_ms WHERE state = 'in_flight'")
+
+
+def _add_note_column(connection: sqlite3.Connection) -> None:
+    """Journals written before `note` existed: add it (their rows' notes come back with the next run's read)."""
+    columns = {name for _, name, *_ in connection.execute("PRAGMA table_info(rows)")}
+    if "note" not in columns:
+        connection.execute("ALTER TABLE rows ADD COLUMN note TEXT NOT NULL DEFAULT ''")

@@ -26,6 +26,8 @@ class JournalEntry:
     outcome: RowOutcome | None = None
     #: an earlier batch's attempt at this row may have been applied (from a fed-back failed file)
     in_doubt_since_ms: int | None = None
+    #: how the row was read, for its report line (e.g. a phone read from a number cell)
+    note: str = ""
 
 
 @dataclass(frozen=True)

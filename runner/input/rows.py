@@ -32,7 +32,7 @@ from runner.input.formula import unguard_cell
 from runner.input.rowcheck import RowValidator
 from runner.input.sheets import SPREADSHEET_SUFFIXES, open_sheet
 from runner.input.workbook import SheetRow
-from runner.models import FileDialect, LoadedRow, RowProblem
+from runner.models import FileDialect, LoadedRow
 
 _CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 
@@ -110,7 +110,17 @@ class InputSource:
         found = self._validator.warnings()
         return [self._layout.note, *found] if self._layout.note else found
 
+    def shown_rows(self) -> Iterator[tuple[int, list[str]]]:
+        """(row, cells) as `chunks()` gives them, without validating: the report's read of the run's rows."""
+        for row, cells, _, _, _ in self._shown():
+            yield row, cells
+
     def _rows(self, validator: RowValidator) -> Iterator[LoadedRow]:
+        for row, cells, problem, facts, suspect in self._shown():
+            yield validator.validate(row, cells, problem, facts, suspect=suspect)
+
+    def _shown(self) -> Iterator[tuple[int, list[str], str | None, SheetRow | None, bool]]:
+        """Each non-blank record's cells as the sheet shows them, with what the validator needs to know."""
         for row, cells, problem, facts in self._layout.records():
             text = "".join(cells)  # one pass over the row answers three questions
             if problem is None and not text.strip():
@@ -118,7 +128,7 @@ class InputSource:
             if "\x00" in text:
                 # Kept out of the cells too: a NUL cannot be written to the XLSX report.
                 shown = [cell.replace("\x00", "\ufffd") for cell in cells]
-                yield LoadedRow(row, shown, problem=RowProblem("row contains a NUL byte (shown as \ufffd)"))
+                yield row, shown, "row contains a NUL byte (shown as \ufffd)", None, False
                 continue
             if "'" in text:
                 cells = [unguard_cell(cell) for cell in cells]
@@ -126,7 +136,7 @@ class InputSource:
                 cells = [forced_text(cell) for cell in cells]
             # Error values are looked for cell by cell only in the rare row that could hold one.
             suspect = "#" in text or "Err:" in text or (facts is not None and bool(facts.problems))
-            yield validator.validate(row, cells, problem, facts, suspect=suspect)
+            yield row, cells, problem, facts, suspect
 
 
 def open_input(options: InputOptions) -> InputSource:

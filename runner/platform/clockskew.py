@@ -27,15 +27,21 @@ class PlatformClock:
         self.offset_ms = 0
         self.measured = False
         self._warned = False
+        self._last_header: str | None = None  # answers within one second share a Date: parsed once
+        self._last_platform_s = 0.0
 
     def observe(self, date_header: str | None, host_ms: int | None = None) -> None:
         """Fold in one answer's Date (the platform's second, so its middle is the best guess)."""
         if not date_header:
             return
-        try:
-            platform_s = parsedate_to_datetime(date_header).timestamp()
-        except (TypeError, ValueError, IndexError):
-            return  # a proxy's odd header: keep the last estimate
+        if date_header == self._last_header:
+            platform_s = self._last_platform_s
+        else:
+            try:
+                platform_s = parsedate_to_datetime(date_header).timestamp()
+            except (TypeError, ValueError, IndexError):
+                return  # a proxy's odd header: keep the last estimate
+            self._last_header, self._last_platform_s = date_header, platform_s
         now_ms = host_ms if host_ms is not None else int(time.time() * 1000)
         self.offset_ms = int(platform_s * 1000 + 500) - now_ms
         self.measured = True

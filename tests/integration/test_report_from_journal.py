@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -26,23 +25,27 @@ def test_a_second_read_that_differs_still_gives_the_journaled_report(
     source = write_csv("shares.csv", [["pk", "dk", "recipient", "expiry"], ["p1", "D1", "U1", "2031-01-31"],
                                       ["p1", "D2", "U2", ""], ["p1", "D3", "U3", "2031-03-31"]])
     reads: list[int] = []
-    real = run_module.iter_rows
+    real_rows, real_cells = run_module.iter_rows, InputSource.shown_rows
 
-    def drifting(opened: InputSource) -> Iterator[LoadedRow]:
-        """The first read is the real one; later ones lose row 3 and see row 4 without its expiry."""
+    def first_read(opened: InputSource) -> Iterator[LoadedRow]:
+        """The read that journals the requests: the real one."""
         reads.append(1)
-        for row in real(opened):
-            if len(reads) == 1:
-                yield row
-            elif row.row != 3:
-                yield replace(row, request=replace(row.request, expire_at_ms=None)) if row.request else row
+        yield from real_rows(opened)
 
-    monkeypatch.setattr(run_module, "iter_rows", drifting)
+    def drifting(opened: InputSource) -> Iterator[tuple[int, list[str]]]:
+        """The report's read: loses row 3, and row 4 shows no expiry any more."""
+        reads.append(2)
+        for row, cells in real_cells(opened):
+            if row != 3:
+                yield row, [*cells[:3], ""] if row == 4 else cells
+
+    monkeypatch.setattr(run_module, "iter_rows", first_read)
+    monkeypatch.setattr(InputSource, "shown_rows", drifting)
     result = CliRunner().invoke(main, ["run", "--input", str(source), "--base-url", sim_thread.base_url,
                                        "--out", str(tmp_path / "out")],
                                 env={"SHAREBATCH_TOKEN": sim_thread.token}, catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    assert len(reads) >= 2  # the report did read the snapshot again
+    assert reads == [1, 2]  # the requests from the first read, the report's cells from a second one
     with (tmp_path / "out" / "report.csv").open(encoding="utf-8-sig", newline="") as handle:
         report = list(csv.DictReader(handle))
     assert [line["status"] for line in report] == ["success", "success", "success"]

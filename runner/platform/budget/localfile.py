@@ -45,8 +45,8 @@ class FileBudget:
             os.close(self._fd)
             self._fd = -1
 
-    async def try_release(self, rate: float) -> float:
-        return self._locked(lambda state, now: rules.try_release(state, now, self._member, rate))
+    async def try_release(self, rate: float, want: int = 1) -> tuple[float, int]:
+        return self._locked(lambda state, now: rules.try_release(state, now, self._member, rate, want))
 
     async def pause(self, seconds: float) -> None:
         self._locked(lambda state, now: rules.pause(state, now, seconds))

@@ -30,23 +30,26 @@ KEY_PREFIX = "sharebatch:budget:"
 EXPIRE_MS = 3_600_000
 
 # KEYS[1] the state hash, KEYS[2] member -> "rate asked_at"; ARGV[1] release|pause|throttle, ARGV[2] member,
-# ARGV[3] the rate (release) or the seconds (pause), ARGV[4..] the constants of rules.py in CONSTANTS' order.
+# ARGV[3] the rate (release) or the seconds (pause), ARGV[4] how many releases are wanted (release),
+# ARGV[5..] the constants of rules.py in CONSTANTS' order. Answers "WAIT GRANTED".
 SCRIPT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local margin, catch_up = tonumber(ARGV[4]), tonumber(ARGV[5])
-local min_fraction, throttle_factor = tonumber(ARGV[6]), tonumber(ARGV[7])
-local recovery_s, recovery_factor, stale_s = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
-local clock_jump_s, max_pause_s, expire_ms = tonumber(ARGV[11]), tonumber(ARGV[12]), tonumber(ARGV[13])
+local want = tonumber(ARGV[4])
+local margin, catch_up = tonumber(ARGV[5]), tonumber(ARGV[6])
+local min_fraction, throttle_factor = tonumber(ARGV[7]), tonumber(ARGV[8])
+local recovery_s, recovery_factor, stale_s = tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
+local clock_jump_s, max_pause_s, expire_ms = tonumber(ARGV[12]), tonumber(ARGV[13]), tonumber(ARGV[14])
 local s = redis.call('HMGET', KEYS[1], 'last_sent', 'paused_until', 'factor', 'last_throttle')
 local last = tonumber(s[1])
 local paused = tonumber(s[2]) or 0
 local factor = tonumber(s[3]) or 1
 local last_throttle = tonumber(s[4]) or 0
 local wait = 0
+local granted = 0
 if ARGV[1] == 'leave' then
   redis.call('HDEL', KEYS[2], ARGV[2])
-  return '0'
+  return '0 0'
 end
 if ARGV[1] == 'pause' then
   paused = math.max(paused, now + tonumber(ARGV[3]))
@@ -76,10 +79,13 @@ else
   if last ~= nil then ready = math.max(paused, last + interval) end
   if ready > now then
     wait = ready - now
-  elseif now - ready <= catch_up then
-    last = ready
   else
-    last = now
+    if now - ready <= catch_up then last = ready else last = now end
+    granted = 1
+    while granted < want and last + interval <= now + catch_up do
+      last = last + interval
+      granted = granted + 1
+    end
   end
 end
 redis.call('HSET', KEYS[1], 'paused_until', string.format('%.6f', paused), 'factor', string.format('%.6f', factor),
@@ -87,7 +93,7 @@ redis.call('HSET', KEYS[1], 'paused_until', string.format('%.6f', paused), 'fact
 if last ~= nil then redis.call('HSET', KEYS[1], 'last_sent', string.format('%.6f', last)) end
 redis.call('PEXPIRE', KEYS[1], expire_ms)
 redis.call('PEXPIRE', KEYS[2], expire_ms)
-return string.format('%.6f', wait)
+return string.format('%.6f', wait) .. ' ' .. granted
 """
 
 CONSTANTS = (PACING_MARGIN, MAX_CATCH_UP_S, MIN_RATE_FRACTION, THROTTLE_FACTOR, RECOVERY_INTERVAL_S, RECOVERY_FACTOR,
@@ -104,8 +110,8 @@ class RedisBudget:
         self._where = where
         self._script = client.register_script(SCRIPT)
 
-    async def try_release(self, rate: float) -> float:
-        return await self._run("release", repr(float(rate)))
+    async def try_release(self, rate: float, want: int = 1) -> tuple[float, int]:
+        return await self._run("release", repr(float(rate)), want)
 
     async def pause(self, seconds: float) -> None:
         await self._run("pause", repr(float(seconds)))
@@ -116,16 +122,18 @@ class RedisBudget:
     async def leave(self) -> None:
         await self._run("leave", "0")
 
-    async def _run(self, operation: str, value: str) -> float:
+    async def _run(self, operation: str, value: str, want: int = 1) -> tuple[float, int]:
         from redis.exceptions import RedisError
 
         try:
-            answer = await self._script(keys=self._keys, args=[operation, self._member, value, *map(repr, CONSTANTS)])
+            answer = await self._script(keys=self._keys, args=[operation, self._member, value, str(want),
+                                                               *map(repr, CONSTANTS)])
         except RedisError as exc:
             # Nothing was sent: a retry after the backoff is safe, and a lasting outage stops the run.
             raise TransientApiError(f"the shared budget in Redis at {self._where} cannot be reached "
                                     f"({type(exc).__name__}); nothing was sent") from None
-        return float(answer)
+        wait, granted = (answer.decode() if isinstance(answer, bytes) else str(answer)).split()
+        return float(wait), int(granted)
 
 
 async def open_redis(url: str) -> tuple[Redis, str]:
