@@ -63,6 +63,7 @@ def test_one_ask_takes_only_the_slots_due_within_the_catch_up_time() -> None:
     assert rules.try_release(rules.BudgetState(), 100.0, "a", 20, want=50) == (0.0, 1)
 
 
+@pytest.mark.alone
 async def test_a_busy_gate_asks_the_store_once_for_many_requests_and_stays_within_the_rate(tmp_path: Path) -> None:
     from runner.platform.budget.gate import SharedGate
 
