@@ -21,8 +21,11 @@ lint: $(STAMP)
 	$(BIN)/vulture runner vulture_whitelist.py --min-confidence 60
 	$(BIN)/bandit -q -r runner
 
+# Two pytest-xdist workers: most of the suite waits on sockets, subprocesses and settle windows, so two
+# halves overlap well on two cores; worksteal moves queued tests to an idle worker. TEST_WORKERS=0: serial.
+TEST_WORKERS ?= 2
 test: lint
-	$(BIN)/pytest -q -rs
+	$(BIN)/pytest -q -rs -n $(TEST_WORKERS) --dist worksteal
 
 # Seeded chaos episodes against the simulator (tests/chaos/harness.py); prints the seed of any failing one.
 SEED ?= 1

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import json
+import os
 import subprocess
 import sys
 import threading
 import time
 import urllib.request
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +47,32 @@ def sim_call(base_url: str, path: str, body: dict[str, Any] | None = None) -> An
     request = urllib.request.Request(base_url + path, data=data, headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.load(response)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, object, object]:
+    """Under pytest-xdist (`make test`), a test marked `alone` runs while no other worker runs a test: it counts
+    requests per sliding second of the real clock, which another test's load on the same cores can bunch up."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        return (yield)
+    with _turn(item.config, alone=item.get_closest_marker("alone") is not None):
+        return (yield)
+
+
+@contextlib.contextmanager
+def _turn(config: pytest.Config, *, alone: bool) -> Iterator[None]:
+    """A readers-writer lock shared by the run's workers (flock on two files in the run's base temp folder):
+    every test holds `room` shared, an `alone` test holds it exclusively. `gate` is a turnstile: a waiting
+    `alone` test holds it, so the other workers cannot keep starting tests ahead of it."""
+    folder = config._tmp_path_factory.getbasetemp().parent  # the controller's folder above popen-gwN
+    with (folder / "alone.gate").open("a") as gate, (folder / "alone.room").open("a") as room:
+        fcntl.flock(gate, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(room, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
+        finally:
+            if not alone:
+                fcntl.flock(gate, fcntl.LOCK_UN)
+        yield  # closing the files at the end releases both locks
 
 
 @pytest.fixture(autouse=True)

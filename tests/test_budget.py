@@ -63,6 +63,7 @@ def test_one_ask_takes_only_the_slots_due_within_the_catch_up_time() -> None:
     assert rules.try_release(rules.BudgetState(), 100.0, "a", 20, want=50) == (0.0, 1)
 
 
+@pytest.mark.alone
 async def test_a_busy_gate_asks_the_store_once_for_many_requests_and_stays_within_the_rate(tmp_path: Path) -> None:
     from runner.platform.budget.gate import SharedGate
 
@@ -141,6 +142,7 @@ def _spend_in_processes(limiter: str, tmp_path: Path, *, workers: int, each: int
     return sorted(float(line) for out in outs for line in out.read_text(encoding="utf-8").split())
 
 
+@pytest.mark.alone
 def test_processes_on_one_host_share_the_rate_through_the_state_file(tmp_path: Path) -> None:
     times = _spend_in_processes("local", tmp_path, workers=3, each=15, rate=20)
     assert len(times) == 45
@@ -149,6 +151,7 @@ def test_processes_on_one_host_share_the_rate_through_the_state_file(tmp_path: P
     assert times[-1] - times[0] >= 44 / 20 * 0.98
 
 
+@pytest.mark.alone
 def test_processes_share_the_rate_through_redis(tmp_path: Path, redis_url: str) -> None:
     times = _spend_in_processes(redis_url, tmp_path, workers=3, each=15, rate=20)
     assert len(times) == 45

@@ -25,6 +25,8 @@ pytestmark = pytest.mark.integration
 #: job name -> (simulator uid, rate)
 ACCOUNTS = {"acme": ("C200001", 6.0), "beta": ("C200002", 9.0), "gamma": ("C200003", 12.0)}
 ROWS_EACH = 15
+#: the rate_scale of the tests that are not about the accounts' rates (the first test keeps the real ones)
+FAST = 5.0
 
 
 @pytest.fixture
@@ -33,15 +35,18 @@ def sim_accounts(tmp_path: Path) -> Iterator[ProcessSimulator]:
     yield from start_sim_process(tmp_path, *args)
 
 
-def _job(tmp_path: Path, sim: ProcessSimulator) -> Path:
-    """Token files for the three accounts, an input whose rows name them in turn, and a job file."""
+def _job(tmp_path: Path, sim: ProcessSimulator, *, rate_scale: float = 1.0) -> Path:
+    """Token files for the three accounts, an input whose rows name them in turn, and a job file.
+
+    `rate_scale` multiplies each account's rate: the tests that are not about the rates run faster."""
     lines = []
     for name, (uid, rate) in ACCOUNTS.items():
         pair = sim.accounts[uid]
         save_tokens(tmp_path / f"{name}.json", TokenPair(Secret(pair["access_token"]), pair["access_expires_at"],
                                                          Secret(pair["refresh_token"]), pair["refresh_expires_at"],
                                                          pair["access_expires_at"] - 7200), base_url=sim.base_url)
-        lines += [f"[accounts.{name}]", f'token_file = "{name}.json"', f"rate = {rate}", "concurrency = 3", ""]
+        lines += [f"[accounts.{name}]", f'token_file = "{name}.json"', f"rate = {rate * rate_scale}",
+                  "concurrency = 3", ""]
     with (tmp_path / "rows.csv").open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["pk", "dk", "recipient", "expiry", "Account"])
@@ -65,6 +70,7 @@ def _report(job: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
+@pytest.mark.alone
 def test_three_accounts_each_send_their_rows_with_their_token_at_their_rate(
     sim_accounts: ProcessSimulator, tmp_path: Path
 ):
@@ -91,7 +97,7 @@ def test_three_accounts_each_send_their_rows_with_their_token_at_their_rate(
 
 
 def test_a_blocked_account_stops_its_own_rows_and_the_others_finish(sim_accounts: ProcessSimulator, tmp_path: Path):
-    job = _job(tmp_path, sim_accounts)
+    job = _job(tmp_path, sim_accounts, rate_scale=FAST)
     sim_accounts.post("/_sim/config", {"blocked_accounts": [ACCOUNTS["beta"][0]]})
     done = _run(job)
     assert done.returncode == 1, done.stderr.decode(errors="replace")[-2000:]
@@ -112,7 +118,7 @@ def test_a_blocked_account_stops_its_own_rows_and_the_others_finish(sim_accounts
 def test_a_blocked_account_during_skip_existing_look_ups_stops_only_its_own_rows(
     sim_accounts: ProcessSimulator, tmp_path: Path
 ):
-    job = _job(tmp_path, sim_accounts)
+    job = _job(tmp_path, sim_accounts, rate_scale=FAST)
     sim_accounts.post("/_sim/config", {"blocked_accounts": [ACCOUNTS["beta"][0]]})
     done = _run(job, "--skip-existing")
     assert done.returncode == 1, done.stderr.decode(errors="replace")[-2000:]
@@ -131,7 +137,7 @@ def test_a_blocked_account_during_skip_existing_look_ups_stops_only_its_own_rows
 
 
 def test_plan_with_a_blocked_account_names_the_account_that_stopped(sim_accounts: ProcessSimulator, tmp_path: Path):
-    job = _job(tmp_path, sim_accounts)
+    job = _job(tmp_path, sim_accounts, rate_scale=FAST)
     sim_accounts.post("/_sim/config", {"blocked_accounts": [ACCOUNTS["beta"][0]]})
     planned = _follow_up(["plan", str(job)])
     assert planned.returncode == 3, planned.stderr.decode(errors="replace")[-2000:]
@@ -149,7 +155,7 @@ def _follow_up(args: list[str], token: str = "") -> subprocess.CompletedProcess[
 
 
 def test_plan_track_and_revoke_use_each_rows_account(sim_accounts: ProcessSimulator, tmp_path: Path):
-    job = _job(tmp_path, sim_accounts)
+    job = _job(tmp_path, sim_accounts, rate_scale=FAST)
     assert _run(job).returncode == 0
     report = job.parent / "out" / "job" / "report.csv"
     accounts = [arg for name in ACCOUNTS for arg in ("--account", f"{name}={tmp_path / (name + '.json')}")]

@@ -62,7 +62,7 @@ def test_an_endless_answer_is_read_no_further_than_the_limit(write_csv: CsvWrite
     source = write_csv("rows.csv", rows(1))
     with serve(endless) as base_url:
         result = run(["--input", str(source), "--base-url", base_url, "--out", str(tmp_path / "o"),
-                      "--max-attempts", "2", "--concurrency", "1", "--timeout-s", "5", "--settle-s", "6"])
+                      "--max-attempts", "2", "--concurrency", "1", "--timeout-s", "2", "--settle-s", "2.5"])
     assert result.exit_code in (1, 3), result.output
     assert "unexpected" not in result.output
     assert statuses(tmp_path / "o")["success"] == 0

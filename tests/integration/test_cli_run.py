@@ -81,6 +81,7 @@ def test_sample_xlsx_gives_the_same_report_as_the_csv(sim_thread_factory, tmp_pa
     assert (tmp_path / "shares.xlsx" / "failed.xlsx").exists()
 
 
+@pytest.mark.alone
 def test_rate_limit_holds_in_every_sliding_second_at_the_simulator(
     sim_process: ProcessSimulator, write_csv: CsvWriter, tmp_path: Path
 ):

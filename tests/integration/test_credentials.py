@@ -160,7 +160,7 @@ def test_no_token_or_secret_appears_in_outputs_or_captured_output(
     logged_in = login(sim, token_file)
     source = write_csv("rows.csv", [*good_rows(20), ["p1test", "UNV1", "FAM1", "", ""]])
     run = invoke(["run", "--input", str(source), "--base-url", sim.base_url, "--token-file", str(token_file),
-                  "--out", str(tmp_path / "o"), "--rate", "10", "--timeout-s", "1", "--debug"],
+                  "--out", str(tmp_path / "o"), "--rate", "10", "--timeout-s", "1", "--settle-s", "1.5", "--debug"],
                  {"SHAREBATCH_TOKEN": ""})
     status = invoke(["status", "--out", str(tmp_path / "o")], {})
     secrets = {PASSWORD, DEMO_USER_DOMAIN_SECRET, sim.running.access_token, sim.running.refresh_token}

@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-
-from runner.cli import main
 
 from ..conftest import REPO
+from .conftest import DemoRun
 
 pytestmark = pytest.mark.integration
 
 
-def test_demo_runs_from_any_folder_and_shows_every_status(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(main, ["demo"], catch_exceptions=False)
+def test_demo_runs_from_any_folder_and_shows_every_status(demo_run: DemoRun):
+    result = demo_run.result
     assert result.exit_code == 0, result.output
-    out = tmp_path / "out" / "demo"
+    out = demo_run.folder / "out" / "demo"
     summary = json.loads((out / "summary.json").read_text())
     for status in ("success", "failed", "invalid", "duplicate"):
         assert summary[status] > 0, status

@@ -128,7 +128,7 @@ def test_run_frame_killed_mid_batch_then_run_again_applies_each_row_exactly_once
     assert share_requests(sim) < rows
 
     report = api.run_frame(pd.read_csv(source, dtype=str), out=out, base_url=sim.base_url, rate=300,
-                           timeout_s=2, settle_s=3, env={"SHAREBATCH_TOKEN": sim.token})
+                           timeout_s=1, settle_s=1.5, env={"SHAREBATCH_TOKEN": sim.token})
     assert report.attrs["sharebatch"]["exit_code"] == 0
     assert report["status"].tolist() == ["success"] * rows
     created = Counter((share["dk"], share["share_uid"]) for share in sim.get("/_sim/shares"))

@@ -14,6 +14,7 @@ from click.testing import CliRunner, Result
 from runner.cli import main
 
 from ..conftest import CsvWriter, ThreadedSimulator, good_rows
+from .conftest import DemoRun
 
 pytestmark = pytest.mark.integration
 
@@ -34,12 +35,13 @@ def _statuses(report: Path) -> list[str]:
 
 
 @pytest.mark.parametrize(("base_url", "cause", "fix"), [
-    (f"http://127.0.0.1:{_closed_port()}", "connection was refused", "--base-url"),
+    ("http://127.0.0.1:{closed_port}", "connection was refused", "--base-url"),
     ("https://no-such-host.invalid", "does not resolve (DNS", "--region"),
 ])
 def test_an_unreachable_platform_stops_after_a_few_rows_that_stay_not_attempted(
     write_csv: CsvWriter, tmp_path: Path, base_url: str, cause: str, fix: str
 ):
+    base_url = base_url.format(closed_port=_closed_port())  # probed here: the same test id in every xdist worker
     source = write_csv("rows.csv", good_rows(40))
     out = tmp_path / "o"
     result = run_cli(["run", "--input", str(source), "--base-url", base_url, "--out", str(out),
@@ -149,13 +151,12 @@ def test_a_canary_is_a_success_that_says_what_sends_the_rest(
     assert "stopped" not in text.output
 
 
-def test_demo_exits_with_the_code_it_prints(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(main, ["demo"], catch_exceptions=False)
+def test_demo_exits_with_the_code_it_prints(demo_run: DemoRun):
+    result = demo_run.result
     [printed] = re.findall(r": exit (\d+)", result.output.splitlines()[-1])
     assert int(printed) == result.exit_code == 0, result.output
     assert "failing rows are on purpose" in result.output.splitlines()[-1]
-    status = CliRunner().invoke(main, ["status", "--out", str(tmp_path / "out" / "demo"), "--json"])
+    status = CliRunner().invoke(main, ["status", "--out", str(demo_run.folder / "out" / "demo"), "--json"])
     [batch] = json.loads(status.output)["batches"]
     assert batch["last_exit_code"] == 0  # the journal records what the command exited
     assert "exit 1" not in batch["why"]

@@ -69,7 +69,9 @@ def test_sigkill_at_random_moments_then_resume_applies_every_row_exactly_once(
     source = write_csv("rows.csv", rows)
     out = tmp_path / "out"
     args = ["run", "--input", str(source), "--base-url", sim.base_url, "--out", str(out), "--rate", "300",
-            "--concurrency", "8", "--timeout-s", "1", "--max-attempts", "8"]
+            "--concurrency", "8", "--timeout-s", "1", "--settle-s", "1.5", "--max-attempts", "8"]
+    # 1.5 s settle: the simulator applies a share when it arrives (8 ± 4 ms) or never, so a killed run's
+    # requests have landed long before; the 7 s default made each resume wait out its in-doubt rows.
     chooser = random.Random(11)
     for _ in range(4):
         before = share_requests(sim)

@@ -13,7 +13,7 @@ from runner.simulator.traffic import max_in_window
 
 from ..conftest import REPO, CsvWriter, ProcessSimulator, good_rows
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.alone]  # every test counts arrivals per sliding second
 
 ROWS_EACH = 40
 RATE = 20

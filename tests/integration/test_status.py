@@ -125,7 +125,7 @@ def test_after_a_kill_rows_left_in_flight_are_in_doubt_not_running_and_a_resume_
     sim_process.post("/_sim/config", {"fault_rate": 1.0, "fault_kinds": ["slow_after_apply"], "fault_budget": 1,
                                       "slow_fault_s": 120})
     args = ["run", "--input", str(source), "--out", str(out), "--base-url", sim_process.base_url, "--rate", "500",
-            "--concurrency", "1", "--timeout-s", "5", "--settle-s", "6"]  # the resume looks the row up 6 s after
+            "--concurrency", "1", "--timeout-s", "3", "--settle-s", "3.5"]  # the resume looks the row up 3.5 s after
     process = subprocess.Popen([sys.executable, "-m", "runner", *args], stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, env={**os.environ, "SHAREBATCH_TOKEN": sim_process.token})
     try:
