@@ -45,8 +45,7 @@ def connect_writable(path: Path) -> sqlite3.Connection:
         # or a power cut, not only a killed process; group commits (attempt_started) keep that affordable.
         connection.execute("PRAGMA synchronous=FULL")
         connection.executescript(_SCHEMA)
-        _add_doubt_column(connection)
-        _add_note_column(connection)
+        _add_missing_columns(connection)
         connection.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", ("schema_version", SCHEMA_VERSION))
     except sqlite3.DatabaseError as exc:
         raise JournalUnusableError(path, str(exc)) from None
@@ -71,17 +70,12 @@ def connect_read_only(path: Path) -> sqlite3.Connection:
     return connection
 
 
-def _add_doubt_column(connection: sqlite3.Connection) -> None:
-    """Journals written before `doubt_ms` existed: add it, and carry their in_flight rows' doubt over."""
+def _add_missing_columns(connection: sqlite3.Connection) -> None:
+    """Journals written before a column existed gain it: `doubt_ms` (their in_flight rows' doubt carried
+    over) and `note` (their rows' notes come back with the next run's read)."""
     columns = {name for _, name, *_ in connection.execute("PRAGMA table_info(rows)")}
-    if "doubt_ms" in columns:
-        return
-    connection.execute("ALTER TABLE rows ADD COLUMN doubt_ms INTEGER")
-    connection.execute("UPDATE rows SET doubt_ms = started_ms WHERE state = 'in_flight'")
-
-
-def _add_note_column(connection: sqlite3.Connection) -> None:
-    """Journals written before `note` existed: add it (their rows' notes come back with the next run's read)."""
-    columns = {name for _, name, *_ in connection.execute("PRAGMA table_info(rows)")}
+    if "doubt_ms" not in columns:
+        connection.execute("ALTER TABLE rows ADD COLUMN doubt_ms INTEGER")
+        connection.execute("UPDATE rows SET doubt_ms = started_ms WHERE state = 'in_flight'")
     if "note" not in columns:
         connection.execute("ALTER TABLE rows ADD COLUMN note TEXT NOT NULL DEFAULT ''")
